@@ -1,0 +1,48 @@
+"""fakens: an authoritative DNS server for tests, correct first, broken on purpose.
+
+    from fakens import Server, Zone
+    with Server([Zone.from_file("zones/example.test.zone")]) as server:
+        host, port = server.addresses[0]
+"""
+
+from fakens.answer import Answer, Kind
+from fakens.clock import Clock, ManualClock, SystemClock
+from fakens.engine import Engine, EngineOptions
+from fakens.errors import ConfigError, FakensError, ServerError, ZoneError
+from fakens.log import LogEntry, QueryLog
+from fakens.outcome import Close, Drop, Outcome, Reply, Reset, Stall
+from fakens.query import Query
+from fakens.server import NotifyRecord, Server
+from fakens.zones import Zone, ZoneVersion, ZoneWarning, load_zones, serial_add, serial_gt
+
+__all__ = [
+    "Answer",
+    "Clock",
+    "Close",
+    "ConfigError",
+    "Drop",
+    "Engine",
+    "EngineOptions",
+    "FakensError",
+    "Kind",
+    "LogEntry",
+    "ManualClock",
+    "NotifyRecord",
+    "Outcome",
+    "Query",
+    "QueryLog",
+    "Reply",
+    "Reset",
+    "Server",
+    "ServerError",
+    "Stall",
+    "SystemClock",
+    "Zone",
+    "ZoneError",
+    "ZoneVersion",
+    "ZoneWarning",
+    "load_zones",
+    "serial_add",
+    "serial_gt",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,60 @@
+"""The structured answer the engine returns and faults edit.
+
+An :class:`Answer` is DNS meaning, not bytes: it knows it is a referral and
+which of its additional records are required glue, so a fault can strip
+exactly that glue and the encoder can set TC exactly when required glue does
+not fit (RFC 9471)::
+
+    answer = engine.answer(qname, dns.rdatatype.A)
+    if answer.kind is Kind.DELEGATION:
+        answer.glue.clear()          # what a missing-glue fault does
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import dns.name
+import dns.rcode
+import dns.rrset
+
+from fakens.zones import ZoneVersion
+
+
+class Kind(enum.Enum):
+    """What an answer is, in RFC 1034 4.3.2 terms."""
+
+    ANSWER = "answer"
+    CNAME = "cname"  # a CNAME or DNAME chain that ends outside the server's data
+    DELEGATION = "delegation"
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    REFUSED = "refused"
+    XFR = "xfr"
+    NOTIFY = "notify"
+    ERROR = "error"  # FORMERR, NOTIMP, NOTAUTH, BADVERS ...
+
+
+@dataclass
+class Answer:
+    """A response in the making: rcode, flags and sections as RRsets.
+
+    ``glue`` holds the referral's required (in-domain) glue; ``additional``
+    holds records that may be dropped without TC when space runs out.
+    """
+
+    kind: Kind
+    rcode: dns.rcode.Rcode = dns.rcode.NOERROR
+    aa: bool = False
+    answer: list[dns.rrset.RRset] = field(default_factory=list)
+    authority: list[dns.rrset.RRset] = field(default_factory=list)
+    glue: list[dns.rrset.RRset] = field(default_factory=list)
+    additional: list[dns.rrset.RRset] = field(default_factory=list)
+    zone: dns.name.Name | None = None
+    version: ZoneVersion | None = None
+    tc: bool = False
+
+    def sections(self) -> tuple[list[dns.rrset.RRset], list[dns.rrset.RRset], list[dns.rrset.RRset]]:
+        """(answer, authority, additional) with required glue first in additional."""
+        return self.answer, self.authority, self.glue + self.additional

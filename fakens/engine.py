@@ -1,0 +1,313 @@
+"""The answer engine: RFC 1034 4.3.2 over a server's zones, with no sockets.
+
+Deterministic: the same zones and the same question give the same Answer.
+Testable in memory::
+
+    engine = Engine([Zone.from_file("zones/example.test.zone")])
+    answer = engine.answer(dns.name.from_text("www.example.test."), dns.rdatatype.A)
+    assert answer.aa and answer.kind is Kind.ANSWER
+
+Choices (the same as BIND and NSD unless noted; see docs/answers.md):
+- the closest enclosing zone answers; DS at a cut is answered from the parent;
+- a name with a CNAME and other data answers the asked type when it exists,
+  else the CNAME (BIND refuses such zones; fakens serves them on purpose);
+- CNAME and DNAME chains are followed through every zone the server holds,
+  16 steps at most, stopping at a loop;
+- positive answers carry the zone's NS in AUTHORITY and the addresses of NS,
+  MX and SRV targets in ADDITIONAL, unless ``minimal_responses``;
+- ANY gets every RRset at the name, or with ``any_mode="rfc8482"`` one
+  synthesized HINFO "RFC8482" record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import cast
+
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rdtypes.ANY.CNAME
+import dns.rdtypes.ANY.DNAME
+import dns.rdtypes.ANY.HINFO
+import dns.rdtypes.ANY.TXT
+import dns.rrset
+
+from fakens.answer import Answer, Kind
+from fakens.zones import Name, Zone, ZoneVersion, to_rrset
+
+MAX_CHAIN = 16
+_A, _AAAA, _NS, _SOA, _CNAME, _DNAME, _DS = (
+    dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.NS, dns.rdatatype.SOA,
+    dns.rdatatype.CNAME, dns.rdatatype.DNAME, dns.rdatatype.DS,
+)
+_ANY = dns.rdatatype.ANY
+_ADDRESS_TYPES = (_A, _AAAA)
+_TARGET_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.NS: "target", dns.rdatatype.SRV: "target"}
+_WILD = b"*"
+_CHAOS_IDENTITY = {dns.name.from_text("id.server."), dns.name.from_text("hostname.bind.")}
+_CHAOS_VERSION = {dns.name.from_text("version.bind."), dns.name.from_text("version.server.")}
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine shapes answers.
+
+    - ``minimal_responses``: no NS in AUTHORITY of positive answers and no
+      optional ADDITIONAL records (referral glue is still sent).
+    - ``any_mode``: ``"all"`` (every RRset at the name) or ``"rfc8482"``.
+    - ``identity``: the TXT of CHAOS ``id.server.`` / ``hostname.bind.``.
+    - ``version``: the TXT of CHAOS ``version.bind.``; None refuses it.
+    """
+
+    minimal_responses: bool = False
+    any_mode: str = "all"
+    identity: str = "fakens"
+    version: str | None = "fakens"
+
+    def __post_init__(self) -> None:
+        if self.any_mode not in ("all", "rfc8482"):
+            from fakens.errors import ConfigError
+
+            raise ConfigError(f"any_mode must be 'all' or 'rfc8482', not {self.any_mode!r}")
+
+
+class Engine:
+    """Answers questions from a set of zones (a server's)."""
+
+    def __init__(self, zones: Iterable[Zone] = (), options: EngineOptions | None = None) -> None:
+        self.zones: dict[Name, Zone] = {}
+        self.options = options or EngineOptions()
+        for zone in zones:
+            self.add_zone(zone)
+
+    def add_zone(self, zone: Zone) -> None:
+        """Serve one more zone (replacing one with the same origin)."""
+        zones = dict(self.zones)
+        zones[zone.origin] = zone
+        self.zones = zones
+
+    def remove_zone(self, origin: Name) -> None:
+        """Stop serving a zone."""
+        zones = dict(self.zones)
+        zones.pop(origin, None)
+        self.zones = zones
+
+    def find_zone(self, qname: Name, rdtype: dns.rdatatype.RdataType = _A) -> Zone | None:
+        """The closest enclosing zone for *qname*; for DS at a zone apex, its parent zone if served."""
+        zones = self.zones
+        name = qname
+        if rdtype == _DS and name in zones and len(name) > 1:
+            name = name.parent()
+        while True:
+            zone = zones.get(name)
+            if zone is not None:
+                return zone
+            if len(name) <= 1:
+                return None
+            name = name.parent()
+
+    # -- the algorithm -------------------------------------------------------
+
+    def answer(self, qname: Name, rdtype: dns.rdatatype.RdataType,
+               rdclass: dns.rdataclass.RdataClass = dns.rdataclass.IN) -> Answer:
+        """The answer to one question, as the server's zones say it."""
+        if rdclass == dns.rdataclass.CH:
+            return self._chaos(qname, rdtype)
+        if rdclass != dns.rdataclass.IN:
+            return Answer(Kind.REFUSED, dns.rcode.REFUSED)
+        zone = self.find_zone(qname, rdtype)
+        if zone is None:
+            return Answer(Kind.REFUSED, dns.rcode.REFUSED)
+        result = Answer(Kind.ANSWER, aa=True, zone=zone.origin, version=zone.current)
+        self._resolve(result, zone.current, qname, rdtype, seen=[], first=True)
+        if result.kind is Kind.ANSWER or result.kind is Kind.CNAME:
+            self._add_additional(result)
+        return result
+
+    def _resolve(self, result: Answer, version: ZoneVersion, qname: Name,
+                 rdtype: dns.rdatatype.RdataType, seen: list[Name], first: bool) -> None:
+        origin = version.origin
+        # 1. Walk down from the apex: a cut gives a referral, a DNAME a rewrite.
+        for labels in range(len(origin) + 1, len(qname) + 1):
+            name = qname.split(labels)[1] if labels < len(qname) else qname
+            if name in version.cuts and not (name == qname and rdtype == _DS):
+                self._referral(result, version, name, first)
+                return
+            dname = version.get(name, _DNAME)
+            if dname is not None and name != qname:
+                self._dname(result, version, qname, rdtype, name, dname, seen)
+                return
+        node = version.nodes.get(qname)
+        if node:
+            self._at_node(result, version, qname, qname, rdtype, node, seen)
+            return
+        if qname in version.names:  # an empty non-terminal
+            self._negative(result, version, Kind.NODATA)
+            return
+        # 2. Wildcard (RFC 4592): the source of synthesis is *.<closest encloser>.
+        encloser = qname.parent()
+        while encloser not in version.names:
+            encloser = encloser.parent()
+        source = dns.name.Name((_WILD,) + encloser.labels)
+        wild = version.nodes.get(source)
+        if wild:
+            self._at_node(result, version, qname, source, rdtype, wild, seen)
+            return
+        self._negative(result, version, Kind.NXDOMAIN)
+
+    def _at_node(self, result: Answer, version: ZoneVersion, owner: Name, source: Name,
+                 rdtype: dns.rdatatype.RdataType, node: dict[tuple[dns.rdatatype.RdataType, dns.rdatatype.RdataType], dns.rdataset.Rdataset] | object,
+                 seen: list[Name]) -> None:
+        rdatasets = cast(dict[tuple[dns.rdatatype.RdataType, dns.rdatatype.RdataType], dns.rdataset.Rdataset], node)
+        if rdtype == _ANY:
+            if self.options.any_mode == "rfc8482":
+                ttl = min(version.soa.ttl, 3600)
+                hinfo = dns.rdtypes.ANY.HINFO.HINFO(dns.rdataclass.IN, dns.rdatatype.HINFO, "RFC8482", "")
+                result.answer.append(_rrset(owner, ttl, [hinfo]))
+            else:
+                for key in sorted(rdatasets):
+                    result.answer.append(to_rrset(owner, rdatasets[key]))
+            self._finish_positive(result, version)
+            return
+        wanted = rdatasets.get((rdtype, dns.rdatatype.NONE))
+        if wanted is not None and len(wanted):
+            result.answer.append(to_rrset(owner, wanted))
+            self._finish_positive(result, version)
+            return
+        cname = rdatasets.get((_CNAME, dns.rdatatype.NONE))
+        if cname is not None and len(cname):
+            result.answer.append(to_rrset(owner, cname))
+            target = cast(dns.rdtypes.ANY.CNAME.CNAME, cname[0]).target
+            self._follow(result, owner, target, rdtype, seen)
+            return
+        self._negative(result, version, Kind.NODATA)
+
+    def _follow(self, result: Answer, owner: Name, target: Name,
+                rdtype: dns.rdatatype.RdataType, seen: list[Name]) -> None:
+        """Go on with a CNAME target, in whichever of the server's zones holds it."""
+        seen.append(owner)
+        if target in seen or len(seen) >= MAX_CHAIN:
+            result.kind = Kind.CNAME  # a loop: answer what we have, as BIND does
+            return
+        zone = self.find_zone(target, rdtype)
+        if zone is None:
+            result.kind = Kind.CNAME  # out of the server's data: the resolver goes on
+            return
+        self._resolve(result, zone.current, target, rdtype, seen, first=False)
+
+    def _dname(self, result: Answer, version: ZoneVersion, qname: Name, rdtype: dns.rdatatype.RdataType,
+               owner: Name, dname: dns.rdataset.Rdataset, seen: list[Name]) -> None:
+        result.answer.append(to_rrset(owner, dname))
+        target = cast(dns.rdtypes.ANY.DNAME.DNAME, dname[0]).target
+        try:
+            new_name = qname.relativize(owner).derelativize(target)
+        except dns.name.NameTooLong:
+            result.kind, result.rcode = Kind.ERROR, dns.rcode.YXDOMAIN
+            return
+        synthesized = dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, _CNAME, new_name)
+        result.answer.append(_rrset(qname, dname.ttl, [synthesized]))
+        self._follow(result, qname, new_name, rdtype, seen)
+
+    def _referral(self, result: Answer, version: ZoneVersion, cut: Name, first: bool) -> None:
+        ns = version.get(cut, _NS)
+        assert ns is not None
+        result.kind = Kind.DELEGATION
+        if first:
+            result.aa = False
+        result.authority.append(to_rrset(cut, ns))
+        ds = version.get(cut, _DS)
+        if ds is not None:
+            result.authority.append(to_rrset(cut, ds))
+        for rdata in ns:
+            host = cast(dns.name.Name, rdata.target)
+            if host.is_subdomain(cut):
+                result.glue.extend(_addresses(version, host))
+            elif host.is_subdomain(version.origin):  # sibling glue, as BIND sends it
+                result.additional.extend(self._authoritative_addresses(host))
+
+    def _negative(self, result: Answer, version: ZoneVersion, kind: Kind) -> None:
+        result.kind = kind
+        if kind is Kind.NXDOMAIN:
+            result.rcode = dns.rcode.NXDOMAIN
+        result.authority.append(_rrset(version.origin, version.negative_ttl(), list(version.soa)))
+
+    def _finish_positive(self, result: Answer, version: ZoneVersion) -> None:
+        result.kind = Kind.ANSWER
+        if self.options.minimal_responses:
+            return
+        ns = version.get(version.origin, _NS)
+        if ns is None:
+            return
+        for rrset in result.answer:
+            if rrset.rdtype == _NS and rrset.name == version.origin:
+                return
+        result.authority.append(to_rrset(version.origin, ns))
+
+    def _add_additional(self, result: Answer) -> None:
+        if self.options.minimal_responses:
+            return
+        present = {(r.name, r.rdtype) for r in result.answer}
+        hosts: list[Name] = []
+        for rrset in result.answer + result.authority:
+            field = _TARGET_FIELDS.get(rrset.rdtype)
+            if field is None:
+                continue
+            for rdata in rrset:
+                host = cast(dns.name.Name, getattr(rdata, field))
+                if host not in hosts:
+                    hosts.append(host)
+        for host in hosts:
+            for rrset in self._authoritative_addresses(host):
+                if (rrset.name, rrset.rdtype) not in present:
+                    present.add((rrset.name, rrset.rdtype))
+                    result.additional.append(rrset)
+
+    def _authoritative_addresses(self, host: Name) -> list[dns.rrset.RRset]:
+        """A and AAAA of *host* when a served zone holds them as authoritative data."""
+        zone = self.find_zone(host)
+        if zone is None:
+            return []
+        version = zone.current
+        for cut in version.cuts:
+            if host.is_subdomain(cut):
+                return []
+        return _addresses(version, host)
+
+    def _chaos(self, qname: Name, rdtype: dns.rdatatype.RdataType) -> Answer:
+        if rdtype not in (dns.rdatatype.TXT, _ANY):
+            if qname in _CHAOS_IDENTITY or qname in _CHAOS_VERSION:
+                return Answer(Kind.NODATA, aa=True)
+            return Answer(Kind.REFUSED, dns.rcode.REFUSED)
+        if qname in _CHAOS_IDENTITY:
+            text: str | None = self.options.identity
+        elif qname in _CHAOS_VERSION:
+            text = self.options.version
+            if text is None:
+                return Answer(Kind.REFUSED, dns.rcode.REFUSED)
+        else:
+            return Answer(Kind.REFUSED, dns.rcode.REFUSED)
+        txt = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.CH, dns.rdatatype.TXT, [text.encode()])
+        rrset = dns.rrset.RRset(qname, dns.rdataclass.CH, dns.rdatatype.TXT)
+        rrset.add(txt, 0)
+        return Answer(Kind.ANSWER, aa=True, answer=[rrset])
+
+
+def _addresses(version: ZoneVersion, host: Name) -> list[dns.rrset.RRset]:
+    out = []
+    for rdtype in _ADDRESS_TYPES:
+        rdataset = version.get(host, rdtype)
+        if rdataset is not None and len(rdataset):
+            out.append(to_rrset(host, rdataset))
+    return out
+
+
+def _rrset(owner: Name, ttl: int, rdatas: list[dns.rdata.Rdata]) -> dns.rrset.RRset:
+    rrset = dns.rrset.RRset(owner, rdatas[0].rdclass, rdatas[0].rdtype)
+    for rdata in rdatas:
+        rrset.add(rdata, ttl)
+    return rrset

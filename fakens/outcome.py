@@ -1,0 +1,54 @@
+"""What a server decides to do with one query: the closed set of outcomes.
+
+The transport carries these out and knows nothing else of DNS::
+
+    Reply([wire])            send these messages (a transfer sends several)
+    Drop()                   send nothing
+    Close() / Reset()        close the TCP connection (reset: with RST); UDP: nothing
+    Stall()                  keep the TCP connection open and never answer
+
+Each outcome may carry a ``delay`` in seconds (real time) before it acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Reply:
+    """Send these messages, in order, after *delay* seconds."""
+
+    messages: list[bytes] = field(default_factory=list)
+    delay: float = 0.0
+
+
+@dataclass
+class Drop:
+    """Send nothing."""
+
+    delay: float = 0.0
+
+
+@dataclass
+class Close:
+    """Close the TCP connection (over UDP: send nothing)."""
+
+    delay: float = 0.0
+
+
+@dataclass
+class Reset:
+    """Close the TCP connection with a reset (over UDP: send nothing)."""
+
+    delay: float = 0.0
+
+
+@dataclass
+class Stall:
+    """Never answer, and keep the TCP connection open until the client gives up."""
+
+    delay: float = 0.0
+
+
+Outcome = Reply | Drop | Close | Reset | Stall

@@ -1,0 +1,524 @@
+"""A virtual nameserver: its zones, its fault chain, its query log, its sockets.
+
+Many servers run in one process and one event loop, each on its own
+addresses. From synchronous code (a background thread runs the loop)::
+
+    with Server([Zone.from_file("zones/example.test.zone")], listen=["127.0.0.1:0"]) as server:
+        host, port = server.addresses[0]
+        ...  # query it; server.log holds what it received
+
+Inside a running asyncio loop::
+
+    server = Server(zones, listen=["127.0.0.10:0"], name="ns1")
+    await server.astart()
+    ...
+    await server.astop()
+
+Sockets are bound when start returns; stop releases them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import random
+import struct
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+import dns.tsig
+import dns.tsigkeyring
+
+from fakens.answer import Answer, Kind
+from fakens.clock import Clock, SystemClock
+from fakens.engine import Engine, EngineOptions
+from fakens.errors import ConfigError, ServerError
+from fakens.faults import FaultChain
+from fakens.log import DEFAULT_LIMIT, LogEntry, QueryLog
+from fakens.outcome import Drop, Outcome, Reply
+from fakens.query import Query
+from fakens.transport import Endpoint, TcpLimits, TcpListener, UdpEndpoint, bind_pair, parse_listen
+from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, TsigSigner, encode, encode_stream, header_flags
+from fakens.xfr import axfr_rrsets, ixfr_rrsets, make_notify
+from fakens.zones import Name, Zone, ZoneVersion, load_zones
+
+DEFAULT_UDP_SIZE = 1232
+NOTIFY_RETRY_INTERVAL = 1.0
+NOTIFY_ATTEMPTS = 5
+_HEADER = struct.Struct("!HHHHHH")
+_XFR_TYPES = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
+_NSID = dns.edns.OptionType.NSID
+
+
+@dataclass
+class NotifyRecord:
+    """One NOTIFY the server sent: to whom, for which serial, and whether it was answered."""
+
+    zone: Name
+    serial: int
+    target: tuple[str, int]
+    id: int
+    attempts: int = 0
+    answered: bool = False
+    rcode: int | None = None
+    sent_from: tuple[str, int] | None = None
+    handle: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+def _networks(items: Iterable[str] | None, option: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
+    if items is None:
+        return None
+    nets = []
+    for item in items:
+        try:
+            nets.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{option}: {item!r} is not an address or network (e.g. 127.0.0.1 or 127.0.0.0/8)") from None
+    return nets
+
+
+def _allowed(nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None, host: str) -> bool:
+    if nets is None:
+        return True
+    address = ipaddress.ip_address(host)
+    return any(address in net for net in nets)
+
+
+class Server:
+    """One fake authoritative nameserver.
+
+    Parameters (all but *zones* optional):
+
+    - ``zones``: Zone objects, zone files or directories of zone files.
+    - ``listen``: ``"ADDR:PORT"`` strings or (host, port) pairs; port 0
+      picks a free port, the same for UDP and TCP. Default ``127.0.0.1:0``.
+    - ``name``: how the log and CHAOS ``id.server.`` name this server.
+    - ``nsid``: the NSID option value (RFC 5001), sent when asked.
+    - ``udp_size``: the server's EDNS UDP size (default 1232).
+    - ``minimal_responses``, ``any_mode``, ``version``: see EngineOptions.
+    - ``tcp_idle_timeout`` (10 s), ``tcp_max_connections`` (100).
+    - ``notify``: ``"ADDR:PORT"`` of secondaries to NOTIFY after an edit.
+    - ``allow_transfer`` / ``allow_notify``: networks allowed (None: any).
+    - ``tsig_keys``: {key name: base64 secret} (hmac-sha256) or dnspython
+      Keys; ``transfer_requires_tsig``: refuse unsigned AXFR/IXFR.
+    - ``ixfr_as_axfr``: answer every IXFR with the whole zone (legal, RFC 1995).
+    - ``log_limit``, ``log_file``: the query log's memory bound and file.
+    - ``clock``: the clock for log times (a lab's shared ManualClock).
+    """
+
+    def __init__(
+        self,
+        zones: Iterable[Zone | str | os.PathLike[str]] = (),
+        listen: Sequence[str | tuple[str, int]] = ("127.0.0.1:0",),
+        name: str = "fakens",
+        *,
+        nsid: str | bytes | None = None,
+        udp_size: int = DEFAULT_UDP_SIZE,
+        minimal_responses: bool = False,
+        any_mode: str = "all",
+        version: str | None = "fakens",
+        tcp_idle_timeout: float = TcpLimits.idle_timeout,
+        tcp_max_connections: int = TcpLimits.max_connections,
+        notify: Sequence[str | tuple[str, int]] = (),
+        notify_retry: float = NOTIFY_RETRY_INTERVAL,
+        notify_attempts: int = NOTIFY_ATTEMPTS,
+        allow_transfer: Iterable[str] | None = None,
+        allow_notify: Iterable[str] | None = None,
+        tsig_keys: Mapping[str, str | dns.tsig.Key] | None = None,
+        transfer_requires_tsig: bool = False,
+        ixfr_as_axfr: bool = False,
+        log_limit: int = DEFAULT_LIMIT,
+        log_file: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not listen:
+            raise ConfigError("a server needs at least one listen address, e.g. listen=['127.0.0.1:0']")
+        if not 512 <= udp_size <= 65535:
+            raise ConfigError(f"udp_size {udp_size}: must be between 512 and 65535 (1232 is the usual choice)")
+        if tcp_max_connections < 1 or tcp_idle_timeout <= 0:
+            raise ConfigError("tcp_max_connections must be at least 1 and tcp_idle_timeout above 0")
+        self.name = name
+        self.listen = [parse_listen(item) for item in listen]
+        self.engine = Engine(load_zones(zones), EngineOptions(
+            minimal_responses=minimal_responses, any_mode=any_mode, identity=name, version=version))
+        self.nsid = nsid.encode() if isinstance(nsid, str) else nsid
+        self.udp_size = udp_size
+        self.tcp_limits = TcpLimits(tcp_idle_timeout, tcp_max_connections)
+        self.notify_targets = [parse_listen(t, default_port=53) for t in notify]
+        self.notify_retry = notify_retry
+        self.notify_attempts = notify_attempts
+        self.allow_transfer = _networks(allow_transfer, "allow_transfer")
+        self.allow_notify = _networks(allow_notify, "allow_notify")
+        self.keyring: dict[dns.name.Name, dns.tsig.Key] | None = None
+        if tsig_keys:
+            self.keyring = {}
+            for key_name, secret in tsig_keys.items():
+                key = secret if isinstance(secret, dns.tsig.Key) else dns.tsig.Key(key_name, secret, dns.tsig.HMAC_SHA256)
+                self.keyring[key.name] = key
+        self.transfer_requires_tsig = transfer_requires_tsig
+        if transfer_requires_tsig and not self.keyring:
+            raise ConfigError("transfer_requires_tsig needs tsig_keys={name: base64 secret}")
+        self.ixfr_as_axfr = ixfr_as_axfr
+        self.log = QueryLog(log_limit, log_file)
+        self.clock: Clock = clock or SystemClock()
+        self.faults = FaultChain()
+        self.notifies: list[NotifyRecord] = []
+        self.errors: list[BaseException] = []
+        self._udp: list[UdpEndpoint] = []
+        self._tcp: list[TcpListener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._runner_owned = False
+        for zone in self.engine.zones.values():
+            zone.on_change(self._zone_changed)
+
+    # -- zones -----------------------------------------------------------------
+
+    @property
+    def zones(self) -> dict[Name, Zone]:
+        """The zones served, by origin."""
+        return dict(self.engine.zones)
+
+    def zone(self, origin: str | Name) -> Zone:
+        """The served zone with this origin; raises ConfigError when there is none."""
+        name = dns.name.from_text(origin) if isinstance(origin, str) else origin
+        zone = self.engine.zones.get(name)
+        if zone is None:
+            served = ", ".join(str(o) for o in self.engine.zones) or "none"
+            raise ConfigError(f"server {self.name} does not serve {name} (it serves: {served})")
+        return zone
+
+    def add_zone(self, zone: Zone | str | os.PathLike[str]) -> Zone:
+        """Serve one more zone (from a Zone, a file or a directory's first zone)."""
+        (loaded,) = load_zones([zone])
+        self.engine.add_zone(loaded)
+        loaded.on_change(self._zone_changed)
+        return loaded
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """The bound (host, port) pairs, in listen order (empty before start)."""
+        return [ep.local for ep in self._udp]
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """The bound addresses as Endpoints (``str()`` gives ``127.0.0.1:5053``)."""
+        return [Endpoint(*ep.local) for ep in self._udp]
+
+    @property
+    def running(self) -> bool:
+        return bool(self._udp)
+
+    async def astart(self) -> Server:
+        """Bind every listen address and serve in the running loop."""
+        if self._udp:
+            raise ServerError(f"server {self.name} is already running on {self.endpoints[0]}")
+        self._loop = asyncio.get_running_loop()
+        try:
+            for host, port in self.listen:
+                udp_sock, tcp_sock = bind_pair(host, port)
+                try:
+                    self._tcp.append(await TcpListener.start(tcp_sock, self.handle, self.tcp_limits))
+                    self._udp.append(await UdpEndpoint.start(udp_sock, self.handle))
+                except BaseException:
+                    udp_sock.close()
+                    tcp_sock.close()
+                    raise
+        except BaseException:
+            await self._close_sockets()
+            raise
+        if self.log.path is not None:
+            self._flush_task = asyncio.ensure_future(self._flush_log())
+        return self
+
+    async def astop(self) -> None:
+        """Close every socket and connection at once, and flush the log file."""
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            self._flush_task = None
+        for record in self.notifies:
+            if record.handle is not None:
+                record.handle.cancel()
+        await self._close_sockets()
+        self.log.flush()
+
+    async def _close_sockets(self) -> None:
+        for udp in self._udp:
+            udp.close()
+        for tcp in self._tcp:
+            await tcp.close()
+        self._udp, self._tcp = [], []
+
+    async def _flush_log(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            self.log.flush()
+
+    def start(self) -> Server:
+        """Start on the background-thread runner (for synchronous code)."""
+        from fakens.runner import background
+
+        background().run(self.astart())
+        self._runner_owned = True
+        return self
+
+    def stop(self) -> None:
+        """Stop a server started with :meth:`start`."""
+        from fakens.runner import background
+
+        if self._loop is None:
+            return
+        if self._runner_owned:
+            background().run(self.astop())
+        else:
+            asyncio.run_coroutine_threadsafe(self.astop(), self._loop).result()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Server:
+        return await self.astart()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.astop()
+
+    # -- the way of one query --------------------------------------------------------
+
+    def handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
+        """Turn one received message into an Outcome, logging it first."""
+        started = time.perf_counter()
+        if len(wire) < 12:
+            return Drop()  # not even a header: nothing to answer
+        msg_id, flags, qdcount, _, _, _ = _HEADER.unpack_from(wire)
+        if flags & dns.flags.QR:
+            self._response_received(msg_id, flags, client)
+            return Drop()  # never answer a response (two servers would bounce errors)
+        entry = LogEntry(self.clock.now(), self.name, client, local, transport, msg_id, None, None, None,
+                         opcode=dns.opcode.from_flags(flags), query_flags=flags & 0x87F0)
+        try:
+            outcome = self._dispatch(wire, flags, qdcount, entry, transport, client, local)
+        except Exception as e:  # a bug must not stop the server: answer SERVFAIL and keep it
+            self.errors.append(e)
+            entry.note = f"internal error: {type(e).__name__}: {e}"
+            outcome = Reply([self._error_reply(msg_id, flags, dns.rcode.SERVFAIL, None, None)])
+        if isinstance(outcome, Reply) and outcome.messages:
+            first = outcome.messages[0]
+            _, rflags, qd, an, ns, ar = _HEADER.unpack_from(first)
+            entry.rcode = (rflags & 0xF) | (entry.rcode or 0) & 0xFF0
+            entry.flags = rflags & 0x87F0
+            entry.counts = (qd, an, ns, ar)
+            entry.size = sum(len(m) for m in outcome.messages)
+            entry.messages = len(outcome.messages)
+        else:
+            entry.rcode = None
+        entry.duration = time.perf_counter() - started
+        self.log.append(entry)
+        return outcome
+
+    def _dispatch(self, wire: bytes, flags: int, qdcount: int, entry: LogEntry, transport: str,
+                  client: tuple[str, int], local: tuple[str, int]) -> Outcome:
+        msg_id = entry.id
+        try:
+            message = dns.message.from_wire(wire, keyring=self.keyring, one_rr_per_rrset=False)
+        except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime, dns.tsig.PeerError) as e:
+            entry.note = f"TSIG: {e}"
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, None, None)])
+        except dns.exception.DNSException as e:
+            entry.note = f"cannot parse: {e}"
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, None, None)])
+        if message.question:
+            q = message.question[0]
+            entry.qname, entry.qtype, entry.qclass = q.name, q.rdtype, q.rdclass
+        opt = self._opt_for(message, entry)
+        question = Question(entry.qname, entry.qtype, entry.qclass) if entry.qname is not None else None  # type: ignore[arg-type]
+        signer = self._signer(message)
+        opcode = message.opcode()
+        if opcode not in (dns.opcode.QUERY, dns.opcode.NOTIFY):
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTIMP, question, opt, signer)])
+        if qdcount != 1 or len(message.question) != 1:
+            entry.note = f"QDCOUNT {qdcount}"
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, None, opt, signer)])
+        if message.edns > 0:
+            entry.note = f"EDNS version {message.edns}"
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.BADVERS, question, opt, signer)])
+        assert question is not None
+        query = Query(message, wire, client, local, transport, self.name, entry.time)
+        if self.faults:
+            early = self.faults.before(query)
+            if early is not None:
+                return early
+        if opcode == dns.opcode.NOTIFY:
+            return self._notify_received(query, question, flags, opt, signer, entry)
+        if question.rdtype in _XFR_TYPES:
+            return self._transfer(query, question, flags, opt, signer, entry)
+        if question.rdtype in (dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY) or dns.rdatatype.is_metatype(question.rdtype) and question.rdtype != dns.rdatatype.ANY:
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR if question.rdtype == dns.rdatatype.OPT else dns.rcode.NOTIMP, question, opt, signer)])
+        answer = self.engine.answer(question.name, question.rdtype, question.rdclass)
+        if self.faults:
+            answer = self.faults.after(query, answer)
+        limit = self._limit(message, transport)
+        wire_out = encode(msg_id, header_flags(flags, opcode, answer.aa), answer.rcode, question, answer, limit, opt, signer)
+        return Reply([wire_out])
+
+    def _limit(self, message: dns.message.Message, transport: str) -> int:
+        if transport == "tcp":
+            return MAX_TCP
+        if message.edns < 0:
+            return MIN_UDP
+        return max(MIN_UDP, min(message.payload, self.udp_size))
+
+    def _opt_for(self, message: dns.message.Message, entry: LogEntry) -> Opt | None:
+        if message.edns < 0:
+            return None
+        do = bool(message.ednsflags & dns.flags.DO)
+        entry.edns = {
+            "version": message.edns,
+            "size": message.payload,
+            "do": do,
+            "options": [dns.edns.OptionType.to_text(o.otype) if isinstance(o.otype, dns.edns.OptionType) else int(o.otype)
+                        for o in message.options],
+        }
+        options: list[dns.edns.Option] = []
+        if self.nsid is not None and any(o.otype == _NSID for o in message.options):
+            options.append(dns.edns.GenericOption(_NSID, self.nsid))
+        return Opt(self.udp_size, do, options)
+
+    def _signer(self, message: dns.message.Message) -> TsigSigner | None:
+        if not message.had_tsig or self.keyring is None:
+            return None
+        key = self.keyring.get(message.keyname)  # type: ignore[arg-type]
+        if key is None:
+            return None
+        return TsigSigner(key, message.mac, message.id)
+
+    def _error_reply(self, msg_id: int, flags: int, rcode: int, question: Question | None,
+                     opt: Opt | None, signer: TsigSigner | None = None) -> bytes:
+        opcode = dns.opcode.from_flags(flags)
+        return encode(msg_id, header_flags(flags, opcode, False), rcode, question, None, MAX_TCP, opt, signer)
+
+    # -- transfers and NOTIFY ----------------------------------------------------------
+
+    def _transfer(self, query: Query, question: Question, flags: int, opt: Opt | None,
+                  signer: TsigSigner | None, entry: LogEntry) -> Outcome:
+        msg_id = query.message.id
+        is_axfr = question.rdtype == dns.rdatatype.AXFR
+        if is_axfr and query.transport == "udp":
+            entry.note = "AXFR over UDP"
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, question, opt, signer)])
+        zone = self.engine.zones.get(question.name)
+        if zone is None or question.rdclass != dns.rdataclass.IN:
+            entry.note = "transfer of a name that is not a served zone's apex"
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, question, opt, signer)])
+        if not _allowed(self.allow_transfer, query.client[0]) or (self.transfer_requires_tsig and signer is None):
+            entry.note = "transfer refused by access list" if signer or not self.transfer_requires_tsig else "transfer refused: no TSIG"
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.REFUSED, question, opt, signer)])
+        version = zone.current
+        reply_flags = header_flags(flags, dns.opcode.QUERY, True)
+        if is_axfr:
+            rrsets = axfr_rrsets(version)
+        else:
+            client_serial = self._ixfr_serial(query.message)
+            if client_serial is None:
+                entry.note = "IXFR without the client's SOA in AUTHORITY"
+                return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, question, opt, signer)])
+            if self.ixfr_as_axfr:
+                rrsets = axfr_rrsets(version) if version.serial != client_serial else ixfr_rrsets(zone, client_serial, version)
+            else:
+                rrsets = ixfr_rrsets(zone, client_serial, version)
+            if query.transport == "udp" and len(rrsets) > 1:
+                rrsets = rrsets[:1]  # RFC 1995 section 2: the client retries over TCP
+        if query.transport == "udp":
+            answer = Answer(Kind.XFR, aa=True, answer=rrsets, zone=zone.origin, version=version)
+            return Reply([encode(msg_id, reply_flags, dns.rcode.NOERROR, question, answer, self._limit(query.message, "udp"), opt, signer)])
+        return Reply(encode_stream(msg_id, reply_flags, question, rrsets, signer=signer, opt=opt))
+
+    @staticmethod
+    def _ixfr_serial(message: dns.message.Message) -> int | None:
+        for rrset in message.authority:
+            if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+                soa: dns.rdtypes.ANY.SOA.SOA = rrset[0]  # type: ignore[assignment]
+                return soa.serial
+        return None
+
+    def _notify_received(self, query: Query, question: Question, flags: int, opt: Opt | None,
+                         signer: TsigSigner | None, entry: LogEntry) -> Outcome:
+        msg_id = query.message.id
+        if question.name not in self.engine.zones:
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, question, opt, signer)])
+        if not _allowed(self.allow_notify, query.client[0]):
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.REFUSED, question, opt, signer)])
+        reply_flags = header_flags(flags, dns.opcode.NOTIFY, True)
+        return Reply([encode(msg_id, reply_flags, dns.rcode.NOERROR, question, None, MAX_TCP, opt, signer)])
+
+    def _zone_changed(self, zone: Zone, old: ZoneVersion, new: ZoneVersion) -> None:
+        loop = self._loop
+        if loop is None or not self._udp or not self.notify_targets:
+            return
+        for target in self.notify_targets:
+            record = NotifyRecord(zone.origin, new.serial, target, random.randrange(65536))
+            self.notifies.append(record)
+            loop.call_soon_threadsafe(self._send_notify, record, new)
+
+    def send_notify(self, origin: str | Name, targets: Sequence[str | tuple[str, int]] | None = None) -> list[NotifyRecord]:
+        """NOTIFY the configured secondaries (or *targets*) now about a zone (thread-safe)."""
+        zone = self.zone(origin)
+        chosen = [parse_listen(t, default_port=53) for t in targets] if targets is not None else self.notify_targets
+        records = []
+        loop = self._loop
+        if loop is None:
+            raise ServerError(f"server {self.name} is not running: start it before sending NOTIFY")
+        for target in chosen:
+            record = NotifyRecord(zone.origin, zone.serial, target, random.randrange(65536))
+            self.notifies.append(record)
+            records.append(record)
+            loop.call_soon_threadsafe(self._send_notify, record, zone.current)
+        return records
+
+    def _send_notify(self, record: NotifyRecord, version: ZoneVersion) -> None:
+        if record.answered or not self._udp or record.attempts >= self.notify_attempts:
+            return
+        family_v6 = ":" in record.target[0]
+        endpoint = next((u for u in self._udp if (":" in u.local[0]) == family_v6), self._udp[0])
+        message = make_notify(version)
+        message.id = record.id
+        endpoint.sendto(message.to_wire(), record.target)
+        record.sent_from = endpoint.local
+        record.attempts += 1
+        assert self._loop is not None
+        record.handle = self._loop.call_later(self.notify_retry * record.attempts, self._send_notify, record, version)
+
+    def _response_received(self, msg_id: int, flags: int, client: tuple[str, int]) -> None:
+        if dns.opcode.from_flags(flags) != dns.opcode.NOTIFY:
+            return
+        for record in self.notifies:
+            if record.id == msg_id and record.target[0] == client[0] and not record.answered:
+                record.answered = True
+                record.rcode = flags & 0xF
+                if record.handle is not None:
+                    record.handle.cancel()
+
+    def __repr__(self) -> str:
+        where = ", ".join(str(e) for e in self.endpoints) or "not running"
+        return f"<Server {self.name} {where} zones={[str(o) for o in self.engine.zones]}>"
+
+
+def _unused(_: Any) -> None:  # pragma: no cover
+    pass

@@ -1,0 +1,12 @@
+"""The only code that touches sockets: binding, UDP, TCP (RFC 7766).
+
+Transport turns bytes into calls of ``handler(wire, client, local, transport)``
+and carries out the :mod:`fakens.outcome` it gets back. It decides nothing
+about DNS meaning.
+"""
+
+from fakens.transport.bind import Endpoint, bind_pair, parse_listen
+from fakens.transport.tcp import TcpLimits, TcpListener
+from fakens.transport.udp import UdpEndpoint
+
+__all__ = ["Endpoint", "TcpLimits", "TcpListener", "UdpEndpoint", "bind_pair", "parse_listen"]

@@ -1,0 +1,207 @@
+"""Encoding an Answer into DNS messages: the server's OPT, truncation, TSIG.
+
+Truncation follows RFC 2181 section 9 and RFC 9471: optional ADDITIONAL
+records that do not fit are dropped without TC; required glue of a referral
+that does not fit sets TC (what fits is kept); when ANSWER or AUTHORITY does
+not fit, TC=1 and the reply holds only the question (and OPT), as BIND does::
+
+    wire = encode(Reply(id=q.id, question=q.question[0], flags=..., answer=answer), max_size=512)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.renderer
+import dns.rrset
+import dns.tsig
+
+from fakens.answer import Answer
+
+MIN_UDP = 512
+MAX_TCP = 65535
+
+
+@dataclass(frozen=True)
+class Question:
+    """The question of a query, with the name as the client wrote it (case kept)."""
+
+    name: dns.name.Name
+    rdtype: dns.rdatatype.RdataType
+    rdclass: dns.rdataclass.RdataClass
+
+
+@dataclass
+class Opt:
+    """The server's OPT record for one reply."""
+
+    payload: int
+    do: bool = False
+    options: list[dns.edns.Option] = field(default_factory=list)
+    extended_rcode: int = 0
+
+
+@dataclass
+class TsigSigner:
+    """What is needed to sign replies to a TSIG-signed query."""
+
+    key: dns.tsig.Key
+    request_mac: bytes
+    original_id: int
+    error: int = 0
+
+
+def _opt_rrset(opt: Opt) -> dns.rrset.RRset:
+    ednsflags = (opt.extended_rcode << 24) | (dns.flags.DO if opt.do else 0)
+    return dns.renderer._make_opt(ednsflags, opt.payload, opt.options)  # type: ignore[no-any-return]
+
+
+def _opt_size(opt: Opt) -> int:
+    return 11 + sum(4 + len(o.to_wire() or b"") for o in opt.options)
+
+
+def _tsig_reserve(signer: TsigSigner | None) -> int:
+    if signer is None:
+        return 0
+    # owner + fixed fields + algorithm name + MAC (a generous bound)
+    return len(signer.key.name.to_wire() or b"") + len(signer.key.algorithm.to_wire() or b"") + 10 + 16 + 64 + 6
+
+
+def header_flags(query_flags: int, opcode: dns.opcode.Opcode, aa: bool, tc: bool = False) -> int:
+    """Reply flags: QR, the query's opcode and RD (and CD), AA as given; never RA or AD."""
+    flags = dns.flags.QR | dns.opcode.to_flags(opcode) | (query_flags & (dns.flags.RD | dns.flags.CD))
+    if aa:
+        flags |= dns.flags.AA
+    if tc:
+        flags |= dns.flags.TC
+    return flags
+
+
+def encode(
+    msg_id: int,
+    flags: int,
+    rcode: int,
+    question: Question | None,
+    answer: Answer | None,
+    max_size: int,
+    opt: Opt | None = None,
+    signer: TsigSigner | None = None,
+) -> bytes:
+    """One reply message, truncated to *max_size* as RFC 2181/9471 say."""
+    rcode_value = int(rcode)
+    if opt is not None:
+        opt.extended_rcode = (rcode_value >> 4) & 0xFF
+    flags = (flags & ~0x000F) | (rcode_value & 0x000F)
+    renderer = dns.renderer.Renderer(msg_id, flags, max_size)
+    reserve = (_opt_size(opt) if opt else 0) + _tsig_reserve(signer)
+    try:
+        renderer.reserve(min(reserve, max(0, max_size - 12)))
+        if question is not None:
+            renderer.add_question(question.name, question.rdtype, question.rdclass)
+    except dns.exception.TooBig:
+        renderer = dns.renderer.Renderer(msg_id, flags | dns.flags.TC, max_size)
+        return _finish(renderer, opt, signer)
+    if answer is not None:
+        answer_rrsets, authority, additional = answer.answer, answer.authority, answer.additional
+        try:
+            for rrset in answer_rrsets:
+                renderer.add_rrset(dns.renderer.ANSWER, rrset)
+            for rrset in authority:
+                renderer.add_rrset(dns.renderer.AUTHORITY, rrset)
+        except dns.exception.TooBig:
+            renderer = dns.renderer.Renderer(msg_id, flags | dns.flags.TC, max_size)
+            renderer.reserve(min(reserve, max(0, max_size - 12)))
+            if question is not None:
+                renderer.add_question(question.name, question.rdtype, question.rdclass)
+            return _finish(renderer, opt, signer)
+        for rrset in answer.glue:
+            try:
+                renderer.add_rrset(dns.renderer.ADDITIONAL, rrset)
+            except dns.exception.TooBig:
+                renderer.flags |= dns.flags.TC  # required glue lost (RFC 9471)
+        for rrset in additional:
+            try:
+                renderer.add_rrset(dns.renderer.ADDITIONAL, rrset)
+            except dns.exception.TooBig:
+                pass  # optional data: dropped without TC (RFC 2181 9)
+        if answer.tc:
+            renderer.flags |= dns.flags.TC
+    return _finish(renderer, opt, signer)
+
+
+def _finish(renderer: dns.renderer.Renderer, opt: Opt | None, signer: TsigSigner | None) -> bytes:
+    renderer.release_reserved()
+    if opt is not None:
+        renderer.add_opt(_opt_rrset(opt))
+    renderer.write_header()
+    if signer is not None:
+        renderer.add_tsig(signer.key.name, signer.key, 300, signer.original_id, signer.error, b"",
+                          signer.request_mac, signer.key.algorithm)
+    return renderer.get_wire()  # type: ignore[no-any-return]
+
+
+def encode_stream(
+    msg_id: int,
+    flags: int,
+    question: Question | None,
+    rrsets: Sequence[dns.rrset.RRset],
+    max_size: int = 16384,
+    signer: TsigSigner | None = None,
+    opt: Opt | None = None,
+) -> list[bytes]:
+    """A transfer as several messages: RRsets packed in order, each message
+    at most *max_size* bytes, the question in the first message only. An
+    RRset too big for one message is split into its records."""
+    messages: list[bytes] = []
+    ctx = None
+    pending = list(rrsets)
+    first = True
+    while pending or first:
+        renderer = dns.renderer.Renderer(msg_id, flags, max_size)
+        reserve = _tsig_reserve(signer) + (_opt_size(opt) if opt and first else 0)
+        renderer.reserve(reserve)
+        if first and question is not None:
+            renderer.add_question(question.name, question.rdtype, question.rdclass)
+        added = 0
+        while pending:
+            rrset = pending[0]
+            try:
+                renderer.add_rrset(dns.renderer.ANSWER, rrset)
+            except dns.exception.TooBig:
+                if added == 0 and len(rrset) > 1:
+                    pending[0:1] = _split(rrset)
+                    continue
+                if added == 0:
+                    raise
+                break
+            pending.pop(0)
+            added += 1
+        renderer.release_reserved()
+        if opt is not None and first:
+            renderer.add_opt(_opt_rrset(opt))
+        renderer.write_header()
+        if signer is not None:
+            ctx = renderer.add_multi_tsig(ctx, signer.key.name, signer.key, 300, signer.original_id, 0, b"",
+                                          signer.request_mac if first else b"", signer.key.algorithm)
+        messages.append(renderer.get_wire())
+        first = False
+    return messages
+
+
+def _split(rrset: dns.rrset.RRset) -> list[dns.rrset.RRset]:
+    parts = []
+    for rdata in rrset:
+        part = dns.rrset.RRset(rrset.name, rrset.rdclass, rrset.rdtype, rrset.covers)
+        part.add(rdata, rrset.ttl)
+        parts.append(part)
+    return parts
