@@ -133,7 +133,7 @@ class Engine:
                  rdtype: dns.rdatatype.RdataType, seen: list[Name], first: bool) -> None:
         origin = version.origin
         # 1. Walk down from the apex: a cut gives a referral, a DNAME a rewrite.
-        for labels in range(len(origin) + 1, len(qname) + 1):
+        for labels in range(len(origin), len(qname) + 1):  # the apex may own a DNAME (RFC 6672 2.3)
             name = qname.split(labels)[1] if labels < len(qname) else qname
             if name in version.cuts and not (name == qname and rdtype == _DS):
                 self._referral(result, version, name, first)
@@ -227,8 +227,8 @@ class Engine:
             host = cast(dns.name.Name, rdata.target)
             if host.is_subdomain(cut):
                 result.glue.extend(_addresses(version, host))
-            elif host.is_subdomain(version.origin):  # sibling glue, as BIND sends it
-                result.additional.extend(self._authoritative_addresses(host))
+            elif host.is_subdomain(version.origin):  # sibling glue (even below another cut), as BIND sends it
+                result.additional.extend(_addresses(version, host))
 
     def _negative(self, result: Answer, version: ZoneVersion, kind: Kind) -> None:
         result.kind = kind
@@ -284,11 +284,9 @@ class Engine:
                 return Answer(Kind.NODATA, aa=True)
             return Answer(Kind.REFUSED, dns.rcode.REFUSED)
         if qname in _CHAOS_IDENTITY:
-            text: str | None = self.options.identity
-        elif qname in _CHAOS_VERSION:
+            text = self.options.identity
+        elif qname in _CHAOS_VERSION and self.options.version is not None:
             text = self.options.version
-            if text is None:
-                return Answer(Kind.REFUSED, dns.rcode.REFUSED)
         else:
             return Answer(Kind.REFUSED, dns.rcode.REFUSED)
         txt = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.CH, dns.rdatatype.TXT, [text.encode()])

@@ -60,16 +60,17 @@ class LogEntry:
     duration: float = 0.0
     faults: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
+    cacheable: bool = field(default=False, repr=False, compare=False)
 
     @property
     def qtype_text(self) -> str | None:
         """The query type as text (``"A"``), or None."""
-        return None if self.qtype is None else dns.rdatatype.to_text(self.qtype)
+        return None if self.qtype is None else dns.rdatatype.to_text(dns.rdatatype.RdataType.make(self.qtype))
 
     @property
     def rcode_text(self) -> str | None:
         """The reply's rcode as text (``"NXDOMAIN"``), or None when no reply was sent."""
-        return None if self.rcode is None else dns.rcode.to_text(self.rcode)
+        return None if self.rcode is None else dns.rcode.to_text(dns.rcode.Rcode.make(self.rcode))
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready data."""
@@ -82,8 +83,8 @@ class LogEntry:
             "id": self.id,
             "qname": None if self.qname is None else self.qname.to_text(),
             "qtype": self.qtype_text,
-            "qclass": None if self.qclass is None else dns.rdataclass.to_text(self.qclass),
-            "opcode": dns.opcode.to_text(self.opcode),
+            "qclass": None if self.qclass is None else dns.rdataclass.to_text(dns.rdataclass.RdataClass.make(self.qclass)),
+            "opcode": dns.opcode.to_text(dns.opcode.Opcode.make(self.opcode)),
             "query_flags": dns.flags.to_text(self.query_flags),
             "edns": self.edns,
             "rcode": self.rcode_text,

@@ -20,6 +20,7 @@ Sockets are bound when start returns; stop releases them at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import os
 import random
@@ -27,7 +28,7 @@ import struct
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 import dns.edns
 import dns.exception
@@ -47,6 +48,7 @@ from fakens.clock import Clock, SystemClock
 from fakens.engine import Engine, EngineOptions
 from fakens.errors import ConfigError, ServerError
 from fakens.faults import FaultChain
+from fakens.fastpath import ReplyCache
 from fakens.log import DEFAULT_LIMIT, LogEntry, QueryLog
 from fakens.outcome import Drop, Outcome, Reply
 from fakens.query import Query
@@ -175,6 +177,7 @@ class Server:
         self.log = QueryLog(log_limit, log_file)
         self.clock: Clock = clock or SystemClock()
         self.faults = FaultChain()
+        self._cache: ReplyCache[LogEntry] = ReplyCache()
         self.notifies: list[NotifyRecord] = []
         self.errors: list[BaseException] = []
         self._udp: list[UdpEndpoint] = []
@@ -205,6 +208,7 @@ class Server:
         """Serve one more zone (from a Zone, a file or a directory's first zone)."""
         (loaded,) = load_zones([zone])
         self.engine.add_zone(loaded)
+        self._cache.clear()
         loaded.on_change(self._zone_changed)
         return loaded
 
@@ -311,6 +315,15 @@ class Server:
         if flags & dns.flags.QR:
             self._response_received(msg_id, flags, client)
             return Drop()  # never answer a response (two servers would bounce errors)
+        key = None if self.faults else self._cache.key(wire, transport)
+        if key is not None:
+            hit = self._cache.get(key, wire)
+            if hit is not None:
+                reply, template = hit
+                self.log.append(dataclasses.replace(
+                    template, time=self.clock.now(), client=client, local=local, id=msg_id,
+                    qname=dns.name.from_wire(wire, 12)[0], duration=time.perf_counter() - started))
+                return Reply([reply])
         entry = LogEntry(self.clock.now(), self.name, client, local, transport, msg_id, None, None, None,
                          opcode=dns.opcode.from_flags(flags), query_flags=flags & 0x87F0)
         try:
@@ -322,7 +335,8 @@ class Server:
         if isinstance(outcome, Reply) and outcome.messages:
             first = outcome.messages[0]
             _, rflags, qd, an, ns, ar = _HEADER.unpack_from(first)
-            entry.rcode = (rflags & 0xF) | (entry.rcode or 0) & 0xFF0
+            if entry.rcode is None:  # else set where an extended rcode was chosen
+                entry.rcode = rflags & 0xF
             entry.flags = rflags & 0x87F0
             entry.counts = (qd, an, ns, ar)
             entry.size = sum(len(m) for m in outcome.messages)
@@ -331,6 +345,8 @@ class Server:
             entry.rcode = None
         entry.duration = time.perf_counter() - started
         self.log.append(entry)
+        if key is not None and entry.cacheable and isinstance(outcome, Reply):
+            self._cache.put(key, outcome.messages[0], entry)
         return outcome
 
     def _dispatch(self, wire: bytes, flags: int, qdcount: int, entry: LogEntry, transport: str,
@@ -358,6 +374,7 @@ class Server:
             return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, None, opt, signer)])
         if message.edns > 0:
             entry.note = f"EDNS version {message.edns}"
+            entry.rcode = dns.rcode.BADVERS
             return Reply([self._error_reply(msg_id, flags, dns.rcode.BADVERS, question, opt, signer)])
         assert question is not None
         query = Query(message, wire, client, local, transport, self.name, entry.time)
@@ -376,6 +393,8 @@ class Server:
             answer = self.faults.after(query, answer)
         limit = self._limit(message, transport)
         wire_out = encode(msg_id, header_flags(flags, opcode, answer.aa), answer.rcode, question, answer, limit, opt, signer)
+        if signer is None and not self.faults:
+            entry.cacheable = True  # the engine's answer alone: the fast path may reuse it
         return Reply([wire_out])
 
     def _limit(self, message: dns.message.Message, transport: str) -> int:
@@ -407,7 +426,7 @@ class Server:
         key = self.keyring.get(message.keyname)  # type: ignore[arg-type]
         if key is None:
             return None
-        return TsigSigner(key, message.mac, message.id)
+        return TsigSigner(key, message.mac or b"", message.id)
 
     def _error_reply(self, msg_id: int, flags: int, rcode: int, question: Question | None,
                      opt: Opt | None, signer: TsigSigner | None = None) -> bytes:
@@ -454,8 +473,7 @@ class Server:
     def _ixfr_serial(message: dns.message.Message) -> int | None:
         for rrset in message.authority:
             if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
-                soa: dns.rdtypes.ANY.SOA.SOA = rrset[0]  # type: ignore[assignment]
-                return soa.serial
+                return cast(dns.rdtypes.ANY.SOA.SOA, rrset[0]).serial
         return None
 
     def _notify_received(self, query: Query, question: Question, flags: int, opt: Opt | None,
@@ -469,6 +487,7 @@ class Server:
         return Reply([encode(msg_id, reply_flags, dns.rcode.NOERROR, question, None, MAX_TCP, opt, signer)])
 
     def _zone_changed(self, zone: Zone, old: ZoneVersion, new: ZoneVersion) -> None:
+        self._cache.clear()
         loop = self._loop
         if loop is None or not self._udp or not self.notify_targets:
             return
@@ -518,7 +537,3 @@ class Server:
     def __repr__(self) -> str:
         where = ", ".join(str(e) for e in self.endpoints) or "not running"
         return f"<Server {self.name} {where} zones={[str(o) for o in self.engine.zones]}>"
-
-
-def _unused(_: Any) -> None:  # pragma: no cover
-    pass

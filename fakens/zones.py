@@ -263,8 +263,20 @@ class _Collector:
 
     def add(self, name: Name, ttl: int, rdata: dns.rdata.Rdata) -> None:
         assert self.reader is not None
-        filename, line = self.reader.tok.where()
-        self.loaded.records.append((name, ttl, rdata, Where(str(filename), line)))
+        self.loaded.records.append((name, ttl, rdata, self.reader.record_start()))
+
+
+class _RecordSyntaxError(Exception):
+    """A syntax error in one record, placed at the line where the record starts.
+
+    Not a ``dns.exception.SyntaxError``, so dnspython's reader does not re-place
+    it at the tokenizer's position, which is already past the record's end of
+    line when the rdata is checked (off by one).
+    """
+
+    def __init__(self, where: Where, detail: str) -> None:
+        super().__init__(f"{where}: {detail}")
+        self.where = where
 
 
 class _Reader(dns.zonefile.Reader):
@@ -272,7 +284,7 @@ class _Reader(dns.zonefile.Reader):
 
     _tok: dns.tokenizer.Tokenizer
 
-    @property  # type: ignore[override]
+    @property
     def tok(self) -> dns.tokenizer.Tokenizer:
         return self._tok
 
@@ -281,6 +293,33 @@ class _Reader(dns.zonefile.Reader):
         if type(value) is dns.tokenizer.Tokenizer:  # opened by $INCLUDE
             value = _IncludeTokenizer(value.file, value.filename)
         self._tok = value
+
+    _start: Where | None = None
+
+    def record_start(self) -> Where:
+        """Where the record being read starts (the tokenizer is past it when it is added)."""
+        if self._start is None:
+            filename, line = self.tok.where()
+            return Where(str(filename), line)
+        return self._start
+
+    def _rr_line(self) -> None:
+        self._start = Where(str(self.tok.where()[0]), self.tok.where()[1])
+        try:
+            super()._rr_line()
+        except dns.exception.SyntaxError as e:
+            raise _RecordSyntaxError(self._start, str(e)) from None
+        finally:
+            self._start = None
+
+    def _generate_line(self) -> None:
+        self._start = Where(str(self.tok.where()[0]), self.tok.where()[1])
+        try:
+            super()._generate_line()  # type: ignore[no-untyped-call]
+        except dns.exception.SyntaxError as e:
+            raise _RecordSyntaxError(self._start, str(e)) from None
+        finally:
+            self._start = None
 
 
 def _origin_from_filename(path: str) -> Name | None:
@@ -321,7 +360,7 @@ def _read(text: str, filename: str, origin: Name | None) -> _Loaded:
             f"{place}: relative name but no origin is known; start the file with "
             f"'$ORIGIN example.test.' or give the zone's origin"
         ) from None
-    except dns.exception.SyntaxError as e:
+    except (dns.exception.SyntaxError, _RecordSyntaxError) as e:
         raise ZoneError(f"{e}; nothing from this zone was loaded") from None
     except OSError as e:
         place = ":".join(str(p) for p in reader.tok.where())

@@ -1,0 +1,128 @@
+"""The command line: ``fakens serve`` and ``fakens zone check``.
+
+    fakens serve zones/example.test.zone                 # 127.0.0.1:5053, UDP and TCP
+    fakens serve zones/ --listen 127.0.0.10:53 --listen [::1]:5053 --log q.jsonl
+    fakens zone check zones/*.zone                        # warnings and errors with file:line
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from fakens.errors import FakensError
+from fakens.server import DEFAULT_UDP_SIZE, Server
+from fakens.zones import Zone, load_zones
+
+DEFAULT_LISTEN = "127.0.0.1:5053"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fakens", description="An authoritative DNS server for tests.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve zone files over UDP and TCP",
+                           description="Serve zone files (or directories of them) until Ctrl-C or SIGTERM.")
+    serve.add_argument("zones", nargs="+", metavar="ZONE", help="zone file or directory of zone files")
+    serve.add_argument("--listen", action="append", metavar="ADDR:PORT",
+                       help=f"address to listen on, repeatable; IPv6 as [::1]:5053 (default {DEFAULT_LISTEN})")
+    serve.add_argument("--name", default="fakens", help="server name for the log and CHAOS id.server.")
+    serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE")
+    serve.add_argument("--nsid", metavar="TEXT", help="answer the EDNS NSID option with TEXT")
+    serve.add_argument("--notify", action="append", default=[], metavar="ADDR:PORT",
+                       help="secondary to NOTIFY after a zone edit, repeatable")
+    serve.add_argument("--udp-size", type=int, default=DEFAULT_UDP_SIZE, help="the server's EDNS UDP size")
+    serve.add_argument("--minimal-responses", action="store_true", help="no NS/additional data in positive answers")
+    serve.add_argument("--any", choices=["all", "rfc8482"], default="all", dest="any_mode",
+                       help="answer ANY with every RRset (all) or one HINFO (rfc8482)")
+    serve.add_argument("--tcp-idle-timeout", type=float, default=10.0, metavar="SECONDS")
+    serve.add_argument("--tcp-max-connections", type=int, default=100, metavar="N")
+    serve.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    zone = sub.add_parser("zone", help="zone file tools")
+    zone_sub = zone.add_subparsers(dest="zone_command", required=True, metavar="ZONE_COMMAND")
+    check = zone_sub.add_parser("check", help="load zone files and print warnings and errors with file:line")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--origin", help="the zone's origin (default: from $ORIGIN, the SOA or the file name)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return _zone_check(args)
+    except FakensError as e:
+        print(f"fakens: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _zone_check(args: argparse.Namespace) -> int:
+    errors = 0
+    for path in args.files:
+        try:
+            zone = Zone.from_file(path, origin=args.origin)
+        except FakensError as e:
+            print(f"error: {e}")
+            errors += 1
+            continue
+        for warning in zone.warnings:
+            print(warning)
+        records = sum(len(r) for node in zone.current.nodes.values() for r in node.values())
+        print(f"{path}: zone {zone.origin} serial {zone.serial}: {records} records, "
+              f"{len(zone.warnings)} warning{'s' if len(zone.warnings) != 1 else ''}")
+    return 1 if errors else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    zones = load_zones(args.zones)
+    server = Server(
+        zones,
+        listen=args.listen or [DEFAULT_LISTEN],
+        name=args.name,
+        nsid=args.nsid,
+        notify=args.notify,
+        udp_size=args.udp_size,
+        minimal_responses=args.minimal_responses,
+        any_mode=args.any_mode,
+        tcp_idle_timeout=args.tcp_idle_timeout,
+        tcp_max_connections=args.tcp_max_connections,
+        log_file=args.log,
+    )
+    return asyncio.run(_run(server, quiet=args.quiet))
+
+
+async def _run(server: Server, quiet: bool) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.astart()
+    if not quiet:
+        where = ", ".join(str(e) for e in server.endpoints)
+        for zone in server.zones.values():
+            for warning in zone.warnings:
+                print(f"fakens: {warning}", file=sys.stderr)
+            print(f"fakens: serving {zone.origin} (serial {zone.serial}) on {where} (udp, tcp)", flush=True)
+        if server.log.path:
+            print(f"fakens: logging queries to {server.log.path}", flush=True)
+        print("fakens: ready; Ctrl-C stops", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.astop()
+        server.log.close()
+    if not quiet:
+        print(f"fakens: stopped after {server.log.total} queries", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
