@@ -13,13 +13,14 @@ not fit (RFC 9471)::
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import dns.name
 import dns.rcode
 import dns.rrset
 
-from fakens.zones import ZoneVersion
+from fakens.zones import Zone, ZoneVersion
 
 
 class Kind(enum.Enum):
@@ -54,6 +55,15 @@ class Answer:
     zone: dns.name.Name | None = None
     version: ZoneVersion | None = None
     tc: bool = False
+    versions: Mapping[dns.name.Name, ZoneVersion] | None = field(default=None, repr=False)
+
+    def version_of(self, zone: Zone) -> ZoneVersion:
+        """The version of *zone* this answer is made from (the current one unless overridden)."""
+        if self.versions is not None:
+            version = self.versions.get(zone.origin)
+            if version is not None:
+                return version
+        return zone.current
 
     def sections(self) -> tuple[list[dns.rrset.RRset], list[dns.rrset.RRset], list[dns.rrset.RRset]]:
         """(answer, authority, additional) with required glue first in additional."""

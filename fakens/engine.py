@@ -21,7 +21,7 @@ Choices (the same as BIND and NSD unless noted; see docs/answers.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -98,11 +98,12 @@ class Engine:
         self.zones = zones
 
     def find_zone(self, qname: Name, rdtype: dns.rdatatype.RdataType = _A) -> Zone | None:
-        """The closest enclosing zone for *qname*; for DS at a zone apex, its parent zone if served."""
+        """The closest enclosing zone for *qname*; for DS at a zone apex, its parent zone if served
+        (else the zone itself, which answers NODATA: RFC 4035 3.1.4.1, as NSD does)."""
         zones = self.zones
         name = qname
         if rdtype == _DS and name in zones and len(name) > 1:
-            name = name.parent()
+            return self.find_zone(name.parent()) or zones[name]
         while True:
             zone = zones.get(name)
             if zone is not None:
@@ -114,8 +115,13 @@ class Engine:
     # -- the algorithm -------------------------------------------------------
 
     def answer(self, qname: Name, rdtype: dns.rdatatype.RdataType,
-               rdclass: dns.rdataclass.RdataClass = dns.rdataclass.IN) -> Answer:
-        """The answer to one question, as the server's zones say it."""
+               rdclass: dns.rdataclass.RdataClass = dns.rdataclass.IN,
+               versions: Mapping[Name, ZoneVersion] | None = None) -> Answer:
+        """The answer to one question, as the server's zones say it.
+
+        *versions* replaces the current version of some zones (by origin):
+        stale-data and stale-serial faults answer from an older version.
+        """
         if rdclass == dns.rdataclass.CH:
             return self._chaos(qname, rdtype)
         if rdclass != dns.rdataclass.IN:
@@ -123,8 +129,9 @@ class Engine:
         zone = self.find_zone(qname, rdtype)
         if zone is None:
             return Answer(Kind.REFUSED, dns.rcode.REFUSED)
-        result = Answer(Kind.ANSWER, aa=True, zone=zone.origin, version=zone.current)
-        self._resolve(result, zone.current, qname, rdtype, seen=[], first=True)
+        result = Answer(Kind.ANSWER, aa=True, zone=zone.origin, versions=versions)
+        result.version = result.version_of(zone)
+        self._resolve(result, result.version, qname, rdtype, seen=[], first=True)
         if result.kind is Kind.ANSWER or result.kind is Kind.CNAME:
             self._add_additional(result)
         return result
@@ -198,7 +205,7 @@ class Engine:
         if zone is None:
             result.kind = Kind.CNAME  # out of the server's data: the resolver goes on
             return
-        self._resolve(result, zone.current, target, rdtype, seen, first=False)
+        self._resolve(result, result.version_of(zone), target, rdtype, seen, first=False)
 
     def _dname(self, result: Answer, version: ZoneVersion, qname: Name, rdtype: dns.rdatatype.RdataType,
                owner: Name, dname: dns.rdataset.Rdataset, seen: list[Name]) -> None:
@@ -262,17 +269,17 @@ class Engine:
                 if host not in hosts:
                     hosts.append(host)
         for host in hosts:
-            for rrset in self._authoritative_addresses(host):
+            for rrset in self._authoritative_addresses(host, result):
                 if (rrset.name, rrset.rdtype) not in present:
                     present.add((rrset.name, rrset.rdtype))
                     result.additional.append(rrset)
 
-    def _authoritative_addresses(self, host: Name) -> list[dns.rrset.RRset]:
+    def _authoritative_addresses(self, host: Name, result: Answer) -> list[dns.rrset.RRset]:
         """A and AAAA of *host* when a served zone holds them as authoritative data."""
         zone = self.find_zone(host)
         if zone is None:
             return []
-        version = zone.current
+        version = result.version_of(zone)
         for cut in version.cuts:
             if host.is_subdomain(cut):
                 return []

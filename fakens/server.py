@@ -24,7 +24,9 @@ import dataclasses
 import ipaddress
 import os
 import random
+import socket
 import struct
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,14 +50,16 @@ from fakens.clock import Clock, SystemClock
 from fakens.engine import Engine, EngineOptions
 from fakens.errors import ConfigError, ServerError
 from fakens.faults import FaultChain
+from fakens.faults.context import Encoding, FaultContext, NotifyPlan
 from fakens.fastpath import ReplyCache
 from fakens.log import DEFAULT_LIMIT, LogEntry, QueryLog
 from fakens.outcome import Drop, Outcome, Reply
 from fakens.query import Query
 from fakens.transport import Endpoint, TcpLimits, TcpListener, UdpEndpoint, bind_pair, parse_listen
+from fakens.transport.bind import bind_tcp
 from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, TsigSigner, encode, encode_stream, header_flags
 from fakens.xfr import axfr_rrsets, ixfr_rrsets, make_notify
-from fakens.zones import Name, Zone, ZoneVersion, load_zones
+from fakens.zones import Name, Zone, ZoneVersion, load_zones, serial_gt
 
 DEFAULT_UDP_SIZE = 1232
 NOTIFY_RETRY_INTERVAL = 1.0
@@ -63,6 +67,7 @@ NOTIFY_ATTEMPTS = 5
 _HEADER = struct.Struct("!HHHHHH")
 _XFR_TYPES = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
 _NSID = dns.edns.OptionType.NSID
+_REFUSED_QTYPES = (dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY)
 
 
 @dataclass
@@ -77,6 +82,7 @@ class NotifyRecord:
     answered: bool = False
     rcode: int | None = None
     sent_from: tuple[str, int] | None = None
+    note: str = ""
     handle: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
@@ -176,7 +182,8 @@ class Server:
         self.ixfr_as_axfr = ixfr_as_axfr
         self.log = QueryLog(log_limit, log_file)
         self.clock: Clock = clock or SystemClock()
-        self.faults = FaultChain()
+        self.faults = FaultChain(self.clock, name)
+        self.faults.on_change.append(self._faults_changed)
         self._cache: ReplyCache[LogEntry] = ReplyCache()
         self.notifies: list[NotifyRecord] = []
         self.errors: list[BaseException] = []
@@ -185,6 +192,8 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._runner_owned = False
+        self._loop_thread = 0
+        self._tcp_paused: list[tuple[str, int]] = []
         for zone in self.engine.zones.values():
             zone.on_change(self._zone_changed)
 
@@ -233,11 +242,12 @@ class Server:
         if self._udp:
             raise ServerError(f"server {self.name} is already running on {self.endpoints[0]}")
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         try:
             for host, port in self.listen:
                 udp_sock, tcp_sock = bind_pair(host, port)
                 try:
-                    self._tcp.append(await TcpListener.start(tcp_sock, self.handle, self.tcp_limits))
+                    self._tcp.append(await TcpListener.start(tcp_sock, self.handle, self.tcp_limits, self._on_connect))
                     self._udp.append(await UdpEndpoint.start(udp_sock, self.handle))
                 except BaseException:
                     udp_sock.close()
@@ -266,7 +276,7 @@ class Server:
             udp.close()
         for tcp in self._tcp:
             await tcp.close()
-        self._udp, self._tcp = [], []
+        self._udp, self._tcp, self._tcp_paused = [], [], []
 
     async def _flush_log(self) -> None:
         while True:
@@ -326,8 +336,9 @@ class Server:
                 return Reply([reply])
         entry = LogEntry(self.clock.now(), self.name, client, local, transport, msg_id, None, None, None,
                          opcode=dns.opcode.from_flags(flags), query_flags=flags & 0x87F0)
+        box: list[FaultContext] = []
         try:
-            outcome = self._dispatch(wire, flags, qdcount, entry, transport, client, local)
+            outcome = self._dispatch(wire, flags, qdcount, entry, transport, client, local, box)
         except Exception as e:  # a bug must not stop the server: answer SERVFAIL and keep it
             self.errors.append(e)
             entry.note = f"internal error: {type(e).__name__}: {e}"
@@ -343,6 +354,11 @@ class Server:
             entry.messages = len(outcome.messages)
         else:
             entry.rcode = None
+        if box:
+            ctx = box[0]
+            outcome.delay += ctx.delay
+            if ctx.firing:
+                entry.faults = ctx.log_records()
         entry.duration = time.perf_counter() - started
         self.log.append(entry)
         if key is not None and entry.cacheable and isinstance(outcome, Reply):
@@ -350,7 +366,7 @@ class Server:
         return outcome
 
     def _dispatch(self, wire: bytes, flags: int, qdcount: int, entry: LogEntry, transport: str,
-                  client: tuple[str, int], local: tuple[str, int]) -> Outcome:
+                  client: tuple[str, int], local: tuple[str, int], box: list[FaultContext]) -> Outcome:
         msg_id = entry.id
         try:
             message = dns.message.from_wire(wire, keyring=self.keyring, one_rr_per_rrset=False)
@@ -359,43 +375,60 @@ class Server:
             return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, None, None)])
         except dns.exception.DNSException as e:
             entry.note = f"cannot parse: {e}"
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, None, None)])
+            known = dns.opcode.from_flags(flags) in (dns.opcode.QUERY, dns.opcode.NOTIFY)
+            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR if known else dns.rcode.NOTIMP, None, None)])
         if message.question:
             q = message.question[0]
             entry.qname, entry.qtype, entry.qclass = q.name, q.rdtype, q.rdclass
-        opt = self._opt_for(message, entry)
-        question = Question(entry.qname, entry.qtype, entry.qclass) if entry.qname is not None else None  # type: ignore[arg-type]
-        signer = self._signer(message)
-        opcode = message.opcode()
-        if opcode not in (dns.opcode.QUERY, dns.opcode.NOTIFY):
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTIMP, question, opt, signer)])
-        if qdcount != 1 or len(message.question) != 1:
-            entry.note = f"QDCOUNT {qdcount}"
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, None, opt, signer)])
-        if message.edns > 0:
-            entry.note = f"EDNS version {message.edns}"
-            entry.rcode = dns.rcode.BADVERS
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.BADVERS, question, opt, signer)])
-        assert question is not None
+        x = _Exchange(self, msg_id, flags, entry, self._opt_for(message, entry), self._signer(message))
+        if entry.qname is not None:
+            x.question = Question(entry.qname, dns.rdatatype.RdataType.make(entry.qtype or 0),
+                                  dns.rdataclass.RdataClass.make(entry.qclass or 0))
         query = Query(message, wire, client, local, transport, self.name, entry.time)
         if self.faults:
-            early = self.faults.before(query)
+            x.ctx = FaultContext(self, query, client[0], transport, opt=x.opt, signer=x.signer, entry=entry)
+            box.append(x.ctx)
+            self.faults.select(x.ctx)
+            early = self.faults.before(x.ctx)
             if early is not None:
                 return early
+        opcode = message.opcode()
+        if opcode not in (dns.opcode.QUERY, dns.opcode.NOTIFY):
+            return x.error(dns.rcode.NOTIMP)
+        if qdcount != 1 or len(message.question) != 1:
+            entry.note = f"QDCOUNT {qdcount}"
+            return x.error(dns.rcode.FORMERR, question=False)
+        if message.edns > 0:
+            entry.note = f"EDNS version {message.edns}"
+            return x.error(dns.rcode.BADVERS)
+        question = x.question
+        assert question is not None
         if opcode == dns.opcode.NOTIFY:
-            return self._notify_received(query, question, flags, opt, signer, entry)
+            return self._notify_received(query, x)
         if question.rdtype in _XFR_TYPES:
-            return self._transfer(query, question, flags, opt, signer, entry)
-        if question.rdtype in (dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY) or dns.rdatatype.is_metatype(question.rdtype) and question.rdtype != dns.rdatatype.ANY:
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR if question.rdtype == dns.rdatatype.OPT else dns.rcode.NOTIMP, question, opt, signer)])
+            return self._transfer(query, x)
+        if question.rdtype in _REFUSED_QTYPES or (dns.rdatatype.is_metatype(question.rdtype) and question.rdtype != dns.rdatatype.ANY):
+            return x.error(dns.rcode.FORMERR if question.rdtype == dns.rdatatype.OPT else dns.rcode.NOTIMP)
         answer = self.engine.answer(question.name, question.rdtype, question.rdclass)
-        if self.faults:
-            answer = self.faults.after(query, answer)
-        limit = self._limit(message, transport)
-        wire_out = encode(msg_id, header_flags(flags, opcode, answer.aa), answer.rcode, question, answer, limit, opt, signer)
-        if signer is None and not self.faults:
-            entry.cacheable = True  # the engine's answer alone: the fast path may reuse it
-        return Reply([wire_out])
+        if x.ctx is not None:
+            answer = self.faults.after(x.ctx, answer)
+        else:
+            entry.cacheable = x.signer is None  # the engine's answer alone: the fast path may reuse it
+        return x.reply(answer, self._limit(message, transport))
+
+    def reply_with_rcode(self, ctx: FaultContext, rcode: int, question: bool = True, tc: bool = False,
+                         with_opt: bool = True) -> Reply:
+        """A reply with *rcode* and no records, for faults (``rcode``, ``lame`` ...)."""
+        entry = ctx.entry
+        assert ctx.query is not None and entry is not None
+        message = ctx.query.message
+        if rcode > 15:
+            entry.rcode = rcode
+        q = message.question[0] if message.question and question else None
+        flags = header_flags(message.flags, message.opcode(), False, tc)
+        opt = ctx.opt if with_opt else None
+        return Reply([encode(message.id, flags, rcode, Question(q.name, q.rdtype, q.rdclass) if q else None,
+                             None, MAX_TCP, opt, ctx.signer)])
 
     def _limit(self, message: dns.message.Message, transport: str) -> int:
         if transport == "tcp":
@@ -412,6 +445,7 @@ class Server:
             "version": message.edns,
             "size": message.payload,
             "do": do,
+            "flags": message.ednsflags & 0xFFFF,
             "options": [dns.edns.OptionType.to_text(o.otype) if isinstance(o.otype, dns.edns.OptionType) else int(o.otype)
                         for o in message.options],
         }
@@ -435,39 +469,49 @@ class Server:
 
     # -- transfers and NOTIFY ----------------------------------------------------------
 
-    def _transfer(self, query: Query, question: Question, flags: int, opt: Opt | None,
-                  signer: TsigSigner | None, entry: LogEntry) -> Outcome:
-        msg_id = query.message.id
+    def _transfer(self, query: Query, x: _Exchange) -> Outcome:
+        question = x.question
+        assert question is not None
         is_axfr = question.rdtype == dns.rdatatype.AXFR
         if is_axfr and query.transport == "udp":
-            entry.note = "AXFR over UDP"
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, question, opt, signer)])
+            x.entry.note = "AXFR over UDP"
+            return x.error(dns.rcode.FORMERR)
         zone = self.engine.zones.get(question.name)
         if zone is None or question.rdclass != dns.rdataclass.IN:
-            entry.note = "transfer of a name that is not a served zone's apex"
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, question, opt, signer)])
-        if not _allowed(self.allow_transfer, query.client[0]) or (self.transfer_requires_tsig and signer is None):
-            entry.note = "transfer refused by access list" if signer or not self.transfer_requires_tsig else "transfer refused: no TSIG"
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.REFUSED, question, opt, signer)])
+            x.entry.note = "transfer of a name that is not a served zone's apex"
+            return x.error(dns.rcode.NOTAUTH)
+        if not _allowed(self.allow_transfer, query.client[0]):
+            x.entry.note = "transfer refused by allow_transfer"
+            return x.error(dns.rcode.REFUSED)
+        if self.transfer_requires_tsig and x.signer is None:
+            x.entry.note = "transfer refused: not TSIG-signed"
+            return x.error(dns.rcode.REFUSED)
         version = zone.current
-        reply_flags = header_flags(flags, dns.opcode.QUERY, True)
         if is_axfr:
             rrsets = axfr_rrsets(version)
         else:
             client_serial = self._ixfr_serial(query.message)
             if client_serial is None:
-                entry.note = "IXFR without the client's SOA in AUTHORITY"
-                return Reply([self._error_reply(msg_id, flags, dns.rcode.FORMERR, question, opt, signer)])
-            if self.ixfr_as_axfr:
-                rrsets = axfr_rrsets(version) if version.serial != client_serial else ixfr_rrsets(zone, client_serial, version)
+                x.entry.note = "IXFR without the client's SOA in AUTHORITY"
+                return x.error(dns.rcode.FORMERR)
+            if self.ixfr_as_axfr and serial_gt(version.serial, client_serial):
+                rrsets = axfr_rrsets(version)
             else:
                 rrsets = ixfr_rrsets(zone, client_serial, version)
-            if query.transport == "udp" and len(rrsets) > 1:
-                rrsets = rrsets[:1]  # RFC 1995 section 2: the client retries over TCP
+        if x.ctx is not None:
+            self.faults.run("transfer", x.ctx, rrsets)
         if query.transport == "udp":
+            if len(rrsets) > 1:
+                rrsets = rrsets[:1]  # RFC 1995 section 2: the client retries over TCP
             answer = Answer(Kind.XFR, aa=True, answer=rrsets, zone=zone.origin, version=version)
-            return Reply([encode(msg_id, reply_flags, dns.rcode.NOERROR, question, answer, self._limit(query.message, "udp"), opt, signer)])
-        return Reply(encode_stream(msg_id, reply_flags, question, rrsets, signer=signer, opt=opt))
+            return x.reply(answer, self._limit(query.message, "udp"))
+        reply_flags = header_flags(x.flags, dns.opcode.QUERY, True)
+        messages = encode_stream(x.msg_id, reply_flags, question, rrsets, signer=x.signer, opt=x.opt)
+        return x.finish(messages)
+
+    def ixfr_client_serial(self, ctx: FaultContext) -> int | None:
+        """The serial an IXFR client says it has (for faults)."""
+        return self._ixfr_serial(ctx.message) if ctx.query is not None else None
 
     @staticmethod
     def _ixfr_serial(message: dns.message.Message) -> int | None:
@@ -476,40 +520,102 @@ class Server:
                 return cast(dns.rdtypes.ANY.SOA.SOA, rrset[0]).serial
         return None
 
-    def _notify_received(self, query: Query, question: Question, flags: int, opt: Opt | None,
-                         signer: TsigSigner | None, entry: LogEntry) -> Outcome:
-        msg_id = query.message.id
-        if question.name not in self.engine.zones:
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, question, opt, signer)])
+    def _notify_received(self, query: Query, x: _Exchange) -> Outcome:
+        assert x.question is not None
+        if x.question.name not in self.engine.zones:
+            return x.error(dns.rcode.NOTAUTH)
         if not _allowed(self.allow_notify, query.client[0]):
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.REFUSED, question, opt, signer)])
-        reply_flags = header_flags(flags, dns.opcode.NOTIFY, True)
-        return Reply([encode(msg_id, reply_flags, dns.rcode.NOERROR, question, None, MAX_TCP, opt, signer)])
+            return x.error(dns.rcode.REFUSED)
+        reply_flags = header_flags(x.flags, dns.opcode.NOTIFY, True)
+        return x.finish([encode(x.msg_id, reply_flags, dns.rcode.NOERROR, x.question, None, MAX_TCP, x.opt, x.signer)])
 
     def _zone_changed(self, zone: Zone, old: ZoneVersion, new: ZoneVersion) -> None:
         self._cache.clear()
-        loop = self._loop
-        if loop is None or not self._udp or not self.notify_targets:
+        if self._loop is None or not self._udp or not self.notify_targets:
             return
-        for target in self.notify_targets:
-            record = NotifyRecord(zone.origin, new.serial, target, random.randrange(65536))
-            self.notifies.append(record)
-            loop.call_soon_threadsafe(self._send_notify, record, new)
+        self._notify(zone, new, self.notify_targets)
 
     def send_notify(self, origin: str | Name, targets: Sequence[str | tuple[str, int]] | None = None) -> list[NotifyRecord]:
         """NOTIFY the configured secondaries (or *targets*) now about a zone (thread-safe)."""
         zone = self.zone(origin)
-        chosen = [parse_listen(t, default_port=53) for t in targets] if targets is not None else self.notify_targets
-        records = []
-        loop = self._loop
-        if loop is None:
+        if self._loop is None:
             raise ServerError(f"server {self.name} is not running: start it before sending NOTIFY")
-        for target in chosen:
-            record = NotifyRecord(zone.origin, zone.serial, target, random.randrange(65536))
+        chosen = [parse_listen(t, default_port=53) for t in targets] if targets is not None else self.notify_targets
+        return self._notify(zone, zone.current, chosen)
+
+    def _notify(self, zone: Zone, version: ZoneVersion, targets: Sequence[tuple[str, int]]) -> list[NotifyRecord]:
+        loop = self._loop
+        assert loop is not None
+        records = []
+        for target in targets:
+            plan = NotifyPlan(target)
+            note = ""
+            if self.faults:
+                ctx = FaultContext(self, None, target[0], "udp")
+                self.faults.notify(ctx, zone.origin, plan)
+                note = "; ".join(a for actions in ctx.actions.values() for a in actions)
+            record = NotifyRecord(zone.origin, version.serial, plan.target, random.randrange(65536), note=note)
             self.notifies.append(record)
             records.append(record)
-            loop.call_soon_threadsafe(self._send_notify, record, zone.current)
+            if plan.skip:
+                continue
+            if plan.delay > 0:
+                loop.call_soon_threadsafe(loop.call_later, plan.delay, self._send_notify, record, version)
+            else:
+                loop.call_soon_threadsafe(self._send_notify, record, version)
         return records
+
+    # -- faults that act outside a query ---------------------------------------------------
+
+    def _on_connect(self, peer: tuple[str, int], local: tuple[str, int]) -> str | None:
+        if not self.faults:
+            return None
+        ctx = FaultContext(self, None, peer[0], "tcp")
+        action = self.faults.connection_faults(ctx)
+        if action is not None:
+            entry = LogEntry(self.clock.now(), self.name, peer, local, "tcp", 0, None, None, None,
+                             faults=ctx.log_records(), note=f"TCP connection {action} before any query")
+            self.log.append(entry)
+        return action
+
+    def _faults_changed(self) -> None:
+        """Close or reopen the TCP listeners as ``tcp-refused mode=closed`` faults come and go."""
+        loop = self._loop
+        if loop is None or not self._udp:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._sync_tcp_listeners()
+            return
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                self._sync_tcp_listeners()
+            finally:
+                done.set()
+
+        loop.call_soon_threadsafe(run)
+        done.wait(10)
+
+    def _sync_tcp_listeners(self) -> None:
+        closed = any(f.type_name == "tcp-refused" and f.mode == "closed" for f in self.faults)
+        if closed and self._tcp:
+            for listener in self._tcp:
+                if listener.server is not None:
+                    listener.server.close()
+                for connection in list(listener.connections):
+                    connection.abort()
+            self._tcp_paused = [listener.local for listener in self._tcp]
+            self._tcp = []
+        elif not closed and self._tcp_paused:
+            for host, port in self._tcp_paused:
+                sock = bind_tcp(host, port)
+                sock.listen(256)
+                asyncio.ensure_future(self._resume_tcp(sock))
+            self._tcp_paused = []
+
+    async def _resume_tcp(self, sock: socket.socket) -> None:
+        self._tcp.append(await TcpListener.start(sock, self.handle, self.tcp_limits, self._on_connect))
 
     def _send_notify(self, record: NotifyRecord, version: ZoneVersion) -> None:
         if record.answered or not self._udp or record.attempts >= self.notify_attempts:
@@ -537,3 +643,46 @@ class Server:
     def __repr__(self) -> str:
         where = ", ".join(str(e) for e in self.endpoints) or "not running"
         return f"<Server {self.name} {where} zones={[str(o) for o in self.engine.zones]}>"
+
+
+@dataclasses.dataclass
+class _Exchange:
+    """One query's reply in the making: what every reply to it shares."""
+
+    server: Server
+    msg_id: int
+    flags: int
+    entry: LogEntry
+    opt: Opt | None
+    signer: TsigSigner | None
+    question: Question | None = None
+    ctx: FaultContext | None = None
+
+    def error(self, rcode: int, question: bool = True) -> Reply:
+        """A reply with *rcode*, no records, the question unless told otherwise."""
+        if rcode > 15:
+            self.entry.rcode = rcode
+        flags = header_flags(self.flags, dns.opcode.from_flags(self.flags), False)
+        return self.finish([encode(self.msg_id, flags, rcode, self.question if question else None, None,
+                                   MAX_TCP, self.opt, self.signer)])
+
+    def reply(self, answer: Answer, limit: int) -> Reply:
+        """The reply carrying *answer*, encoded within *limit* (encoding faults applied)."""
+        enc = Encoding(limit, self.opt)
+        if self.ctx is not None:
+            self.server.faults.run("encoding", self.ctx, enc)
+        flags = header_flags(self.flags, dns.opcode.from_flags(self.flags), answer.aa, enc.tc)
+        body = None if enc.tc else answer
+        wire = encode(self.msg_id, flags, answer.rcode, self.question, body, enc.limit, enc.opt, self.signer)
+        if enc.pad_to and len(wire) < enc.pad_to and enc.opt is not None:
+            padding = dns.edns.GenericOption(dns.edns.OptionType.PADDING, bytes(max(0, enc.pad_to - len(wire) - 4)))
+            enc.opt.options = list(enc.opt.options) + [padding]
+            wire = encode(self.msg_id, flags, answer.rcode, self.question, body, enc.limit, enc.opt, self.signer)
+        return self.finish([wire])
+
+    def finish(self, messages: list[bytes]) -> Reply:
+        """Apply the broken-bytes faults and make the Reply."""
+        if self.ctx is not None:
+            self.server.faults.run("wire", self.ctx, messages)
+            return Reply(messages, close_after=self.ctx.close_after)
+        return Reply(messages)

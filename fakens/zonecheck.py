@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import cast
 
 import dns.name
+import dns.rdata
 import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.SOA
@@ -33,8 +34,10 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
     """Warnings for one version of a zone, in file order where known."""
     warnings: list[ZoneWarning] = []
 
-    def warn(name: Name, rdtype: dns.rdatatype.RdataType, code: str, message: str) -> None:
-        warnings.append(ZoneWarning(version.where.get((name, rdtype)), code, message))
+    def warn(name: Name, rdtype: dns.rdatatype.RdataType, code: str, message: str,
+             rdata: dns.rdata.Rdata | None = None) -> None:
+        where = version.record_where.get((name, rdtype, rdata)) if rdata is not None else None
+        warnings.append(ZoneWarning(where or version.where.get((name, rdtype)), code, message))
 
     origin = version.origin
     for name, node in version.nodes.items():
@@ -62,7 +65,7 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
                 if version.get(target, _CNAME) is not None:
                     warn(name, rdtype, "target-is-cname",
                          f"{name} {dns.rdatatype.to_text(rdtype)} points at {target}, which is a CNAME "
-                         f"(RFC 2181 10.3)")
+                         f"(RFC 2181 10.3)", rdata)
         for label in name.relativize(origin).labels:
             text = label.decode("ascii", "replace")
             if label == b"*" or text.startswith("_"):
@@ -88,7 +91,7 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
             if host.is_subdomain(origin) and not _has_address(version, host):
                 warn(origin, dns.rdatatype.NS, "ns-no-address",
                      f"NS host {host} is in the zone but has no A or AAAA record "
-                     f"(BIND refuses such a zone: 'NS has no address records')")
+                     f"(BIND refuses such a zone: 'NS has no address records')", rdata)
     for cut in version.cuts:
         ns_set = version.get(cut, dns.rdatatype.NS)
         assert ns_set is not None
@@ -96,7 +99,7 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
             host = cast(dns.name.Name, rdata.target)
             if host.is_subdomain(cut) and not _has_address(version, host):
                 warn(cut, dns.rdatatype.NS, "missing-glue",
-                     f"delegation {cut}: NS host {host} is inside the delegated zone but has no glue address")
+                     f"delegation {cut}: NS host {host} is inside the delegated zone but has no glue address", rdata)
 
     soa = version.soa_rdata
     if soa.rname.labels and len(soa.rname.labels) < 3 or b"@" in soa.rname.to_text().encode():

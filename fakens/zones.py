@@ -115,7 +115,7 @@ class ZoneVersion:
     points (names below the apex that own NS).
     """
 
-    __slots__ = ("origin", "rdclass", "nodes", "number", "names", "cuts", "soa", "where")
+    __slots__ = ("origin", "rdclass", "nodes", "number", "names", "cuts", "soa", "where", "record_where")
 
     def __init__(
         self,
@@ -123,12 +123,16 @@ class ZoneVersion:
         nodes: Mapping[Name, Node],
         rdclass: dns.rdataclass.RdataClass = dns.rdataclass.IN,
         where: Mapping[tuple[Name, RdataType], Where] | None = None,
+        record_where: Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where] | None = None,
     ) -> None:
         self.origin = origin
         self.rdclass = rdclass
         self.nodes: Mapping[Name, Node] = nodes
         self.number = next(_version_numbers)
         self.where: Mapping[tuple[Name, RdataType], Where] = where or {}
+        """The place of each RRset's first record in the zone file."""
+        self.record_where: Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where] = record_where or {}
+        """The place of each record in the zone file."""
         names: set[Name] = set()
         cuts: set[Name] = set()
         for owner, node in nodes.items():
@@ -224,8 +228,11 @@ class _IncludeTokenizer(dns.tokenizer.Tokenizer):
         super().__init__(f, filename)
         self._after_include = False
 
+    _newline_read = False
+
     def get(self, want_leading: bool = False, want_comment: bool = False) -> dns.tokenizer.Token:
         token = super().get(want_leading, want_comment)
+        self._newline_read = token.is_eol() and token.value == "\n"
         if self._after_include and token.is_identifier():
             self._after_include = False
             path = token.value
@@ -237,6 +244,15 @@ class _IncludeTokenizer(dns.tokenizer.Tokenizer):
             return dns.tokenizer.Token(token.ttype, path, token.has_escape)
         self._after_include = token.is_identifier() and token.value.upper() == "$INCLUDE"
         return token
+
+    def where(self) -> tuple[str, int]:
+        """The place of the last token read. dnspython counts a newline as soon as it
+        reads it: the newline that ends a token (kept back for the next one) or an
+        end-of-line token would place an error one line too far."""
+        filename, line = super().where()
+        if self.ungotten_char == "\n" or self._newline_read:
+            line -= 1
+        return filename, line
 
 
 class _Collector:
@@ -370,7 +386,8 @@ def _read(text: str, filename: str, origin: Name | None) -> _Loaded:
 
 def _build(
     loaded: _Loaded, origin: Name | None, source: str
-) -> tuple[Name, dict[Name, dict[TypeKey, dns.rdataset.Rdataset]], dict[tuple[Name, RdataType], Where], list[ZoneWarning]]:
+) -> tuple[Name, dict[Name, dict[TypeKey, dns.rdataset.Rdataset]], dict[tuple[Name, RdataType], Where],
+           dict[tuple[Name, RdataType, dns.rdata.Rdata], Where], list[ZoneWarning]]:
     warnings = list(loaded.warnings)
     soas = [r for r in loaded.records if r[2].rdtype == dns.rdatatype.SOA]
     if not soas:
@@ -386,6 +403,7 @@ def _build(
                         f"(the first SOA, at {soas[0][3]}, makes it {apex})")
     nodes: dict[Name, dict[TypeKey, dns.rdataset.Rdataset]] = {}
     where: dict[tuple[Name, RdataType], Where] = {}
+    record_where: dict[tuple[Name, RdataType, dns.rdata.Rdata], Where] = {}
     for name, ttl, rdata, place in loaded.records:
         if not name.is_subdomain(apex):
             warnings.append(ZoneWarning(place, "out-of-zone", f"{name} is outside the zone {apex}; ignored"))
@@ -406,7 +424,8 @@ def _build(
             warnings.append(ZoneWarning(place, "second-soa", f"a second SOA record at the apex; the first is served"))
             continue
         rdataset.add(rdata, ttl)
-    return apex, nodes, where, warnings
+        record_where.setdefault((name, rdata.rdtype, rdata), place)
+    return apex, nodes, where, record_where, warnings
 
 
 ChangeListener = Callable[["Zone", ZoneVersion, ZoneVersion], None]
@@ -439,8 +458,8 @@ class Zone:
         """
         origin_name = dns.name.from_text(origin) if isinstance(origin, str) else origin
         loaded = _read(text, filename, origin_name)
-        apex, nodes, where, warnings = _build(loaded, origin_name, filename)
-        return cls(ZoneVersion(apex, nodes, where=where), filename, warnings)
+        apex, nodes, where, record_where, warnings = _build(loaded, origin_name, filename)
+        return cls(ZoneVersion(apex, nodes, where=where, record_where=record_where), filename, warnings)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], origin: str | Name | None = None) -> Zone:
@@ -456,8 +475,8 @@ class Zone:
         origin_name = dns.name.from_text(origin) if isinstance(origin, str) else origin
         guess = origin_name or _origin_from_filename(path)
         loaded = _read(text, path, guess)
-        apex, nodes, where, warnings = _build(loaded, origin_name, path)
-        return cls(ZoneVersion(apex, nodes, where=where), path, warnings)
+        apex, nodes, where, record_where, warnings = _build(loaded, origin_name, path)
+        return cls(ZoneVersion(apex, nodes, where=where, record_where=record_where), path, warnings)
 
     @property
     def current(self) -> ZoneVersion:
@@ -545,7 +564,7 @@ class Zone:
                 nodes[self.origin] = apex
             for name in [n for n, node in nodes.items() if not node]:
                 del nodes[name]
-            new = ZoneVersion(self.origin, nodes, old.rdclass, old.where)
+            new = ZoneVersion(self.origin, nodes, old.rdclass, old.where, old.record_where)
             self._history.append(new)
             del self._history[:-HISTORY_LIMIT]
             self._current = new
@@ -566,12 +585,25 @@ class Zone:
                     )
                 except dns.exception.DNSException as e:
                     raise ZoneError(f"zone {self.origin}: cannot parse record {item!r}: {e}") from None
+                self._check_owners(item)
             for rrset in rrsets:
                 if not rrset.name.is_subdomain(self.origin):
                     raise ZoneError(f"zone {self.origin}: {rrset.name} is outside the zone")
                 rdataset = dns.rdataset.Rdataset(rrset.rdclass, rrset.rdtype, rrset.covers, rrset.ttl)
                 rdataset.update(rrset)
                 yield rrset.name, rdataset
+
+    def _check_owners(self, text: str) -> None:
+        """Refuse records outside the zone: dnspython's reader drops them silently."""
+        for line in text.splitlines():
+            if not line[:1].strip() or line.startswith((";", "(", ")", '"')):
+                continue  # indented (the previous owner), a comment or a continuation
+            try:
+                owner = dns.name.from_text(line.split()[0], self.origin)
+            except dns.exception.DNSException:
+                continue
+            if not owner.is_subdomain(self.origin):
+                raise ZoneError(f"zone {self.origin}: {owner} is outside the zone")
 
     def _apply_remove(self, nodes: dict[Name, dict[TypeKey, dns.rdataset.Rdataset]], text: str) -> None:
         parts = text.split(None, 2)

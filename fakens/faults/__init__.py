@@ -1,35 +1,213 @@
-"""The fault chain: the seam where faults sit between the engine and the wire.
+"""The fault chain: faults between the engine and the wire, added and removed at run time.
 
-A server asks its chain twice per query: ``before(query)`` may end the query
-with an Outcome (drop, delay, close, a reply of its own); ``after(query,
-answer)`` may edit the engine's Answer. An empty chain changes nothing, and a
-fault whose selector does not match a query leaves it as the engine made it.
-The fault types themselves come with the fault engine (issue 3).
+    server.faults.add("nxdomain qname=*.io. probability=0.3 seed=7")
+    server.faults.add("delay", ms=200, qtype="AAAA", name="slow-aaaa")
+    server.faults.update("slow-aaaa", ms=500)
+    with server.faults.scoped("drop transport=udp"):
+        ...                              # the fault exists only inside the block
+    server.faults.remove("slow-aaaa"); server.faults.reset()
+
+Every method is thread-safe and a change takes effect on the very next
+query. Faults compose in the order added. A fault whose selector does not
+match a query (or whose schedule says no) leaves it exactly as the engine made
+it. The fault types and their documentation are in docs/faults.md.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import builtins
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import dns.name
+
+from fakens.clock import Clock, SystemClock
+from fakens.errors import ConfigError
+from fakens.faults import answers, delegation, edns, rawbytes, transfer, transport  # noqa: F401  (registers types)
+from fakens.faults.base import REGISTRY, Fault, Param, Schedule, register
+from fakens.faults.context import Encoding, FaultContext, NotifyPlan
+from fakens.faults.spec import build, parse_text
 
 if TYPE_CHECKING:
     from fakens.answer import Answer
     from fakens.outcome import Outcome
-    from fakens.query import Query
+
+__all__ = [
+    "REGISTRY", "Encoding", "Fault", "FaultChain", "FaultContext", "NotifyPlan", "Param", "Schedule",
+    "build", "parse_text", "register",
+]
 
 
 class FaultChain:
-    """An ordered list of faults; empty, it passes every query through."""
+    """An ordered, thread-safe list of faults; empty, it passes every query through."""
 
-    def __init__(self) -> None:
-        self.faults: list[object] = []
+    def __init__(self, clock: Clock | None = None, server_name: str = "") -> None:
+        self._faults: tuple[Fault, ...] = ()
+        self._lock = threading.Lock()
+        self.clock: Clock = clock or SystemClock()
+        self.server_name = server_name
+        self.on_change: list[Any] = []
 
     def __bool__(self) -> bool:
-        return bool(self.faults)
+        return bool(self._faults)
 
-    def before(self, query: Query) -> Outcome | None:
-        """An Outcome that ends the query here, or None to go on to the engine."""
+    def __len__(self) -> int:
+        return len(self._faults)
+
+    def __iter__(self) -> Iterator[Fault]:
+        return iter(self._faults)
+
+    # -- control -------------------------------------------------------------------
+
+    def add(self, spec: str | Mapping[str, Any] | Fault | None = None, **kwargs: Any) -> Fault:
+        """Add a fault (text spec, table, keyword arguments or a built Fault) at the end."""
+        fault = spec if isinstance(spec, Fault) else build(spec, **kwargs)
+        with self._lock:
+            if any(f.name == fault.name for f in self._faults):
+                raise ConfigError(f"a fault named {fault.name!r} exists already; remove it or choose another name=")
+            self._faults = self._faults + (fault,)
+        self._changed()
+        return fault
+
+    def get(self, name: str) -> Fault | None:
+        """The fault with this name, or None."""
+        return next((f for f in self._faults if f.name == name), None)
+
+    def find(self, name: str) -> Fault:
+        """The fault with this name; raises ConfigError listing the names there are."""
+        fault = self.get(name)
+        if fault is None:
+            names = ", ".join(f.name for f in self._faults) or "none"
+            raise ConfigError(f"no fault named {name!r} (faults: {names})")
+        return fault
+
+    def list(self) -> list[Fault]:
+        """The faults, in the order they act."""
+        return list(self._faults)
+
+    def update(self, name: str, **changes: Any) -> Fault:
+        """Change a fault's parameters, selector or schedule in place in the chain.
+
+        The fault is rebuilt from its spec with *changes* applied, so its
+        schedule counters start again.
+        """
+        with self._lock:
+            old = self.find(name)
+            table = old.spec()
+            table.update({k.replace("-", "_"): v for k, v in changes.items()})
+            new = build(table)
+            self._faults = tuple(new if f is old else f for f in self._faults)
+        self._changed()
+        return new
+
+    def remove(self, name: str) -> Fault:
+        """Remove a fault by name; raises ConfigError when there is none."""
+        with self._lock:
+            fault = self.find(name)
+            self._faults = tuple(f for f in self._faults if f is not fault)
+        self._changed()
+        return fault
+
+    def reset(self) -> None:
+        """Remove every fault."""
+        with self._lock:
+            self._faults = ()
+        self._changed()
+
+    @contextlib.contextmanager
+    def scoped(self, spec: str | Mapping[str, Any] | None = None, **kwargs: Any) -> Iterator[Fault]:
+        """Add a fault for the duration of a ``with`` block."""
+        fault = self.add(spec, **kwargs)
+        try:
+            yield fault
+        finally:
+            if self.get(fault.name) is not None:
+                self.remove(fault.name)
+
+    def _changed(self) -> None:
+        for callback in self.on_change:
+            callback()
+
+    # -- the server's calls -------------------------------------------------------------
+
+    def select(self, ctx: FaultContext) -> builtins.list[Fault]:
+        """Count the query for each matching fault and return those that fire, in order."""
+        firing = []
+        query = ctx.query
+        now = self.clock.now()
+        for fault in self._faults:
+            if query is not None and query.message.question:
+                message = query.message
+                q = message.question[0]
+                matched = fault.selector.matches(
+                    q.name, q.rdtype, q.rdclass, message.opcode(), ctx.transport, ctx.client,
+                    message.edns >= 0, bool(message.ednsflags & 0x8000), self.server_name)
+            else:
+                matched = fault.selector.matches(
+                    None, None, None, query.message.opcode() if query is not None else 0,
+                    ctx.transport, ctx.client, False, False, self.server_name)
+            if not matched:
+                continue
+            with fault.lock:
+                fires = fault.schedule.fires(now, ctx.client)
+            if fires:
+                firing.append(fault)
+        ctx.firing = firing
+        return firing
+
+    def connection_faults(self, ctx: FaultContext) -> str | None:
+        """For a new TCP connection: "reset", "close" or None."""
+        for fault in self._faults:
+            if not fault.uses("connection"):
+                continue
+            if not fault.selector.matches(None, None, None, 0, "tcp", ctx.client, server=self.server_name):
+                continue
+            with fault.lock:
+                if not fault.schedule.fires(self.clock.now(), ctx.client):
+                    continue
+            ctx.firing.append(fault)
+            action = fault.connection(ctx)
+            if action:
+                ctx.record(fault, action)
+                return action
         return None
 
-    def after(self, query: Query, answer: Answer) -> Answer:
-        """The Answer as faults edit it (unchanged when no fault matches)."""
+    def notify(self, ctx: FaultContext, zone: dns.name.Name, plan: NotifyPlan) -> None:
+        """Let ``no-notify`` faults change an outgoing NOTIFY for *zone* to ``plan.target``."""
+        for fault in self._faults:
+            if not fault.uses("notify"):
+                continue
+            if not fault.selector.matches(zone, 6, 1, 4, "udp", plan.target[0], server=self.server_name):
+                continue
+            with fault.lock:
+                if not fault.schedule.fires(self.clock.now(), plan.target[0]):
+                    continue
+            ctx.firing.append(fault)
+            action = fault.notify(ctx, plan)
+            if action:
+                ctx.record(fault, action)
+
+    def before(self, ctx: FaultContext) -> Outcome | None:
+        """Run ``before`` hooks of the firing faults; an Outcome ends the query."""
+        for fault in ctx.firing:
+            outcome = fault.before(ctx)
+            if outcome is not None:
+                return outcome
+        return None
+
+    def after(self, ctx: FaultContext, answer: Answer) -> Answer:
+        """Run ``after`` hooks: each may edit the Answer."""
+        for fault in ctx.firing:
+            action = fault.after(ctx, answer)
+            if action:
+                ctx.record(fault, action)
         return answer
+
+    def run(self, hook: str, ctx: FaultContext, arg: Any) -> None:
+        """Run one of the ``transfer``/``encoding``/``wire``/``notify`` hooks of the firing faults."""
+        for fault in ctx.firing:
+            action = getattr(fault, hook)(ctx, arg)
+            if action:
+                ctx.record(fault, action)

@@ -95,6 +95,14 @@ def _explain(e: OSError, host: str, port: int) -> ServerError:
     return ServerError(f"cannot bind {where}: {e.strerror}")
 
 
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """Bind a TCP socket again on a known port (a listener reopened)."""
+    try:
+        return _bind(socket.SOCK_STREAM, host, port)
+    except OSError as e:
+        raise _explain(e, host, port) from None
+
+
 def bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket]:
     """Bind UDP and TCP sockets on the same *port* (0: a free one for both)."""
     attempts = BIND_ATTEMPTS if port == 0 else 1

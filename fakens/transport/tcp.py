@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fakens.outcome import Close, Outcome, Reply, Reset, Stall
@@ -32,17 +33,22 @@ class TcpLimits:
 class TcpListener:
     """A bound TCP socket accepting DNS connections."""
 
-    def __init__(self, handler: Handler, limits: TcpLimits, local: tuple[str, int]) -> None:
+    def __init__(self, handler: Handler, limits: TcpLimits, local: tuple[str, int],
+                 on_connect: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None) -> None:
         self.handler = handler
+        self.on_connect = on_connect
         self.limits = limits
         self.local = local
         self.connections: set[_Connection] = set()
         self.server: asyncio.AbstractServer | None = None
 
     @classmethod
-    async def start(cls, sock: socket.socket, handler: Handler, limits: TcpLimits) -> TcpListener:
-        """Listen on an already bound socket."""
-        listener = cls(handler, limits, sock.getsockname()[:2])
+    async def start(cls, sock: socket.socket, handler: Handler, limits: TcpLimits,
+                    on_connect: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None) -> TcpListener:
+        """Listen on an already bound socket. *on_connect(peer, local)* may answer
+        "reset" or "close" to refuse a connection before any query is read."""
+        sock.listen(256)
+        listener = cls(handler, limits, sock.getsockname()[:2], on_connect)
         loop = asyncio.get_running_loop()
         listener.server = await loop.create_server(lambda: _Connection(listener), sock=sock, backlog=256)
         return listener
@@ -73,6 +79,14 @@ class _Connection(asyncio.Protocol):
         if len(self.listener.connections) >= self.listener.limits.max_connections:
             self.transport.abort()  # type: ignore[union-attr]
             return
+        if self.listener.on_connect is not None:
+            action = self.listener.on_connect(self.peer, self.listener.local)
+            if action == "reset":
+                self.abort()
+                return
+            if action == "close":
+                self.transport.close()  # type: ignore[union-attr]
+                return
         self.listener.connections.add(self)
         self._arm_idle()
 
@@ -130,6 +144,8 @@ class _Connection(asyncio.Protocol):
             return
         if isinstance(outcome, Reply):
             transport.write(b"".join(struct.pack("!H", len(m)) + m for m in outcome.messages))
+            if outcome.close_after:
+                transport.close()
         elif isinstance(outcome, Close):
             transport.close()
         elif isinstance(outcome, Reset):

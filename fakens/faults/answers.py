@@ -1,0 +1,288 @@
+"""Answers that lie: nxdomain, nodata, rcode, stale-data, ttl, flags."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+import dns.flags
+import dns.name
+import dns.rcode
+import dns.rdataset
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+import dns.rrset
+import dns.zonefile
+
+from fakens.answer import Answer, Kind
+from fakens.errors import ConfigError
+from fakens.faults.base import Fault, Param, register
+from fakens.zones import ZoneVersion, to_rrset
+
+if TYPE_CHECKING:
+    from fakens.faults.context import FaultContext
+    from fakens.outcome import Outcome
+
+
+def negative_soa(version: ZoneVersion) -> dns.rrset.RRset:
+    """The SOA RRset of a negative answer, TTL min(SOA TTL, minimum) (RFC 2308)."""
+    rrset = dns.rrset.RRset(version.origin, version.soa.rdclass, dns.rdatatype.SOA)
+    rrset.update(version.soa)
+    rrset.ttl = version.negative_ttl()
+    return rrset
+
+
+def make_negative(ctx: FaultContext, answer: Answer, kind: Kind, zone_name: dns.name.Name | None) -> str | None:
+    """Turn *answer* into an authoritative NXDOMAIN or NODATA with a zone's SOA."""
+    origin = zone_name or answer.zone
+    if origin is None:
+        return None
+    zone = ctx.server.engine.zones.get(origin)
+    if zone is None:
+        return f"zone {origin} not served: left unchanged"
+    version = answer.version_of(zone)
+    answer.kind = kind
+    answer.rcode = dns.rcode.NXDOMAIN if kind is Kind.NXDOMAIN else dns.rcode.NOERROR
+    answer.aa = True
+    answer.answer = []
+    answer.authority = [negative_soa(version)]
+    answer.glue = []
+    answer.additional = []
+    return f"{kind.value} with the SOA of {origin}"
+
+
+@register
+class NxDomain(Fault):
+    """Name: nxdomain
+
+    Imitates: a server that says names do not exist when they do (the .io outage
+    of 2017: 2 of 7 TLD servers answered NXDOMAIN for existing delegations).
+
+    Parameters: ``soa_zone`` (default: the zone of the answer): whose SOA goes in
+    AUTHORITY, e.g. the TLD's on a TLD server.
+
+    Client sees: NXDOMAIN, AA=1, empty ANSWER, the SOA in AUTHORITY with TTL
+    min(SOA TTL, SOA minimum), so resolvers cache the failure.
+
+    Example: ``nxdomain qname=**.io. probability=0.3 seed=7``
+    """
+
+    type_name = "nxdomain"
+    summary = "NXDOMAIN with the zone's (or a named zone's) SOA for names that exist"
+    params = {"soa_zone": Param("name", None, "zone whose SOA goes in AUTHORITY (default: the answer's zone)")}
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        return make_negative(ctx, answer, Kind.NXDOMAIN, self.soa_zone)
+
+
+@register
+class NoData(Fault):
+    """Name: nodata
+
+    Imitates: a server that hides data that exists (broken AAAA or CAA handling).
+
+    Parameters: ``soa_zone`` as for nxdomain.
+
+    Client sees: NOERROR, AA=1, empty ANSWER, the SOA in AUTHORITY.
+
+    Example: ``nodata qtype=AAAA``
+    """
+
+    type_name = "nodata"
+    summary = "NOERROR with no data and the SOA, for data that exists"
+    params = {"soa_zone": Param("name", None, "zone whose SOA goes in AUTHORITY (default: the answer's zone)")}
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        return make_negative(ctx, answer, Kind.NODATA, self.soa_zone)
+
+
+@register
+class Rcode(Fault):
+    """Name: rcode
+
+    Imitates: a server that fails with an error code (SERVFAIL for one type only,
+    REFUSED, NOTIMP, FORMERR, NOTAUTH ...).
+
+    Parameters: ``rcode`` (default SERVFAIL); ``question`` (default true): echo
+    the question or send an empty question section.
+
+    Client sees: the rcode, no records, AA=0.
+
+    Example: ``rcode rcode=SERVFAIL qtype=AAAA``
+    """
+
+    type_name = "rcode"
+    summary = "reply with any RCODE, with or without the question"
+    params = {
+        "rcode": Param("rcode", dns.rcode.SERVFAIL, "the RCODE to send"),
+        "question": Param("bool", True, "echo the question"),
+    }
+
+    def before(self, ctx: FaultContext) -> Outcome | None:
+        ctx.record(self, f"rcode {dns.rcode.to_text(self.rcode)}")
+        return ctx.server.reply_with_rcode(ctx, self.rcode, question=self.question)
+
+
+@register
+class StaleData(Fault):
+    """Name: stale-data
+
+    Imitates: a server answering with old data (an old provider's server, a
+    secondary that missed updates): mail still goes to the old server.
+
+    Modes: ``version`` (default): answer from an older version of the zone kept in
+    its history (``back`` versions back, default 1, or the version with ``serial``);
+    ``records``: answer with given replacement records, e.g.
+    ``records="www 300 A 192.0.2.1; mail 300 A 192.0.2.2"`` (names relative to the zone).
+
+    Parameters: ``back``, ``serial``, ``records``, ``zone`` (default: the answer's zone).
+
+    Client sees: an ordinary authoritative answer with the old data.
+
+    Example: ``stale-data mode=records records="@ 3600 MX 10 oldmail.example.test."``
+    """
+
+    type_name = "stale-data"
+    summary = "answers from an older zone version or with given old records"
+    modes = ("version", "records")
+    params = {
+        "back": Param("int", 1, "how many versions back (mode version)"),
+        "serial": Param("int", None, "the serial of the version to serve (mode version)"),
+        "records": Param("str", None, "replacement records, ';'-separated (mode records)"),
+        "zone": Param("name", None, "the zone (default: the answer's zone)"),
+    }
+
+    def validate(self) -> None:
+        if self.mode == "records" and not self.records:
+            raise ConfigError("fault stale-data mode=records needs records=\"NAME TTL TYPE DATA; ...\"")
+        self._patched: dict[int, ZoneVersion] = {}
+
+    def _old_version(self, ctx: FaultContext, origin: dns.name.Name) -> ZoneVersion | None:
+        zone = ctx.server.engine.zones.get(origin)
+        if zone is None:
+            return None
+        if self.mode == "version":
+            if self.serial is not None:
+                return zone.version_with_serial(self.serial)
+            history = zone.history
+            return history[-1 - self.back] if len(history) > self.back else history[0]
+        current = zone.current
+        patched = self._patched.get(current.number)
+        if patched is None:
+            nodes = {name: dict(node) for name, node in current.nodes.items()}
+            for line in str(self.records).split(";"):
+                if not line.strip():
+                    continue
+                for rrset in dns.zonefile.read_rrsets(line, origin=origin, default_ttl=current.soa_rdata.minimum, rdclass=None):
+                    rdataset = dns.rdataset.Rdataset(rrset.rdclass, rrset.rdtype, rrset.covers, rrset.ttl)
+                    rdataset.update(rrset)
+                    nodes.setdefault(rrset.name, {})[(rrset.rdtype, rrset.covers)] = rdataset
+            patched = ZoneVersion(origin, nodes, current.rdclass, current.where)
+            self._patched = {current.number: patched}
+        return patched
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        origin = self.zone or answer.zone
+        if origin is None:
+            return None
+        old = self._old_version(ctx, origin)
+        if old is None:
+            return f"no such version of {origin}: left unchanged"
+        q = ctx.question
+        fresh = ctx.server.engine.answer(q.name, q.rdtype, q.rdclass, versions={origin: old})
+        answer.__dict__.update(fresh.__dict__)
+        return f"answered from {origin} serial {old.serial} (version #{old.number})"
+
+
+@register
+class Ttl(Fault):
+    """Name: ttl
+
+    Imitates: TTLs that govern a migration: long TTLs that keep old data cached,
+    or a negative-caching time set too long or too short.
+
+    Parameters: ``ttl``: the TTL of every ANSWER record; ``negative``: the SOA
+    minimum and TTL of the SOA in negative answers (so the negative TTL).
+
+    Client sees: the same records with the given TTLs.
+
+    Example: ``ttl ttl=86400 qname=www.example.test.``
+    """
+
+    type_name = "ttl"
+    summary = "override TTLs of answers and/or the negative-caching TTL"
+    params = {
+        "ttl": Param("int", None, "TTL for ANSWER records"),
+        "negative": Param("int", None, "SOA minimum and TTL in negative answers"),
+    }
+
+    def validate(self) -> None:
+        if self.ttl is None and self.negative is None:
+            raise ConfigError("fault ttl needs ttl=SECONDS and/or negative=SECONDS")
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        actions = []
+        if self.ttl is not None and answer.answer:
+            answer.answer = [_with_ttl(r, self.ttl) for r in answer.answer]
+            actions.append(f"answer TTL {self.ttl}")
+        if self.negative is not None and answer.kind in (Kind.NXDOMAIN, Kind.NODATA):
+            new = []
+            for rrset in answer.authority:
+                if rrset.rdtype == dns.rdatatype.SOA:
+                    soa = cast(dns.rdtypes.ANY.SOA.SOA, rrset[0])
+                    replaced = dns.rrset.RRset(rrset.name, rrset.rdclass, rrset.rdtype)
+                    replaced.add(soa.replace(minimum=self.negative), self.negative)
+                    rrset = replaced
+                new.append(rrset)
+            answer.authority = new
+            actions.append(f"negative TTL {self.negative}")
+        return ", ".join(actions) or None
+
+
+def _with_ttl(rrset: dns.rrset.RRset, ttl: int) -> dns.rrset.RRset:
+    copy = dns.rrset.RRset(rrset.name, rrset.rdclass, rrset.rdtype, rrset.covers)
+    copy.update(rrset)
+    copy.ttl = ttl
+    return copy
+
+
+_FLAG_BITS = {"AA": dns.flags.AA, "TC": dns.flags.TC, "RA": dns.flags.RA, "AD": dns.flags.AD,
+              "CD": dns.flags.CD, "RD": dns.flags.RD}
+
+
+@register
+class Flags(Fault):
+    """Name: flags
+
+    Imitates: header flags a correct authoritative server would not send, such as
+    RA (recursion offered by an authoritative server) or a missing AA.
+
+    Parameters: ``set`` and ``clear``: flags among AA, TC, RA, AD, CD, RD,
+    separated by commas.
+
+    Client sees: the reply with those header bits set or cleared.
+
+    Example: ``flags set=RA,AD clear=AA``
+    """
+
+    type_name = "flags"
+    summary = "set or clear AA, TC, RA, AD, CD in the reply"
+    params = {
+        "set": Param("list", (), "flags to set"),
+        "clear": Param("list", (), "flags to clear"),
+    }
+
+    def validate(self) -> None:
+        for flag in (*self.set, *self.clear):
+            if flag.upper() not in _FLAG_BITS:
+                raise ConfigError(f"fault flags: unknown flag {flag!r}; valid: {', '.join(_FLAG_BITS)}")
+        if not self.set and not self.clear:
+            raise ConfigError("fault flags needs set=FLAGS and/or clear=FLAGS (e.g. set=RA clear=AA)")
+        self._set = sum(_FLAG_BITS[f.upper()] for f in self.set)
+        self._clear = sum(_FLAG_BITS[f.upper()] for f in self.clear)
+
+    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
+        for i, message in enumerate(messages):
+            flags = int.from_bytes(message[2:4], "big")
+            flags = (flags | self._set) & ~self._clear
+            messages[i] = message[:2] + flags.to_bytes(2, "big") + message[4:]
+        return f"flags set {','.join(self.set) or '-'} cleared {','.join(self.clear) or '-'}"

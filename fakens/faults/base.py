@@ -1,0 +1,293 @@
+"""What every fault is made of: parameters, a selector, a schedule, hooks.
+
+A fault type is a class registered under the name users type
+(``missing-glue``). It declares its modes and parameters; the one spec parser
+(:mod:`fakens.faults.spec`) turns text, TOML tables and keyword arguments into
+instances. A fault acts through hooks that the server calls at fixed points of
+a query's way (ARCHITECTURE.md):
+
+- ``connection(ctx)``: a TCP connection arrives (tcp-refused);
+- ``before(ctx)``: before the engine; may end the query with an Outcome or set
+  ``ctx.delay``;
+- ``after(ctx, answer)``: edits the engine's structured Answer;
+- ``transfer(ctx, rrsets)``: edits an AXFR/IXFR RRset sequence;
+- ``encoding(ctx, enc)``: changes how the reply is encoded (size limit, OPT);
+- ``wire(ctx, messages)``: edits the reply bytes (broken-bytes faults);
+- ``notify(ctx, plan)``: changes an outgoing NOTIFY (no-notify).
+
+Each hook returns a short text of what it changed (or None for nothing); the
+chain records it in the query log entry's ``faults``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import dns.name
+import dns.rcode
+
+from fakens.errors import ConfigError
+from fakens.selectors import SELECTOR_KEYS, Selector
+
+if TYPE_CHECKING:
+    from fakens.answer import Answer
+    from fakens.faults.context import Encoding, FaultContext, NotifyPlan
+    from fakens.outcome import Outcome
+    import dns.rrset
+
+REGISTRY: dict[str, type[Fault]] = {}
+
+
+def register(cls: type[Fault]) -> type[Fault]:
+    """Class decorator: make a fault type known under ``cls.type_name``."""
+    if cls.type_name in REGISTRY:
+        raise RuntimeError(f"fault type {cls.type_name!r} registered twice")
+    REGISTRY[cls.type_name] = cls
+    return cls
+
+
+# -- parameters -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a fault type: how to read it from text, its default, its meaning."""
+
+    kind: str  # "int" | "float" | "str" | "bool" | "name" | "names" | "list" | "rcode"
+    default: Any = None
+    help: str = ""
+    required: bool = False
+
+    def convert(self, fault: str, key: str, value: Any) -> Any:
+        where = f"fault {fault}: {key}={value!r}"
+        try:
+            if self.kind == "int":
+                return int(value)
+            if self.kind == "float":
+                return float(value)
+            if self.kind == "bool":
+                if isinstance(value, bool):
+                    return value
+                text = str(value).lower()
+                if text in ("1", "true", "yes", "on"):
+                    return True
+                if text in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            if self.kind == "name":
+                return dns.name.from_text(str(value))
+            if self.kind == "names":
+                items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+                return tuple(dns.name.from_text(str(v).strip()) for v in items if str(v).strip())
+            if self.kind == "list":
+                items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+                return tuple(str(v).strip() for v in items if str(v).strip())
+            if self.kind == "rcode":
+                return dns.rcode.from_text(str(value).upper())
+            return str(value)
+        except Exception:
+            expected = {"int": "an integer", "float": "a number", "bool": "true or false", "name": "a domain name",
+                        "names": "domain names separated by commas", "rcode": "an RCODE such as SERVFAIL"}.get(self.kind, "text")
+            raise ConfigError(f"{where}: expected {expected}") from None
+
+
+# -- schedules ---------------------------------------------------------------------------
+
+SCHEDULE_KEYS = ("probability", "seed", "first", "every", "after", "times", "from", "until", "per_client")
+
+
+@dataclass
+class Schedule:
+    """When a fault fires among the queries its selector matches.
+
+    Every condition given must hold. Counting is per fault: the k-th matching
+    query is number k whether or not an earlier fault in the chain already
+    ended it, and with a probability the k-th matching query gets the k-th
+    draw of the fault's own seeded generator, so a sequence is the same in
+    every run whatever other faults or retries happen.
+
+    - ``probability`` (0..1) with ``seed``;
+    - ``first=N``: matching queries 1..N; ``after=N``: N+1 onwards;
+      ``every=N``: N, 2N, 3N ...; ``times=N``: fires at most N times;
+    - ``from``/``until``: a window on the server's clock, from <= now < until;
+    - ``per_client=true``: only the first matching query from each client address.
+    """
+
+    probability: float | None = None
+    seed: int | None = None
+    first: int | None = None
+    every: int | None = None
+    after: int | None = None
+    times: int | None = None
+    start: float | None = None
+    until: float | None = None
+    per_client: bool = False
+    seen: int = 0
+    fired: int = 0
+    clients: set[str] = field(default_factory=set)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any], context: str) -> Schedule:
+        def number(key: str, kind: type) -> Any:
+            if key not in values:
+                return None
+            try:
+                value = kind(values[key])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{context}: {key}={values[key]!r}: expected {'an integer' if kind is int else 'a number'}") from None
+            return value
+
+        schedule = cls(
+            probability=number("probability", float), seed=number("seed", int), first=number("first", int),
+            every=number("every", int), after=number("after", int), times=number("times", int),
+            start=number("from", float), until=number("until", float),
+            per_client=str(values.get("per_client", "false")).lower() in ("1", "true", "yes", "on"),
+        )
+        if schedule.probability is not None and not 0 <= schedule.probability <= 1:
+            raise ConfigError(f"{context}: probability={schedule.probability} must be between 0 and 1")
+        for key in ("first", "every", "times"):
+            value = getattr(schedule, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"{context}: {key}={value} must be at least 1")
+        if schedule.after is not None and schedule.after < 0:
+            raise ConfigError(f"{context}: after={schedule.after} must be 0 or more")
+        return schedule
+
+    def fires(self, now: float, client: str | None) -> bool:
+        """Count one matching query and say whether the fault fires for it."""
+        self.seen += 1
+        k = self.seen
+        draw = self.rng.random() if self.probability is not None else 0.0
+        if self.first is not None and k > self.first:
+            return False
+        if self.after is not None and k <= self.after:
+            return False
+        if self.every is not None and k % self.every:
+            return False
+        if self.start is not None and now < self.start:
+            return False
+        if self.until is not None and now >= self.until:
+            return False
+        if self.per_client:
+            if client is None or client in self.clients:
+                return False
+            self.clients.add(client)
+        if self.probability is not None and draw >= self.probability:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        self.fired += 1
+        return True
+
+    def to_spec(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, attr in (("probability", "probability"), ("seed", "seed"), ("first", "first"), ("every", "every"),
+                          ("after", "after"), ("times", "times"), ("from", "start"), ("until", "until")):
+            value = getattr(self, attr)
+            if value is not None:
+                out[key] = value
+        if self.per_client:
+            out["per_client"] = True
+        return out
+
+
+# -- the fault base class -----------------------------------------------------------------
+
+
+class Fault:
+    """A named, removable misbehaviour of a server.
+
+    Subclasses set ``type_name``, ``modes`` (the first is the default),
+    ``params`` and, where they act on fewer queries than every one,
+    ``default_selector`` (e.g. transfers only) or ``selector_keys``.
+    """
+
+    type_name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    modes: ClassVar[tuple[str, ...]] = ()
+    params: ClassVar[dict[str, Param]] = {}
+    selector_keys: ClassVar[tuple[str, ...]] = SELECTOR_KEYS
+    default_selector: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, name: str, mode: str, values: dict[str, Any], selector: Selector, schedule: Schedule) -> None:
+        self.name = name
+        self.mode = mode
+        self.values = values
+        self.selector = selector
+        self.schedule = schedule
+        self.lock = threading.Lock()
+        self.validate()
+
+    def validate(self) -> None:
+        """Check parameters together; raise ConfigError naming the problem."""
+
+    def __getattr__(self, key: str) -> Any:
+        values = self.__dict__.get("values")
+        if values is not None and key in values:
+            return values[key]
+        raise AttributeError(key)
+
+    def spec(self) -> dict[str, Any]:
+        """The fault as a spec table (round-trips through the parser)."""
+        out: dict[str, Any] = {"type": self.type_name, "name": self.name}
+        if self.modes:
+            out["mode"] = self.mode
+        for key, value in self.values.items():
+            param = self.params[key]
+            if value == param.default:
+                continue
+            if isinstance(value, tuple):
+                value = ",".join(v.to_text() if isinstance(v, dns.name.Name) else str(v) for v in value)
+            elif isinstance(value, dns.name.Name):
+                value = value.to_text()
+            out[key] = value
+        out.update(self.selector.to_spec())
+        out.update(self.schedule.to_spec())
+        return out
+
+    def __str__(self) -> str:
+        from fakens.faults.spec import format_spec
+
+        return format_spec(self.spec())
+
+    def __repr__(self) -> str:
+        return f"<Fault {self}>"
+
+    # hooks: the default does nothing (returns None)
+    def connection(self, ctx: FaultContext) -> str | None:
+        return None
+
+    def before(self, ctx: FaultContext) -> Outcome | None:
+        return None
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        return None
+
+    def transfer(self, ctx: FaultContext, rrsets: list[dns.rrset.RRset]) -> str | None:
+        return None
+
+    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+        return None
+
+    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
+        return None
+
+    def notify(self, ctx: FaultContext, plan: NotifyPlan) -> str | None:
+        return None
+
+    HOOKS: ClassVar[tuple[str, ...]] = ("connection", "before", "after", "transfer", "encoding", "wire", "notify")
+
+    def uses(self, hook: str) -> bool:
+        """Does this fault type act in *hook*?"""
+        return getattr(type(self), hook) is not getattr(Fault, hook)
+
+
+Hook = Callable[..., Any]

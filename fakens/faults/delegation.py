@@ -1,0 +1,298 @@
+"""Delegation faults: lame, missing-glue, stale-glue, ns-mismatch, ns-no-address."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, cast
+
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from fakens.answer import Answer, Kind
+from fakens.errors import ConfigError
+from fakens.faults.answers import make_negative
+from fakens.faults.base import Fault, Param, register
+
+if TYPE_CHECKING:
+    from fakens.faults.context import FaultContext
+    from fakens.outcome import Outcome
+
+_ADDRESS = (dns.rdatatype.A, dns.rdatatype.AAAA)
+
+
+@register
+class Lame(Fault):
+    """Name: lame
+
+    Imitates: a lame delegation (RFC 1912 2.8, JPRS): a server named in the
+    parent's NS set that does not serve the zone (not configured, crashed on a
+    zone-file error, expired after failed transfers).
+
+    Modes: ``refused`` (default): REFUSED; ``servfail``: SERVFAIL; ``noaa``: the
+    answer without AA; ``upward``: a referral upwards, to the NS of ``to``
+    (default the root), AA=0, as old BIND did.
+
+    Parameters: ``to`` (mode upward): the zone whose NS are sent (served by this
+    server, or given by ``ns``); ``ns``: NS host names for the upward referral.
+
+    Client sees: for the zone it should serve, the rcode, or NOERROR without AA,
+    or a referral to the root.
+
+    Example: ``lame mode=upward ns=a.root-servers.test.``
+    """
+
+    type_name = "lame"
+    summary = "REFUSED, SERVFAIL, no AA, or an upward referral for the zone it should serve"
+    modes = ("refused", "servfail", "noaa", "upward")
+    params = {
+        "to": Param("name", dns.name.root, "zone of the upward referral"),
+        "ns": Param("names", (), "NS host names of the upward referral"),
+    }
+
+    def before(self, ctx: FaultContext) -> Outcome | None:
+        if self.mode in ("refused", "servfail"):
+            rcode = dns.rcode.REFUSED if self.mode == "refused" else dns.rcode.SERVFAIL
+            ctx.record(self, f"lame: {dns.rcode.to_text(rcode)}")
+            return ctx.server.reply_with_rcode(ctx, rcode)
+        return None
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        if self.mode == "noaa":
+            answer.aa = False
+            return "AA cleared"
+        if self.mode != "upward":
+            return None
+        ns_rrset = dns.rrset.RRset(self.to, dns.rdataclass.IN, dns.rdatatype.NS)
+        glue: list[dns.rrset.RRset] = []
+        served = ctx.server.engine.zones.get(self.to)
+        if self.ns:
+            for host in self.ns:
+                ns_rrset.add(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.NS, host.to_text()), 3600000 if self.to == dns.name.root else 86400)
+        elif served is not None:
+            apex_ns = served.current.rrset(self.to, dns.rdatatype.NS)
+            if apex_ns is not None:
+                ns_rrset = apex_ns
+        if not len(ns_rrset):
+            return f"upward referral: no NS for {self.to} (give ns=...)"
+        for rdata in ns_rrset:
+            host = cast(dns.name.Name, rdata.target)
+            zone = ctx.server.engine.find_zone(host)
+            if zone is not None:
+                for rdtype in _ADDRESS:
+                    rrset = zone.current.rrset(host, rdtype)
+                    if rrset is not None:
+                        glue.append(rrset)
+        answer.kind = Kind.DELEGATION
+        answer.rcode = dns.rcode.NOERROR
+        answer.aa = False
+        answer.answer = []
+        answer.authority = [ns_rrset]
+        answer.glue = []
+        answer.additional = glue
+        return f"upward referral to {self.to}"
+
+
+def _host_rrsets_filter(rrsets: list[dns.rrset.RRset], drop: set[tuple[dns.name.Name, int]]) -> tuple[list[dns.rrset.RRset], list[str]]:
+    kept, removed = [], []
+    for rrset in rrsets:
+        if (rrset.name, rrset.rdtype) in drop or (rrset.name, 0) in drop:
+            removed.append(f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}")
+        else:
+            kept.append(rrset)
+    return kept, removed
+
+
+@register
+class MissingGlue(Fault):
+    """Name: missing-glue
+
+    Imitates: a registrar host that was never registered: the parent's referral
+    lacks the addresses of in-bailiwick name servers.
+
+    Modes: ``all`` (default): no glue at all; ``hosts``: no glue for the hosts in
+    ``hosts``; ``a``: only the A glue is removed; ``aaaa``: only the AAAA glue.
+
+    Parameters: ``hosts`` (mode hosts; with a or aaaa, limits them to those hosts).
+
+    Client sees: a referral whose ADDITIONAL section lacks exactly the glue the
+    referral would have carried (in-domain and sibling glue); other answers unchanged.
+
+    Example: ``missing-glue mode=hosts hosts=ns2.example.test.``
+    """
+
+    type_name = "missing-glue"
+    summary = "referrals without (some of) their glue"
+    modes = ("all", "hosts", "a", "aaaa")
+    params = {"hosts": Param("names", (), "NS host names whose glue goes")}
+
+    def validate(self) -> None:
+        if self.mode == "hosts" and not self.hosts:
+            raise ConfigError("fault missing-glue mode=hosts needs hosts=NAME[,NAME...]")
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        if answer.kind is not Kind.DELEGATION:
+            return None
+        hosts = set(self.hosts)
+        types = {"a": (dns.rdatatype.A,), "aaaa": (dns.rdatatype.AAAA,)}.get(self.mode, _ADDRESS)
+
+        def goes(rrset: dns.rrset.RRset) -> bool:
+            return rrset.rdtype in types and (not hosts or rrset.name in hosts)
+
+        removed = [f"{r.name} {dns.rdatatype.to_text(r.rdtype)}" for r in answer.glue + answer.additional if goes(r)]
+        answer.glue = [r for r in answer.glue if not goes(r)]
+        answer.additional = [r for r in answer.additional if not goes(r)]
+        return f"removed glue {', '.join(removed)}" if removed else "no glue to remove"
+
+
+def _addresses(values: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    v4: list[str] = []
+    v6: list[str] = []
+    for value in values:
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            raise ConfigError(f"fault stale-glue: {value!r} is not an IP address") from None
+        (v4 if address.version == 4 else v6).append(str(address))
+    return v4, v6
+
+
+@register
+class StaleGlue(Fault):
+    """Name: stale-glue
+
+    Imitates: a renumbered name server whose old addresses linger as glue in the
+    parent while the child zone has the new ones.
+
+    Parameters: ``host`` (required): the NS host; ``addresses`` (required): the
+    old addresses served as its glue (IPv4 and/or IPv6, comma-separated).
+
+    Client sees: referrals whose glue for ``host`` holds the given addresses.
+
+    Example: ``stale-glue host=ns1.example.test. addresses=127.0.0.99``
+    """
+
+    type_name = "stale-glue"
+    summary = "glue addresses replaced by given (old) ones"
+    params = {
+        "host": Param("name", None, "the NS host", required=True),
+        "addresses": Param("list", (), "the stale addresses", required=True),
+    }
+
+    def validate(self) -> None:
+        self._v4, self._v6 = _addresses(self.addresses)
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        if answer.kind is not Kind.DELEGATION:
+            return None
+        ttl = next((r.ttl for r in answer.glue + answer.additional if r.name == self.host), 3600)
+        answer.glue = [r for r in answer.glue if r.name != self.host]
+        answer.additional = [r for r in answer.additional if r.name != self.host]
+        for rdtype, addresses in ((dns.rdatatype.A, self._v4), (dns.rdatatype.AAAA, self._v6)):
+            if addresses:
+                answer.glue.append(dns.rrset.from_text_list(self.host, ttl, dns.rdataclass.IN, rdtype, addresses))
+        return f"glue of {self.host} replaced by {', '.join(self.addresses)}"
+
+
+@register
+class NsMismatch(Fault):
+    """Name: ns-mismatch
+
+    Imitates: a parent (registrar) NS set that differs from the child's apex NS
+    set: put it on the parent's server to change referrals, on the child's to
+    change its apex NS.
+
+    Modes: ``add`` (default): add ``hosts``; ``remove``: remove ``hosts`` (and
+    their glue); ``rename``: rename ``old`` to ``new``.
+
+    Parameters: ``hosts``, ``old``, ``new``.
+
+    Client sees: NS RRsets (referral AUTHORITY, apex NS answers and AUTHORITY)
+    with hosts added, missing or renamed.
+
+    Example: ``ns-mismatch mode=remove hosts=ns2.example.test.``
+    """
+
+    type_name = "ns-mismatch"
+    summary = "NS set with extra, missing or renamed hosts"
+    modes = ("add", "remove", "rename")
+    params = {
+        "hosts": Param("names", (), "hosts to add or remove"),
+        "old": Param("name", None, "host to rename (mode rename)"),
+        "new": Param("name", None, "its new name (mode rename)"),
+    }
+
+    def validate(self) -> None:
+        if self.mode in ("add", "remove") and not self.hosts:
+            raise ConfigError(f"fault ns-mismatch mode={self.mode} needs hosts=NAME[,NAME...]")
+        if self.mode == "rename" and (self.old is None or self.new is None):
+            raise ConfigError("fault ns-mismatch mode=rename needs old=NAME new=NAME")
+
+    def _edit(self, rrset: dns.rrset.RRset) -> dns.rrset.RRset:
+        targets = [cast(dns.name.Name, r.target) for r in rrset]
+        if self.mode == "add":
+            targets += [h for h in self.hosts if h not in targets]
+        elif self.mode == "remove":
+            targets = [t for t in targets if t not in self.hosts]
+        else:
+            targets = [self.new if t == self.old else t for t in targets]
+        return dns.rrset.from_text_list(rrset.name, rrset.ttl, rrset.rdclass, dns.rdatatype.NS,
+                                        [t.to_text() for t in targets])
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        changed = False
+        for section in ("answer", "authority"):
+            rrsets = getattr(answer, section)
+            new = [self._edit(r) if r.rdtype == dns.rdatatype.NS else r for r in rrsets]
+            if any(r.rdtype == dns.rdatatype.NS for r in rrsets):
+                changed = True
+            setattr(answer, section, [r for r in new if len(r)])
+        if not changed:
+            return None
+        gone = set(self.hosts) if self.mode == "remove" else ({self.old} if self.mode == "rename" else set())
+        answer.glue = [r for r in answer.glue if r.name not in gone]
+        answer.additional = [r for r in answer.additional if r.name not in gone]
+        if self.mode == "rename":
+            return f"NS {self.old} renamed {self.new}"
+        return f"NS {'added' if self.mode == 'add' else 'removed'} {', '.join(h.to_text() for h in self.hosts)}"
+
+
+@register
+class NsNoAddress(Fault):
+    """Name: ns-no-address
+
+    Imitates: an NS host name with no address record (the mail-migration
+    incident: ns2 listed in NS but without an A record). The same mistake loads
+    straight from a zone file (zone check warns ``ns-no-address``).
+
+    Modes: ``nxdomain`` (default) or ``nodata``: what A/AAAA queries for the hosts get.
+
+    Parameters: ``hosts`` (required): the NS host names.
+
+    Client sees: NXDOMAIN or NODATA (with the SOA) for A and AAAA of those hosts,
+    and no addresses for them in any ADDITIONAL section.
+
+    Example: ``ns-no-address hosts=ns2.example.test.``
+    """
+
+    type_name = "ns-no-address"
+    summary = "NS host names answer NXDOMAIN or NODATA for A/AAAA"
+    modes = ("nxdomain", "nodata")
+    params = {"hosts": Param("names", (), "the NS host names", required=True)}
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        hosts = set(self.hosts)
+        q = ctx.question
+        if q.name in hosts and q.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.ANY):
+            if answer.kind in (Kind.ANSWER, Kind.NODATA):
+                kind = Kind.NXDOMAIN if self.mode == "nxdomain" else Kind.NODATA
+                return make_negative(ctx, answer, kind, None)
+        before = len(answer.glue) + len(answer.additional)
+        answer.glue = [r for r in answer.glue if not (r.name in hosts and r.rdtype in _ADDRESS)]
+        answer.additional = [r for r in answer.additional if not (r.name in hosts and r.rdtype in _ADDRESS)]
+        if len(answer.glue) + len(answer.additional) != before:
+            return "addresses of the hosts removed from ADDITIONAL"
+        return None

@@ -1,0 +1,251 @@
+"""Serial and transfer faults: stale-serial, refuse-transfer, broken-transfer, no-notify."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+import dns.rcode
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+import dns.rrset
+
+from fakens.answer import Answer
+from fakens.errors import ConfigError
+from fakens.faults.base import Fault, Param, register
+from fakens.outcome import Close, Drop, Reset, Stall
+from fakens.xfr import axfr_rrsets, ixfr_rrsets
+from fakens.zones import Zone, ZoneVersion, serial_gt
+
+if TYPE_CHECKING:
+    from fakens.faults.context import FaultContext, NotifyPlan
+    from fakens.outcome import Outcome
+
+_XFR = "AXFR,IXFR"
+
+
+def _soa_with_serial(rrset: dns.rrset.RRset, serial: int) -> dns.rrset.RRset:
+    soa = cast(dns.rdtypes.ANY.SOA.SOA, rrset[0])
+    new = dns.rrset.RRset(rrset.name, rrset.rdclass, dns.rdatatype.SOA)
+    new.add(soa.replace(serial=serial), rrset.ttl)
+    return new
+
+
+@register
+class StaleSerial(Fault):
+    """Name: stale-serial
+
+    Imitates: "forgot to bump the serial" and its relatives: secondaries never
+    pick up a change, or see a serial lower than their own.
+
+    Modes: ``version`` (default): SOA queries and AXFR/IXFR get a real older
+    version of the zone (``back`` versions back, default 1, or the one with
+    ``serial``); ``unchanged``: the current data, but the SOA carries the previous
+    version's serial; ``lower``: the SOA carries ``serial`` (default: the current
+    serial minus one, RFC 1982), below what secondaries hold.
+
+    Parameters: ``back``, ``serial``.
+
+    Client sees: SOA answers and transfers with the stale serial (and, in mode
+    version, the old data in transfers); other queries are not changed.
+
+    Example: ``stale-serial mode=unchanged``
+    """
+
+    type_name = "stale-serial"
+    summary = "SOA queries and transfers report an older serial"
+    modes = ("version", "unchanged", "lower")
+    params = {
+        "back": Param("int", 1, "versions back (mode version / unchanged)"),
+        "serial": Param("int", None, "the serial to serve"),
+    }
+
+    def _zone(self, ctx: FaultContext) -> Zone | None:
+        return ctx.server.engine.find_zone(ctx.qname)
+
+    def _old(self, zone: Zone) -> ZoneVersion:
+        if self.serial is not None and self.mode == "version":
+            found = zone.version_with_serial(self.serial)
+            if found is not None:
+                return found
+        history = zone.history
+        return history[-1 - self.back] if len(history) > self.back else history[0]
+
+    def _fake_serial(self, zone: Zone) -> int:
+        if self.mode == "lower":
+            return self.serial if self.serial is not None else (zone.serial - 1) % 2**32
+        return self._old(zone).serial
+
+    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+        if ctx.question.rdtype not in (dns.rdatatype.SOA, dns.rdatatype.ANY):
+            return None
+        zone = self._zone(ctx)
+        if zone is None or ctx.qname != zone.origin:
+            return None
+        if self.mode == "version":
+            old = self._old(zone)
+            fresh = ctx.server.engine.answer(ctx.qname, ctx.question.rdtype, ctx.question.rdclass,
+                                             versions={zone.origin: old})
+            answer.__dict__.update(fresh.__dict__)
+            return f"SOA from version #{old.number} serial {old.serial}"
+        serial = self._fake_serial(zone)
+        answer.answer = [_soa_with_serial(r, serial) if r.rdtype == dns.rdatatype.SOA else r for r in answer.answer]
+        return f"SOA serial {serial} instead of {zone.serial}"
+
+    def transfer(self, ctx: FaultContext, rrsets: list[dns.rrset.RRset]) -> str | None:
+        zone = ctx.server.engine.zones.get(ctx.qname)
+        if zone is None:
+            return None
+        client = ctx.server.ixfr_client_serial(ctx)
+        if self.mode == "version":
+            old = self._old(zone)
+            if ctx.question.rdtype == dns.rdatatype.IXFR and client is not None:
+                rrsets[:] = ixfr_rrsets(zone, client, old)
+            else:
+                rrsets[:] = axfr_rrsets(old)
+            return f"transfer of version #{old.number} serial {old.serial}"
+        serial = self._fake_serial(zone)
+        if ctx.question.rdtype == dns.rdatatype.IXFR and client is not None:
+            if not serial_gt(serial, client):
+                rrsets[:] = [_soa_with_serial(rrsets[0], serial)]
+                return f"IXFR: single SOA serial {serial}"
+            rrsets[:] = axfr_rrsets(zone.current)
+        current = zone.serial
+        rrsets[:] = [_soa_with_serial(r, serial) if r.rdtype == dns.rdatatype.SOA
+                     and cast(dns.rdtypes.ANY.SOA.SOA, r[0]).serial == current else r for r in rrsets]
+        return f"transfer with serial {serial} instead of {current}"
+
+
+@register
+class RefuseTransfer(Fault):
+    """Name: refuse-transfer
+
+    Imitates: a primary that does not allow the transfer, or TCP/53 blocked by a
+    firewall, as a secondary sees it.
+
+    Modes: ``refused`` (default) or ``notauth``: that rcode; ``close``: the TCP
+    connection closed before the first message; ``reset``: reset; ``stall``: held
+    open and never answered.
+
+    Selects AXFR and IXFR unless a ``qtype`` is given.
+
+    Client sees: the rcode (question echoed), or the connection closed, reset or
+    silent before any transfer message.
+
+    Example: ``refuse-transfer mode=notauth``
+    """
+
+    type_name = "refuse-transfer"
+    summary = "AXFR/IXFR refused, or the connection closed, reset or stalled"
+    modes = ("refused", "notauth", "close", "reset", "stall")
+    default_selector = {"qtype": _XFR}
+
+    def before(self, ctx: FaultContext) -> Outcome | None:
+        ctx.record(self, f"transfer {self.mode}")
+        if self.mode in ("refused", "notauth"):
+            rcode = dns.rcode.REFUSED if self.mode == "refused" else dns.rcode.NOTAUTH
+            return ctx.server.reply_with_rcode(ctx, rcode)
+        if ctx.transport == "udp":
+            return Drop()
+        outcomes: dict[str, Outcome] = {"close": Close(), "reset": Reset(), "stall": Stall()}
+        return outcomes[self.mode]
+
+
+@register
+class BrokenTransfer(Fault):
+    """Name: broken-transfer
+
+    Imitates: an interrupted or corrupted transfer (disk full, a crashing
+    primary, a buggy IXFR implementation).
+
+    Modes: ``cut`` (default): the stream stops before the final SOA (after
+    ``keep`` RRsets, default half) and the connection closes; ``soa-mismatch``:
+    the last SOA's serial differs from the first; ``damaged``: a message in the
+    middle of the stream is cut short inside a record; ``wrong-deltas``: an IXFR's
+    deleted and added records are swapped.
+
+    Parameters: ``keep`` (mode cut).
+
+    Client sees: a transfer that a careful secondary rejects.
+
+    Example: ``broken-transfer mode=cut keep=10``
+    """
+
+    type_name = "broken-transfer"
+    summary = "transfer cut, SOAs differing, damaged mid-stream, or wrong IXFR deltas"
+    modes = ("cut", "soa-mismatch", "damaged", "wrong-deltas")
+    params = {"keep": Param("int", None, "RRsets sent before the cut (mode cut)")}
+    default_selector = {"qtype": _XFR}
+
+    def transfer(self, ctx: FaultContext, rrsets: list[dns.rrset.RRset]) -> str | None:
+        if self.mode == "cut":
+            keep = self.keep if self.keep is not None else max(1, len(rrsets) // 2)
+            keep = min(keep, len(rrsets) - 1)
+            del rrsets[keep:]
+            ctx.close_after = True
+            return f"stream cut after {keep} RRsets"
+        if self.mode == "soa-mismatch" and len(rrsets) > 1:
+            serial = cast(dns.rdtypes.ANY.SOA.SOA, rrsets[-1][0]).serial
+            rrsets[-1] = _soa_with_serial(rrsets[-1], (serial + 1) % 2**32)
+            return f"last SOA serial {(serial + 1) % 2**32}"
+        if self.mode == "wrong-deltas" and ctx.question.rdtype == dns.rdatatype.IXFR:
+            soas = [i for i, r in enumerate(rrsets) if r.rdtype == dns.rdatatype.SOA]
+            if len(soas) >= 4 and soas[1] == 1:
+                deleted = rrsets[soas[1] + 1:soas[2]]
+                added = rrsets[soas[2] + 1:soas[3]]
+                rrsets[:] = rrsets[:2] + added + [rrsets[soas[2]]] + deleted + rrsets[soas[3]:]
+                return "IXFR deltas swapped"
+        return None
+
+    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
+        if self.mode != "damaged" or not messages:
+            return None
+        i = len(messages) // 2
+        message = messages[i]
+        messages[i] = message[: max(12, len(message) - 7)]
+        return f"message {i + 1} of {len(messages)} cut short"
+
+
+@register
+class NoNotify(Fault):
+    """Name: no-notify
+
+    Imitates: a primary whose secondaries lag: changes are not NOTIFYed, or
+    NOTIFYed late, or to the wrong address.
+
+    Modes: ``none`` (default): no NOTIFY is sent; ``late``: sent after ``delay``
+    seconds (default 30, real time); ``wrong-address``: sent to ``to`` instead.
+
+    Selects by ``qname`` (the zone) and ``client`` (the secondary's address).
+
+    Client sees (a secondary): no NOTIFY, a late one, or none at its address.
+
+    Example: ``no-notify mode=late delay=10``
+    """
+
+    type_name = "no-notify"
+    summary = "NOTIFY not sent, sent late, or sent to the wrong address"
+    modes = ("none", "late", "wrong-address")
+    params = {
+        "delay": Param("float", 30.0, "seconds before the NOTIFY (mode late)"),
+        "to": Param("str", None, "ADDR:PORT the NOTIFY goes to (mode wrong-address)"),
+    }
+    selector_keys = ("qname", "client", "server")
+
+    def validate(self) -> None:
+        if self.mode == "wrong-address":
+            if not self.to:
+                raise ConfigError("fault no-notify mode=wrong-address needs to=ADDR:PORT")
+            from fakens.transport import parse_listen
+
+            self._to = parse_listen(self.to, default_port=53)
+
+    def notify(self, ctx: FaultContext, plan: NotifyPlan) -> str | None:
+        if self.mode == "none":
+            plan.skip = True
+            return "NOTIFY not sent"
+        if self.mode == "late":
+            plan.delay += self.delay
+            return f"NOTIFY delayed {self.delay}s"
+        plan.target = self._to
+        return f"NOTIFY sent to {self._to[0]}#{self._to[1]}"
+

@@ -1,0 +1,199 @@
+"""Selectors: which queries a fault (or a log assertion) applies to.
+
+One matcher serves faults and the query log, so "the fault fired for these
+queries" and "the log holds these queries" mean the same thing::
+
+    Selector.parse({"qname": "*.example.test.", "qtype": "A,AAAA", "transport": "udp"})
+    Selector(qname="example.test.", subtree=True)      # the name and everything below
+    Selector(client="127.0.0.0/8", edns=True, do=True)
+
+Query names: ``www.example.test.`` (exactly that name), ``*.example.test.``
+(any name below, not the name itself, as a wildcard), ``example.test.``
+with ``subtree`` / written ``**.example.test.`` (the name and all below).
+Types (``qtype``) include AXFR and IXFR: transfers are selected by type.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dns.exception
+import dns.name
+import dns.opcode
+import dns.rdataclass
+import dns.rdatatype
+
+from fakens.errors import ConfigError
+
+SELECTOR_KEYS = ("qname", "qtype", "qclass", "opcode", "transport", "client", "edns", "do", "server")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _split(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"selector {key}={value!r}: expected true or false")
+
+
+@dataclass(frozen=True)
+class NamePattern:
+    """A query-name pattern: exact, ``*.`` wildcard (strictly below) or ``**.`` subtree."""
+
+    name: dns.name.Name
+    mode: str  # "exact" | "below" | "subtree"
+
+    @classmethod
+    def parse(cls, text: str) -> NamePattern:
+        text = text.strip()
+        mode = "exact"
+        if text.startswith("**."):
+            mode, text = "subtree", text[3:]
+        elif text.startswith("*."):
+            mode, text = "below", text[2:]
+        elif text in ("*", "**"):
+            return cls(dns.name.root, "subtree")
+        try:
+            name = dns.name.from_text(text)
+        except dns.exception.DNSException as e:
+            raise ConfigError(f"selector qname={text!r}: not a domain name ({e})") from None
+        return cls(name, mode)
+
+    def matches(self, qname: dns.name.Name) -> bool:
+        if self.mode == "exact":
+            return bool(qname == self.name)
+        if self.mode == "below":
+            return qname != self.name and bool(qname.is_subdomain(self.name))
+        return bool(qname.is_subdomain(self.name))
+
+    def __str__(self) -> str:
+        prefix = {"exact": "", "below": "*.", "subtree": "**."}[self.mode]
+        return prefix + self.name.to_text() if self.name != dns.name.root or not prefix else prefix.rstrip(".")
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Criteria a query must all meet; an empty selector matches every query."""
+
+    qnames: tuple[NamePattern, ...] = ()
+    qtypes: frozenset[int] = frozenset()
+    qclasses: frozenset[int] = frozenset()
+    opcodes: frozenset[int] = frozenset()
+    transports: frozenset[str] = frozenset()
+    clients: tuple[Network, ...] = ()
+    edns: bool | None = None
+    do: bool | None = None
+    servers: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any], allowed: tuple[str, ...] = SELECTOR_KEYS, context: str = "") -> Selector:
+        """A selector from ``{key: value}`` (values are text, or lists, as a spec gives them)."""
+        where = f"{context}: " if context else ""
+        fields: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in allowed:
+                raise ConfigError(f"{where}selector {key!r} is not supported here; valid: {', '.join(allowed)}")
+            if key == "qname":
+                fields["qnames"] = tuple(NamePattern.parse(v) for v in _split(value))
+            elif key == "qtype":
+                fields["qtypes"] = frozenset(_enum(dns.rdatatype.from_text, "qtype", v) for v in _split(value))
+            elif key == "qclass":
+                fields["qclasses"] = frozenset(_enum(dns.rdataclass.from_text, "qclass", v) for v in _split(value))
+            elif key == "opcode":
+                fields["opcodes"] = frozenset(_enum(dns.opcode.from_text, "opcode", v) for v in _split(value))
+            elif key == "transport":
+                transports = frozenset(v.lower() for v in _split(value))
+                bad = transports - {"udp", "tcp"}
+                if bad:
+                    raise ConfigError(f"{where}selector transport={value!r}: use udp or tcp")
+                fields["transports"] = transports
+            elif key == "client":
+                nets = []
+                for v in _split(value):
+                    try:
+                        nets.append(ipaddress.ip_network(v, strict=False))
+                    except ValueError:
+                        raise ConfigError(f"{where}selector client={v!r}: not an address or network (e.g. 127.0.0.2 or 127.0.0.0/8)") from None
+                fields["clients"] = tuple(nets)
+            elif key == "edns":
+                fields["edns"] = _bool(key, value)
+            elif key == "do":
+                fields["do"] = _bool(key, value)
+            elif key == "server":
+                fields["servers"] = frozenset(_split(value))
+        return cls(**fields)
+
+    def matches(self, qname: dns.name.Name | None = None, qtype: int | None = None, qclass: int | None = None,
+                opcode: int = 0, transport: str = "udp", client: str | None = None,
+                edns: bool = False, do: bool = False, server: str | None = None) -> bool:
+        """Does a query with these properties meet every criterion?"""
+        if self.qnames and (qname is None or not any(p.matches(qname) for p in self.qnames)):
+            return False
+        if self.qtypes and qtype not in self.qtypes:
+            return False
+        if self.qclasses and qclass not in self.qclasses:
+            return False
+        if self.opcodes and opcode not in self.opcodes:
+            return False
+        if self.transports and transport not in self.transports:
+            return False
+        if self.clients:
+            if client is None:
+                return False
+            address = ipaddress.ip_address(client)
+            if not any(address in net for net in self.clients):
+                return False
+        if self.edns is not None and edns != self.edns:
+            return False
+        if self.do is not None and do != self.do:
+            return False
+        if self.servers and server not in self.servers:
+            return False
+        return True
+
+    @property
+    def empty(self) -> bool:
+        return self == Selector()
+
+    def to_spec(self) -> dict[str, str]:
+        """The selector as spec keys (the inverse of :meth:`parse`)."""
+        out: dict[str, str] = {}
+        if self.qnames:
+            out["qname"] = ",".join(str(p) for p in self.qnames)
+        if self.qtypes:
+            out["qtype"] = ",".join(sorted(dns.rdatatype.to_text(dns.rdatatype.RdataType.make(t)) for t in self.qtypes))
+        if self.qclasses:
+            out["qclass"] = ",".join(sorted(dns.rdataclass.to_text(dns.rdataclass.RdataClass.make(c)) for c in self.qclasses))
+        if self.opcodes:
+            out["opcode"] = ",".join(sorted(dns.opcode.to_text(dns.opcode.Opcode.make(o)) for o in self.opcodes))
+        if self.transports:
+            out["transport"] = ",".join(sorted(self.transports))
+        if self.clients:
+            out["client"] = ",".join(str(n) for n in self.clients)
+        if self.edns is not None:
+            out["edns"] = str(self.edns).lower()
+        if self.do is not None:
+            out["do"] = str(self.do).lower()
+        if self.servers:
+            out["server"] = ",".join(sorted(self.servers))
+        return out
+
+
+def _enum(parse: Any, key: str, value: str) -> int:
+    try:
+        return int(parse(value.upper()))
+    except (dns.exception.DNSException, ValueError):
+        raise ConfigError(f"selector {key}={value!r}: unknown {key}") from None

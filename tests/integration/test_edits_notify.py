@@ -1,0 +1,219 @@
+"""Live zone edits while serving, NOTIFY out (RFC 1996) to a test socket, NOTIFY in."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import pytest
+
+from .conftest import ask, check_wire, nothing_pending, poll, udp_socket
+
+ORIGIN = "example.test."
+OLD_SERIAL = 2024010101
+
+
+def _soa_serial(server, transport: str = "udp") -> int:
+    reply, _ = ask(server, ORIGIN, "SOA", transport=transport)
+    return reply.answer[0][0].serial
+
+
+# -- live edits ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_edit_while_serving_next_query_sees_new_data(server, transport):
+    reply, _ = ask(server, "new.example.test.", "A", transport=transport)
+    assert reply.rcode() == dns.rcode.NXDOMAIN
+    server.zone(ORIGIN).edit(add=["new 120 A 192.0.2.77"])
+    reply, _ = ask(server, "new.example.test.", "A", transport=transport)
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert [(r.address, reply.answer[0].ttl) for r in reply.answer[0]] == [("192.0.2.77", 120)]
+    assert _soa_serial(server, transport) == OLD_SERIAL + 1
+    # the negative answer's SOA has the new serial too
+    reply, _ = ask(server, "gone.example.test.", "A", transport=transport)
+    assert reply.authority[0][0].serial == OLD_SERIAL + 1
+
+
+def test_edit_remove_and_replace_seen_at_once(server):
+    zone = server.zone(ORIGIN)
+    zone.edit(remove=["www A"])
+    reply, _ = ask(server, "www.example.test.", "A")
+    assert reply.rcode() == dns.rcode.NOERROR and not reply.answer
+    reply, _ = ask(server, "www.example.test.", "AAAA")
+    assert reply.answer
+    zone.edit(replace=["www 60 A 192.0.2.11"])
+    reply, _ = ask(server, "www.example.test.", "A")
+    assert [r.address for r in reply.answer[0]] == ["192.0.2.11"] and reply.answer[0].ttl == 60
+    assert _soa_serial(server) == OLD_SERIAL + 2
+
+
+def test_edit_without_bumping_keeps_the_serial(server):
+    server.zone(ORIGIN).edit(add=["quiet 300 A 192.0.2.78"], bump_serial=False)
+    reply, _ = ask(server, "quiet.example.test.", "A")
+    assert reply.answer[0][0].address == "192.0.2.78"
+    assert _soa_serial(server) == OLD_SERIAL
+    assert server.zone(ORIGIN).serial == OLD_SERIAL
+
+
+def test_edits_during_a_stream_of_queries(server):
+    """Every reply is consistent with some version: the A record exists iff the serial says so."""
+    zone = server.zone(ORIGIN)
+    for i in range(20):
+        zone.edit(add=[f"n{i} 300 A 192.0.2.{i + 1}"])
+        reply, _ = ask(server, f"n{i}.example.test.", "A", transport="tcp" if i % 2 else "udp")
+        assert reply.answer[0][0].address == f"192.0.2.{i + 1}"
+    assert _soa_serial(server) == OLD_SERIAL + 20
+
+
+# -- NOTIFY out ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def secondary():
+    """A UDP socket standing in for a secondary server."""
+    sock = udp_socket("127.0.0.1")
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def _next_notify(sock: socket.socket, timeout: float = 5.0) -> tuple[dns.message.Message, bytes, tuple[str, int]]:
+    sock.settimeout(timeout)
+    wire, peer = sock.recvfrom(65535)
+    return check_wire(wire), wire, peer[:2]
+
+
+def test_notify_sent_after_an_edit(make_server, secondary):
+    target = secondary.getsockname()
+    server = make_server(notify=[f"127.0.0.1:{target[1]}"])
+    server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
+    notify, wire, peer = _next_notify(secondary)
+    assert notify.opcode() == dns.opcode.NOTIFY
+    assert notify.flags & dns.flags.AA
+    assert not notify.flags & dns.flags.QR
+    assert len(notify.question) == 1
+    q = notify.question[0]
+    assert (q.name, q.rdtype, q.rdclass) == (dns.name.from_text(ORIGIN), dns.rdatatype.SOA, dns.rdataclass.IN)
+    if notify.answer:  # optional SOA hint: the new serial
+        assert notify.answer[0][0].serial == OLD_SERIAL + 1
+    assert peer == tuple(server.addresses[0]), "NOTIFY comes from the server's own address and port"
+    record = server.notifies[-1]
+    assert record.id == notify.id and record.serial == OLD_SERIAL + 1
+    assert record.target == tuple(target)
+
+
+def test_notify_retried_until_answered(make_server, secondary):
+    target = secondary.getsockname()
+    server = make_server(notify=[f"127.0.0.1:{target[1]}"], notify_retry=0.2, notify_attempts=10)
+    started = time.monotonic()
+    server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
+    first, _, peer = _next_notify(secondary)
+    second, _, peer2 = _next_notify(secondary)
+    assert time.monotonic() - started >= 0.2
+    assert second.id == first.id, "a retry keeps the ID"
+    assert second.opcode() == dns.opcode.NOTIFY and second.question == first.question
+    assert peer2 == peer
+    record = server.notifies[-1]
+    assert not record.answered
+    # answer it (QR=1, opcode NOTIFY, same ID and question)
+    response = dns.message.make_response(second)
+    assert response.opcode() == dns.opcode.NOTIFY and response.flags & dns.flags.QR
+    secondary.sendto(response.to_wire(), peer2)
+    poll(lambda: server.notifies[-1].answered, what="NOTIFY marked answered")
+    assert server.notifies[-1].rcode == dns.rcode.NOERROR
+    nothing_pending(secondary)  # retries sent before the answer arrived (loopback delivers at once)
+    # no more retries: wait longer than the next retry intervals (0.2 * attempts, growing)
+    attempts = server.notifies[-1].attempts
+    secondary.settimeout(0.2 * (attempts + 1) * 2 + 0.5)
+    with pytest.raises(socket.timeout):
+        extra = secondary.recv(65535)
+        pytest.fail(f"NOTIFY still sent after it was answered: {extra.hex()}")
+    assert server.notifies[-1].attempts == attempts
+
+
+def test_notify_default_retry_interval(make_server, secondary):
+    """Without an answer the NOTIFY is sent again (default interval: a second or more)."""
+    target = secondary.getsockname()
+    server = make_server(notify=[f"127.0.0.1:{target[1]}"])
+    server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
+    first, _, _ = _next_notify(secondary)
+    t1 = time.monotonic()
+    second, _, _ = _next_notify(secondary, timeout=10)
+    assert second.id == first.id
+    assert time.monotonic() - t1 >= 0.5
+
+
+def test_no_notify_without_targets_or_edit(make_server, secondary):
+    target = secondary.getsockname()
+    server = make_server(notify=[f"127.0.0.1:{target[1]}"])
+    # a query is no reason to notify; use a later edit's NOTIFY as the barrier
+    ask(server, "www.example.test.", "A")
+    server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
+    notify, _, _ = _next_notify(secondary)
+    assert notify.answer == [] or notify.answer[0][0].serial == OLD_SERIAL + 1
+    assert len(server.notifies) == 1
+
+
+def test_send_notify_explicitly(make_server, secondary):
+    target = secondary.getsockname()
+    server = make_server()
+    (record,) = server.send_notify(ORIGIN, [f"127.0.0.1:{target[1]}"])
+    notify, _, peer = _next_notify(secondary)
+    assert notify.id == record.id and notify.opcode() == dns.opcode.NOTIFY
+    secondary.sendto(dns.message.make_response(notify).to_wire(), peer)
+    poll(lambda: record.answered, what="explicit NOTIFY answered")
+
+
+# -- NOTIFY in -------------------------------------------------------------------------------------
+
+
+def _notify_query(origin: str) -> dns.message.Message:
+    message = dns.message.make_query(origin, "SOA")
+    message.flags = dns.flags.AA  # flags first: set_opcode keeps them
+    message.set_opcode(dns.opcode.NOTIFY)
+    return message
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_incoming_notify_acknowledged(server, exchange, transport):
+    query = _notify_query(ORIGIN)
+    reply, _ = exchange(server, query, transport)
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert reply.opcode() == dns.opcode.NOTIFY
+    assert reply.flags & dns.flags.QR and reply.flags & dns.flags.AA
+    assert query.is_response(reply)
+    assert reply.question[0].name == dns.name.from_text(ORIGIN)
+
+
+def test_incoming_notify_with_soa_hint(server, exchange):
+    query = _notify_query(ORIGIN)
+    query.answer.append(dns.rrset.from_text(ORIGIN, 3600, "IN", "SOA",
+                                            f"ns1.example.test. hostmaster.example.test. {OLD_SERIAL + 5} 7200 900 1209600 300"))
+    reply, _ = exchange(server, query)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.opcode() == dns.opcode.NOTIFY
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_incoming_notify_for_an_unserved_zone_is_notauth(server, exchange, transport):
+    query = _notify_query("example.org.")
+    reply, _ = exchange(server, query, transport)
+    assert reply.rcode() == dns.rcode.NOTAUTH
+    assert reply.opcode() == dns.opcode.NOTIFY
+    assert reply.id == query.id
+
+
+def test_incoming_notify_with_dnspython_udp(server):
+    host, port = server.addresses[0]
+    reply = dns.query.udp(_notify_query(ORIGIN), host, port=port, timeout=5)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.opcode() == dns.opcode.NOTIFY

@@ -1,0 +1,194 @@
+"""TCP per RFC 7766: pipelining, a slow client holds only itself, idle timeout, connection limit."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from .conftest import TIMEOUT, ask, check_wire, frame, poll, read_frame
+
+
+def _connect(server) -> socket.socket:
+    sock = socket.create_connection(server.addresses[0], timeout=TIMEOUT)
+    return sock
+
+
+def _tcp_query(sock: socket.socket, qname: str, rdtype: str = "A") -> dns.message.Message:
+    query = dns.message.make_query(qname, rdtype)
+    sock.sendall(frame(query.to_wire()))
+    reply = check_wire(read_frame(sock))
+    assert reply.id == query.id
+    return reply
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """True when a read shows EOF or a reset (within the socket's timeout)."""
+    try:
+        data = sock.recv(1)
+    except (ConnectionResetError, ConnectionAbortedError):
+        return True
+    return data == b""
+
+
+def test_pipelined_queries_all_answered(server):
+    names = ["www.example.test.", "mail.example.test.", "ns1.example.test.", "nope.example.test.",
+             "sip.example.test.", "ftp.example.test.", "big.example.test.", "example.test."]
+    types = ["A", "AAAA", "A", "A", "A", "A", "TXT", "SOA"]
+    queries = []
+    for i, (name, rdtype) in enumerate(zip(names, types)):
+        q = dns.message.make_query(name, rdtype)
+        q.id = 1000 + i
+        queries.append(q)
+    with _connect(server) as sock:
+        sock.sendall(b"".join(frame(q.to_wire()) for q in queries))  # all at once
+        replies = {}
+        for _ in queries:
+            reply = check_wire(read_frame(sock))
+            replies[reply.id] = reply
+    assert set(replies) == {q.id for q in queries}
+    for q in queries:
+        reply = replies[q.id]
+        assert q.is_response(reply)
+        assert reply.question[0].name == q.question[0].name
+    assert replies[1003].rcode() == dns.rcode.NXDOMAIN
+    assert len(replies[1006].answer[0]) == 8  # no truncation over TCP
+    assert replies[1000].answer[0][0].address == "192.0.2.10"
+
+
+def test_pipelined_frames_split_across_writes(server):
+    """Frames cut at arbitrary points (even inside the length prefix) are reassembled."""
+    queries = [dns.message.make_query("www.example.test.", "A") for _ in range(3)]
+    for i, q in enumerate(queries):
+        q.id = 2000 + i
+    data = b"".join(frame(q.to_wire()) for q in queries)
+    with _connect(server) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for cut in range(0, len(data), 7):
+            sock.sendall(data[cut:cut + 7])
+        ids = {check_wire(read_frame(sock)).id for _ in queries}
+    assert ids == {2000, 2001, 2002}
+
+
+def test_half_a_frame_does_not_block_other_clients(server):
+    query = dns.message.make_query("www.example.test.", "A")
+    wire = frame(query.to_wire())
+    with _connect(server) as slow:
+        slow.sendall(wire[: len(wire) // 2])  # half a frame, then nothing
+        with _connect(server) as other:
+            for _ in range(3):
+                reply = _tcp_query(other, "www.example.test.")
+                assert reply.answer
+        reply, _ = ask(server, "www.example.test.", "A")  # UDP too
+        assert reply.answer
+        # the slow client's own query is answered once it completes the frame
+        slow.sendall(wire[len(wire) // 2:])
+        reply = check_wire(read_frame(slow))
+        assert reply.id == query.id and reply.answer
+
+
+def test_half_a_length_prefix_does_not_block_other_clients(server):
+    with _connect(server) as slow:
+        slow.sendall(b"\x00")
+        with _connect(server) as other:
+            assert _tcp_query(other, "mail.example.test.").answer
+
+
+def test_idle_connection_closed_by_server(make_server):
+    server = make_server(tcp_idle_timeout=0.5)
+    sock = _connect(server)
+    started = time.monotonic()
+    with sock:
+        sock.settimeout(10)
+        assert _closed_by_peer(sock)
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.5
+    assert elapsed < 4.0
+
+
+def test_idle_timeout_counts_from_the_last_query(make_server):
+    server = make_server(tcp_idle_timeout=0.5)
+    with _connect(server) as sock:
+        # not closed within the first 0.3 s (a read that times out), then a query
+        sock.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            sock.recv(1)
+        sock.settimeout(10)
+        last = time.monotonic()  # before the query is sent: the server's timer restarts after this
+        assert _tcp_query(sock, "www.example.test.").answer
+        assert _closed_by_peer(sock)
+        elapsed = time.monotonic() - last
+    assert elapsed >= 0.5
+    assert elapsed < 4.0
+
+
+def test_active_connection_kept_past_the_idle_timeout(make_server):
+    server = make_server(tcp_idle_timeout=0.5)
+    with _connect(server) as sock:
+        started = time.monotonic()
+        count = 0
+        while time.monotonic() - started < 1.2:  # a query every ~0.1 s for 1.2 s
+            assert _tcp_query(sock, "www.example.test.").answer
+            count += 1
+            sock.settimeout(0.1)
+            try:
+                data = sock.recv(1)
+            except socket.timeout:
+                data = None
+            finally:
+                sock.settimeout(TIMEOUT)
+            assert data is None, "server closed a connection that was not idle"
+        assert count > 3
+
+
+def test_connection_limit(make_server):
+    server = make_server(tcp_max_connections=2)
+    first, second = _connect(server), _connect(server)
+    try:
+        assert _tcp_query(first, "www.example.test.").answer
+        assert _tcp_query(second, "www.example.test.").answer
+        with _connect(server) as third:
+            third.settimeout(TIMEOUT)
+            started = time.monotonic()
+            assert _closed_by_peer(third)
+            assert time.monotonic() - started < 2.0  # at once, not after an idle timeout
+        # the first two still work
+        assert _tcp_query(first, "mail.example.test.", "AAAA").answer
+        assert _tcp_query(second, "mail.example.test.", "AAAA").answer
+    finally:
+        first.close()
+    # once one closes, a new connection is accepted (poll: the server notices the close soon)
+    try:
+        def new_connection_works() -> bool:
+            with _connect(server) as sock:
+                try:
+                    return bool(_tcp_query(sock, "www.example.test.").answer)
+                except (EOFError, ConnectionError):
+                    return False
+
+        poll(new_connection_works, what="a connection slot freed after a close")
+        assert _tcp_query(second, "www.example.test.").answer
+    finally:
+        second.close()
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_many_sequential_queries_on_one_connection(server, count):
+    with _connect(server) as sock:
+        for i in range(count):
+            reply = _tcp_query(sock, f"n{i}.example.test.")
+            assert reply.rcode() == dns.rcode.NXDOMAIN
+
+
+def test_zero_length_frame_does_not_kill_the_connection_handling(server):
+    with _connect(server) as sock:
+        sock.sendall(struct.pack("!H", 0))
+        # whether or not the server closes this connection, others are served
+        with _connect(server) as other:
+            assert _tcp_query(other, "www.example.test.").answer
+    assert server.errors == []
