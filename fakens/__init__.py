@@ -9,9 +9,12 @@ from fakens.answer import Answer, Kind
 from fakens.clock import Clock, ManualClock, SystemClock
 from fakens.engine import Engine, EngineOptions
 from fakens.errors import ConfigError, FakensError, ServerError, ZoneError
+from fakens.faults import Fault, FaultChain
+from fakens.faults.spec import build as build_fault
 from fakens.log import LogEntry, QueryLog
 from fakens.outcome import Close, Drop, Outcome, Reply, Reset, Stall
 from fakens.query import Query
+from fakens.selectors import Selector
 from fakens.server import NotifyRecord, Server
 from fakens.zones import Zone, ZoneVersion, ZoneWarning, load_zones, serial_add, serial_gt
 
@@ -24,6 +27,8 @@ __all__ = [
     "Engine",
     "EngineOptions",
     "FakensError",
+    "Fault",
+    "FaultChain",
     "Kind",
     "LogEntry",
     "ManualClock",
@@ -33,6 +38,7 @@ __all__ = [
     "QueryLog",
     "Reply",
     "Reset",
+    "Selector",
     "Server",
     "ServerError",
     "Stall",
@@ -41,6 +47,7 @@ __all__ = [
     "ZoneError",
     "ZoneVersion",
     "ZoneWarning",
+    "build_fault",
     "load_zones",
     "serial_add",
     "serial_gt",

@@ -2,6 +2,8 @@
 
     fakens serve zones/example.test.zone                 # 127.0.0.1:5053, UDP and TCP
     fakens serve zones/ --listen 127.0.0.10:53 --listen [::1]:5053 --log q.jsonl
+    fakens serve zones/ --fault "nxdomain qname=**.example.test. probability=0.3 seed=7"
+    fakens faults [TYPE]                                  # the fault types and their documentation
     fakens zone check zones/*.zone                        # warnings and errors with file:line
 """
 
@@ -40,7 +42,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="answer ANY with every RRset (all) or one HINFO (rfc8482)")
     serve.add_argument("--tcp-idle-timeout", type=float, default=10.0, metavar="SECONDS")
     serve.add_argument("--tcp-max-connections", type=int, default=100, metavar="N")
+    serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                       help='a fault, repeatable, e.g. --fault "nxdomain qname=*.example.test. probability=0.3 seed=7" '
+                            "(fakens faults lists the types)")
     serve.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    faults = sub.add_parser("faults", help="list the fault types, or document one",
+                            description="Without an argument: every fault type and what it does. "
+                                        "With a type: its full documentation.")
+    faults.add_argument("type", nargs="?", help="a fault type, e.g. missing-glue")
+    faults.add_argument("--markdown", action="store_true", help="print docs/faults.md")
 
     zone = sub.add_parser("zone", help="zone file tools")
     zone_sub = zone.add_subparsers(dest="zone_command", required=True, metavar="ZONE_COMMAND")
@@ -56,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "faults":
+            return _faults(args)
         return _zone_check(args)
     except FakensError as e:
         print(f"fakens: error: {e}", file=sys.stderr)
@@ -96,7 +109,32 @@ def _serve(args: argparse.Namespace) -> int:
         tcp_max_connections=args.tcp_max_connections,
         log_file=args.log,
     )
+    for spec in args.fault:
+        server.faults.add(spec)
     return asyncio.run(_run(server, quiet=args.quiet))
+
+
+def _faults(args: argparse.Namespace) -> int:
+    from fakens.faults import REGISTRY
+    from fakens.faults.docs import fault_doc, faults_markdown
+
+    if args.markdown:
+        print(faults_markdown(), end="")
+        return 0
+    if args.type:
+        cls = REGISTRY.get(args.type)
+        if cls is None:
+            print(f"fakens: error: unknown fault type {args.type!r}; valid types: {', '.join(sorted(REGISTRY))}",
+                  file=sys.stderr)
+            return 2
+        print(fault_doc(cls))
+        return 0
+    width = max(len(name) for name in REGISTRY)
+    for name in sorted(REGISTRY):
+        cls = REGISTRY[name]
+        modes = f" [{'|'.join(cls.modes)}]" if cls.modes else ""
+        print(f"{name:<{width}}  {cls.summary}{modes}")
+    return 0
 
 
 async def _run(server: Server, quiet: bool) -> int:
@@ -111,6 +149,8 @@ async def _run(server: Server, quiet: bool) -> int:
             for warning in zone.warnings:
                 print(f"fakens: {warning}", file=sys.stderr)
             print(f"fakens: serving {zone.origin} (serial {zone.serial}) on {where} (udp, tcp)", flush=True)
+        for fault in server.faults:
+            print(f"fakens: fault {fault}", flush=True)
         if server.log.path:
             print(f"fakens: logging queries to {server.log.path}", flush=True)
         print("fakens: ready; Ctrl-C stops", flush=True)

@@ -259,30 +259,33 @@ class Engine:
         if self.options.minimal_responses:
             return
         present = {(r.name, r.rdtype) for r in result.answer}
-        hosts: list[Name] = []
+        hosts: dict[Name, bool] = {}  # host -> is an NS target (whose glue may be sent)
         for rrset in result.answer + result.authority:
             field = _TARGET_FIELDS.get(rrset.rdtype)
             if field is None:
                 continue
             for rdata in rrset:
                 host = cast(dns.name.Name, getattr(rdata, field))
-                if host not in hosts:
-                    hosts.append(host)
-        for host in hosts:
-            for rrset in self._authoritative_addresses(host, result):
+                hosts[host] = hosts.get(host, False) or rrset.rdtype == _NS
+        for host, is_ns in hosts.items():
+            for rrset in self._authoritative_addresses(host, result, glue_ok=is_ns):
                 if (rrset.name, rrset.rdtype) not in present:
                     present.add((rrset.name, rrset.rdtype))
                     result.additional.append(rrset)
 
-    def _authoritative_addresses(self, host: Name, result: Answer) -> list[dns.rrset.RRset]:
-        """A and AAAA of *host* when a served zone holds them as authoritative data."""
+    def _authoritative_addresses(self, host: Name, result: Answer, glue_ok: bool = False) -> list[dns.rrset.RRset]:
+        """A and AAAA of *host* when a served zone holds them as authoritative data,
+        or as glue below a cut when *glue_ok* (addresses of NS targets, as BIND
+        sends them: a root server's priming answer carries a.root-servers.test.'s
+        address although test. is delegated)."""
         zone = self.find_zone(host)
         if zone is None:
             return []
         version = result.version_of(zone)
-        for cut in version.cuts:
-            if host.is_subdomain(cut):
-                return []
+        if not glue_ok:
+            for cut in version.cuts:
+                if host.is_subdomain(cut):
+                    return []
         return _addresses(version, host)
 
     def _chaos(self, qname: Name, rdtype: dns.rdatatype.RdataType) -> Answer:

@@ -127,7 +127,10 @@ class ZoneVersion:
     ) -> None:
         self.origin = origin
         self.rdclass = rdclass
-        self.nodes: Mapping[Name, Node] = nodes
+        # Each RRset is stored owned by its name, so answers share it without a copy.
+        self.nodes: Mapping[Name, Node] = {
+            owner: {key: to_rrset(owner, rdataset) for key, rdataset in node.items()} for owner, node in nodes.items()
+        }
         self.number = next(_version_numbers)
         self.where: Mapping[tuple[Name, RdataType], Where] = where or {}
         """The place of each RRset's first record in the zone file."""
@@ -148,7 +151,7 @@ class ZoneVersion:
                 name = name.parent()
         self.names = frozenset(names)
         self.cuts = frozenset(cuts)
-        apex = nodes.get(origin, {})
+        apex = self.nodes.get(origin, {})
         soa = apex.get((dns.rdatatype.SOA, _NONE))
         if soa is None or len(soa) == 0:
             raise ZoneError(f"zone {origin}: no SOA record at the apex; add one, e.g. "
@@ -207,7 +210,10 @@ class ZoneVersion:
 
 
 def to_rrset(name: Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
-    """An RRset owned by *name* holding *rdataset*'s records and TTL."""
+    """An RRset owned by *name* holding *rdataset*'s records and TTL (the
+    stored RRset itself when it already has that owner: treat it as read-only)."""
+    if isinstance(rdataset, dns.rrset.RRset) and rdataset.name.labels == name.labels:  # same case too
+        return rdataset
     rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype, rdataset.covers)
     rrset.update(rdataset)
     return rrset

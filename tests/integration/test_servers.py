@@ -15,7 +15,7 @@ import pytest
 
 import fakens
 
-from .conftest import ask, example_zone
+from .conftest import ask, check_wire, example_zone, frame, read_frame
 
 
 def small_zone(origin: str, address: str) -> fakens.Zone:
@@ -102,6 +102,7 @@ def test_stop_releases_the_address_while_a_client_is_connected():
     addr = first.addresses[0]
     client = socket.create_connection(addr, timeout=5)
     try:
+        assert _tcp_answers(client)
         first.stop()
         second = fakens.Server([example_zone()], listen=[f"{addr[0]}:{addr[1]}"]).start()
         try:
@@ -109,11 +110,41 @@ def test_stop_releases_the_address_while_a_client_is_connected():
             assert reply.answer
         finally:
             second.stop()
-        assert client.recv(1) == b""  # the old connection was closed by stop
-    except ConnectionResetError:
-        pass
+        assert _closed(client), "stop left an open connection"
     finally:
         client.close()
+
+
+def _tcp_answers(sock: socket.socket) -> bool:
+    query = dns.message.make_query("www.example.test.", "A")
+    sock.sendall(frame(query.to_wire()))
+    return bool(check_wire(read_frame(sock)).answer)
+
+
+def _closed(sock: socket.socket, timeout: float = 3.0) -> bool:
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_stop_closes_connections_accepted_just_before():
+    """A connection opened right before stop (accepted, no query yet) is closed by stop too,
+    not left open until the idle timeout (10 s by default)."""
+    still_open = 0
+    for _ in range(10):
+        server = fakens.Server([example_zone()], listen=["127.0.0.1:0"]).start()
+        client = socket.create_connection(server.addresses[0], timeout=5)
+        try:
+            server.stop()
+            if not _closed(client, 1.5):
+                still_open += 1
+        finally:
+            client.close()
+    assert still_open == 0, f"{still_open} of 10 connections stayed open after stop"
 
 
 def test_start_on_a_busy_port_fails_clearly(server):

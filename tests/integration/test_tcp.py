@@ -192,3 +192,29 @@ def test_zero_length_frame_does_not_kill_the_connection_handling(server):
         with _connect(server) as other:
             assert _tcp_query(other, "www.example.test.").answer
     assert server.errors == []
+
+
+def test_query_then_half_close_still_answered(server):
+    """A client that sends its query and shuts down its sending side still gets the reply."""
+    query = dns.message.make_query("www.example.test.", "A")
+    with _connect(server) as sock:
+        sock.sendall(frame(query.to_wire()))
+        sock.shutdown(socket.SHUT_WR)
+        reply = check_wire(read_frame(sock))
+        assert reply.id == query.id and reply.answer
+
+
+def test_ipv6_loopback(make_server):
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    server = make_server(listen=["[::1]:0"])
+    host, port = server.addresses[0]
+    assert host == "::1" and port != 0
+    for transport in ("udp", "tcp"):
+        reply, _ = ask(server, "www.example.test.", "AAAA", transport=transport)
+        assert [r.address for r in reply.answer[0]] == ["2001:db8::10"]
+    assert [e.client[0] for e in server.log] == ["::1", "::1"]

@@ -155,3 +155,9 @@ def test_truncated_udp_reply_never_exceeds_the_limit(make_server, payload):
     for qname in ["txt.huge.test.", BIG]:
         reply, wire = ask(server, qname, "TXT", **kwargs)
         assert len(wire) <= (payload or 512)
+
+
+def test_truncated_reply_keeps_the_question_case(server):
+    reply, wire = ask(server, "BiG.eXaMpLe.TeSt.", "TXT")
+    assert reply.flags & dns.flags.TC
+    assert reply.question[0].name.to_text() == "BiG.eXaMpLe.TeSt."

@@ -329,3 +329,14 @@ def test_tsig_error_reply_carries_tsig_error_rfc8945(tsig_server, secret, name, 
     assert reply.had_tsig, "the error reply has no TSIG record"
     assert reply.tsig_error == error
     assert reply.keyname == dns.name.from_text(name)
+
+
+def test_axfr_question_keeps_the_clients_case(server):
+    stream = tcp_stream(server, dns.message.make_query("ExAmPlE.TeSt.", "AXFR"))
+    assert stream[0][0].question[0].name.to_text() == "ExAmPlE.TeSt."
+    assert records(stream)[0][1] == "SOA" and len(records(stream)) > 2
+
+
+def test_ixfr_with_a_newer_serial_than_the_servers_is_a_single_soa(server):
+    stream = tcp_stream(server, ixfr_query(ORIGIN, OLD_SERIAL + 10))
+    assert records(stream) == [(ORIGIN, "SOA", OLD_SERIAL)]

@@ -1,0 +1,109 @@
+"""Fault documentation from the fault classes themselves (one template for all).
+
+``docs/faults.md`` is generated from here (``fakens faults --markdown``) and a
+test keeps it in sync, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from fakens.faults.base import REGISTRY, SCHEDULE_KEYS, Fault
+from fakens.selectors import SELECTOR_KEYS
+
+_HEADER = """# Faults
+
+Every fault imitates a misconfigured or broken server and is computed from the zone the server
+serves. A fault is written the same way everywhere (Python, `fakens serve --fault`, scenario
+TOML tables): a type, then `key=value` parameters, a selector (which queries) and a schedule
+(when), and an optional `name`:
+
+```
+nxdomain qname=**.io. probability=0.3 seed=7 name=io-outage
+```
+
+```python
+server.faults.add("nxdomain qname=**.io. probability=0.3 seed=7", name="io-outage")
+server.faults.add("nxdomain", qname="**.io.", probability=0.3, seed=7)
+with server.faults.scoped("drop transport=udp"):
+    ...
+```
+
+```toml
+[[faults]]
+type = "nxdomain"
+qname = "**.io."
+probability = 0.3
+seed = 7
+```
+
+## Selectors
+
+`qname` (exact `www.example.test.`, `*.example.test.` for names strictly below,
+`**.example.test.` for the name and everything below; comma-separated lists), `qtype`
+(transfers are the types AXFR and IXFR), `qclass`, `opcode` (QUERY, NOTIFY, UPDATE),
+`transport` (udp, tcp), `client` (an address or network), `edns` (true/false: the query has
+OPT), `do` (the DO bit), `server` (the server's name, in a lab). All given must match. A fault
+whose selector does not match a query leaves the reply byte for byte as it would be without it.
+
+## Schedules
+
+`probability` with `seed` (each fault has its own generator: the k-th query the fault's
+selector matches gets the k-th draw, in every run, whatever other faults or retries happen),
+`first=N` (matching queries 1..N), `after=N` (N+1 onwards), `every=N` (N, 2N, ...), `times=N`
+(at most N times), `from`/`until` (a window on the server's clock, from inclusive, until
+exclusive; a lab shares one clock that tests move without sleeping), `per_client=true` (the
+first matching query from each client address). All given must hold. Counting is per fault and
+counts every query its selector matches, **including a query that an earlier fault in the
+chain already ended** (dropped, refused): the fault chain decides which faults fire before any
+of them acts. Faults act in the order they were added. Delays and timeouts use real time.
+
+## The query log
+
+Each log entry's `faults` lists every fault that fired for that query, with what it changed
+(`{"name": "io-outage", "type": "nxdomain", "mode": null, "actions": ["nxdomain with the SOA of
+io."]}`), so a test can tell a fault's NXDOMAIN from a real one (whose `faults` is empty).
+
+## The fault types
+
+"""
+
+
+def fault_doc(cls: type[Fault]) -> str:
+    """One fault's documentation: its docstring plus its modes, parameters and selectors."""
+    text = inspect.cleandoc(cls.__doc__ or "")
+    lines = [text]
+    if cls.params:
+        lines.append("Parameter defaults: " + ", ".join(
+            f"`{k}`={v.default!r}" if v.default not in (None, ()) else f"`{k}`" + (" (required)" if v.required else "")
+            for k, v in cls.params.items()))
+    if cls.default_selector:
+        lines.append("Default selector: " + ", ".join(f"`{k}={v}`" for k, v in cls.default_selector.items()))
+    if cls.selector_keys != SELECTOR_KEYS:
+        lines.append("Selectors: " + ", ".join(f"`{k}`" for k in cls.selector_keys) + " only")
+    return "\n\n".join(lines).rstrip() + "\n"
+
+
+def faults_markdown() -> str:
+    """The whole of docs/faults.md."""
+    parts = [_HEADER]
+    for name in sorted(REGISTRY):
+        cls = REGISTRY[name]
+        body = fault_doc(cls)
+        body = body.replace(f"Name: {name}\n", "", 1).strip()
+        parts.append(f"### `{name}`\n\n{cls.summary}.\n\n{_format(body)}\n\n")
+    parts.append("Schedule keys: " + ", ".join(f"`{k}`" for k in SCHEDULE_KEYS) + ".\n")
+    return "".join(parts)
+
+
+def _format(body: str) -> str:
+    out = []
+    for paragraph in body.split("\n\n"):
+        paragraph = " ".join(line.strip() for line in paragraph.splitlines())
+        for label in ("Imitates:", "Modes:", "Parameters:", "Client sees:", "Example:", "Selects", "Takes only"):
+            if paragraph.startswith(label):
+                head, _, rest = paragraph.partition(":") if label.endswith(":") else (paragraph, "", "")
+                paragraph = f"**{head}:**{rest}" if label.endswith(":") else paragraph
+                break
+        out.append(paragraph)
+    return "\n\n".join(out)
