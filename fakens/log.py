@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -27,6 +27,9 @@ import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+
+from fakens.errors import ConfigError
+from fakens.selectors import Selector
 
 DEFAULT_LIMIT = 100_000
 
@@ -97,36 +100,43 @@ class LogEntry:
             "note": self.note,
         }
 
-    def matches(self, qname: str | dns.name.Name | None = None, qtype: str | int | None = None,
-                transport: str | None = None, client: str | None = None, rcode: str | int | None = None,
-                opcode: str | int | None = None) -> bool:
-        """Does this entry match every criterion given?"""
-        if qname is not None:
-            name = dns.name.from_text(qname) if isinstance(qname, str) else qname
-            if self.qname != name:
-                return False
-        if qtype is not None:
-            wanted = dns.rdatatype.from_text(qtype) if isinstance(qtype, str) else qtype
-            if self.qtype != wanted:
-                return False
-        if transport is not None and self.transport != transport.lower():
-            return False
-        if client is not None and self.client[0] != client:
-            return False
-        if rcode is not None:
-            wanted_rcode = dns.rcode.from_text(rcode) if isinstance(rcode, str) else rcode
-            if self.rcode != wanted_rcode:
-                return False
-        if opcode is not None:
-            wanted_op = dns.opcode.from_text(opcode) if isinstance(opcode, str) else opcode
-            if self.opcode != wanted_op:
-                return False
-        return True
+    def matches(self, selector: Selector | None = None, rcode: str | int | None = None,
+                fault: str | None = None, **criteria: Any) -> bool:
+        """Does this entry match? Criteria are the selector keys faults use
+        (``qname``, ``qtype``, ``transport``, ``client`` ...), plus ``rcode``
+        (None: no reply was sent) and ``fault`` (the name or type of a fault that fired)."""
+        return _LogFilter(selector, rcode, fault, criteria)(self)
 
     def __str__(self) -> str:
         question = f"{self.qname} {self.qtype_text}" if self.qname is not None else "(no question)"
         rcode = self.rcode_text or "no reply"
-        return f"{self.server} {self.transport} {self.client[0]}#{self.client[1]} {question} -> {rcode}"
+        faults = f" [faults: {', '.join(f['name'] for f in self.faults)}]" if self.faults else ""
+        return f"{self.server} {self.transport} {self.client[0]}#{self.client[1]} {question} -> {rcode}{faults}"
+
+
+_UNSET: Any = object()
+
+
+class _LogFilter:
+    """A compiled set of log criteria (the selector is parsed once, not per entry)."""
+
+    def __init__(self, selector: Selector | None, rcode: Any, fault: str | None, criteria: Mapping[str, Any]) -> None:
+        if selector is not None and criteria:
+            raise ConfigError("give either a Selector or selector keys, not both")
+        self.selector = selector if selector is not None else Selector.parse(criteria, context="log filter")
+        self.rcode: int | None | Any = _UNSET
+        if rcode is not None:
+            self.rcode = dns.rcode.from_text(rcode.upper()) if isinstance(rcode, str) else int(rcode)
+        self.fault = fault
+
+    def __call__(self, entry: LogEntry) -> bool:
+        if self.rcode is not _UNSET and entry.rcode != self.rcode:
+            return False
+        if self.fault is not None and not any(self.fault in (f["name"], f["type"]) for f in entry.faults):
+            return False
+        edns = entry.edns
+        return self.selector.matches(entry.qname, entry.qtype, entry.qclass, entry.opcode, entry.transport,
+                                     entry.client[0], edns is not None, bool(edns and edns.get("do")), entry.server)
 
 
 class QueryLog:
@@ -139,6 +149,7 @@ class QueryLog:
         self._file: IO[str] | None = None
         self._file_lock = threading.Lock()
         self.total = 0
+        self.name_for_messages = "the server"
         if path is not None:
             self._file = open(path, "a", encoding="utf-8")
 
@@ -176,13 +187,49 @@ class QueryLog:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def entries(self, **criteria: Any) -> list[LogEntry]:
-        """Entries matching every criterion (see :meth:`LogEntry.matches`), oldest first."""
-        return [e for e in list(self._entries) if e.matches(**criteria)]
+    def entries(self, selector: Selector | None = None, *, rcode: str | int | None = None,
+                fault: str | None = None, **criteria: Any) -> list[LogEntry]:
+        """Entries matching every criterion (see :meth:`LogEntry.matches`), oldest first.
 
-    def count(self, **criteria: Any) -> int:
+        >>> server.log.entries(qname="**.example.test.", qtype="A,AAAA", transport="udp", rcode="NXDOMAIN")
+        """
+        match = _LogFilter(selector, rcode, fault, criteria)
+        return [e for e in list(self._entries) if match(e)]
+
+    def count(self, selector: Selector | None = None, **criteria: Any) -> int:
         """How many entries match."""
-        return len(self.entries(**criteria))
+        return len(self.entries(selector, **criteria))
+
+    def assert_received(self, selector: Selector | None = None, *, times: int | None = None,
+                        at_least: int = 1, **criteria: Any) -> list[LogEntry]:
+        """Assert that matching queries arrived (exactly *times*, or at least
+        *at_least*); the error lists the similar queries the server did see."""
+        found = self.entries(selector, **criteria)
+        if times is not None and len(found) != times or times is None and len(found) < at_least:
+            wanted = f"exactly {times}" if times is not None else f"at least {at_least}"
+            raise AssertionError(f"expected {wanted} {_describe(selector, criteria)}, got {len(found)}"
+                                 + self._similar(criteria))
+        return found
+
+    def assert_not_received(self, selector: Selector | None = None, **criteria: Any) -> None:
+        """Assert that no matching query arrived."""
+        found = self.entries(selector, **criteria)
+        if found:
+            listed = "\n".join(f"  {e}" for e in found[:20])
+            raise AssertionError(f"expected no {_describe(selector, criteria)}, got {len(found)}:\n{listed}")
+
+    def _similar(self, criteria: Mapping[str, Any]) -> str:
+        entries = list(self._entries)
+        if not entries:
+            return f"; {self.name_for_messages} received no queries at all"
+        similar = []
+        qname = criteria.get("qname")
+        if isinstance(qname, str):
+            base = qname.lstrip("*.") or "."
+            similar = [e for e in entries if e.qname is not None and e.qname.to_text().lower().endswith(base.lower())]
+        shown = (similar or entries)[-20:]
+        label = "similar queries" if similar else "the last queries"
+        return f"; {label} it received:\n" + "\n".join(f"  {e}" for e in shown)
 
     def to_jsonl(self, path_or_file: str | IO[str], entries: Iterable[LogEntry] | None = None) -> None:
         """Write entries (all by default) as JSON lines."""
@@ -193,3 +240,8 @@ class QueryLog:
             return
         for entry in chosen:
             path_or_file.write(json.dumps(entry.to_dict()) + "\n")
+
+
+def _describe(selector: Selector | None, criteria: Mapping[str, Any]) -> str:
+    keys = selector.to_spec() if selector is not None else {k: v for k, v in criteria.items()}
+    return "queries matching " + (" ".join(f"{k}={v}" for k, v in keys.items()) or "anything")

@@ -110,7 +110,8 @@ class Server:
 
     Parameters (all but *zones* optional):
 
-    - ``zones``: Zone objects, zone files or directories of zone files.
+    - ``zones``: Zone objects, zone files, directories of zone files, or zone
+      text (a string with a line break).
     - ``listen``: ``"ADDR:PORT"`` strings or (host, port) pairs; port 0
       picks a free port, the same for UDP and TCP. Default ``127.0.0.1:0``.
     - ``name``: how the log and CHAOS ``id.server.`` name this server.
@@ -121,7 +122,8 @@ class Server:
     - ``notify``: ``"ADDR:PORT"`` of secondaries to NOTIFY after an edit.
     - ``allow_transfer`` / ``allow_notify``: networks allowed (None: any).
     - ``tsig_keys``: {key name: base64 secret} (hmac-sha256) or dnspython
-      Keys; ``transfer_requires_tsig``: refuse unsigned AXFR/IXFR.
+      Keys; ``transfer_requires_tsig``: refuse unsigned AXFR/IXFR;
+      ``notify_key``: the key that signs outgoing NOTIFY.
     - ``ixfr_as_axfr``: answer every IXFR with the whole zone (legal, RFC 1995).
     - ``log_limit``, ``log_file``: the query log's memory bound and file.
     - ``clock``: the clock for log times (a lab's shared ManualClock).
@@ -147,6 +149,7 @@ class Server:
         allow_notify: Iterable[str] | None = None,
         tsig_keys: Mapping[str, str | dns.tsig.Key] | None = None,
         transfer_requires_tsig: bool = False,
+        notify_key: str | None = None,
         ixfr_as_axfr: bool = False,
         log_limit: int = DEFAULT_LIMIT,
         log_file: str | None = None,
@@ -180,7 +183,13 @@ class Server:
         if transfer_requires_tsig and not self.keyring:
             raise ConfigError("transfer_requires_tsig needs tsig_keys={name: base64 secret}")
         self.ixfr_as_axfr = ixfr_as_axfr
+        self.notify_key: dns.name.Name | None = None
+        if notify_key is not None:
+            self.notify_key = dns.name.from_text(notify_key)
+            if not self.keyring or self.notify_key not in self.keyring:
+                raise ConfigError(f"notify_key {notify_key!r} is not among tsig_keys; add it: tsig_keys={{{notify_key!r}: 'base64 secret'}}")
         self.log = QueryLog(log_limit, log_file)
+        self.log.name_for_messages = f"server {name}"
         self.clock: Clock = clock or SystemClock()
         self.faults = FaultChain(self.clock, name)
         self.faults.on_change.append(self._faults_changed)
@@ -624,6 +633,9 @@ class Server:
         endpoint = next((u for u in self._udp if (":" in u.local[0]) == family_v6), self._udp[0])
         message = make_notify(version)
         message.id = record.id
+        if self.notify_key is not None:
+            assert self.keyring is not None
+            message.use_tsig(self.keyring, self.notify_key)
         endpoint.sendto(message.to_wire(), record.target)
         record.sent_from = endpoint.local
         record.attempts += 1

@@ -662,7 +662,10 @@ def zone_files(directory: str | os.PathLike[str]) -> list[Path]:
 
 
 def load_zones(sources: Iterable[str | os.PathLike[str] | Zone]) -> list[Zone]:
-    """Zones from files, directories of zone files, or Zone objects.
+    """Zones from files, directories of zone files, zone text or Zone objects.
+
+    A string with a line break in it is zone text (it must set ``$ORIGIN`` or
+    use absolute names), any other string a path.
 
     >>> [z.origin.to_text() for z in load_zones(["zones/example.test.zone"])]
     ['example.test.']
@@ -671,6 +674,8 @@ def load_zones(sources: Iterable[str | os.PathLike[str] | Zone]) -> list[Zone]:
     for source in sources:
         if isinstance(source, Zone):
             zones.append(source)
+        elif isinstance(source, str) and "\n" in source:
+            zones.append(Zone.from_text(source))
         elif os.path.isdir(source):
             found = zone_files(source)
             if not found:
