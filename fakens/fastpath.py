@@ -2,8 +2,9 @@
 
 The engine is deterministic (same zones + same question = same answer), so a
 reply can be kept, keyed by everything in the query that could change it
-(transport, header flags and counts, question in lower case, the OPT record),
-and reused with only the ID and the question name's case patched in. The
+(transport, header flags and counts, the question as written, the OPT record),
+and reused with only the ID patched in. The question's case is part of the key:
+names synthesized from the query name (DNAME, wildcards) keep the client's case. The
 cache is emptied whenever a zone of the server changes, and the server uses
 it only when no fault is installed and the query is not TSIG-signed::
 
@@ -42,7 +43,7 @@ class ReplyCache(Generic[T]):
 
     def __init__(self, limit: int = MAX_ENTRIES) -> None:
         self.limit = limit
-        self._entries: dict[bytes, tuple[bytes, int, T]] = {}
+        self._entries: dict[bytes, tuple[bytes, T]] = {}
         self.hits = 0
 
     @staticmethod
@@ -53,24 +54,22 @@ class ReplyCache(Generic[T]):
         end = question_end(wire)
         if end is None:
             return None
-        return (b"t" if transport == "tcp" else b"u") + wire[2:12] + wire[12:end].lower() + wire[end:]
+        return (b"t" if transport == "tcp" else b"u") + wire[2:]
 
     def get(self, key: bytes, wire: bytes) -> tuple[bytes, T] | None:
-        """The cached reply with *wire*'s ID and question case, or None."""
+        """The cached reply with *wire*'s ID, or None."""
         found = self._entries.get(key)
         if found is None:
             return None
-        reply, end, value = found
+        reply, value = found
         self.hits += 1
-        return wire[:2] + reply[2:12] + wire[12:end] + reply[end:], value
+        return wire[:2] + reply[2:], value
 
     def put(self, key: bytes, reply: bytes, value: T) -> None:
         """Keep a reply whose question is the one in *key*."""
         if len(self._entries) >= self.limit:
             self._entries.clear()
-        end = question_end(reply)
-        if end is not None:
-            self._entries[key] = (reply, end, value)
+        self._entries[key] = (reply, value)
 
     def clear(self) -> None:
         """Forget every reply (a zone changed)."""

@@ -66,6 +66,8 @@ class NamePattern:
             mode, text = "below", text[2:]
         elif text in ("*", "**"):
             return cls(dns.name.root, "subtree")
+        if text in ("", "."):
+            return cls(dns.name.root, mode)
         try:
             name = dns.name.from_text(text)
         except dns.exception.DNSException as e:
@@ -81,7 +83,9 @@ class NamePattern:
 
     def __str__(self) -> str:
         prefix = {"exact": "", "below": "*.", "subtree": "**."}[self.mode]
-        return prefix + self.name.to_text() if self.name != dns.name.root or not prefix else prefix.rstrip(".")
+        if self.name == dns.name.root:
+            return prefix or "."
+        return prefix + self.name.to_text()
 
 
 @dataclass(frozen=True)

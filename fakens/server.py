@@ -42,6 +42,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
+import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
 
@@ -230,6 +231,20 @@ class Server:
         loaded.on_change(self._zone_changed)
         return loaded
 
+    def reset(self) -> None:
+        """Back to the state at start: no faults, an empty log, every zone as loaded,
+        no NOTIFY records or recorded errors (thread-safe)."""
+        self.faults.reset()
+        for zone in self.engine.zones.values():
+            zone.reset()
+        self._cache.clear()
+        self.log.clear()
+        for record in self.notifies:
+            if record.handle is not None:
+                record.handle.cancel()
+        self.notifies.clear()
+        self.errors.clear()
+
     # -- lifecycle ---------------------------------------------------------------
 
     @property
@@ -282,7 +297,7 @@ class Server:
 
     async def _close_sockets(self) -> None:
         for udp in self._udp:
-            udp.close()
+            await udp.close()
         for tcp in self._tcp:
             await tcp.close()
         self._udp, self._tcp, self._tcp_paused = [], [], []
@@ -380,8 +395,8 @@ class Server:
         try:
             message = dns.message.from_wire(wire, keyring=self.keyring, one_rr_per_rrset=False)
         except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime, dns.tsig.PeerError) as e:
-            entry.note = f"TSIG: {e}"
-            return Reply([self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, None, None)])
+            entry.note = f"TSIG: {type(e).__name__}: {e}"
+            return Reply([self._tsig_error_reply(wire, msg_id, flags, e, entry)])
         except dns.exception.DNSException as e:
             entry.note = f"cannot parse: {e}"
             known = dns.opcode.from_flags(flags) in (dns.opcode.QUERY, dns.opcode.NOTIFY)
@@ -436,7 +451,7 @@ class Server:
         q = message.question[0] if message.question and question else None
         flags = header_flags(message.flags, message.opcode(), False, tc)
         opt = ctx.opt if with_opt else None
-        return Reply([encode(message.id, flags, rcode, Question(q.name, q.rdtype, q.rdclass) if q else None,
+        return Reply([encode(message.id, flags, rcode, Question(q.name, q.rdtype, q.rdclass) if q is not None else None,
                              None, MAX_TCP, opt, ctx.signer)])
 
     def _limit(self, message: dns.message.Message, transport: str) -> int:
@@ -470,6 +485,31 @@ class Server:
         if key is None:
             return None
         return TsigSigner(key, message.mac or b"", message.id)
+
+    def _tsig_error_reply(self, wire: bytes, msg_id: int, flags: int, error: Exception, entry: LogEntry) -> bytes:
+        """NOTAUTH with an unsigned TSIG record carrying BADKEY, BADSIG or BADTIME (RFC 8945 5.2)."""
+        try:
+            message = dns.message.from_wire(wire, keyring=False)
+        except dns.exception.DNSException:
+            return self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, None, None)
+        question = None
+        if message.question:
+            q = message.question[0]
+            question = Question(q.name, q.rdtype, q.rdclass)
+            entry.qname, entry.qtype, entry.qclass = q.name, q.rdtype, q.rdclass
+        tsig = message.tsig
+        if tsig is None:
+            return self._error_reply(msg_id, flags, dns.rcode.NOTAUTH, question, None)
+        if isinstance(error, dns.message.UnknownTSIGKey):
+            code = dns.rcode.BADKEY
+        elif isinstance(error, dns.tsig.BadTime):
+            code = dns.rcode.BADTIME
+        else:
+            code = dns.rcode.BADSIG
+        rdata = tsig[0].replace(time_signed=int(time.time()), mac=b"", error=code, other=b"")
+        answer = Answer(Kind.ERROR, dns.rcode.NOTAUTH, additional=[dns.rrset.from_rdata(tsig.name, 0, rdata)])
+        opcode = dns.opcode.from_flags(flags)
+        return encode(msg_id, header_flags(flags, opcode, False), dns.rcode.NOTAUTH, question, answer, MAX_TCP)
 
     def _error_reply(self, msg_id: int, flags: int, rcode: int, question: Question | None,
                      opt: Opt | None, signer: TsigSigner | None = None) -> bytes:
@@ -607,7 +647,8 @@ class Server:
         done.wait(10)
 
     def _sync_tcp_listeners(self) -> None:
-        closed = any(f.type_name == "tcp-refused" and f.mode == "closed" for f in self.faults)
+        closed = any(f.type_name == "tcp-refused" and f.mode == "closed"
+                     and f.selector.matches(transport="tcp", server=self.name) for f in self.faults)
         if closed and self._tcp:
             for listener in self._tcp:
                 if listener.server is not None:

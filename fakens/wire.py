@@ -3,7 +3,9 @@
 Truncation follows RFC 2181 section 9 and RFC 9471: optional ADDITIONAL
 records that do not fit are dropped without TC; required glue of a referral
 that does not fit sets TC (what fits is kept); when ANSWER or AUTHORITY does
-not fit, TC=1 and the reply holds only the question (and OPT), as BIND does::
+not fit, TC=1 and the reply holds only the question (and OPT), as BIND does.
+Records are written in a stable order (no shuffling), so the same answer is
+the same bytes every time::
 
     wire = encode(Reply(id=q.id, question=q.question[0], flags=..., answer=answer), max_size=512)
 """
@@ -115,9 +117,9 @@ def encode(
         answer_rrsets, authority, additional = answer.answer, answer.authority, answer.additional
         try:
             for rrset in answer_rrsets:
-                renderer.add_rrset(dns.renderer.ANSWER, rrset)
+                renderer.add_rrset(dns.renderer.ANSWER, rrset, want_shuffle=False)
             for rrset in authority:
-                renderer.add_rrset(dns.renderer.AUTHORITY, rrset)
+                renderer.add_rrset(dns.renderer.AUTHORITY, rrset, want_shuffle=False)
         except dns.exception.TooBig:
             renderer = dns.renderer.Renderer(msg_id, flags | dns.flags.TC, max_size)
             renderer.reserve(min(reserve, max(0, max_size - 12)))
@@ -126,12 +128,12 @@ def encode(
             return _finish(renderer, opt, signer)
         for rrset in answer.glue:
             try:
-                renderer.add_rrset(dns.renderer.ADDITIONAL, rrset)
+                renderer.add_rrset(dns.renderer.ADDITIONAL, rrset, want_shuffle=False)
             except dns.exception.TooBig:
                 renderer.flags |= dns.flags.TC  # required glue lost (RFC 9471)
         for rrset in additional:
             try:
-                renderer.add_rrset(dns.renderer.ADDITIONAL, rrset)
+                renderer.add_rrset(dns.renderer.ADDITIONAL, rrset, want_shuffle=False)
             except dns.exception.TooBig:
                 pass  # optional data: dropped without TC (RFC 2181 9)
         if answer.tc:
@@ -176,7 +178,7 @@ def encode_stream(
         while pending:
             rrset = pending[0]
             try:
-                renderer.add_rrset(dns.renderer.ANSWER, rrset)
+                renderer.add_rrset(dns.renderer.ANSWER, rrset, want_shuffle=False)
             except dns.exception.TooBig:
                 if added == 0 and len(rrset) > 1:
                     pending[0:1] = _split(rrset)

@@ -506,6 +506,15 @@ class Zone:
                 return version
         return None
 
+    def reset(self) -> ZoneVersion:
+        """Serve the version the zone was loaded with again, forgetting every edit
+        (a session-scoped server between tests). Listeners are not called."""
+        with self._lock:
+            first = self._history[0]
+            self._history = [first]
+            self._current = first
+        return first
+
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener(zone, old, new)`` after every edit (from the editing thread)."""
         self._listeners.append(listener)

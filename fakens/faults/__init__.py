@@ -123,8 +123,9 @@ class FaultChain:
         try:
             yield fault
         finally:
-            if self.get(fault.name) is not None:
-                self.remove(fault.name)
+            with self._lock:
+                self._faults = tuple(f for f in self._faults if f is not fault)
+            self._changed()
 
     def _changed(self) -> None:
         for callback in self.on_change:

@@ -66,7 +66,7 @@ class Param:
         where = f"fault {fault}: {key}={value!r}"
         try:
             if self.kind == "int":
-                return int(value)
+                return _integer(value)
             if self.kind == "float":
                 return float(value)
             if self.kind == "bool":
@@ -93,6 +93,28 @@ class Param:
             expected = {"int": "an integer", "float": "a number", "bool": "true or false", "name": "a domain name",
                         "names": "domain names separated by commas", "rcode": "an RCODE such as SERVFAIL"}.get(self.kind, "text")
             raise ConfigError(f"{where}: expected {expected}") from None
+
+
+def _integer(value: Any) -> int:
+    """An int from an int, an integral float or decimal text; ValueError otherwise (no silent truncation)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return int(value)
+
+
+def _boolean(context: str, key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{context}: {key}={value!r}: expected true or false")
 
 
 # -- schedules ---------------------------------------------------------------------------
@@ -140,7 +162,7 @@ class Schedule:
             if key not in values:
                 return None
             try:
-                value = kind(values[key])
+                value = _integer(values[key]) if kind is int else float(values[key])
             except (TypeError, ValueError):
                 raise ConfigError(f"{context}: {key}={values[key]!r}: expected {'an integer' if kind is int else 'a number'}") from None
             return value
@@ -149,7 +171,7 @@ class Schedule:
             probability=number("probability", float), seed=number("seed", int), first=number("first", int),
             every=number("every", int), after=number("after", int), times=number("times", int),
             start=number("from", float), until=number("until", float),
-            per_client=str(values.get("per_client", "false")).lower() in ("1", "true", "yes", "on"),
+            per_client=_boolean(context, "per_client", values.get("per_client", False)),
         )
         if schedule.probability is not None and not 0 <= schedule.probability <= 1:
             raise ConfigError(f"{context}: probability={schedule.probability} must be between 0 and 1")
@@ -244,7 +266,9 @@ class Fault:
             param = self.params[key]
             if value == param.default:
                 continue
-            if isinstance(value, tuple):
+            if param.kind == "rcode":
+                value = dns.rcode.to_text(value)
+            elif isinstance(value, tuple):
                 value = ",".join(v.to_text() if isinstance(v, dns.name.Name) else str(v) for v in value)
             elif isinstance(value, dns.name.Name):
                 value = value.to_text()

@@ -54,7 +54,10 @@ class WrongQuestion(Fault):
 
     Modes: ``case`` (default): the question name's case changed (lowered; raised
     when the query had no upper case); ``name``: the question name replaced by
-    ``to``; ``type``: the question type replaced by ``type`` (default TXT).
+    ``to``; ``type``: the question type replaced by ``to_type`` (default TXT).
+
+    Parameters: ``to`` (mode name): the question name sent; ``to_type`` (mode
+    type): the question type sent.
 
     Client sees: a reply whose question differs from its query's.
 
@@ -66,16 +69,16 @@ class WrongQuestion(Fault):
     modes = ("case", "name", "type")
     params = {
         "to": Param("name", None, "question name to send (mode name)"),
-        "type": Param("str", "TXT", "question type to send (mode type)"),
+        "to_type": Param("str", "TXT", "question type to send (mode type)"),
     }
 
     def validate(self) -> None:
         if self.mode == "name" and self.to is None:
             raise ConfigError("fault wrong-question mode=name needs to=DOMAIN")
         try:
-            self._type = dns.rdatatype.from_text(self.type.upper())
+            self._type = dns.rdatatype.from_text(self.to_type.upper())
         except Exception:
-            raise ConfigError(f"fault wrong-question: unknown type {self.type!r}") from None
+            raise ConfigError(f"fault wrong-question: to_type={self.to_type!r} is not a DNS type") from None
 
     def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
         message = messages[0]

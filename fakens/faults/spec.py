@@ -38,6 +38,9 @@ def parse_text(text: str) -> dict[str, Any]:
         key, sep, value = word.partition("=")
         if not sep:
             raise ConfigError(f"fault spec {text!r}: {word!r} is not key=value")
+        if key.strip() == "type":
+            raise ConfigError(f"fault spec {text!r}: the fault type is the first word ({words[0]!r}); "
+                              f"remove {word!r}")
         table[key.strip().replace("-", "_")] = value
     return table
 

@@ -212,8 +212,11 @@ class NoNotify(Fault):
     Imitates: a primary whose secondaries lag: changes are not NOTIFYed, or
     NOTIFYed late, or to the wrong address.
 
-    Modes: ``none`` (default): no NOTIFY is sent; ``late``: sent after ``delay``
-    seconds (default 30, real time); ``wrong-address``: sent to ``to`` instead.
+    Modes: ``none`` (default): no NOTIFY is sent; ``late``: sent late;
+    ``wrong-address``: sent to another address.
+
+    Parameters: ``delay`` (mode late): seconds before the NOTIFY (default 30,
+    real time); ``to`` (mode wrong-address): the ADDR:PORT it goes to instead.
 
     Selects by ``qname`` (the zone) and ``client`` (the secondary's address).
 

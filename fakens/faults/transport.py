@@ -116,7 +116,8 @@ class Oversize(Fault):
     said it can take, without TC.
 
     Parameters: ``size`` (default 0): pad the reply (EDNS padding option) to at
-    least this many bytes; 0 sends the full answer unpadded.
+    least this many bytes; 0 sends the full answer unpadded. To carry the padding,
+    a reply to a query without EDNS gets an OPT record too.
 
     Client sees: a UDP reply bigger than its advertised size (512 without EDNS), TC=0.
 
@@ -187,11 +188,12 @@ class TcpRefused(Fault):
     Imitates: TCP/53 blocked by a firewall while UDP works.
 
     Modes: ``closed`` (default): the server's TCP listener is closed while the
-    fault is installed, so connections are refused (schedules do not apply);
-    ``reset``: connections are accepted and reset at once.
+    fault is installed, so every connection is refused; a closed listener cannot
+    tell clients or moments apart, so this mode takes no ``client`` selector and
+    no schedule (an error if given); ``reset``: connections are accepted and
+    reset at once, selectable by ``client`` and by schedule.
 
-    Takes only ``client`` and ``server`` selectors and schedules: it acts before
-    any query is read.
+    Takes only ``client`` and ``server`` selectors: it acts before any query is read.
 
     Client sees: connection refused, or a reset; UDP answers as usual.
 
@@ -203,6 +205,14 @@ class TcpRefused(Fault):
     modes = ("closed", "reset")
     selector_keys = ("client", "server")
 
+    def validate(self) -> None:
+        if self.mode == "closed":
+            from fakens.errors import ConfigError
+
+            if self.selector.clients or self.schedule.to_spec():
+                raise ConfigError("fault tcp-refused mode=closed closes the listener for everyone: it takes no "
+                                  "client selector and no schedule; use mode=reset to refuse some connections")
+
     def connection(self, ctx: FaultContext) -> str | None:
-        return "reset"
+        return "reset" if self.mode == "reset" else None
 

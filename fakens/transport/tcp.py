@@ -41,6 +41,7 @@ class TcpListener:
         self.local = local
         self.connections: set[_Connection] = set()
         self.server: asyncio.AbstractServer | None = None
+        self.closing = False
 
     @classmethod
     async def start(cls, sock: socket.socket, handler: Handler, limits: TcpLimits,
@@ -54,7 +55,9 @@ class TcpListener:
         return listener
 
     async def close(self) -> None:
-        """Stop listening and close every connection at once."""
+        """Stop listening and close every connection at once (also one accepted
+        but not yet set up: it aborts itself when it sees ``closing``)."""
+        self.closing = True
         if self.server is not None:
             self.server.close()
         for connection in list(self.connections):
@@ -76,6 +79,9 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername")[:2]
+        if self.listener.closing:
+            self.abort()
+            return
         if len(self.listener.connections) >= self.listener.limits.max_connections:
             self.transport.abort()  # type: ignore[union-attr]
             return

@@ -19,6 +19,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.local = local
         self.transport: asyncio.DatagramTransport | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed: asyncio.Future[None] | None = None
 
     @classmethod
     async def start(cls, sock: socket.socket, handler: Handler) -> UdpEndpoint:
@@ -31,6 +32,11 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.loop = asyncio.get_running_loop()
+        self.closed = self.loop.create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         outcome = self.handler(data, addr[:2], self.local, "udp")
@@ -53,6 +59,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors for earlier replies: nothing to do
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Close the socket and wait until it is released."""
         if self.transport is not None:
             self.transport.close()
+        if self.closed is not None:
+            await self.closed

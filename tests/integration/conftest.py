@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import dnslib
 import dns.message
 import dns.name
 import dns.rdataclass
 import dns.rdatatype
+import dnslib
 import pytest
 
 import fakens
@@ -111,7 +111,7 @@ def recv_reply(sock: socket.socket, msg_id: int, source: Addr | None = None, tim
         sock.settimeout(left)
         try:
             data, peer = sock.recvfrom(65535)
-        except socket.timeout:
+        except TimeoutError:
             raise TimeoutError(f"no reply with id {msg_id} within {timeout}s") from None
         if source is not None and tuple(peer[:2]) != tuple(source):
             continue
@@ -156,12 +156,14 @@ def exchange(target: Any, query: dns.message.Message | bytes, transport: str = "
     return check_wire(reply_wire, request, **from_wire), reply_wire
 
 
-def make_query(qname: str | dns.name.Name, rdtype: str | int = "A", rdclass: str | int = "IN",
+def make_query(qname: str | dns.name.Name, rdtype: str | dns.rdatatype.RdataType = "A",
+               rdclass: str | dns.rdataclass.RdataClass = "IN",
                **kwargs: Any) -> dns.message.Message:
     return dns.message.make_query(qname, rdtype, rdclass, **kwargs)
 
 
-def ask(target: Any, qname: str | dns.name.Name, rdtype: str | int = "A", rdclass: str | int = "IN", *,
+def ask(target: Any, qname: str | dns.name.Name, rdtype: str | dns.rdatatype.RdataType = "A",
+        rdclass: str | dns.rdataclass.RdataClass = "IN", *,
         transport: str = "udp", timeout: float = TIMEOUT, **make_kwargs: Any) -> tuple[dns.message.Message, bytes]:
     """Build a query with dnspython's make_query, send it, decode the reply both ways."""
     query = make_query(qname, rdtype, rdclass, **make_kwargs)
@@ -220,17 +222,6 @@ def poll(predicate: Callable[[], Any], timeout: float = TIMEOUT, what: str = "co
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s")
         time.sleep(0.01)  # polling interval, not synchronisation
-
-
-async def apoll(predicate: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 def example_zone() -> fakens.Zone:

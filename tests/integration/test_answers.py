@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dns.flags
-import dns.query
 import dns.message
 import dns.name
 import dns.opcode
+import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import pytest
+
+import fakens
 
 from .conftest import ask, dnslib_parse
 
 TRANSPORTS = ["udp", "tcp"]
 
 
-def _rrset(section: list, name: str, rdtype: str):
+def _rrset(section: list[dns.rrset.RRset], name: str, rdtype: str) -> dns.rrset.RRset:
     wanted = dns.name.from_text(name)
     for rrset in section:
         if rrset.name == wanted and rrset.rdtype == dns.rdatatype.from_text(rdtype):
@@ -26,7 +30,7 @@ def _rrset(section: list, name: str, rdtype: str):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_answer_flags_aa_no_ra_no_ad_rd_copied(server, transport):
+def test_answer_flags_aa_no_ra_no_ad_rd_copied(server: fakens.Server, transport: str) -> None:
     reply, _ = ask(server, "www.example.test.", "A", transport=transport)  # make_query sets RD
     assert reply.flags & dns.flags.QR
     assert reply.flags & dns.flags.AA
@@ -41,7 +45,7 @@ def test_answer_flags_aa_no_ra_no_ad_rd_copied(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_rd_clear_stays_clear_and_ad_in_query_not_copied(server, transport):
+def test_rd_clear_stays_clear_and_ad_in_query_not_copied(server: fakens.Server, transport: str) -> None:
     reply, _ = ask(server, "www.example.test.", "A", transport=transport, flags=dns.flags.AD)
     assert not reply.flags & dns.flags.RD
     assert not reply.flags & dns.flags.AD
@@ -50,7 +54,7 @@ def test_rd_clear_stays_clear_and_ad_in_query_not_copied(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_question_echoed_with_the_clients_case(server, transport):
+def test_question_echoed_with_the_clients_case(server: fakens.Server, transport: str) -> None:
     qname = "wWw.ExAmPlE.tEsT."
     reply, wire = ask(server, qname, "A", transport=transport)
     assert len(reply.question) == 1
@@ -63,7 +67,7 @@ def test_question_echoed_with_the_clients_case(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_ttls_as_in_the_zone(server, transport):
+def test_ttls_as_in_the_zone(server: fakens.Server, transport: str) -> None:
     reply, wire = ask(server, "www.example.test.", "A", transport=transport)
     assert _rrset(reply.answer, "www.example.test.", "A").ttl == 300
     assert _rrset(reply.authority, "example.test.", "NS").ttl == 3600
@@ -76,7 +80,7 @@ def test_ttls_as_in_the_zone(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_nxdomain_and_nodata(server, transport):
+def test_nxdomain_and_nodata(server: fakens.Server, transport: str) -> None:
     reply, _ = ask(server, "nope.example.test.", "A", transport=transport)
     assert reply.rcode() == dns.rcode.NXDOMAIN
     assert reply.flags & dns.flags.AA
@@ -89,7 +93,7 @@ def test_nxdomain_and_nodata(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_not_served_zone_refused(server, transport):
+def test_not_served_zone_refused(server: fakens.Server, transport: str) -> None:
     reply, _ = ask(server, "www.example.org.", "A", transport=transport)
     assert reply.rcode() == dns.rcode.REFUSED
     assert not reply.flags & dns.flags.AA
@@ -98,7 +102,7 @@ def test_not_served_zone_refused(server, transport):
 
 @pytest.mark.parametrize("qname", ["id.server.", "hostname.bind.", "ID.Server."])
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_chaos_identity_gives_the_server_name(make_server, qname, transport):
+def test_chaos_identity_gives_the_server_name(make_server: Callable[..., fakens.Server], qname: str, transport: str) -> None:
     server = make_server(name="ns-identity-7")
     reply, _ = ask(server, qname, "TXT", "CH", transport=transport)
     assert reply.rcode() == dns.rcode.NOERROR
@@ -110,7 +114,7 @@ def test_chaos_identity_gives_the_server_name(make_server, qname, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_chaos_version_bind(make_server, transport):
+def test_chaos_version_bind(make_server: Callable[..., fakens.Server], transport: str) -> None:
     server = make_server(version="fakens-test 9.9")
     reply, _ = ask(server, "version.bind.", "TXT", "CH", transport=transport)
     assert reply.rcode() == dns.rcode.NOERROR
@@ -119,7 +123,7 @@ def test_chaos_version_bind(make_server, transport):
     assert [r.strings for r in rrset] == [(b"fakens-test 9.9",)]
 
 
-def test_dnspython_query_functions_work(server):
+def test_dnspython_query_functions_work(server: fakens.Server) -> None:
     """The ordinary dnspython client calls (which check ID and question) accept the replies."""
     host, port = server.addresses[0]
     query = dns.message.make_query("mail.example.test.", "AAAA")

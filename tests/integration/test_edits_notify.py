@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable, Iterator
 
 import dns.flags
 import dns.message
@@ -16,22 +17,24 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+import fakens
+
 from .conftest import ask, check_wire, nothing_pending, poll, udp_socket
 
 ORIGIN = "example.test."
 OLD_SERIAL = 2024010101
 
 
-def _soa_serial(server, transport: str = "udp") -> int:
+def _soa_serial(server: fakens.Server, transport: str = "udp") -> int:
     reply, _ = ask(server, ORIGIN, "SOA", transport=transport)
-    return reply.answer[0][0].serial
+    return int(reply.answer[0][0].serial)
 
 
 # -- live edits ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_edit_while_serving_next_query_sees_new_data(server, transport):
+def test_edit_while_serving_next_query_sees_new_data(server: fakens.Server, transport: str) -> None:
     reply, _ = ask(server, "new.example.test.", "A", transport=transport)
     assert reply.rcode() == dns.rcode.NXDOMAIN
     server.zone(ORIGIN).edit(add=["new 120 A 192.0.2.77"])
@@ -44,7 +47,7 @@ def test_edit_while_serving_next_query_sees_new_data(server, transport):
     assert reply.authority[0][0].serial == OLD_SERIAL + 1
 
 
-def test_edit_remove_and_replace_seen_at_once(server):
+def test_edit_remove_and_replace_seen_at_once(server: fakens.Server) -> None:
     zone = server.zone(ORIGIN)
     zone.edit(remove=["www A"])
     reply, _ = ask(server, "www.example.test.", "A")
@@ -57,7 +60,7 @@ def test_edit_remove_and_replace_seen_at_once(server):
     assert _soa_serial(server) == OLD_SERIAL + 2
 
 
-def test_edit_without_bumping_keeps_the_serial(server):
+def test_edit_without_bumping_keeps_the_serial(server: fakens.Server) -> None:
     server.zone(ORIGIN).edit(add=["quiet 300 A 192.0.2.78"], bump_serial=False)
     reply, _ = ask(server, "quiet.example.test.", "A")
     assert reply.answer[0][0].address == "192.0.2.78"
@@ -65,7 +68,7 @@ def test_edit_without_bumping_keeps_the_serial(server):
     assert server.zone(ORIGIN).serial == OLD_SERIAL
 
 
-def test_edits_during_a_stream_of_queries(server):
+def test_edits_during_a_stream_of_queries(server: fakens.Server) -> None:
     """Every reply is consistent with some version: the A record exists iff the serial says so."""
     zone = server.zone(ORIGIN)
     for i in range(20):
@@ -79,7 +82,7 @@ def test_edits_during_a_stream_of_queries(server):
 
 
 @pytest.fixture
-def secondary():
+def secondary() -> Iterator[socket.socket]:
     """A UDP socket standing in for a secondary server."""
     sock = udp_socket("127.0.0.1")
     try:
@@ -94,11 +97,11 @@ def _next_notify(sock: socket.socket, timeout: float = 5.0) -> tuple[dns.message
     return check_wire(wire), wire, peer[:2]
 
 
-def test_notify_sent_after_an_edit(make_server, secondary):
+def test_notify_sent_after_an_edit(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
     target = secondary.getsockname()
     server = make_server(notify=[f"127.0.0.1:{target[1]}"])
     server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
-    notify, wire, peer = _next_notify(secondary)
+    notify, _wire, peer = _next_notify(secondary)
     assert notify.opcode() == dns.opcode.NOTIFY
     assert notify.flags & dns.flags.AA
     assert not notify.flags & dns.flags.QR
@@ -113,7 +116,7 @@ def test_notify_sent_after_an_edit(make_server, secondary):
     assert record.target == tuple(target)
 
 
-def test_notify_retried_until_answered(make_server, secondary):
+def test_notify_retried_until_answered(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
     target = secondary.getsockname()
     server = make_server(notify=[f"127.0.0.1:{target[1]}"], notify_retry=0.2, notify_attempts=10)
     started = time.monotonic()
@@ -142,7 +145,7 @@ def test_notify_retried_until_answered(make_server, secondary):
     assert server.notifies[-1].attempts == attempts
 
 
-def test_notify_default_retry_interval(make_server, secondary):
+def test_notify_default_retry_interval(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
     """Without an answer the NOTIFY is sent again (default interval: a second or more)."""
     target = secondary.getsockname()
     server = make_server(notify=[f"127.0.0.1:{target[1]}"])
@@ -154,7 +157,7 @@ def test_notify_default_retry_interval(make_server, secondary):
     assert time.monotonic() - started >= 1.0  # the default retry interval
 
 
-def test_no_notify_without_targets_or_edit(make_server, secondary):
+def test_no_notify_without_targets_or_edit(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
     target = secondary.getsockname()
     server = make_server(notify=[f"127.0.0.1:{target[1]}"])
     # a query is no reason to notify; use a later edit's NOTIFY as the barrier
@@ -165,7 +168,7 @@ def test_no_notify_without_targets_or_edit(make_server, secondary):
     assert len(server.notifies) == 1
 
 
-def test_send_notify_explicitly(make_server, secondary):
+def test_send_notify_explicitly(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
     target = secondary.getsockname()
     server = make_server()
     (record,) = server.send_notify(ORIGIN, [f"127.0.0.1:{target[1]}"])
@@ -186,7 +189,7 @@ def _notify_query(origin: str) -> dns.message.Message:
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_incoming_notify_acknowledged(server, exchange, transport):
+def test_incoming_notify_acknowledged(server: fakens.Server, exchange: Callable[..., tuple[dns.message.Message, bytes]], transport: str) -> None:
     query = _notify_query(ORIGIN)
     reply, _ = exchange(server, query, transport)
     assert reply.rcode() == dns.rcode.NOERROR
@@ -196,7 +199,7 @@ def test_incoming_notify_acknowledged(server, exchange, transport):
     assert reply.question[0].name == dns.name.from_text(ORIGIN)
 
 
-def test_incoming_notify_with_soa_hint(server, exchange):
+def test_incoming_notify_with_soa_hint(server: fakens.Server, exchange: Callable[..., tuple[dns.message.Message, bytes]]) -> None:
     query = _notify_query(ORIGIN)
     query.answer.append(dns.rrset.from_text(ORIGIN, 3600, "IN", "SOA",
                                             f"ns1.example.test. hostmaster.example.test. {OLD_SERIAL + 5} 7200 900 1209600 300"))
@@ -205,7 +208,7 @@ def test_incoming_notify_with_soa_hint(server, exchange):
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_incoming_notify_for_an_unserved_zone_is_notauth(server, exchange, transport):
+def test_incoming_notify_for_an_unserved_zone_is_notauth(server: fakens.Server, exchange: Callable[..., tuple[dns.message.Message, bytes]], transport: str) -> None:
     query = _notify_query("example.org.")
     reply, _ = exchange(server, query, transport)
     assert reply.rcode() == dns.rcode.NOTAUTH
@@ -213,7 +216,7 @@ def test_incoming_notify_for_an_unserved_zone_is_notauth(server, exchange, trans
     assert reply.id == query.id
 
 
-def test_incoming_notify_with_dnspython_udp(server):
+def test_incoming_notify_with_dnspython_udp(server: fakens.Server) -> None:
     host, port = server.addresses[0]
     reply = dns.query.udp(_notify_query(ORIGIN), host, port=port, timeout=5)
     assert reply.rcode() == dns.rcode.NOERROR and reply.opcode() == dns.opcode.NOTIFY

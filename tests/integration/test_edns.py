@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import dns.edns
 import dns.flags
@@ -10,13 +11,15 @@ import dns.message
 import dns.rcode
 import pytest
 
+import fakens
+
 from .conftest import ask, dnslib_parse, exchange, make_query
 
 TRANSPORTS = ["udp", "tcp"]
-UNKNOWN_OPTION = 65001
+UNKNOWN_OPTION = dns.edns.OptionType.make(65001)
 
 
-def _opt_header(wire: bytes) -> tuple[int, int, int]:
+def _opt_header(wire: bytes) -> tuple[int, int, int, int]:
     """(payload, extended rcode, version, flags) of the reply's OPT, read by dnslib."""
     record = dnslib_parse(wire)
     opts = [rr for rr in record.ar if rr.rtype == 41]
@@ -25,12 +28,12 @@ def _opt_header(wire: bytes) -> tuple[int, int, int]:
     ext_rcode = (opt.ttl >> 24) & 0xFF
     version = (opt.ttl >> 16) & 0xFF
     flags = opt.ttl & 0xFFFF
-    return opt.rclass, ext_rcode, version, flags
+    return int(opt.rclass), ext_rcode, version, flags
 
 
 @pytest.mark.parametrize("payload", [512, 1232, 4096])
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_reply_opt_is_version_0_with_the_servers_size(server, transport, payload):
+def test_reply_opt_is_version_0_with_the_servers_size(server: fakens.Server, transport: str, payload: int) -> None:
     reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, payload=payload)
     assert reply.edns == 0
     assert reply.payload == 1232
@@ -40,7 +43,7 @@ def test_reply_opt_is_version_0_with_the_servers_size(server, transport, payload
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_do_bit_copied(server, transport):
+def test_do_bit_copied(server: fakens.Server, transport: str) -> None:
     reply, wire = ask(server, "www.example.test.", "A", transport=transport, want_dnssec=True)
     assert reply.ednsflags & dns.flags.DO
     assert _opt_header(wire)[3] == 0x8000
@@ -50,7 +53,7 @@ def test_do_bit_copied(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_unknown_edns_flags_are_zero_in_the_reply(server, transport):
+def test_unknown_edns_flags_are_zero_in_the_reply(server: fakens.Server, transport: str) -> None:
     reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0,
                       ednsflags=dns.flags.DO | 0x4000 | 0x0001)
     assert reply.ednsflags == dns.flags.DO
@@ -61,16 +64,16 @@ def test_unknown_edns_flags_are_zero_in_the_reply(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_unknown_option_not_echoed(server, transport):
+def test_unknown_option_not_echoed(server: fakens.Server, transport: str) -> None:
     option = dns.edns.GenericOption(UNKNOWN_OPTION, b"\x01\x02\x03")
-    reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[option])
+    reply, _wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[option])
     assert reply.rcode() == dns.rcode.NOERROR
     assert reply.edns == 0
     assert [o.otype for o in reply.options] == []
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_client_cookie_not_echoed_alone(server, transport):
+def test_client_cookie_not_echoed_alone(server: fakens.Server, transport: str) -> None:
     client_cookie = bytes.fromhex("0123456789abcdef")
     option = dns.edns.GenericOption(dns.edns.OptionType.COOKIE, client_cookie)
     reply, _ = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[option])
@@ -83,7 +86,7 @@ def test_client_cookie_not_echoed_alone(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_nsid_answered_when_asked_and_configured(make_server, transport):
+def test_nsid_answered_when_asked_and_configured(make_server: Callable[..., fakens.Server], transport: str) -> None:
     server = make_server(nsid="fakens-nsid-1")
     asked = dns.edns.GenericOption(dns.edns.OptionType.NSID, b"")
     reply, _ = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[asked])
@@ -96,7 +99,7 @@ def test_nsid_answered_when_asked_and_configured(make_server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_nsid_absent_when_not_configured(server, transport):
+def test_nsid_absent_when_not_configured(server: fakens.Server, transport: str) -> None:
     asked = dns.edns.GenericOption(dns.edns.OptionType.NSID, b"")
     reply, _ = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[asked])
     assert reply.rcode() == dns.rcode.NOERROR
@@ -104,7 +107,7 @@ def test_nsid_absent_when_not_configured(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_edns_version_1_gets_badvers(server, transport):
+def test_edns_version_1_gets_badvers(server: fakens.Server, transport: str) -> None:
     reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=1)
     assert reply.rcode() == dns.rcode.BADVERS
     assert reply.edns == 0  # the reply says which version the server speaks
@@ -116,21 +119,21 @@ def test_edns_version_1_gets_badvers(server, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_no_opt_in_reply_when_query_has_none(server, transport):
+def test_no_opt_in_reply_when_query_has_none(server: fakens.Server, transport: str) -> None:
     for qname, rdtype in [("www.example.test.", "A"), ("nope.example.test.", "A"), ("www.example.org.", "A")]:
         reply, wire = ask(server, qname, rdtype, transport=transport)
         assert reply.edns == -1
         assert not [rr for rr in dnslib_parse(wire).ar if rr.rtype == 41]
 
 
-def test_opt_on_error_replies_too(server):
+def test_opt_on_error_replies_too(server: fakens.Server) -> None:
     query = make_query("www.example.org.", "A", use_edns=0, payload=4096)
-    reply, wire = exchange(server, query)
+    reply, _wire = exchange(server, query)
     assert reply.rcode() == dns.rcode.REFUSED
     assert reply.edns == 0 and reply.payload == 1232
 
 
-def test_query_with_edns_and_nsid_together_with_unknown_option(make_server):
+def test_query_with_edns_and_nsid_together_with_unknown_option(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(nsid=b"\x00\xffbin")
     options = [dns.edns.GenericOption(UNKNOWN_OPTION, b""), dns.edns.GenericOption(dns.edns.OptionType.NSID, b"")]
     reply, _ = ask(server, "www.example.test.", "A", use_edns=0, options=options)

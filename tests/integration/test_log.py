@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import dns.edns
 import dns.flags
@@ -16,10 +18,19 @@ import dns.rdatatype
 
 import fakens
 
-from .conftest import ask, check_wire, example_zone, frame, raw_exchange, read_frame, recv_reply, udp_socket
+from .conftest import (
+    ask,
+    check_wire,
+    example_zone,
+    frame,
+    raw_exchange,
+    read_frame,
+    recv_reply,
+    udp_socket,
+)
 
 
-def test_entry_fields_for_a_udp_query(make_server):
+def test_entry_fields_for_a_udp_query(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(name="logged-ns")
     host, port = server.addresses[0]
     query = dns.message.make_query("wWw.Example.TEST.", "A", want_dnssec=True, payload=4096,
@@ -38,7 +49,7 @@ def test_entry_fields_for_a_udp_query(make_server):
     assert entry.local == (host, port)
     assert entry.transport == "udp"
     assert entry.id == query.id
-    assert entry.qname.to_text() == "wWw.Example.TEST."  # the client's case
+    assert str(entry.qname) == "wWw.Example.TEST."  # the client's case
     assert entry.qtype == dns.rdatatype.A and entry.qtype_text == "A"
     assert entry.edns is not None
     assert entry.edns["size"] == 4096 and entry.edns["do"] is True and entry.edns["version"] == 0
@@ -60,7 +71,7 @@ def test_entry_fields_for_a_udp_query(make_server):
     assert data["counts"]["an"] == sum(len(r) for r in reply.answer)
 
 
-def test_entry_fields_for_tcp_and_errors(server):
+def test_entry_fields_for_tcp_and_errors(server: fakens.Server) -> None:
     host, port = server.addresses[0]
     with socket.create_connection((host, port), timeout=5) as sock:
         client = sock.getsockname()
@@ -76,7 +87,7 @@ def test_entry_fields_for_tcp_and_errors(server):
     assert server.log.entries(qname="NOPE.example.test.", qtype="MX")[0] is entry
 
 
-def test_dropped_message_logged_without_rcode_or_not_at_all(server):
+def test_dropped_message_logged_without_rcode_or_not_at_all(server: fakens.Server) -> None:
     response = dns.message.make_response(dns.message.make_query("www.example.test.", "A"))
     host, port = server.addresses[0]
     with udp_socket() as sock:
@@ -89,7 +100,7 @@ def test_dropped_message_logged_without_rcode_or_not_at_all(server):
             assert entry.rcode is None  # no reply sent
 
 
-def test_badvers_logged_with_the_extended_rcode(server):
+def test_badvers_logged_with_the_extended_rcode(server: fakens.Server) -> None:
     reply, _ = ask(server, "www.example.test.", "A", use_edns=1)
     assert reply.rcode() == dns.rcode.BADVERS
     (entry,) = list(server.log)
@@ -97,7 +108,7 @@ def test_badvers_logged_with_the_extended_rcode(server):
     assert entry.rcode_text == "BADVERS"
 
 
-def test_transfer_logged_with_message_count(make_server):
+def test_transfer_logged_with_message_count(make_server: Callable[..., fakens.Server]) -> None:
     from .test_xfr import generated_zone
 
     server = make_server(zones=[generated_zone(3000)])
@@ -109,7 +120,7 @@ def test_transfer_logged_with_message_count(make_server):
     assert entry.size > 3000 * 16
 
 
-def test_log_limit_keeps_the_newest(make_server):
+def test_log_limit_keeps_the_newest(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(log_limit=5)
     ids = []
     for i in range(8):
@@ -118,11 +129,11 @@ def test_log_limit_keeps_the_newest(make_server):
     entries = list(server.log)
     assert len(entries) == 5 == len(server.log)
     assert [e.id for e in entries] == ids[-5:]
-    assert [e.qname.to_text() for e in entries] == [f"n{i}.example.test." for i in range(3, 8)]
+    assert [str(e.qname) for e in entries] == [f"n{i}.example.test." for i in range(3, 8)]
     assert server.log.total == 8
 
 
-def test_log_file_gets_every_entry_as_json_lines(tmp_path):
+def test_log_file_gets_every_entry_as_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "queries.jsonl"
     server = fakens.Server([example_zone()], listen=["127.0.0.1:0"], log_limit=3, log_file=str(path), name="filed")
     server.start()
@@ -152,7 +163,7 @@ def test_log_file_gets_every_entry_as_json_lines(tmp_path):
     assert len(server.log) == 3
 
 
-async def test_log_file_with_async_server(tmp_path, aask):
+async def test_log_file_with_async_server(tmp_path: Path, aask: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
     path = tmp_path / "async.jsonl"
     server = fakens.Server([example_zone()], listen=["127.0.0.1:0"], log_file=str(path))
     await server.astart()

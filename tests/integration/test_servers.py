@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Awaitable, Callable
 
 import dns.asyncquery
 import dns.flags
@@ -28,7 +29,7 @@ www A {address}
 """)
 
 
-def test_three_servers_same_port_different_addresses():
+def test_three_servers_same_port_different_addresses() -> None:
     names = ["a.test.", "b.test.", "c.test."]
     hosts = ["127.0.0.10", "127.0.0.20", "127.0.0.30"]
     first = fakens.Server([small_zone(names[0], hosts[0])], listen=[f"{hosts[0]}:0"], name="s1").start()
@@ -59,7 +60,7 @@ def test_three_servers_same_port_different_addresses():
             server.stop()
 
 
-def test_port_0_gives_the_same_port_for_udp_and_tcp(server):
+def test_port_0_gives_the_same_port_for_udp_and_tcp(server: fakens.Server) -> None:
     host, port = server.addresses[0]
     assert port != 0
     assert str(server.endpoints[0]) == f"{host}:{port}"
@@ -70,7 +71,7 @@ def test_port_0_gives_the_same_port_for_udp_and_tcp(server):
     assert {e.local for e in server.log} == {(host, port)}
 
 
-def test_two_listen_addresses_one_server(make_server):
+def test_two_listen_addresses_one_server(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(listen=["127.0.0.1:0", "127.0.0.2:0"])
     assert len(server.addresses) == 2
     for addr in server.addresses:
@@ -79,7 +80,7 @@ def test_two_listen_addresses_one_server(make_server):
     assert [e.local for e in server.log] == server.addresses
 
 
-def test_stop_releases_the_address_at_once():
+def test_stop_releases_the_address_at_once() -> None:
     for _ in range(20):
         first = fakens.Server([example_zone()], listen=["127.0.0.1:0"]).start()
         addr = first.addresses[0]
@@ -97,7 +98,7 @@ def test_stop_releases_the_address_at_once():
             second.stop()
 
 
-def test_stop_releases_the_address_while_a_client_is_connected():
+def test_stop_releases_the_address_while_a_client_is_connected() -> None:
     first = fakens.Server([example_zone()], listen=["127.0.0.1:0"]).start()
     addr = first.addresses[0]
     client = socket.create_connection(addr, timeout=5)
@@ -127,11 +128,11 @@ def _closed(sock: socket.socket, timeout: float = 3.0) -> bool:
         return sock.recv(1) == b""
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 
-def test_stop_closes_connections_accepted_just_before():
+def test_stop_closes_connections_accepted_just_before() -> None:
     """A connection opened right before stop (accepted, no query yet) is closed by stop too,
     not left open until the idle timeout (10 s by default)."""
     still_open = 0
@@ -147,7 +148,7 @@ def test_stop_closes_connections_accepted_just_before():
     assert still_open == 0, f"{still_open} of 10 connections stayed open after stop"
 
 
-def test_start_on_a_busy_port_fails_clearly(server):
+def test_start_on_a_busy_port_fails_clearly(server: fakens.Server) -> None:
     host, port = server.addresses[0]
     with pytest.raises(fakens.ServerError, match="in use"):
         fakens.Server([example_zone()], listen=[f"{host}:{port}"]).start()
@@ -155,7 +156,7 @@ def test_start_on_a_busy_port_fails_clearly(server):
     assert reply.answer
 
 
-def test_sync_context_manager():
+def test_sync_context_manager() -> None:
     with fakens.Server(zones=[example_zone()], listen=["127.0.0.1:0"]) as server:
         assert server.running
         reply, _ = ask(server, "www.example.test.", "A")
@@ -166,7 +167,7 @@ def test_sync_context_manager():
         assert again.addresses[0] == addr
 
 
-async def test_async_server_in_the_test_loop(aask):
+async def test_async_server_in_the_test_loop(aask: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
     server = fakens.Server(zones=[example_zone()], listen=["127.0.0.1:0"])
     await server.astart()
     try:
@@ -187,7 +188,7 @@ async def test_async_server_in_the_test_loop(aask):
     assert not server.running
 
 
-async def test_async_context_manager_and_rebind(aask):
+async def test_async_context_manager_and_rebind(aask: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
     async with fakens.Server(zones=[example_zone()], listen=["127.0.0.1:0"]) as server:
         addr = server.addresses[0]
         reply, _ = await aask(server, "www.example.test.", "A", transport="tcp")
@@ -197,7 +198,7 @@ async def test_async_context_manager_and_rebind(aask):
         assert reply.answer
 
 
-async def test_many_async_servers_in_one_loop(aask):
+async def test_many_async_servers_in_one_loop(aask: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
     servers = [fakens.Server([small_zone(f"z{i}.test.", f"192.0.2.{i + 1}")], listen=["127.0.0.1:0"], name=f"z{i}")
                for i in range(10)]
     for server in servers:
@@ -212,13 +213,13 @@ async def test_many_async_servers_in_one_loop(aask):
             await server.astop()
 
 
-async def test_edit_and_notify_with_an_async_server():
+async def test_edit_and_notify_with_an_async_server() -> None:
     """A zone edit from the test's loop sends NOTIFY from the server on the same loop."""
     loop = asyncio.get_running_loop()
-    received: asyncio.Future[tuple[bytes, tuple]] = loop.create_future()
+    received: asyncio.Future[tuple[bytes, tuple[str, int]]] = loop.create_future()
 
     class Secondary(asyncio.DatagramProtocol):
-        def datagram_received(self, data: bytes, addr: tuple) -> None:
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
             if not received.done():
                 received.set_result((data, addr))
 

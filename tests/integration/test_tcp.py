@@ -5,16 +5,19 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Callable
 
 import dns.message
 import dns.rcode
 import dns.rdatatype
 import pytest
 
+import fakens
+
 from .conftest import TIMEOUT, ask, check_wire, frame, poll, read_frame
 
 
-def _connect(server) -> socket.socket:
+def _connect(server: fakens.Server) -> socket.socket:
     sock = socket.create_connection(server.addresses[0], timeout=TIMEOUT)
     return sock
 
@@ -36,7 +39,7 @@ def _closed_by_peer(sock: socket.socket) -> bool:
     return data == b""
 
 
-def test_pipelined_queries_all_answered(server):
+def test_pipelined_queries_all_answered(server: fakens.Server) -> None:
     names = ["www.example.test.", "mail.example.test.", "ns1.example.test.", "nope.example.test.",
              "sip.example.test.", "ftp.example.test.", "big.example.test.", "example.test."]
     types = ["A", "AAAA", "A", "A", "A", "A", "TXT", "SOA"]
@@ -61,7 +64,7 @@ def test_pipelined_queries_all_answered(server):
     assert replies[1000].answer[0][0].address == "192.0.2.10"
 
 
-def test_pipelined_frames_split_across_writes(server):
+def test_pipelined_frames_split_across_writes(server: fakens.Server) -> None:
     """Frames cut at arbitrary points (even inside the length prefix) are reassembled."""
     queries = [dns.message.make_query("www.example.test.", "A") for _ in range(3)]
     for i, q in enumerate(queries):
@@ -75,7 +78,7 @@ def test_pipelined_frames_split_across_writes(server):
     assert ids == {2000, 2001, 2002}
 
 
-def test_half_a_frame_does_not_block_other_clients(server):
+def test_half_a_frame_does_not_block_other_clients(server: fakens.Server) -> None:
     query = dns.message.make_query("www.example.test.", "A")
     wire = frame(query.to_wire())
     with _connect(server) as slow:
@@ -92,14 +95,14 @@ def test_half_a_frame_does_not_block_other_clients(server):
         assert reply.id == query.id and reply.answer
 
 
-def test_half_a_length_prefix_does_not_block_other_clients(server):
+def test_half_a_length_prefix_does_not_block_other_clients(server: fakens.Server) -> None:
     with _connect(server) as slow:
         slow.sendall(b"\x00")
         with _connect(server) as other:
             assert _tcp_query(other, "mail.example.test.").answer
 
 
-def test_idle_connection_closed_by_server(make_server):
+def test_idle_connection_closed_by_server(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(tcp_idle_timeout=0.5)
     sock = _connect(server)
     started = time.monotonic()
@@ -111,7 +114,7 @@ def test_idle_connection_closed_by_server(make_server):
     assert elapsed < 4.0
 
 
-def test_idle_timeout_counts_from_the_last_query(make_server):
+def test_idle_timeout_counts_from_the_last_query(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(tcp_idle_timeout=0.5)
     with _connect(server) as sock:
         # not closed within the first 0.3 s (a read that times out), then a query
@@ -127,7 +130,7 @@ def test_idle_timeout_counts_from_the_last_query(make_server):
     assert elapsed < 4.0
 
 
-def test_active_connection_kept_past_the_idle_timeout(make_server):
+def test_active_connection_kept_past_the_idle_timeout(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(tcp_idle_timeout=0.5)
     with _connect(server) as sock:
         started = time.monotonic()
@@ -138,7 +141,7 @@ def test_active_connection_kept_past_the_idle_timeout(make_server):
             sock.settimeout(0.1)
             try:
                 data = sock.recv(1)
-            except socket.timeout:
+            except TimeoutError:
                 data = None
             finally:
                 sock.settimeout(TIMEOUT)
@@ -146,7 +149,7 @@ def test_active_connection_kept_past_the_idle_timeout(make_server):
         assert count > 3
 
 
-def test_connection_limit(make_server):
+def test_connection_limit(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(tcp_max_connections=2)
     first, second = _connect(server), _connect(server)
     try:
@@ -178,14 +181,14 @@ def test_connection_limit(make_server):
 
 
 @pytest.mark.parametrize("count", [1, 50])
-def test_many_sequential_queries_on_one_connection(server, count):
+def test_many_sequential_queries_on_one_connection(server: fakens.Server, count: int) -> None:
     with _connect(server) as sock:
         for i in range(count):
             reply = _tcp_query(sock, f"n{i}.example.test.")
             assert reply.rcode() == dns.rcode.NXDOMAIN
 
 
-def test_zero_length_frame_does_not_kill_the_connection_handling(server):
+def test_zero_length_frame_does_not_kill_the_connection_handling(server: fakens.Server) -> None:
     with _connect(server) as sock:
         sock.sendall(struct.pack("!H", 0))
         # whether or not the server closes this connection, others are served
@@ -194,7 +197,7 @@ def test_zero_length_frame_does_not_kill_the_connection_handling(server):
     assert server.errors == []
 
 
-def test_query_then_half_close_still_answered(server):
+def test_query_then_half_close_still_answered(server: fakens.Server) -> None:
     """A client that sends its query and shuts down its sending side still gets the reply."""
     query = dns.message.make_query("www.example.test.", "A")
     with _connect(server) as sock:
@@ -204,7 +207,7 @@ def test_query_then_half_close_still_answered(server):
         assert reply.id == query.id and reply.answer
 
 
-def test_ipv6_loopback(make_server):
+def test_ipv6_loopback(make_server: Callable[..., fakens.Server]) -> None:
     try:
         probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         probe.bind(("::1", 0))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from typing import Any
 
 import dns.flags
 import dns.name
@@ -46,7 +48,7 @@ def huge_txt_zone() -> fakens.Zone:
     return fakens.Zone.from_text("\n".join(lines) + "\n")
 
 
-def test_big_answer_without_edns_is_truncated_to_the_question(server):
+def test_big_answer_without_edns_is_truncated_to_the_question(server: fakens.Server) -> None:
     reply, wire = ask(server, BIG, "TXT")
     assert len(wire) <= 512
     assert reply.flags & dns.flags.TC
@@ -57,14 +59,14 @@ def test_big_answer_without_edns_is_truncated_to_the_question(server):
     assert reply.edns == -1
 
 
-def test_big_answer_over_tcp_is_complete(server):
+def test_big_answer_over_tcp_is_complete(server: fakens.Server) -> None:
     reply, wire = ask(server, BIG, "TXT", transport="tcp")
     assert not reply.flags & dns.flags.TC
     assert len(wire) > 512
     assert len(reply.answer[0]) == 8
 
 
-def test_edns_4096_gets_the_full_answer_over_udp(server):
+def test_edns_4096_gets_the_full_answer_over_udp(server: fakens.Server) -> None:
     reply, wire = ask(server, BIG, "TXT", use_edns=0, payload=4096)
     assert not reply.flags & dns.flags.TC
     assert 512 < len(wire) <= 1232
@@ -72,7 +74,7 @@ def test_edns_4096_gets_the_full_answer_over_udp(server):
     assert reply.edns == 0 and reply.payload == 1232
 
 
-def test_edns_size_below_512_counts_as_512(server):
+def test_edns_size_below_512_counts_as_512(server: fakens.Server) -> None:
     # www A with its NS and their addresses is about 200 bytes: more than 100, less than 512
     reply, wire = ask(server, "www.example.test.", "A", use_edns=0, payload=100)
     assert 100 < len(wire) <= 512
@@ -86,7 +88,7 @@ def test_edns_size_below_512_counts_as_512(server):
     assert reply.edns == 0  # the OPT stays in a truncated EDNS reply
 
 
-def test_client_size_above_the_servers_is_capped_at_1232(make_server):
+def test_client_size_above_the_servers_is_capped_at_1232(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[huge_txt_zone()])
     reply, wire = ask(server, "txt.huge.test.", "TXT", use_edns=0, payload=4096)
     assert len(wire) <= 1232
@@ -97,7 +99,7 @@ def test_client_size_above_the_servers_is_capped_at_1232(make_server):
     assert not full.flags & dns.flags.TC
 
 
-def test_server_udp_size_option_sets_the_cap(make_server):
+def test_server_udp_size_option_sets_the_cap(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[huge_txt_zone()], udp_size=4096)
     reply, wire = ask(server, "txt.huge.test.", "TXT", use_edns=0, payload=4096)
     assert not reply.flags & dns.flags.TC
@@ -105,7 +107,7 @@ def test_server_udp_size_option_sets_the_cap(make_server):
     assert reply.payload == 4096
 
 
-def test_referral_with_glue_that_does_not_fit_sets_tc_and_keeps_ns(make_server):
+def test_referral_with_glue_that_does_not_fit_sets_tc_and_keeps_ns(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[referral_zone()])
     reply, wire = ask(server, "www.deleg.ref.test.", "A")
     assert len(wire) <= 512
@@ -121,18 +123,18 @@ def test_referral_with_glue_that_does_not_fit_sets_tc_and_keeps_ns(make_server):
     assert record.header.tc == 1 and len(record.auth) == 13
 
 
-def test_referral_over_tcp_has_all_glue(make_server):
+def test_referral_over_tcp_has_all_glue(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[referral_zone()])
-    reply, wire = ask(server, "www.deleg.ref.test.", "A", transport="tcp")
+    reply, _ = ask(server, "www.deleg.ref.test.", "A", transport="tcp")
     assert not reply.flags & dns.flags.TC
     glue = sum(len(r) for r in reply.additional if r.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA))
     assert glue == 26
-    reply, wire = ask(server, "www.deleg.ref.test.", "A", use_edns=0, payload=1232)
+    reply, _wire = ask(server, "www.deleg.ref.test.", "A", use_edns=0, payload=1232)
     assert not reply.flags & dns.flags.TC
     assert sum(len(r) for r in reply.additional if r.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)) == 26
 
 
-def test_optional_additional_dropped_without_tc(make_server):
+def test_optional_additional_dropped_without_tc(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[referral_zone()])
     reply, wire = ask(server, "ref.test.", "MX")
     assert len(wire) <= 512
@@ -149,15 +151,15 @@ def test_optional_additional_dropped_without_tc(make_server):
 
 
 @pytest.mark.parametrize("payload", [None, 512, 1232])
-def test_truncated_udp_reply_never_exceeds_the_limit(make_server, payload):
+def test_truncated_udp_reply_never_exceeds_the_limit(make_server: Callable[..., fakens.Server], payload: int | None) -> None:
     server = make_server(zones=[huge_txt_zone(), example_zone()])
-    kwargs = {} if payload is None else {"use_edns": 0, "payload": payload}
+    kwargs: dict[str, Any] = {} if payload is None else {"use_edns": 0, "payload": payload}
     for qname in ["txt.huge.test.", BIG]:
-        reply, wire = ask(server, qname, "TXT", **kwargs)
+        _reply, wire = ask(server, qname, "TXT", **kwargs)
         assert len(wire) <= (payload or 512)
 
 
-def test_truncated_reply_keeps_the_question_case(server):
-    reply, wire = ask(server, "BiG.eXaMpLe.TeSt.", "TXT")
+def test_truncated_reply_keeps_the_question_case(server: fakens.Server) -> None:
+    reply, _wire = ask(server, "BiG.eXaMpLe.TeSt.", "TXT")
     assert reply.flags & dns.flags.TC
     assert reply.question[0].name.to_text() == "BiG.eXaMpLe.TeSt."
