@@ -427,7 +427,7 @@ def _build(
                 f"earlier in the RRset (RFC 2181 5.2); the RRset is served with TTL {min(ttl, rdataset.ttl)}"))
             rdataset.update_ttl(ttl)
         if rdata.rdtype == dns.rdatatype.SOA and len(rdataset) and name == apex:
-            warnings.append(ZoneWarning(place, "second-soa", f"a second SOA record at the apex; the first is served"))
+            warnings.append(ZoneWarning(place, "second-soa", "a second SOA record at the apex; the first is served"))
             continue
         rdataset.add(rdata, ttl)
         record_where.setdefault((name, rdata.rdtype, rdata), place)

@@ -16,7 +16,7 @@ import dns.zonefile
 from fakens.answer import Answer, Kind
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
-from fakens.zones import ZoneVersion, to_rrset
+from fakens.zones import ZoneVersion
 
 if TYPE_CHECKING:
     from fakens.faults.context import FaultContext

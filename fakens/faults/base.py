@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import dns.name
 import dns.rcode
+import dns.rrset
 
 from fakens.errors import ConfigError
 from fakens.selectors import SELECTOR_KEYS, Selector
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from fakens.answer import Answer
     from fakens.faults.context import Encoding, FaultContext, NotifyPlan
     from fakens.outcome import Outcome
-    import dns.rrset
 
 REGISTRY: dict[str, type[Fault]] = {}
 
