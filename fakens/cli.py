@@ -4,6 +4,7 @@
     fakens serve zones/ --listen 127.0.0.10:53 --listen [::1]:5053 --log q.jsonl
     fakens serve zones/ --fault "nxdomain qname=**.example.test. probability=0.3 seed=7"
     fakens faults [TYPE]                                  # the fault types and their documentation
+    fakens trace www.example.test A --hints root.hints    # like dig +trace through a fake hierarchy
     fakens zone check zones/*.zone                        # warnings and errors with file:line
 """
 
@@ -53,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument("type", nargs="?", help="a fault type, e.g. missing-glue")
     faults.add_argument("--markdown", action="store_true", help="print docs/faults.md")
 
+    trace = sub.add_parser("trace", help="resolve a name iteratively from fake root hints, printing the path",
+                           description="Like dig +trace, through a fake hierarchy: from the root hints, "
+                                       "following referrals, CNAMEs and glue.")
+    trace.add_argument("name")
+    trace.add_argument("type", nargs="?", default="A")
+    trace.add_argument("--hints", required=True, metavar="FILE", help="root hints (zone-file format)")
+    trace.add_argument("--port", type=int, default=53, help="port of every server (default 53)")
+    trace.add_argument("--all", action="store_true", dest="ask_all",
+                       help="ask every server of each zone and report where they disagree")
+    trace.add_argument("--random", type=int, metavar="SEED", help="pick servers at random with this seed")
+    trace.add_argument("--timeout", type=float, default=1.0, metavar="SECONDS")
+
     zone = sub.add_parser("zone", help="zone file tools")
     zone_sub = zone.add_subparsers(dest="zone_command", required=True, metavar="ZONE_COMMAND")
     check = zone_sub.add_parser("check", help="load zone files and print warnings and errors with file:line")
@@ -69,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "faults":
             return _faults(args)
+        if args.command == "trace":
+            return _trace(args)
         return _zone_check(args)
     except FakensError as e:
         print(f"fakens: error: {e}", file=sys.stderr)
@@ -112,6 +127,16 @@ def _serve(args: argparse.Namespace) -> int:
     for spec in args.fault:
         server.faults.add(spec)
     return asyncio.run(_run(server, quiet=args.quiet))
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from fakens.trace import Tracer
+
+    tracer = Tracer(args.hints, port=args.port, order="random" if args.random is not None else "listed",
+                    seed=args.random, ask_all=args.ask_all, timeout=args.timeout)
+    result = tracer.resolve(args.name, args.type.upper())
+    print(result)
+    return 0 if result.status in ("ok", "nodata", "nxdomain") else 1
 
 
 def _faults(args: argparse.Namespace) -> int:
