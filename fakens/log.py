@@ -204,6 +204,7 @@ class QueryLog:
                         at_least: int = 1, **criteria: Any) -> list[LogEntry]:
         """Assert that matching queries arrived (exactly *times*, or at least
         *at_least*); the error lists the similar queries the server did see."""
+        __tracebackhide__ = True
         found = self.entries(selector, **criteria)
         if times is not None and len(found) != times or times is None and len(found) < at_least:
             wanted = f"exactly {times}" if times is not None else f"at least {at_least}"
@@ -213,6 +214,7 @@ class QueryLog:
 
     def assert_not_received(self, selector: Selector | None = None, **criteria: Any) -> None:
         """Assert that no matching query arrived."""
+        __tracebackhide__ = True
         found = self.entries(selector, **criteria)
         if found:
             listed = "\n".join(f"  {e}" for e in found[:20])
@@ -222,11 +224,17 @@ class QueryLog:
         entries = list(self._entries)
         if not entries:
             return f"; {self.name_for_messages} received no queries at all"
-        similar = []
+        similar: list[LogEntry] = []
         qname = criteria.get("qname")
         if isinstance(qname, str):
-            base = qname.lstrip("*.") or "."
-            similar = [e for e in entries if e.qname is not None and e.qname.to_text().lower().endswith(base.lower())]
+            # the closest suffix of the wanted name that some received query shares
+            labels = qname.lower().lstrip("*.").rstrip(".").split(".")
+            for i in range(len(labels) - 1):
+                suffix = "." + ".".join(labels[i:]) + "."
+                similar = [e for e in entries if e.qname is not None
+                           and ("." + e.qname.to_text().lower()).endswith(suffix)]
+                if similar:
+                    break
         shown = (similar or entries)[-20:]
         label = "similar queries" if similar else "the last queries"
         return f"; {label} it received:\n" + "\n".join(f"  {e}" for e in shown)

@@ -1,0 +1,125 @@
+"""Helpers for tests that use fakens: resolvers pointed at fake servers, unbound in front of a hierarchy.
+
+    resolver = resolver_for(server)                # a dnspython stub resolver asking one fake server
+    answer = resolver.resolve("www.example.test.", "A")
+
+    unbound = start_unbound(hierarchy, "/tmp/u")   # a real resolver with the hierarchy's root hints
+    unbound.resolver.resolve("www.example.test.", "A")
+    unbound.flush(); unbound.stop()
+
+To point code under test at the fakes: pass it a resolver or a server address
+when it accepts one. Code that only uses the system resolver can be run in a
+private network namespace with its own resolv.conf, e.g. ``unshare -n -m sh -c
+'mount --bind my-resolv.conf /etc/resolv.conf; ip link set lo up; pytest'``
+with ``nameserver`` pointing at an unbound (or a fake server) on port 53.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+
+import dns.resolver
+
+from fakens.errors import ServerError
+from fakens.lab import Hierarchy
+from fakens.server import Server
+
+
+def resolver_for(server: Server, timeout: float = 2.0) -> dns.resolver.Resolver:
+    """A dnspython stub resolver whose only nameserver is *server* (its first address)."""
+    if not server.addresses:
+        raise ServerError(f"server {server.name} is not running: start it first")
+    host, port = server.addresses[0]
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [host]
+    resolver.port = port
+    resolver.timeout = resolver.lifetime = timeout
+    return resolver
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free for UDP and TCP on *host* a moment ago."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
+            port: int = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((host, port))
+                except OSError:
+                    continue
+            return port
+    raise ServerError(f"no free port on {host}")
+
+
+@dataclass
+class Unbound:
+    """A running unbound: its config, a stub resolver asking it, its control channel."""
+
+    process: subprocess.Popen[bytes]
+    config: str
+    address: tuple[str, int]
+    resolver: dns.resolver.Resolver
+    log_path: str
+
+    def control(self, *args: str) -> str:
+        """Run ``unbound-control -c CONFIG ARGS`` and return its output."""
+        result = subprocess.run(["unbound-control", "-c", self.config, *args], capture_output=True, text=True,
+                                timeout=15, check=False)
+        if result.returncode != 0:
+            raise ServerError(f"unbound-control {' '.join(args)} failed: {result.stderr or result.stdout}")
+        return result.stdout
+
+    def flush(self) -> None:
+        """Forget everything cached, so the next resolution is fresh."""
+        self.control("flush_zone", ".")
+        self.control("flush_infra", "all")
+        self.control("flush_requestlist")
+        self.control("flush_negative")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_unbound(hierarchy: Hierarchy, directory: str, qname_minimisation: bool = True,
+                  timeout: float = 15.0) -> Unbound:
+    """Start unbound on a free port of 127.0.0.1, resolving through *hierarchy* only."""
+    binary = shutil.which("unbound")
+    if binary is None:
+        raise FileNotFoundError("unbound")
+    port = free_port()
+    config = os.path.join(directory, "unbound.conf")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(hierarchy.unbound_config(port=port, directory=directory, qname_minimisation=qname_minimisation))
+    log_path = os.path.join(directory, "unbound.log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([binary, "-d", "-c", config], stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = port
+    resolver.timeout = resolver.lifetime = 5.0
+    unbound = Unbound(process, config, ("127.0.0.1", port), resolver, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                raise ServerError(f"unbound exited with {process.returncode}:\n{f.read()[-2000:]}")
+        try:
+            unbound.control("status")
+            return unbound
+        except ServerError:
+            time.sleep(0.05)  # polling for readiness with a deadline, not synchronising on time
+    unbound.stop()
+    raise ServerError(f"unbound did not become ready within {timeout}s (log: {log_path})")
