@@ -56,6 +56,7 @@ from fakens.fastpath import ReplyCache
 from fakens.log import DEFAULT_LIMIT, LogEntry, QueryLog
 from fakens.outcome import Drop, Outcome, Reply
 from fakens.query import Query
+from fakens.runner import BackgroundRunner, background
 from fakens.transport import Endpoint, TcpLimits, TcpListener, UdpEndpoint, bind_pair, parse_listen
 from fakens.transport.bind import bind_tcp
 from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, TsigSigner, encode, encode_stream, header_flags
@@ -201,7 +202,7 @@ class Server:
         self._tcp: list[TcpListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_task: asyncio.Task[None] | None = None
-        self._runner_owned = False
+        self._runner: BackgroundRunner | None = None
         self._loop_thread = 0
         self._tcp_paused: list[tuple[str, int]] = []
         for zone in self.engine.zones.values():
@@ -309,22 +310,23 @@ class Server:
 
     def start(self) -> Server:
         """Start on the background-thread runner (for synchronous code)."""
-        from fakens.runner import background
-
-        background().run(self.astart())
-        self._runner_owned = True
+        runner = background()
+        runner.run(self.astart())
+        self._runner = runner
         return self
 
     def stop(self) -> None:
         """Stop a server started with :meth:`start`."""
-        from fakens.runner import background
-
         if self._loop is None:
             return
-        if self._runner_owned:
-            background().run(self.astop())
-        else:
-            asyncio.run_coroutine_threadsafe(self.astop(), self._loop).result()
+        if self._runner is not None:
+            if not self._runner.thread.is_alive():
+                return  # the interpreter is shutting down: the loop and its sockets are gone
+            self._runner.run(self.astop())
+        elif self._loop.is_running():
+            if threading.get_ident() == self._loop_thread:
+                raise ServerError(f"server {self.name} runs in this thread's event loop: use 'await server.astop()'")
+            asyncio.run_coroutine_threadsafe(self.astop(), self._loop).result(30)
 
     def __enter__(self) -> Server:
         return self.start()
