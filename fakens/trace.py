@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -186,9 +185,13 @@ class Tracer:
         seen_zones = {zone}
         answer: list[dns.rrset.RRset] = []
         while len(result.path) < MAX_STEPS:
-            step = self._ask_zone(result, zone, servers, qname, qtype, depth, purpose)
+            step, asked = self._ask_zone(result, zone, servers, qname, qtype, depth, purpose)
             if step is None:
-                return self._fail(result, top, f"no server of {zone} gave a usable answer for {qname}")
+                said = "; ".join(f"{s.server_name or s.address}: {s.summary()}" for s in asked)
+                error = f"no server of {zone} gave a usable answer for {qname} ({said})"
+                if asked and all(s.note.startswith("upward or sideways referral") for s in asked):
+                    error = f"referral loop: every server of {zone} referred {qname} upwards or sideways ({said})"
+                return self._fail(result, top, error)
             response = step.response
             assert response is not None
             if step.outcome == "referral":
@@ -198,8 +201,10 @@ class Tracer:
                     return self._fail(result, top, f"referral loop: {zone} referred to {cut}")
                 seen_zones.add(cut)
                 servers = self._servers_from_referral(result, response, cut, depth)
-                if not servers:
-                    return self._fail(result, top, f"no address for any name server of {cut}")
+                if not any(addresses for _, addresses in servers):
+                    hosts = ", ".join(n.to_text() for n, _ in servers) or "none"
+                    return self._fail(result, top, f"no address for any name server of {cut} ({hosts}): "
+                                                   f"no glue and the names do not resolve")
                 zone = cut
                 continue
             if step.outcome == "nxdomain":
@@ -248,7 +253,7 @@ class Tracer:
         return pairs
 
     def _ask_zone(self, result: TraceResult, zone: Name, servers: Sequence[tuple[Name, list[str]]],
-                  qname: Name, qtype: int, depth: int, purpose: str) -> Step | None:
+                  qname: Name, qtype: int, depth: int, purpose: str) -> tuple[Step | None, list[Step]]:
         """Ask the servers of *zone* in order until one gives a usable answer (all in ask_all mode)."""
         chosen: Step | None = None
         steps: list[Step] = []
@@ -264,7 +269,7 @@ class Tracer:
             summaries = {f"{s.server_name} ({s.address})": s.summary() for s in steps}
             if len(set(summaries.values())) > 1:
                 result.disagreements.append(Disagreement(zone, qname, qtype, summaries))
-        return chosen
+        return chosen, steps
 
     def _query(self, zone: Name, server_name: Name | None, address: str, qname: Name, qtype: int,
                purpose: str) -> Step:
@@ -368,6 +373,3 @@ def _classify(response: dns.message.Message, zone: Name, qname: Name, qtype: int
         return "nodata", ""
     return "lame", "NOERROR without AA and without a referral"
 
-
-def _unused_socket() -> socket.socket:  # pragma: no cover - keeps the import for source binding docs
-    return socket.socket()

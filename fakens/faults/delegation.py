@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fakens.outcome import Outcome
 
 _ADDRESS = (dns.rdatatype.A, dns.rdatatype.AAAA)
+DEFAULT_ROOT_NS = "a.root-servers.test."
 
 
 @register
@@ -36,8 +37,9 @@ class Lame(Fault):
     answer without AA; ``upward``: a referral upwards, to the NS of ``to``
     (default the root), AA=0, as old BIND did.
 
-    Parameters: ``to`` (mode upward): the zone whose NS are sent (served by this
-    server, or given by ``ns``); ``ns``: NS host names for the upward referral.
+    Parameters: ``to`` (mode upward): the zone whose NS are sent; ``ns``: their
+    host names (default: the NS of ``to`` when this server serves it, else
+    ``a.root-servers.test.``, the root of fakens' hierarchies).
 
     Client sees: for the zone it should serve, the rcode, or NOERROR without AA,
     or a referral to the root.
@@ -77,7 +79,7 @@ class Lame(Fault):
             if apex_ns is not None:
                 ns_rrset = apex_ns
         if not len(ns_rrset):
-            return f"upward referral: no NS for {self.to} (give ns=...)"
+            ns_rrset.add(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.NS, DEFAULT_ROOT_NS), 3600000)
         for rdata in ns_rrset:
             host = cast(dns.name.Name, rdata.target)
             zone = ctx.server.engine.find_zone(host)
