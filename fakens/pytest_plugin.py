@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -194,7 +194,7 @@ def fakens_unbound(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.when != "call" or not report.failed:
+    if report.when == "setup" or not report.failed:
         return report
     for server in item.stash.get(_SERVERS, []):
         entries = list(server.log)[-LOG_LINES:]
@@ -204,34 +204,79 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _test_loop_scope(request: pytest.FixtureRequest) -> str:
+    """The scope of the event loop the requesting async test runs in (pytest-asyncio)."""
+    marker = request.node.get_closest_marker("asyncio")
+    scope = None
+    if marker is not None:
+        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+    if not scope:
+        try:
+            scope = request.config.getini("asyncio_default_test_loop_scope")
+        except ValueError:
+            scope = None
+    return str(scope or "function")
+
+
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - async fixtures need pytest-asyncio
     pass
 else:
+    LoopScope = Literal["function", "class", "module", "package", "session"]
+    _LOOP_SCOPES: tuple[LoopScope, ...] = ("function", "class", "module", "package", "session")
 
-    @pytest_asyncio.fixture
-    async def async_fakens_servers(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Any]]:
-        """A factory of servers running in the test's own event loop: ``await async_fakens_servers(zones)``."""
-        servers: list[Server] = []
+    async def _start(request: pytest.FixtureRequest, made: list[Server], zones: Sequence[Any],
+                     options: dict[str, Any]) -> Server:
+        options.setdefault("listen", ["127.0.0.1:0"])
+        options.setdefault("name", f"{request.node.name[:50]}-{len(made) + 1}")
+        server = Server(zones, **options)
+        await server.astart()
+        made.append(server)
+        return _track(request, server)
 
-        async def make(zones: Sequence[Any] = (), **options: Any) -> Server:
-            options.setdefault("listen", ["127.0.0.1:0"])
-            options.setdefault("name", f"{request.node.name[:50]}-{len(servers) + 1}")
-            server = Server(zones, **options)
-            await server.astart()
-            servers.append(server)
-            return _track(request, server)
-
-        yield make
-        for server in servers:
+    async def _stop(made: list[Server]) -> None:
+        for server in made:
             await server.astop()
-        _check_errors(servers)
+        _check_errors(made)
 
-    @pytest_asyncio.fixture
-    async def async_fakens_server(request: pytest.FixtureRequest, fakens_zones: list[Any],
-                                  async_fakens_servers: Callable[..., Any]) -> Server:
-        """``fakens_server`` for async tests: the server runs in the test's own loop."""
-        options = _marker_options(request, fakens_zones)
-        server: Server = await async_fakens_servers(options.pop("zones"), **options)
+    def _async_servers_fixture(loop_scope: LoopScope) -> Any:
+        @pytest_asyncio.fixture(loop_scope=loop_scope)
+        async def servers(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Any]]:
+            made: list[Server] = []
+
+            async def make(zones: Sequence[Any] = (), **options: Any) -> Server:
+                return await _start(request, made, zones, options)
+
+            yield make
+            await _stop(made)
+
+        return servers
+
+    def _async_server_fixture(loop_scope: LoopScope) -> Any:
+        @pytest_asyncio.fixture(loop_scope=loop_scope)
+        async def server(request: pytest.FixtureRequest, fakens_zones: list[Any]) -> AsyncIterator[Server]:
+            made: list[Server] = []
+            options = _marker_options(request, fakens_zones)
+            zones = options.pop("zones")
+            yield await _start(request, made, zones, options)
+            await _stop(made)
+
+        return server
+
+    # One variant per loop scope: the public fixtures pick the one of the test's own loop.
+    for _scope in _LOOP_SCOPES:
+        globals()[f"_fakens_async_servers_{_scope}"] = _async_servers_fixture(_scope)
+        globals()[f"_fakens_async_server_{_scope}"] = _async_server_fixture(_scope)
+
+    @pytest.fixture
+    def async_fakens_servers(request: pytest.FixtureRequest) -> Callable[..., Any]:
+        """A factory of servers running in the test's own event loop: ``await async_fakens_servers(zones)``."""
+        factory: Callable[..., Any] = request.getfixturevalue(f"_fakens_async_servers_{_test_loop_scope(request)}")
+        return factory
+
+    @pytest.fixture
+    def async_fakens_server(request: pytest.FixtureRequest) -> Server:
+        """``fakens_server`` for async tests: the server runs in the test's own event loop."""
+        server: Server = request.getfixturevalue(f"_fakens_async_server_{_test_loop_scope(request)}")
         return server

@@ -207,6 +207,7 @@ class Server:
         self._tcp_paused: list[tuple[str, int]] = []
         for zone in self.engine.zones.values():
             zone.on_change(self._zone_changed)
+        self._initial_zones = dict(self.engine.zones)
 
     # -- zones -----------------------------------------------------------------
 
@@ -233,10 +234,13 @@ class Server:
         return loaded
 
     def reset(self) -> None:
-        """Back to the state at start: no faults, an empty log, every zone as loaded,
-        no NOTIFY records or recorded errors (thread-safe)."""
+        """Back to the state at start: no faults, an empty log, the zones it was
+        made with, each as loaded, no NOTIFY records or recorded errors (thread-safe)."""
         self.faults.reset()
-        for zone in self.engine.zones.values():
+        for origin in [o for o in self.engine.zones if o not in self._initial_zones]:
+            self.engine.remove_zone(origin)  # zones added during the test go
+        for zone in self._initial_zones.values():
+            self.engine.add_zone(zone)
             zone.reset()
         self._cache.clear()
         self.log.clear()

@@ -13,7 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import dns.flags
 import dns.message
@@ -23,11 +23,15 @@ import dns.rdatatype
 
 from . import require_tool
 
+if TYPE_CHECKING:
+    from fakens.testing import Unbound
+
 T = TypeVar("T")
 
 __all__ = [
     "Proc",
     "ProcessSet",
+    "describe_unbound",
     "dns_query",
     "free_port",
     "named_conf",
@@ -302,6 +306,21 @@ def start_unbound(workdir: Path, *, root_hints: str, listen: tuple[str, int],
         proc.stop()
         raise
     return proc
+
+
+def describe_unbound(unbound: Unbound, tail: int = 40) -> str:
+    """For failure messages about an unbound from fakens.testing.start_unbound (the
+    ``fakens_unbound`` fixture): config, state and the last lines of its log."""
+    process = unbound.process
+    state = "running" if process.poll() is None else f"exited with {process.returncode}"
+    try:
+        lines = Path(unbound.log_path).read_text(errors="replace").splitlines()[-tail:]
+    except OSError as e:
+        lines = [f"(log {unbound.log_path} unreadable: {e})"]
+    body = "\n".join("    " + line for line in lines) or "    (no output)"
+    host, port = unbound.address
+    return (f"unbound on {host}#{port} (-c {unbound.config}), pid {process.pid}, {state}; "
+            f"last output:\n{body}")
 
 
 def unbound_control(conf: Path | str, *args: str, timeout: float = 10.0) -> str:
