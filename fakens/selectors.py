@@ -38,7 +38,8 @@ def _split(value: Any) -> list[str]:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
-def _bool(key: str, value: Any) -> bool:
+def parse_bool(where: str, value: Any) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off, or a bool); ConfigError naming *where* otherwise."""
     if isinstance(value, bool):
         return value
     text = str(value).lower()
@@ -46,7 +47,7 @@ def _bool(key: str, value: Any) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"selector {key}={value!r}: expected true or false")
+    raise ConfigError(f"{where}={value!r}: expected true or false")
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,9 @@ class Selector:
                         raise ConfigError(f"{where}selector client={v!r}: not an address or network (e.g. 127.0.0.2 or 127.0.0.0/8)") from None
                 fields["clients"] = tuple(nets)
             elif key == "edns":
-                fields["edns"] = _bool(key, value)
+                fields["edns"] = parse_bool(f"{where}selector {key}", value)
             elif key == "do":
-                fields["do"] = _bool(key, value)
+                fields["do"] = parse_bool(f"{where}selector {key}", value)
             elif key == "server":
                 fields["servers"] = frozenset(_split(value))
         return cls(**fields)

@@ -32,7 +32,7 @@ import dns.rcode
 import dns.rrset
 
 from fakens.errors import ConfigError
-from fakens.selectors import SELECTOR_KEYS, Selector
+from fakens.selectors import SELECTOR_KEYS, Selector, parse_bool
 
 if TYPE_CHECKING:
     from fakens.answer import Answer
@@ -70,14 +70,7 @@ class Param:
             if self.kind == "float":
                 return float(value)
             if self.kind == "bool":
-                if isinstance(value, bool):
-                    return value
-                text = str(value).lower()
-                if text in ("1", "true", "yes", "on"):
-                    return True
-                if text in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError
+                return parse_bool(where, value)
             if self.kind == "name":
                 return dns.name.from_text(str(value))
             if self.kind == "names":
@@ -104,17 +97,6 @@ def _integer(value: Any) -> int:
             raise ValueError(value)
         return int(value)
     return int(value)
-
-
-def _boolean(context: str, key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{context}: {key}={value!r}: expected true or false")
 
 
 # -- schedules ---------------------------------------------------------------------------
@@ -171,7 +153,7 @@ class Schedule:
             probability=number("probability", float), seed=number("seed", int), first=number("first", int),
             every=number("every", int), after=number("after", int), times=number("times", int),
             start=number("from", float), until=number("until", float),
-            per_client=_boolean(context, "per_client", values.get("per_client", False)),
+            per_client=parse_bool(f"{context}: per_client", values.get("per_client", False)),
         )
         if schedule.probability is not None and not 0 <= schedule.probability <= 1:
             raise ConfigError(f"{context}: probability={schedule.probability} must be between 0 and 1")
