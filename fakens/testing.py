@@ -30,6 +30,11 @@ from fakens.lab import Hierarchy
 from fakens.server import Server
 
 
+def find_tool(name: str) -> str | None:
+    """A tool's path from PATH or the sbin directories (not on a normal user's PATH)."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
+
+
 def resolver_for(server: Server, timeout: float = 2.0) -> dns.resolver.Resolver:
     """A dnspython stub resolver whose only nameserver is *server* (its first address)."""
     if not server.addresses:
@@ -69,7 +74,8 @@ class Unbound:
 
     def control(self, *args: str) -> str:
         """Run ``unbound-control -c CONFIG ARGS`` and return its output."""
-        result = subprocess.run(["unbound-control", "-c", self.config, *args], capture_output=True, text=True,
+        binary = find_tool("unbound-control") or "unbound-control"
+        result = subprocess.run([binary, "-c", self.config, *args], capture_output=True, text=True,
                                 timeout=15, check=False)
         if result.returncode != 0:
             raise ServerError(f"unbound-control {' '.join(args)} failed: {result.stderr or result.stdout}")
@@ -95,7 +101,7 @@ class Unbound:
 def start_unbound(hierarchy: Hierarchy, directory: str, qname_minimisation: bool = True,
                   timeout: float = 15.0) -> Unbound:
     """Start unbound on a free port of 127.0.0.1, resolving through *hierarchy* only."""
-    binary = shutil.which("unbound")
+    binary = find_tool("unbound")
     if binary is None:
         raise FileNotFoundError("unbound")
     port = free_port()
