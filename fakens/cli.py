@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
-from fakens.errors import FakensError
+from fakens import __version__
+from fakens.errors import ConfigError, FakensError
 from fakens.server import DEFAULT_UDP_SIZE, Server
-from fakens.zones import Zone, load_zones
+from fakens.zones import Zone, load_zones, zone_files
 
 DEFAULT_LISTEN = "127.0.0.1:5053"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fakens", description="An authoritative DNS server for tests.")
+    parser.add_argument("--version", action="version", version=f"fakens {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="serve zone files over UDP and TCP",
@@ -36,16 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE")
     serve.add_argument("--nsid", metavar="TEXT", help="answer the EDNS NSID option with TEXT")
     serve.add_argument("--notify", action="append", default=[], metavar="ADDR:PORT",
-                       help="secondary to NOTIFY after a zone edit, repeatable")
-    serve.add_argument("--udp-size", type=int, default=DEFAULT_UDP_SIZE, help="the server's EDNS UDP size")
+                       help="secondary to NOTIFY after a zone edit (Server.zone(...).edit() in Python), repeatable")
+    serve.add_argument("--udp-size", type=int, default=DEFAULT_UDP_SIZE, metavar="BYTES",
+                       help=f"the server's EDNS UDP size, 512-65535 (default {DEFAULT_UDP_SIZE})")
     serve.add_argument("--minimal-responses", action="store_true", help="no NS/additional data in positive answers")
     serve.add_argument("--any", choices=["all", "rfc8482"], default="all", dest="any_mode",
                        help="answer ANY with every RRset (all) or one HINFO (rfc8482)")
-    serve.add_argument("--tcp-idle-timeout", type=float, default=10.0, metavar="SECONDS")
-    serve.add_argument("--tcp-max-connections", type=int, default=100, metavar="N")
+    serve.add_argument("--tcp-idle-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="close a TCP connection idle this long (default 10)")
+    serve.add_argument("--tcp-max-connections", type=int, default=100, metavar="N",
+                       help="close TCP connections beyond this many at once (default 100)")
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                       help='a fault, repeatable, e.g. --fault "nxdomain qname=*.example.test. probability=0.3 seed=7" '
-                            "(fakens faults lists the types)")
+                       help='a fault, repeatable, e.g. --fault "nxdomain qname=**.example.test. probability=0.3 seed=7" '
+                            "(qname=**.x. is x and all below it, *.x. only below it; fakens faults lists the types)")
     serve.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     faults = sub.add_parser("faults", help="list the fault types, or document one",
@@ -57,19 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     trace = sub.add_parser("trace", help="resolve a name iteratively from fake root hints, printing the path",
                            description="Like dig +trace, through a fake hierarchy: from the root hints, "
                                        "following referrals, CNAMEs and glue.")
-    trace.add_argument("name")
-    trace.add_argument("type", nargs="?", default="A")
+    trace.add_argument("name", help="the name to resolve, e.g. www.example.test")
+    trace.add_argument("type", nargs="?", default="A", help="the record type (default A)")
     trace.add_argument("--hints", required=True, metavar="FILE", help="root hints (zone-file format)")
     trace.add_argument("--port", type=int, default=53, help="port of every server (default 53)")
     trace.add_argument("--all", action="store_true", dest="ask_all",
                        help="ask every server of each zone and report where they disagree")
     trace.add_argument("--random", type=int, metavar="SEED", help="pick servers at random with this seed")
-    trace.add_argument("--timeout", type=float, default=1.0, metavar="SECONDS")
+    trace.add_argument("--timeout", type=float, default=1.0, metavar="SECONDS",
+                       help="wait this long for each server's reply (default 1)")
 
     zone = sub.add_parser("zone", help="zone file tools")
     zone_sub = zone.add_subparsers(dest="zone_command", required=True, metavar="ZONE_COMMAND")
     check = zone_sub.add_parser("check", help="load zone files and print warnings and errors with file:line")
-    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("files", nargs="+", metavar="FILE", help="zone file or directory of zone files")
     check.add_argument("--origin", help="the zone's origin (default: from $ORIGIN, the SOA or the file name)")
     return parser
 
@@ -94,7 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _zone_check(args: argparse.Namespace) -> int:
     errors = 0
-    for path in args.files:
+    paths: list[str] = []
+    for item in args.files:
+        if os.path.isdir(item):
+            found = zone_files(item)
+            if not found:
+                print(f"error: {item}: no zone files (*.zone, *.db, db.*) in this directory")
+                errors += 1
+            paths.extend(str(p) for p in found)
+        else:
+            paths.append(item)
+    for path in paths:
         try:
             zone = Zone.from_file(path, origin=args.origin)
         except FakensError as e:
@@ -110,6 +127,12 @@ def _zone_check(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if not 512 <= args.udp_size <= 65535:
+        raise ConfigError(f"--udp-size {args.udp_size}: must be between 512 and 65535 (1232 is the usual choice)")
+    if args.tcp_idle_timeout <= 0:
+        raise ConfigError(f"--tcp-idle-timeout {args.tcp_idle_timeout}: must be above 0 seconds")
+    if args.tcp_max_connections < 1:
+        raise ConfigError(f"--tcp-max-connections {args.tcp_max_connections}: must be at least 1")
     zones = load_zones(args.zones)
     server = Server(
         zones,

@@ -151,7 +151,11 @@ class QueryLog:
         self.total = 0
         self.name_for_messages = "the server"
         if path is not None:
-            self._file = open(path, "a", encoding="utf-8")
+            try:
+                self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open, closed by close()
+            except OSError as e:
+                raise ConfigError(f"log file {path}: cannot open it: {e.strerror}; "
+                                  f"give a path in a directory that exists and is writable") from None
 
     def append(self, entry: LogEntry) -> None:
         """Record one entry (the only per-query work the log does)."""

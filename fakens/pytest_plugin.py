@@ -10,7 +10,8 @@ Function-scoped server, zones from the ``fakens`` marker::
 Fixtures:
 
 - ``fakens_server``: a running server on 127.0.0.1, a free port; zones from the
-  ``fakens`` marker (``zones=[...]`` plus any Server option) or else from the
+  ``fakens`` marker (``zones=[...]`` plus any Server option; relative paths are
+  found from the current directory, the test file's directory or the rootdir) or else from the
   ``fakens_zones`` fixture (override it in a conftest; default: the
   ``fakens_zones`` ini option, a list of files or directories).
 - ``fakens_servers``: a factory, ``fakens_servers(zones, **options) -> Server``.
@@ -81,9 +82,25 @@ def _marker_options(request: pytest.FixtureRequest, default_zones: Sequence[Any]
         if marker.args:
             options["zones"] = list(marker.args[0]) if isinstance(marker.args[0], (list, tuple)) else list(marker.args)
         options.update(marker.kwargs)
+        options["zones"] = [_resolve_path(request, z) for z in options["zones"]]
     options.setdefault("listen", ["127.0.0.1:0"])
     options.setdefault("name", request.node.name[:60])
     return options
+
+
+def _resolve_path(request: pytest.FixtureRequest, zone: Any) -> Any:
+    """A relative zone path from a marker: as given when it exists from the current
+    directory, else next to the test file, else from the rootdir."""
+    if not isinstance(zone, (str, os.PathLike)) or (isinstance(zone, str) and "\n" in zone):
+        return zone
+    path = os.fspath(zone)
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    for base in (os.path.dirname(str(request.node.path)), str(request.config.rootpath)):
+        candidate = os.path.join(base, path)
+        if os.path.exists(candidate):
+            return candidate
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -128,6 +145,9 @@ def fakens_resolver(fakens_server: Server) -> Any:
 
 @pytest.fixture(scope="session")
 def _fakens_session_server(fakens_zones: list[Any]) -> Iterator[Server]:
+    if not fakens_zones:
+        pytest.fail("fakens_shared_server has no zones: set the fakens_zones ini option (a list of zone files or "
+                    "directories) or override the session-scoped fakens_zones fixture in a conftest", pytrace=False)
     server = Server(fakens_zones, listen=["127.0.0.1:0"], name="fakens-shared")
     server.start()
     yield server

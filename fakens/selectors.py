@@ -111,6 +111,8 @@ class Selector:
         for key, value in values.items():
             if key not in allowed:
                 raise ConfigError(f"{where}selector {key!r} is not supported here; valid: {', '.join(allowed)}")
+            if not isinstance(value, bool) and not _split(value):
+                raise ConfigError(f"{where}selector {key}= is empty: give a value or leave the key out")
             if key == "qname":
                 fields["qnames"] = tuple(NamePattern.parse(v) for v in _split(value))
             elif key == "qtype":

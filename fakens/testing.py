@@ -10,7 +10,7 @@
 To point code under test at the fakes: pass it a resolver or a server address
 when it accepts one. Code that only uses the system resolver can be run in a
 private network namespace with its own resolv.conf, e.g. ``unshare -n -m sh -c
-'mount --bind my-resolv.conf /etc/resolv.conf; ip link set lo up; pytest'``
+'mount --bind my-resolv.conf /etc/resolv.conf && ip link set lo up && pytest'``
 with ``nameserver`` pointing at an unbound (or a fake server) on port 53.
 """
 

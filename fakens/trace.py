@@ -127,13 +127,20 @@ def parse_hints(hints: str | os.PathLike[str] | Iterable[tuple[str, str]]) -> li
     """Root hints from a file (zone-file format), a text, or (name, address) pairs."""
     if isinstance(hints, (str, os.PathLike)):
         text = str(hints)
-        if "\n" not in text and os.path.exists(text):
-            with open(text, encoding="utf-8") as f:
-                text = f.read()
+        source = "root hints"
+        if "\n" not in text:
+            source = text
+            try:
+                with open(text, encoding="utf-8") as f:
+                    text = f.read()
+            except (OSError, UnicodeDecodeError) as e:
+                reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+                raise ConfigError(f"root hints file {source}: cannot read it: {reason}") from None
         try:
             rrsets = dns.zonefile.read_rrsets(text, origin=dns.name.root, default_ttl=3600000, rdclass=None)
         except dns.exception.DNSException as e:
-            raise ConfigError(f"root hints: {e}") from None
+            raise ConfigError(f"{str(e).replace('<input>', source)} (root hints are zone-file lines: "
+                              f"'. NS a.root-servers.test.' and 'a.root-servers.test. A 127.0.0.10')") from None
         ns_names = [r.target for rrset in rrsets if rrset.rdtype == dns.rdatatype.NS for r in rrset]
         addresses: dict[Name, list[str]] = {}
         for rrset in rrsets:

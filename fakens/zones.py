@@ -383,11 +383,24 @@ def _read(text: str, filename: str, origin: Name | None) -> _Loaded:
             f"'$ORIGIN example.test.' or give the zone's origin"
         ) from None
     except (dns.exception.SyntaxError, _RecordSyntaxError) as e:
-        raise ZoneError(f"{e}; nothing from this zone was loaded") from None
+        message = str(e).rstrip(".")
+        for known, hint in _SYNTAX_HINTS.items():
+            if known in message:
+                message += f" ({hint})"
+                break
+        raise ZoneError(f"{message}; nothing from this zone was loaded") from None
     except OSError as e:
         place = ":".join(str(p) for p in reader.tok.where())
         raise ZoneError(f"{place}: {e}") from None
     return collector.loaded
+
+
+_SYNTAX_HINTS = {
+    "Missing default TTL value": "give the record a TTL, or put '$TTL 3600' before it",
+    "Text input is malformed": "the record's data does not fit its type, e.g. an IPv4 address for A, IPv6 for AAAA",
+    "expecting an identifier": "the record ends too early: is its data missing?",
+    "unknown rdatatype": "not a record type dnspython knows; is the TTL or class misspelled?",
+}
 
 
 def _build(
@@ -478,6 +491,11 @@ class Zone:
                 text = f.read()
         except OSError as e:
             raise ZoneError(f"{path}: cannot read the zone file: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            with open(path, "rb") as f:
+                line = f.read()[: e.start].count(b"\n") + 1
+            raise ZoneError(f"{path}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); "
+                            f"save the file as UTF-8 (is it a zone file?)") from None
         origin_name = dns.name.from_text(origin) if isinstance(origin, str) else origin
         guess = origin_name or _origin_from_filename(path)
         loaded = _read(text, path, guess)

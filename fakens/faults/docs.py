@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import inspect
 
-from fakens.faults.base import REGISTRY, SCHEDULE_KEYS, Fault
+import dns.name
+import dns.rcode
+
+from fakens.faults.base import REGISTRY, SCHEDULE_KEYS, Fault, Param
 from fakens.selectors import SELECTOR_KEYS
 
 _HEADER = """# Faults
@@ -74,14 +77,29 @@ def fault_doc(cls: type[Fault]) -> str:
     text = inspect.cleandoc(cls.__doc__ or "")
     lines = [text]
     if cls.params:
-        lines.append("Parameter defaults: " + ", ".join(
-            f"`{k}`={v.default!r}" if v.default not in (None, ()) else f"`{k}`" + (" (required)" if v.required else "")
-            for k, v in cls.params.items()))
+        lines.append("Parameter defaults: " + ", ".join(f"`{k}`: {_default(v)}" for k, v in cls.params.items()))
     if cls.default_selector:
         lines.append("Default selector: " + ", ".join(f"`{k}={v}`" for k, v in cls.default_selector.items()))
     if cls.selector_keys != SELECTOR_KEYS:
         lines.append("Selectors: " + ", ".join(f"`{k}`" for k in cls.selector_keys) + " only")
     return "\n\n".join(lines).rstrip() + "\n"
+
+
+def _default(param: Param) -> str:
+    if param.required:
+        return "required"
+    value = param.default
+    if value is None or value == ():
+        return "none"
+    if param.kind == "rcode":
+        return str(dns.rcode.to_text(value))
+    if isinstance(value, dns.name.Name):
+        return str(value.to_text())
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def faults_markdown() -> str:

@@ -14,6 +14,7 @@ unknown type, mode or key is an error that lists the valid ones.
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -60,7 +61,9 @@ def build(spec: str | Mapping[str, Any] | None = None, **kwargs: Any) -> Fault:
     type_name = str(type_name).replace("_", "-")
     cls = REGISTRY.get(type_name)
     if cls is None:
-        raise ConfigError(f"unknown fault type {type_name!r}; valid types: {', '.join(sorted(REGISTRY))}")
+        close = difflib.get_close_matches(type_name, REGISTRY, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"unknown fault type {type_name!r}; {hint}valid types: {', '.join(sorted(REGISTRY))}")
     context = f"fault {type_name}"
     _counter += 1
     name = str(table.pop("name", f"{type_name}-{_counter}"))

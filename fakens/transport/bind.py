@@ -31,7 +31,7 @@ class Endpoint:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def parse_listen(spec: str | tuple[str, int], default_port: int = 5053) -> tuple[str, int]:
+def parse_listen(spec: str | tuple[str, int], default_port: int = 5053, what: str = "listen address") -> tuple[str, int]:
     """``"127.0.0.1:5053"``, ``"[::1]:5053"``, ``"127.0.0.2"`` or ``("::1", 0)`` -> (host, port)."""
     if isinstance(spec, tuple):
         host, port = spec
@@ -40,26 +40,26 @@ def parse_listen(spec: str | tuple[str, int], default_port: int = 5053) -> tuple
         if text.startswith("["):
             host, sep, rest = text[1:].partition("]")
             if not sep:
-                raise ConfigError(f"listen address {spec!r}: missing ']' (write IPv6 as [::1]:5053)")
+                raise ConfigError(f"{what} {spec!r}: missing ']' (write IPv6 as [::1]:5053)")
             port_text = rest[1:] if rest.startswith(":") else ""
             if rest and not rest.startswith(":"):
-                raise ConfigError(f"listen address {spec!r}: expected ':PORT' after ']'")
+                raise ConfigError(f"{what} {spec!r}: expected ':PORT' after ']'")
         elif text.count(":") == 1:
             host, port_text = text.split(":")
         elif text.count(":") > 1:
-            raise ConfigError(f"listen address {spec!r}: write an IPv6 address in brackets, e.g. [::1]:5053")
+            raise ConfigError(f"{what} {spec!r}: write an IPv6 address in brackets, e.g. [::1]:5053")
         else:
             host, port_text = text, ""
         try:
             port = int(port_text) if port_text else default_port
         except ValueError:
-            raise ConfigError(f"listen address {spec!r}: port {port_text!r} is not a number") from None
+            raise ConfigError(f"{what} {spec!r}: port {port_text!r} is not a number") from None
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise ConfigError(f"listen address {spec!r}: {host!r} is not an IP address (use e.g. 127.0.0.1 or [::1])") from None
+        raise ConfigError(f"{what} {spec!r}: {host!r} is not an IP address (use e.g. 127.0.0.1 or [::1])") from None
     if not 0 <= port <= 65535:
-        raise ConfigError(f"listen address {spec!r}: port {port} is out of range 0-65535")
+        raise ConfigError(f"{what} {spec!r}: port {port} is out of range 0-65535")
     return host, port
 
 

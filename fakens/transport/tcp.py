@@ -58,6 +58,11 @@ class TcpListener:
         """Stop listening and close every connection at once (also one accepted
         but not yet set up: it aborts itself when it sees ``closing``)."""
         self.closing = True
+        # Let connections already accepted by the loop but not yet set up reach
+        # connection_made (which aborts them, seeing ``closing``) before the
+        # listener goes: after it, asyncio could no longer attach them.
+        for _ in range(3):
+            await asyncio.sleep(0)
         if self.server is not None:
             self.server.close()
         for connection in list(self.connections):

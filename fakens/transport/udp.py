@@ -1,4 +1,10 @@
-"""UDP transport: one datagram in, the outcome's messages out."""
+"""UDP transport: datagrams in, the outcome's messages out.
+
+The socket is read directly from the event loop's reader callback, draining up
+to ``BATCH`` datagrams per wake-up, and replies are sent with ``sendto`` at
+once: no per-datagram transport machinery. A reply the kernel cannot take
+(send buffer full) is dropped, as UDP may drop it anyway; ``dropped`` counts them.
+"""
 
 from __future__ import annotations
 
@@ -9,59 +15,61 @@ from collections.abc import Callable
 from fakens.outcome import Outcome, Reply
 
 Handler = Callable[[bytes, tuple[str, int], tuple[str, int], str], Outcome]
+BATCH = 64
+MAX_DATAGRAM = 65535
 
 
-class UdpEndpoint(asyncio.DatagramProtocol):
+class UdpEndpoint:
     """A bound UDP socket that hands datagrams to the server's handler."""
 
-    def __init__(self, handler: Handler, local: tuple[str, int]) -> None:
+    def __init__(self, sock: socket.socket, handler: Handler, loop: asyncio.AbstractEventLoop) -> None:
+        self.sock = sock
         self.handler = handler
-        self.local = local
-        self.transport: asyncio.DatagramTransport | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.closed: asyncio.Future[None] | None = None
+        self.loop = loop
+        self.local: tuple[str, int] = sock.getsockname()[:2]
+        self.dropped = 0
+        self.closed = False
 
     @classmethod
     async def start(cls, sock: socket.socket, handler: Handler) -> UdpEndpoint:
-        """Serve on an already bound socket."""
-        loop = asyncio.get_running_loop()
-        local = sock.getsockname()[:2]
-        _, protocol = await loop.create_datagram_endpoint(lambda: cls(handler, local), sock=sock)
-        return protocol
+        """Serve on an already bound, non-blocking socket."""
+        endpoint = cls(sock, handler, asyncio.get_running_loop())
+        endpoint.loop.add_reader(sock.fileno(), endpoint._readable)
+        return endpoint
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.loop = asyncio.get_running_loop()
-        self.closed = self.loop.create_future()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.closed is not None and not self.closed.done():
-            self.closed.set_result(None)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        outcome = self.handler(data, addr[:2], self.local, "udp")
-        if isinstance(outcome, Reply) and outcome.messages:
-            if outcome.delay > 0 and self.loop is not None:
-                self.loop.call_later(outcome.delay, self._send, outcome.messages, addr)
-            else:
-                self._send(outcome.messages, addr)
+    def _readable(self) -> None:
+        for _ in range(BATCH):
+            try:
+                data, addr = self.sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue  # an ICMP error for an earlier reply: nothing to do
+            outcome = self.handler(data, addr[:2], self.local, "udp")
+            if isinstance(outcome, Reply) and outcome.messages:
+                if outcome.delay > 0:
+                    self.loop.call_later(outcome.delay, self._send, outcome.messages, addr)
+                else:
+                    self._send(outcome.messages, addr)
 
     def _send(self, messages: list[bytes], addr: tuple[str, int]) -> None:
-        if self.transport is None or self.transport.is_closing():
+        if self.closed:
             return
         for message in messages:
-            self.transport.sendto(message, addr)
+            try:
+                self.sock.sendto(message, addr)
+            except (BlockingIOError, InterruptedError):
+                self.dropped += 1
+            except OSError:
+                self.dropped += 1
 
     def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
         """Send a datagram from this endpoint's address (NOTIFY uses it)."""
         self._send([data], addr)
 
-    def error_received(self, exc: Exception) -> None:
-        pass  # ICMP errors for earlier replies: nothing to do
-
     async def close(self) -> None:
-        """Close the socket and wait until it is released."""
-        if self.transport is not None:
-            self.transport.close()
-        if self.closed is not None:
-            await self.closed
+        """Stop reading and release the socket at once."""
+        if not self.closed:
+            self.closed = True
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
