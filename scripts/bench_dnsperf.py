@@ -6,7 +6,7 @@ answering www.example.test A from a tiny dnslib zone) as subprocesses on free 12
 ports, then runs dnsperf against each, alternating, over UDP and TCP, and prints the
 queries per second and the ratio fakens/dnslib.
 
-    python scripts/bench_dnsperf.py [--seconds 10] [--rounds 1] [--clients 4]
+    python scripts/bench_dnsperf.py [--seconds 10] [--rounds 1] [--clients 4] [--names N]
 """
 
 from __future__ import annotations
@@ -123,6 +123,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="dnsperf run length (-l)")
     ap.add_argument("--rounds", type=int, default=1, help="alternating runs per server")
     ap.add_argument("--clients", type=int, default=4, help="dnsperf clients (-c)")
+    ap.add_argument("--names", type=int, default=1, metavar="N",
+                    help="ask N distinct names (N.wild.example.test A, a wildcard answer in fakens, NXDOMAIN in "
+                         "dnslib's tiny zone); above 10000 every fakens query misses its reply cache (default 1: "
+                         "www.example.test A)")
     ap.add_argument("--serve-dnslib", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_dnslib:
@@ -136,7 +140,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fakens-bench-") as tmp:
         work = Path(tmp)
         qfile = work / "queries.txt"
-        qfile.write_text("www.example.test A\n")
+        if args.names > 1:
+            qfile.write_text("".join(f"n{i}.wild.example.test A\n" for i in range(args.names)))
+        else:
+            qfile.write_text("www.example.test A\n")
         fport, dport = free_port(), free_port()
         env_py = [sys.executable]
         children = {
