@@ -609,7 +609,10 @@ class Server:
             note = ""
             if self.faults:
                 ctx = FaultContext(self, None, target[0], "udp")
-                self.faults.notify(ctx, zone.origin, plan)
+                try:
+                    self.faults.notify(ctx, zone.origin, plan)
+                except Exception as e:  # recorded for the test that owns the server; the NOTIFY goes out
+                    self.errors.append(e)
                 note = "; ".join(a for actions in ctx.actions.values() for a in actions)
             record = NotifyRecord(zone.origin, version.serial, plan.target, random.randrange(65536), note=note)
             self.notifies.append(record)
@@ -628,7 +631,11 @@ class Server:
         if not self.faults:
             return None
         ctx = FaultContext(self, None, peer[0], "tcp")
-        action = self.faults.connection_faults(ctx)
+        try:
+            action = self.faults.connection_faults(ctx)
+        except Exception as e:  # a broken fault must not stop the server: record it, accept the connection
+            self.errors.append(e)
+            return None
         if action is not None:
             entry = LogEntry(self.clock.now(), self.name, peer, local, "tcp", 0, None, None, None,
                              faults=ctx.log_records(), note=f"TCP connection {action} before any query")
