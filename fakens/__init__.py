@@ -15,7 +15,8 @@ from fakens.log import LogEntry, QueryLog
 from fakens.outcome import Close, Drop, Outcome, Reply, Reset, Stall
 from fakens.query import Query
 from fakens.selectors import Selector
-from fakens.server import NotifyRecord, Server
+from fakens.notify import NotifyRecord
+from fakens.server import Server
 from fakens.zones import Zone, ZoneVersion, ZoneWarning, load_zones, serial_add, serial_gt
 
 __all__ = [

@@ -24,13 +24,11 @@ import copy
 import dataclasses
 import ipaddress
 import os
-import random
 import socket
 import struct
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import cast
 
 import dns.edns
@@ -55,38 +53,21 @@ from fakens.faults import FaultChain
 from fakens.faults.context import Encoding, FaultContext, NotifyPlan
 from fakens.fastpath import ReplyCache
 from fakens.log import DEFAULT_LIMIT, LogEntry, QueryLog
+from fakens.notify import ATTEMPTS, RETRY_INTERVAL, Notifier, NotifyRecord
 from fakens.outcome import Drop, Outcome, Reply
 from fakens.query import Query
 from fakens.runner import BackgroundRunner, background
 from fakens.transport import Endpoint, TcpLimits, TcpListener, UdpEndpoint, bind_pair, parse_listen
 from fakens.transport.bind import bind_tcp
 from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, TsigSigner, encode, encode_stream, header_flags
-from fakens.xfr import axfr_rrsets, ixfr_rrsets, make_notify
+from fakens.xfr import axfr_rrsets, ixfr_rrsets
 from fakens.zones import Name, Zone, ZoneVersion, load_zones, serial_gt
 
 DEFAULT_UDP_SIZE = 1232
-NOTIFY_RETRY_INTERVAL = 1.0
-NOTIFY_ATTEMPTS = 5
 _HEADER = struct.Struct("!HHHHHH")
 _XFR_TYPES = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
 _NSID = dns.edns.OptionType.NSID
 _REFUSED_QTYPES = (dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY)
-
-
-@dataclass
-class NotifyRecord:
-    """One NOTIFY the server sent: to whom, for which serial, and whether it was answered."""
-
-    zone: Name
-    serial: int
-    target: tuple[str, int]
-    id: int
-    attempts: int = 0
-    answered: bool = False
-    rcode: int | None = None
-    sent_from: tuple[str, int] | None = None
-    note: str = ""
-    handle: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
 def _networks(items: Iterable[str] | None, option: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
@@ -146,8 +127,8 @@ class Server:
         tcp_idle_timeout: float = TcpLimits.idle_timeout,
         tcp_max_connections: int = TcpLimits.max_connections,
         notify: Sequence[str | tuple[str, int]] = (),
-        notify_retry: float = NOTIFY_RETRY_INTERVAL,
-        notify_attempts: int = NOTIFY_ATTEMPTS,
+        notify_retry: float = RETRY_INTERVAL,
+        notify_attempts: int = ATTEMPTS,
         allow_transfer: Iterable[str] | None = None,
         allow_notify: Iterable[str] | None = None,
         tsig_keys: Mapping[str, str | dns.tsig.Key] | None = None,
@@ -171,9 +152,6 @@ class Server:
         self.nsid = nsid.encode() if isinstance(nsid, str) else nsid
         self.udp_size = udp_size
         self.tcp_limits = TcpLimits(tcp_idle_timeout, tcp_max_connections)
-        self.notify_targets = [parse_listen(t, default_port=53, what="notify target") for t in notify]
-        self.notify_retry = notify_retry
-        self.notify_attempts = notify_attempts
         self.allow_transfer = _networks(allow_transfer, "allow_transfer")
         self.allow_notify = _networks(allow_notify, "allow_notify")
         self.keyring: dict[dns.name.Name, dns.tsig.Key] | None = None
@@ -186,18 +164,19 @@ class Server:
         if transfer_requires_tsig and not self.keyring:
             raise ConfigError("transfer_requires_tsig needs tsig_keys={name: base64 secret}")
         self.ixfr_as_axfr = ixfr_as_axfr
-        self.notify_key: dns.name.Name | None = None
+        notify_key_name: dns.name.Name | None = None
         if notify_key is not None:
-            self.notify_key = dns.name.from_text(notify_key)
-            if not self.keyring or self.notify_key not in self.keyring:
+            notify_key_name = dns.name.from_text(notify_key)
+            if not self.keyring or notify_key_name not in self.keyring:
                 raise ConfigError(f"notify_key {notify_key!r} is not among tsig_keys; add it: tsig_keys={{{notify_key!r}: 'base64 secret'}}")
+        self.notifier = Notifier([parse_listen(t, default_port=53, what="notify target") for t in notify],
+                                 notify_retry, notify_attempts, self.keyring, notify_key_name)
         self.log = QueryLog(log_limit, log_file)
         self.log.name_for_messages = f"server {name}"
         self.clock: Clock = clock or SystemClock()
         self.faults = FaultChain(self.clock, name)
         self.faults.on_change.append(self._faults_changed)
         self._cache: ReplyCache[LogEntry] = ReplyCache()
-        self.notifies: list[NotifyRecord] = []
         self.errors: list[BaseException] = []
         self._udp: list[UdpEndpoint] = []
         self._tcp: list[TcpListener] = []
@@ -245,10 +224,7 @@ class Server:
             zone.reset()
         self._cache.clear()
         self.log.clear()
-        for record in self.notifies:
-            if record.handle is not None:
-                record.handle.cancel()
-        self.notifies.clear()
+        self.notifier.reset()
         self.errors.clear()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -286,6 +262,7 @@ class Server:
         except BaseException:
             await self._close_sockets()
             raise
+        self.notifier.attach(self._loop, self._udp)
         if self.log.path is not None:
             self._flush_task = asyncio.ensure_future(self._flush_log())
         return self
@@ -295,9 +272,7 @@ class Server:
         if self._flush_task is not None:
             self._flush_task.cancel()
             self._flush_task = None
-        for record in self.notifies:
-            if record.handle is not None:
-                record.handle.cancel()
+        self.notifier.detach()
         await self._close_sockets()
         self.log.flush()
 
@@ -354,7 +329,7 @@ class Server:
             return Drop()  # not even a header: nothing to answer
         msg_id, flags, qdcount, _, _, _ = _HEADER.unpack_from(wire)
         if flags & dns.flags.QR:
-            self._response_received(msg_id, flags, client)
+            self.notifier.acknowledge(msg_id, flags, client)
             return Drop()  # never answer a response (two servers would bounce errors)
         key = None if self.faults else self._cache.key(wire, transport)
         if key is not None:
@@ -588,42 +563,31 @@ class Server:
 
     def _zone_changed(self, zone: Zone, old: ZoneVersion, new: ZoneVersion) -> None:
         self._cache.clear()
-        if self._loop is None or not self._udp or not self.notify_targets:
-            return
-        self._notify(zone, new, self.notify_targets)
+        self.notifier.notify(new, plan_hook=self._notify_faults)
 
     def send_notify(self, origin: str | Name, targets: Sequence[str | tuple[str, int]] | None = None) -> list[NotifyRecord]:
         """NOTIFY the configured secondaries (or *targets*) now about a zone (thread-safe)."""
         zone = self.zone(origin)
         if self._loop is None:
             raise ServerError(f"server {self.name} is not running: start it before sending NOTIFY")
-        chosen = [parse_listen(t, default_port=53) for t in targets] if targets is not None else self.notify_targets
-        return self._notify(zone, zone.current, chosen)
+        chosen = [parse_listen(t, default_port=53, what="notify target") for t in targets] if targets is not None else None
+        return self.notifier.notify(zone.current, chosen, plan_hook=self._notify_faults)
 
-    def _notify(self, zone: Zone, version: ZoneVersion, targets: Sequence[tuple[str, int]]) -> list[NotifyRecord]:
-        loop = self._loop
-        assert loop is not None
-        records = []
-        for target in targets:
-            plan = NotifyPlan(target)
-            note = ""
-            if self.faults:
-                ctx = FaultContext(self, None, target[0], "udp")
-                try:
-                    self.faults.notify(ctx, zone.origin, plan)
-                except Exception as e:  # recorded for the test that owns the server; the NOTIFY goes out
-                    self.errors.append(e)
-                note = "; ".join(a for actions in ctx.actions.values() for a in actions)
-            record = NotifyRecord(zone.origin, version.serial, plan.target, random.randrange(65536), note=note)
-            self.notifies.append(record)
-            records.append(record)
-            if plan.skip:
-                continue
-            if plan.delay > 0:
-                loop.call_soon_threadsafe(loop.call_later, plan.delay, self._send_notify, record, version)
-            else:
-                loop.call_soon_threadsafe(self._send_notify, record, version)
-        return records
+    @property
+    def notifies(self) -> list[NotifyRecord]:
+        """Every NOTIFY sent (or withheld by a fault), oldest first."""
+        return self.notifier.records
+
+    def _notify_faults(self, version: ZoneVersion, plan: NotifyPlan) -> str:
+        """Let no-notify faults change an outgoing NOTIFY; what they did, for the record."""
+        if not self.faults:
+            return ""
+        ctx = FaultContext(self, None, plan.target[0], "udp")
+        try:
+            self.faults.notify(ctx, version.origin, plan)
+        except Exception as e:  # recorded for the test that owns the server; the NOTIFY goes out
+            self.errors.append(e)
+        return "; ".join(a for actions in ctx.actions.values() for a in actions)
 
     # -- faults that act outside a query ---------------------------------------------------
 
@@ -681,32 +645,6 @@ class Server:
 
     async def _resume_tcp(self, sock: socket.socket) -> None:
         self._tcp.append(await TcpListener.start(sock, self.handle, self.tcp_limits, self._on_connect))
-
-    def _send_notify(self, record: NotifyRecord, version: ZoneVersion) -> None:
-        if record.answered or not self._udp or record.attempts >= self.notify_attempts:
-            return
-        family_v6 = ":" in record.target[0]
-        endpoint = next((u for u in self._udp if (":" in u.local[0]) == family_v6), self._udp[0])
-        message = make_notify(version)
-        message.id = record.id
-        if self.notify_key is not None:
-            assert self.keyring is not None
-            message.use_tsig(self.keyring, self.notify_key)
-        endpoint.sendto(message.to_wire(), record.target)
-        record.sent_from = endpoint.local
-        record.attempts += 1
-        assert self._loop is not None
-        record.handle = self._loop.call_later(self.notify_retry * record.attempts, self._send_notify, record, version)
-
-    def _response_received(self, msg_id: int, flags: int, client: tuple[str, int]) -> None:
-        if dns.opcode.from_flags(flags) != dns.opcode.NOTIFY:
-            return
-        for record in self.notifies:
-            if record.id == msg_id and record.target[0] == client[0] and not record.answered:
-                record.answered = True
-                record.rcode = flags & 0xF
-                if record.handle is not None:
-                    record.handle.cancel()
 
     def __repr__(self) -> str:
         where = ", ".join(str(e) for e in self.endpoints) or "not running"

@@ -1,0 +1,132 @@
+"""Outgoing NOTIFY (RFC 1996): sent from the server's own address, retried until answered.
+
+A server has one Notifier; after a zone edit it NOTIFYs each secondary::
+
+    notifier = Notifier(targets=[("127.0.0.2", 53)], retry=1.0, attempts=5)
+    notifier.attach(loop, udp_endpoints)          # when the server starts
+    notifier.notify(zone.current)                 # thread-safe; returns the NotifyRecords
+    notifier.acknowledge(msg_id, flags, client)   # a NOTIFY response came in
+
+Retries come after 1, 2, 3 ... times ``retry`` seconds (real time), at most
+``attempts`` sends, until the secondary answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import dns.name
+import dns.opcode
+import dns.tsig
+
+from fakens.faults.context import NotifyPlan
+from fakens.transport import UdpEndpoint
+from fakens.xfr import make_notify
+from fakens.zones import Name, ZoneVersion
+
+RETRY_INTERVAL = 1.0
+ATTEMPTS = 5
+
+
+@dataclass
+class NotifyRecord:
+    """One NOTIFY the server sent: to whom, for which serial, and whether it was answered."""
+
+    zone: Name
+    serial: int
+    target: tuple[str, int]
+    id: int
+    attempts: int = 0
+    answered: bool = False
+    rcode: int | None = None
+    sent_from: tuple[str, int] | None = None
+    note: str = ""
+    handle: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+PlanHook = Callable[[ZoneVersion, NotifyPlan], str]
+"""Changes a NOTIFY's plan (no-notify faults) and says what it did."""
+
+
+class Notifier:
+    """Sends, retries and tracks the NOTIFYs of one server."""
+
+    def __init__(self, targets: Sequence[tuple[str, int]] = (), retry: float = RETRY_INTERVAL,
+                 attempts: int = ATTEMPTS, keyring: Mapping[dns.name.Name, dns.tsig.Key] | None = None,
+                 key_name: dns.name.Name | None = None) -> None:
+        self.targets = list(targets)
+        self.retry = retry
+        self.attempts = attempts
+        self.keyring = keyring
+        self.key_name = key_name
+        self.records: list[NotifyRecord] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._endpoints: list[UdpEndpoint] = []
+
+    def attach(self, loop: asyncio.AbstractEventLoop, endpoints: list[UdpEndpoint]) -> None:
+        """Send from these endpoints (the server's own addresses), on this loop."""
+        self._loop, self._endpoints = loop, endpoints
+
+    def detach(self) -> None:
+        """Stop every pending retry (the server stops)."""
+        for record in self.records:
+            if record.handle is not None:
+                record.handle.cancel()
+        self._endpoints = []
+
+    def reset(self) -> None:
+        """Forget every record (a shared server between tests)."""
+        for record in self.records:
+            if record.handle is not None:
+                record.handle.cancel()
+        self.records.clear()
+
+    def notify(self, version: ZoneVersion, targets: Sequence[tuple[str, int]] | None = None,
+               plan_hook: PlanHook | None = None) -> list[NotifyRecord]:
+        """NOTIFY *targets* (default: the configured ones) about *version* (thread-safe)."""
+        loop = self._loop
+        if loop is None or not self._endpoints:
+            return []
+        records = []
+        for target in self.targets if targets is None else targets:
+            plan = NotifyPlan(target)
+            note = plan_hook(version, plan) if plan_hook is not None else ""
+            record = NotifyRecord(version.origin, version.serial, plan.target, random.randrange(65536), note=note)
+            self.records.append(record)
+            records.append(record)
+            if plan.skip:
+                continue
+            if plan.delay > 0:
+                loop.call_soon_threadsafe(loop.call_later, plan.delay, self._send, record, version)
+            else:
+                loop.call_soon_threadsafe(self._send, record, version)
+        return records
+
+    def _send(self, record: NotifyRecord, version: ZoneVersion) -> None:
+        if record.answered or not self._endpoints or record.attempts >= self.attempts:
+            return
+        family_v6 = ":" in record.target[0]
+        endpoint = next((u for u in self._endpoints if (":" in u.local[0]) == family_v6), self._endpoints[0])
+        message = make_notify(version)
+        message.id = record.id
+        if self.key_name is not None and self.keyring is not None:
+            message.use_tsig(self.keyring, self.key_name)
+        endpoint.sendto(message.to_wire(), record.target)
+        record.sent_from = endpoint.local
+        record.attempts += 1
+        assert self._loop is not None
+        record.handle = self._loop.call_later(self.retry * record.attempts, self._send, record, version)
+
+    def acknowledge(self, msg_id: int, flags: int, client: tuple[str, int]) -> None:
+        """A response arrived at the server: if it answers a NOTIFY, stop retrying it."""
+        if dns.opcode.from_flags(flags) != dns.opcode.NOTIFY:
+            return
+        for record in self.records:
+            if record.id == msg_id and record.target[0] == client[0] and not record.answered:
+                record.answered = True
+                record.rcode = flags & 0xF
+                if record.handle is not None:
+                    record.handle.cancel()
