@@ -282,10 +282,8 @@ class Engine:
         if zone is None:
             return []
         version = result.version_of(zone)
-        if not glue_ok:
-            for cut in version.cuts:
-                if host.is_subdomain(cut):
-                    return []
+        if not glue_ok and _below_cut(version, host):
+            return []
         return _addresses(version, host)
 
     def _chaos(self, qname: Name, rdtype: dns.rdatatype.RdataType) -> Answer:
@@ -303,6 +301,18 @@ class Engine:
         rrset = dns.rrset.RRset(qname, dns.rdataclass.CH, dns.rdatatype.TXT)
         rrset.add(txt, 0)
         return Answer(Kind.ANSWER, aa=True, answer=[rrset])
+
+
+def _below_cut(version: ZoneVersion, name: Name) -> bool:
+    """Is *name* at or below a delegation of *version*? (One lookup per label, not per cut.)"""
+    if not version.cuts:
+        return False
+    depth = len(version.origin)
+    while len(name) > depth:
+        if name in version.cuts:
+            return True
+        name = name.parent()
+    return False
 
 
 def _addresses(version: ZoneVersion, host: Name) -> list[dns.rrset.RRset]:
