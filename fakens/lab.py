@@ -296,7 +296,7 @@ def build_hierarchy(
         test_tld.edit(replace=[f"{ROOT_SERVER} 3600000 A {members[0].address}"], bump_serial=False)
     root.edit(replace=[f"{ROOT_SERVER} 3600000 A {members[0].address}"], bump_serial=False)
     for zone in list(all_zones.values()) + [root]:
-        zone._history = [zone.current]  # the hierarchy as built is the version a reset returns to
+        zone.set_baseline()  # the hierarchy as built is the version a reset returns to
     return Hierarchy(port, members, {dns.name.root: root, **all_zones}, clock or ManualClock(0.0), dict(server_options))
 
 

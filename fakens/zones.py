@@ -533,6 +533,13 @@ class Zone:
             self._current = first
         return first
 
+    def set_baseline(self) -> ZoneVersion:
+        """Make the current version the one :meth:`reset` returns to, forgetting the
+        history before it (a lab adapts zones, then makes that its starting point)."""
+        with self._lock:
+            self._history = [self._current]
+            return self._current
+
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener(zone, old, new)`` after every edit (from the editing thread)."""
         self._listeners.append(listener)
