@@ -56,6 +56,7 @@ class Answer:
     version: ZoneVersion | None = None
     tc: bool = False
     versions: Mapping[dns.name.Name, ZoneVersion] | None = field(default=None, repr=False)
+    dnssec_ok: bool = field(default=False, repr=False)
 
     def version_of(self, zone: Zone) -> ZoneVersion:
         """The version of *zone* this answer is made from (the current one unless overridden)."""

@@ -12,7 +12,7 @@ Choices (the same as BIND and NSD unless noted; see docs/answers.md):
 - a name with a CNAME and other data answers the asked type when it exists,
   else the CNAME (BIND refuses such zones; fakens serves them on purpose);
 - CNAME and DNAME chains are followed through every zone the server holds,
-  16 steps at most, stopping at a loop;
+  16 steps at most, stopping at a loop (NOERROR with the CNAMEs found);
 - positive answers carry the zone's NS in AUTHORITY and the addresses of NS,
   MX and SRV targets in ADDITIONAL, unless ``minimal_responses``;
 - ANY gets every RRset at the name, or with ``any_mode="rfc8482"`` one
@@ -116,11 +116,13 @@ class Engine:
 
     def answer(self, qname: Name, rdtype: dns.rdatatype.RdataType,
                rdclass: dns.rdataclass.RdataClass = dns.rdataclass.IN,
-               versions: Mapping[Name, ZoneVersion] | None = None) -> Answer:
+               versions: Mapping[Name, ZoneVersion] | None = None, dnssec_ok: bool = False) -> Answer:
         """The answer to one question, as the server's zones say it.
 
         *versions* replaces the current version of some zones (by origin):
         stale-data and stale-serial faults answer from an older version.
+        *dnssec_ok* is the query's DO bit: without it a referral carries no DS
+        (RFC 3225 3; a DS query gets its DS either way).
         """
         if rdclass == dns.rdataclass.CH:
             return self._chaos(qname, rdtype)
@@ -129,7 +131,7 @@ class Engine:
         zone = self.find_zone(qname, rdtype)
         if zone is None:
             return Answer(Kind.REFUSED, dns.rcode.REFUSED)
-        result = Answer(Kind.ANSWER, aa=True, zone=zone.origin, versions=versions)
+        result = Answer(Kind.ANSWER, aa=True, zone=zone.origin, versions=versions, dnssec_ok=dnssec_ok)
         result.version = result.version_of(zone)
         self._resolve(result, result.version, qname, rdtype, seen=[], first=True)
         if result.kind is Kind.ANSWER or result.kind is Kind.CNAME:
@@ -199,7 +201,7 @@ class Engine:
         """Go on with a CNAME target, in whichever of the server's zones holds it."""
         seen.append(owner)
         if target in seen or len(seen) >= MAX_CHAIN:
-            result.kind = Kind.CNAME  # a loop: answer what we have, as BIND does
+            result.kind = Kind.CNAME  # a loop: answer what we have (BIND 9.18 answers SERVFAIL)
             return
         zone = self.find_zone(target, rdtype)
         if zone is None:
@@ -218,6 +220,9 @@ class Engine:
             return
         synthesized = dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, _CNAME, new_name)
         result.answer.append(_rrset(qname, dname.ttl, [synthesized]))
+        if rdtype in (_CNAME, _ANY):  # the synthesized CNAME answers the question (RFC 1034 4.3.2 3a)
+            self._finish_positive(result, version)
+            return
         self._follow(result, qname, new_name, rdtype, seen)
 
     def _referral(self, result: Answer, version: ZoneVersion, cut: Name, first: bool) -> None:
@@ -228,7 +233,7 @@ class Engine:
             result.aa = False
         result.authority.append(to_rrset(cut, ns))
         ds = version.get(cut, _DS)
-        if ds is not None:
+        if ds is not None and result.dnssec_ok:
             result.authority.append(to_rrset(cut, ds))
         for rdata in ns:
             host = cast(dns.name.Name, rdata.target)

@@ -393,7 +393,8 @@ class Server:
                                   dns.rdataclass.RdataClass.make(entry.qclass or 0))
         query = Query(message, wire, client, local, transport, self.name, entry.time)
         if self.faults:
-            x.ctx = FaultContext(self, query, client[0], transport, opt=x.opt, signer=x.signer, entry=entry)
+            x.ctx = FaultContext(self, query, client[0], transport, opt=x.opt, signer=x.signer, entry=entry,
+                                 exchange=x)
             box.append(x.ctx)
             self.faults.select(x.ctx)
             early = self.faults.before(x.ctx)
@@ -416,7 +417,8 @@ class Server:
             return self._transfer(query, x)
         if question.rdtype in _REFUSED_QTYPES or (dns.rdatatype.is_metatype(question.rdtype) and question.rdtype != dns.rdatatype.ANY):
             return x.error(dns.rcode.FORMERR if question.rdtype == dns.rdatatype.OPT else dns.rcode.NOTIMP)
-        answer = self.engine.answer(question.name, question.rdtype, question.rdclass)
+        answer = self.engine.answer(question.name, question.rdtype, question.rdclass,
+                                    dnssec_ok=bool(message.ednsflags & dns.flags.DO))
         if x.ctx is not None:
             answer = self.faults.after(x.ctx, answer)
         else:
@@ -426,16 +428,9 @@ class Server:
     def reply_with_rcode(self, ctx: FaultContext, rcode: int, question: bool = True, tc: bool = False,
                          with_opt: bool = True) -> Reply:
         """A reply with *rcode* and no records, for faults (``rcode``, ``lame`` ...)."""
-        entry = ctx.entry
-        assert ctx.query is not None and entry is not None
-        message = ctx.query.message
-        if rcode > 15:
-            entry.rcode = rcode
-        q = message.question[0] if message.question and question else None
-        flags = header_flags(message.flags, message.opcode(), False, tc)
-        opt = ctx.opt if with_opt else None
-        return Reply([encode(message.id, flags, rcode, Question(q.name, q.rdtype, q.rdclass) if q is not None else None,
-                             None, MAX_TCP, opt, ctx.signer)])
+        exchange = ctx.exchange
+        assert isinstance(exchange, _Exchange)
+        return exchange.error(rcode, question=question, tc=tc, with_opt=with_opt)
 
     def _limit(self, message: dns.message.Message, transport: str) -> int:
         if transport == "tcp":
@@ -537,9 +532,7 @@ class Server:
                 rrsets = rrsets[:1]  # RFC 1995 section 2: the client retries over TCP
             answer = Answer(Kind.XFR, aa=True, answer=rrsets, zone=zone.origin, version=version)
             return x.reply(answer, self._limit(query.message, "udp"))
-        reply_flags = header_flags(x.flags, dns.opcode.QUERY, True)
-        messages = encode_stream(x.msg_id, reply_flags, question, rrsets, signer=x.signer, opt=x.opt)
-        return x.finish(messages)
+        return x.stream(rrsets)
 
     def ixfr_client_serial(self, ctx: FaultContext) -> int | None:
         """The serial an IXFR client says it has (for faults)."""
@@ -653,7 +646,9 @@ class Server:
 
 @dataclasses.dataclass
 class _Exchange:
-    """One query's reply in the making: what every reply to it shares."""
+    """One query's reply in the making: every reply to it, the engine's or a fault's,
+    goes through :meth:`encoding` (faults may change size, OPT, header flags, records)
+    and :meth:`finish` (broken-bytes faults)."""
 
     server: Server
     msg_id: int
@@ -664,20 +659,35 @@ class _Exchange:
     question: Question | None = None
     ctx: FaultContext | None = None
 
-    def error(self, rcode: int, question: bool = True) -> Reply:
+    def encoding(self, limit: int, answer: Answer | None = None) -> Encoding:
+        """How to encode this reply, after the faults' ``encoding`` hooks."""
+        opt = dataclasses.replace(self.opt, options=list(self.opt.options)) if self.opt is not None else None
+        enc = Encoding(limit, opt, answer=answer)
+        if self.ctx is not None:
+            self.server.faults.run("encoding", self.ctx, enc)
+        return enc
+
+    def _flags(self, aa: bool, tc: bool, enc: Encoding) -> int:
+        flags = header_flags(self.flags, dns.opcode.from_flags(self.flags), aa, tc)
+        return (flags | enc.set_flags) & ~enc.clear_flags
+
+    def error(self, rcode: int, question: bool = True, tc: bool = False, with_opt: bool = True) -> Reply:
         """A reply with *rcode*, no records, the question unless told otherwise."""
         if rcode > 15:
             self.entry.rcode = rcode
-        flags = header_flags(self.flags, dns.opcode.from_flags(self.flags), False)
-        return self.finish([encode(self.msg_id, flags, rcode, self.question if question else None, None,
-                                   MAX_TCP, self.opt, self.signer)])
+        enc = self.encoding(MAX_TCP)
+        opt = enc.opt if with_opt else None
+        if rcode > 15 and opt is None:
+            opt = Opt(self.server.udp_size)  # an extended RCODE lives in an OPT record
+        wire = encode(self.msg_id, self._flags(False, tc, enc), rcode, self.question if question else None, None,
+                      MAX_TCP, opt, self.signer)
+        return self.finish([wire])
 
     def reply(self, answer: Answer, limit: int) -> Reply:
         """The reply carrying *answer*, encoded within *limit* (encoding faults applied)."""
-        enc = Encoding(limit, self.opt)
-        if self.ctx is not None:
-            self.server.faults.run("encoding", self.ctx, enc)
-        flags = header_flags(self.flags, dns.opcode.from_flags(self.flags), answer.aa, enc.tc)
+        enc = self.encoding(limit, answer)
+        answer = enc.answer or answer
+        flags = self._flags(answer.aa, enc.tc, enc)
         body = None if enc.tc else answer
         wire = encode(self.msg_id, flags, answer.rcode, self.question, body, enc.limit, enc.opt, self.signer)
         if enc.pad_to and len(wire) < enc.pad_to and enc.opt is not None:
@@ -685,6 +695,12 @@ class _Exchange:
             enc.opt.options = list(enc.opt.options) + [padding]
             wire = encode(self.msg_id, flags, answer.rcode, self.question, body, enc.limit, enc.opt, self.signer)
         return self.finish([wire])
+
+    def stream(self, rrsets: list[dns.rrset.RRset]) -> Reply:
+        """A transfer over TCP: several messages (encoding faults applied)."""
+        enc = self.encoding(MAX_TCP)
+        flags = self._flags(True, False, enc)
+        return self.finish(encode_stream(self.msg_id, flags, self.question, rrsets, signer=self.signer, opt=enc.opt))
 
     def finish(self, messages: list[bytes]) -> Reply:
         """Apply the broken-bytes faults and make the Reply."""

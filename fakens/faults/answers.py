@@ -188,7 +188,8 @@ class StaleData(Fault):
         if old is None:
             return f"no such version of {origin}: left unchanged"
         q = ctx.question
-        fresh = ctx.server.engine.answer(q.name, q.rdtype, q.rdclass, versions={origin: old})
+        fresh = ctx.server.engine.answer(q.name, q.rdtype, q.rdclass, versions={origin: old},
+                                         dnssec_ok=answer.dnssec_ok)
         answer.__dict__.update(fresh.__dict__)
         return f"answered from {origin} serial {old.serial} (version #{old.number})"
 

@@ -12,6 +12,7 @@ from fakens.wire import Opt, Question, TsigSigner
 
 if TYPE_CHECKING:
     from fakens.faults.base import Fault
+    from fakens.answer import Answer
     from fakens.log import LogEntry
     from fakens.query import Query
     from fakens.server import Server
@@ -25,6 +26,9 @@ class Encoding:
     opt: Opt | None
     tc: bool = False
     pad_to: int = 0
+    answer: Answer | None = None  # the Answer to encode (None for errors and transfers): faults may replace records
+    set_flags: int = 0
+    clear_flags: int = 0
 
 
 @dataclass
@@ -51,6 +55,7 @@ class FaultContext:
     opt: Opt | None = None
     signer: TsigSigner | None = None
     entry: LogEntry | None = None
+    exchange: Any = None  # the server's reply builder for this query (Server.reply_with_rcode uses it)
 
     @property
     def message(self) -> dns.message.Message:

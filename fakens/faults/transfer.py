@@ -84,7 +84,7 @@ class StaleSerial(Fault):
         if self.mode == "version":
             old = self._old(zone)
             fresh = ctx.server.engine.answer(ctx.qname, ctx.question.rdtype, ctx.question.rdclass,
-                                             versions={zone.origin: old})
+                                             versions={zone.origin: old}, dnssec_ok=answer.dnssec_ok)
             answer.__dict__.update(fresh.__dict__)
             return f"SOA from version #{old.number} serial {old.serial}"
         serial = self._fake_serial(zone)

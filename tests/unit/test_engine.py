@@ -134,6 +134,7 @@ class Case:
     glue: list[str] = field(default_factory=list)
     additional: list[str] = field(default_factory=list)
     why: str = ""
+    dnssec_ok: bool = False  # the query's DO bit
 
     def __str__(self) -> str:
         return f"{self.qname}/{self.qtype}: {self.why}"
@@ -159,13 +160,13 @@ def expected(lines: list[str], origin: dns.name.Name = ORIGIN) -> list[str]:
     return records(rrsets)
 
 
-def ask(engine: Engine, qname: str, qtype: str, qclass: str = "IN") -> Answer:
+def ask(engine: Engine, qname: str, qtype: str, qclass: str = "IN", dnssec_ok: bool = False) -> Answer:
     return engine.answer(dns.name.from_text(qname, ORIGIN), dns.rdatatype.from_text(qtype),
-                         dns.rdataclass.from_text(qclass))
+                         dns.rdataclass.from_text(qclass), dnssec_ok=dnssec_ok)
 
 
 def check(engine: Engine, case: Case) -> None:
-    answer = ask(engine, case.qname, case.qtype)
+    answer = ask(engine, case.qname, case.qtype, dnssec_ok=case.dnssec_ok)
     assert dns.rcode.to_text(answer.rcode) == case.rcode
     assert answer.kind is case.kind
     assert answer.aa is case.aa
@@ -235,7 +236,11 @@ CASES = [
          authority=["secure 3600 NS ns1",
                     "secure 3600 DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"],
          additional=["ns1 3600 A 192.0.2.1", "ns1 3600 AAAA 2001:db8::1"],
-         why="DS below a cut: referral (with the cut's DS)"),
+         dnssec_ok=True, why="DS below a cut, DO=1: referral with the cut's DS"),
+    Case("www.secure", "DS", "NOERROR", Kind.DELEGATION, False,
+         authority=["secure 3600 NS ns1"],
+         additional=["ns1 3600 A 192.0.2.1", "ns1 3600 AAAA 2001:db8::1"],
+         why="DS below a cut, DO=0: referral without DS (RFC 3225 3)"),
     # -- CNAME (RFC 1034 4.3.2 3a, RFC 6604) ---------------------------------------------
     Case("alias", "A", "NOERROR", Kind.ANSWER, True,
          answer=["alias 3600 CNAME www", "www 3600 A 192.0.2.80"], authority=APEX_NS, additional=NS_ADDRESSES,
