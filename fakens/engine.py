@@ -278,6 +278,10 @@ class Engine:
                     present.add((rrset.name, rrset.rdtype))
                     result.additional.append(rrset)
 
+    def addresses_of(self, host: Name) -> list[dns.rrset.RRset]:
+        """A and AAAA of *host* from the served zones, glue included (for faults)."""
+        return self._authoritative_addresses(host, Answer(Kind.ANSWER), glue_ok=True)
+
     def _authoritative_addresses(self, host: Name, result: Answer, glue_ok: bool = False) -> list[dns.rrset.RRset]:
         """A and AAAA of *host* when a served zone holds them as authoritative data,
         or as glue below a cut when *glue_ok* (addresses of NS targets, as BIND

@@ -191,12 +191,21 @@ class FaultChain:
                 ctx.record(fault, action)
 
     def before(self, ctx: FaultContext) -> Outcome | None:
-        """Run ``before`` hooks of the firing faults; an Outcome ends the query."""
+        """Run the ``before`` hooks of every firing fault. The first Outcome ends the
+        query; later faults still act (a delay still delays it), but an Outcome of
+        theirs is not used and the log says so."""
+        decided: Outcome | None = None
+        decided_by = ""
         for fault in ctx.firing:
+            done = len(ctx.actions.get(fault.name, []))
             outcome = fault.before(ctx)
-            if outcome is not None:
-                return outcome
-        return None
+            if outcome is None:
+                continue
+            if decided is None:
+                decided, decided_by = outcome, fault.name
+            else:
+                ctx.actions.setdefault(fault.name, [])[done:] = [f"not applied: {decided_by} already ended the query"]
+        return decided
 
     def after(self, ctx: FaultContext, answer: Answer) -> Answer:
         """Run ``after`` hooks: each may edit the Answer."""

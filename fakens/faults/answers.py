@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+import dns.exception
 import dns.flags
 import dns.name
 import dns.rcode
@@ -19,7 +20,7 @@ from fakens.faults.base import Fault, Param, register
 from fakens.zones import ZoneVersion
 
 if TYPE_CHECKING:
-    from fakens.faults.context import FaultContext
+    from fakens.faults.context import Encoding, FaultContext
     from fakens.outcome import Outcome
 
 
@@ -40,6 +41,8 @@ def make_negative(ctx: FaultContext, answer: Answer, kind: Kind, zone_name: dns.
     if zone is None:
         return f"zone {origin} not served: left unchanged"
     version = answer.version_of(zone)
+    if answer.kind is kind and zone_name is None:
+        return None  # already so: nothing changed (the log shows "fired, nothing to change")
     answer.kind = kind
     answer.rcode = dns.rcode.NXDOMAIN if kind is Kind.NXDOMAIN else dns.rcode.NOERROR
     answer.aa = True
@@ -103,7 +106,8 @@ class Rcode(Fault):
     REFUSED, NOTIMP, FORMERR, NOTAUTH ...).
 
     Parameters: ``rcode`` (default SERVFAIL); ``question`` (default true): echo
-    the question or send an empty question section.
+    the question or send an empty question section. An extended RCODE (BADVERS,
+    BADCOOKIE ...) is carried in an OPT record, added when the query had none.
 
     Client sees: the rcode, no records, AA=0.
 
@@ -122,6 +126,14 @@ class Rcode(Fault):
         return ctx.server.reply_with_rcode(ctx, self.rcode, question=self.question)
 
 
+def _read_records(text: str, origin: dns.name.Name, default_ttl: int) -> list[dns.rrset.RRset]:
+    """Records separated by ';' (or line breaks); lines for one name and type make one RRset."""
+    lines = "\n".join(line.strip() for line in text.replace(";", "\n").splitlines() if line.strip())
+    rrsets: list[dns.rrset.RRset] = dns.zonefile.read_rrsets(lines, origin=origin, default_ttl=default_ttl,
+                                                             rdclass=None)
+    return rrsets
+
+
 @register
 class StaleData(Fault):
     """Name: stale-data
@@ -132,7 +144,9 @@ class StaleData(Fault):
     Modes: ``version`` (default): answer from an older version of the zone kept in
     its history (``back`` versions back, default 1, or the version with ``serial``);
     ``records``: answer with given replacement records, e.g.
-    ``records="www 300 A 192.0.2.1; mail 300 A 192.0.2.2"`` (names relative to the zone).
+    ``records="www 300 A 192.0.2.1; mail 300 A 192.0.2.2"`` (names relative to the zone;
+    records of one name and type together replace that RRset, e.g. two old MX; a record
+    without TTL gets the SOA minimum; transfers are not changed).
 
     Parameters: ``back``, ``serial``, ``records``, ``zone`` (default: the answer's zone).
 
@@ -152,8 +166,13 @@ class StaleData(Fault):
     }
 
     def validate(self) -> None:
-        if self.mode == "records" and not self.records:
-            raise ConfigError("fault stale-data mode=records needs records=\"NAME TTL TYPE DATA; ...\"")
+        if self.mode == "records":
+            if not self.records:
+                raise ConfigError("fault stale-data mode=records needs records=\"NAME TTL TYPE DATA; ...\"")
+            try:  # check the syntax now (names are made absolute with the real zone when used)
+                _read_records(str(self.records), dns.name.from_text("syntax-check.invalid."), 300)
+            except dns.exception.DNSException as e:
+                raise ConfigError(f"fault stale-data: records={self.records!r}: {e}") from None
         self._patched: dict[int, ZoneVersion] = {}
 
     def _old_version(self, ctx: FaultContext, origin: dns.name.Name) -> ZoneVersion | None:
@@ -169,13 +188,10 @@ class StaleData(Fault):
         patched = self._patched.get(current.number)
         if patched is None:
             nodes = {name: dict(node) for name, node in current.nodes.items()}
-            for line in str(self.records).split(";"):
-                if not line.strip():
-                    continue
-                for rrset in dns.zonefile.read_rrsets(line, origin=origin, default_ttl=current.soa_rdata.minimum, rdclass=None):
-                    rdataset = dns.rdataset.Rdataset(rrset.rdclass, rrset.rdtype, rrset.covers, rrset.ttl)
-                    rdataset.update(rrset)
-                    nodes.setdefault(rrset.name, {})[(rrset.rdtype, rrset.covers)] = rdataset
+            for rrset in _read_records(str(self.records), origin, current.soa_rdata.minimum):
+                rdataset = dns.rdataset.Rdataset(rrset.rdclass, rrset.rdtype, rrset.covers, rrset.ttl)
+                rdataset.update(rrset)
+                nodes.setdefault(rrset.name, {})[(rrset.rdtype, rrset.covers)] = rdataset
             patched = ZoneVersion(origin, nodes, current.rdclass, current.where)
             self._patched = {current.number: patched}
         return patched
@@ -201,8 +217,9 @@ class Ttl(Fault):
     Imitates: TTLs that govern a migration: long TTLs that keep old data cached,
     or a negative-caching time set too long or too short.
 
-    Parameters: ``ttl``: the TTL of every ANSWER record; ``negative``: the SOA
-    minimum and TTL of the SOA in negative answers (so the negative TTL).
+    Parameters: ``ttl``: the TTL of every ANSWER record (AUTHORITY and ADDITIONAL
+    keep theirs); ``negative``: the SOA minimum and TTL of the SOA in negative
+    answers (so the negative TTL). Applied to the final answer, after other faults.
 
     Client sees: the same records with the given TTLs.
 
@@ -220,7 +237,11 @@ class Ttl(Fault):
         if self.ttl is None and self.negative is None:
             raise ConfigError("fault ttl needs ttl=SECONDS and/or negative=SECONDS")
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+        # at encoding time, so that it also sees answers other faults made (nxdomain ...)
+        answer = enc.answer
+        if answer is None:
+            return None
         actions = []
         if self.ttl is not None and answer.answer:
             answer.answer = [_with_ttl(r, self.ttl) for r in answer.answer]
@@ -258,7 +279,7 @@ class Flags(Fault):
     RA (recursion offered by an authoritative server) or a missing AA.
 
     Parameters: ``set`` and ``clear``: flags among AA, TC, RA, AD, CD, RD,
-    separated by commas.
+    separated by commas. Set before the reply is signed, so TSIG stays valid.
 
     Client sees: the reply with those header bits set or cleared.
 
@@ -281,9 +302,8 @@ class Flags(Fault):
         self._set = sum(_FLAG_BITS[f.upper()] for f in self.set)
         self._clear = sum(_FLAG_BITS[f.upper()] for f in self.clear)
 
-    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
-        for i, message in enumerate(messages):
-            flags = int.from_bytes(message[2:4], "big")
-            flags = (flags | self._set) & ~self._clear
-            messages[i] = message[:2] + flags.to_bytes(2, "big") + message[4:]
+    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+        # in the header before it is written (and TSIG-signed), on every reply, faults' too
+        enc.set_flags |= self._set
+        enc.clear_flags |= self._clear
         return f"flags set {','.join(self.set) or '-'} cleared {','.join(self.clear) or '-'}"

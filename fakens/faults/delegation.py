@@ -44,7 +44,8 @@ class Lame(Fault):
     Client sees: for the zone it should serve, the rcode, or NOERROR without AA,
     or a referral to the root.
 
-    Example: ``lame mode=upward ns=a.root-servers.test.``
+    Example: ``lame mode=upward qname=**.example.test. ns=a.root-servers.test.``
+    (without a ``qname`` selector the server is lame for every zone it serves)
     """
 
     type_name = "lame"
@@ -170,7 +171,8 @@ class StaleGlue(Fault):
     parent while the child zone has the new ones.
 
     Parameters: ``host`` (required): the NS host; ``addresses`` (required): the
-    old addresses served as its glue (IPv4 and/or IPv6, comma-separated).
+    old addresses served as its glue (IPv4 and/or IPv6, comma-separated); only the
+    address families given are replaced (IPv4 only: the AAAA glue stays).
 
     Client sees: referrals whose glue for ``host`` holds the given addresses.
 
@@ -191,8 +193,10 @@ class StaleGlue(Fault):
         if answer.kind is not Kind.DELEGATION:
             return None
         ttl = next((r.ttl for r in answer.glue + answer.additional if r.name == self.host), 3600)
-        answer.glue = [r for r in answer.glue if r.name != self.host]
-        answer.additional = [r for r in answer.additional if r.name != self.host]
+        replaced = {rdtype for rdtype, addresses in ((dns.rdatatype.A, self._v4), (dns.rdatatype.AAAA, self._v6))
+                    if addresses}
+        answer.glue = [r for r in answer.glue if not (r.name == self.host and r.rdtype in replaced)]
+        answer.additional = [r for r in answer.additional if not (r.name == self.host and r.rdtype in replaced)]
         for rdtype, addresses in ((dns.rdatatype.A, self._v4), (dns.rdatatype.AAAA, self._v6)):
             if addresses:
                 answer.glue.append(dns.rrset.from_text_list(self.host, ttl, dns.rdataclass.IN, rdtype, addresses))
@@ -213,7 +217,8 @@ class NsMismatch(Fault):
     Parameters: ``hosts``, ``old``, ``new``.
 
     Client sees: NS RRsets (referral AUTHORITY, apex NS answers and AUTHORITY)
-    with hosts added, missing or renamed.
+    with hosts added, missing or renamed; an added or renamed host's addresses go
+    along (as glue in a referral) when the server holds them, a removed host's go.
 
     Example: ``ns-mismatch mode=remove hosts=ns2.example.test.``
     """
@@ -257,6 +262,17 @@ class NsMismatch(Fault):
         gone = set(self.hosts) if self.mode == "remove" else ({self.old} if self.mode == "rename" else set())
         answer.glue = [r for r in answer.glue if r.name not in gone]
         answer.additional = [r for r in answer.additional if r.name not in gone]
+        new_hosts = list(self.hosts) if self.mode == "add" else ([self.new] if self.mode == "rename" else [])
+        present = {(r.name, r.rdtype) for r in answer.glue + answer.additional}
+        cut = next((r.name for r in answer.authority if r.rdtype == dns.rdatatype.NS), None)
+        for host in new_hosts:  # the addresses the server holds for a new host go along, as glue would
+            for rrset in ctx.server.engine.addresses_of(host):
+                if (rrset.name, rrset.rdtype) in present:
+                    continue
+                if answer.kind is Kind.DELEGATION and cut is not None and host.is_subdomain(cut):
+                    answer.glue.append(rrset)
+                else:
+                    answer.additional.append(rrset)
         if self.mode == "rename":
             return f"NS {self.old} renamed {self.new}"
         return f"NS {'added' if self.mode == 'add' else 'removed'} {', '.join(h.to_text() for h in self.hosts)}"
@@ -270,12 +286,13 @@ class NsNoAddress(Fault):
     incident: ns2 listed in NS but without an A record). The same mistake loads
     straight from a zone file (zone check warns ``ns-no-address``).
 
-    Modes: ``nxdomain`` (default) or ``nodata``: what A/AAAA queries for the hosts get.
+    Modes: ``nxdomain`` (default): the host name does not exist, so every query for it
+    gets NXDOMAIN; ``nodata``: the name exists without addresses, A/AAAA/ANY get NODATA.
 
     Parameters: ``hosts`` (required): the NS host names.
 
-    Client sees: NXDOMAIN or NODATA (with the SOA) for A and AAAA of those hosts,
-    and no addresses for them in any ADDITIONAL section.
+    Client sees: NXDOMAIN (any type) or NODATA (A, AAAA) with the SOA for those hosts,
+    and no addresses for them in any ADDITIONAL section (glue included, on a parent).
 
     Example: ``ns-no-address hosts=ns2.example.test.``
     """
@@ -288,10 +305,11 @@ class NsNoAddress(Fault):
     def after(self, ctx: FaultContext, answer: Answer) -> str | None:
         hosts = set(self.hosts)
         q = ctx.question
-        if q.name in hosts and q.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.ANY):
-            if answer.kind in (Kind.ANSWER, Kind.NODATA):
-                kind = Kind.NXDOMAIN if self.mode == "nxdomain" else Kind.NODATA
-                return make_negative(ctx, answer, kind, None)
+        if q.name in hosts and answer.kind is not Kind.DELEGATION:
+            if self.mode == "nxdomain":  # the name does not exist: every type
+                return make_negative(ctx, answer, Kind.NXDOMAIN, None)
+            if q.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.ANY):
+                return make_negative(ctx, answer, Kind.NODATA, None)
         before = len(answer.glue) + len(answer.additional)
         answer.glue = [r for r in answer.glue if not (r.name in hosts and r.rdtype in _ADDRESS)]
         answer.additional = [r for r in answer.additional if not (r.name in hosts and r.rdtype in _ADDRESS)]

@@ -61,11 +61,29 @@ counts every query its selector matches, **including a query that an earlier fau
 chain already ended** (dropped, refused): the fault chain decides which faults fire before any
 of them acts. Faults act in the order they were added. Delays and timeouts use real time.
 
+## How faults compose
+
+Faults act in the order they were added, at fixed points of a query's way: `before` the
+engine (faults that end a query: `rcode`, `lame` refused/servfail, `drop`, `refuse-transfer`,
+`edns` formerr/drop/badvers, `rate-limit`; `delay` adds its delay), `after` it on the
+structured answer (`nxdomain`, `nodata`, `stale-data`, `lame` noaa/upward, the delegation
+faults, `stale-serial`), on transfers (`stale-serial`, `broken-transfer`), when the reply is
+encoded (`ttl`, `flags`, `truncate`, `oversize`, `edns` no-opt/echo-options) and on the bytes
+(`wrong-id`, `wrong-question`, `malformed`, `broken-transfer` damaged). The first fault that
+ends a query decides its outcome; every other fault that fired still acts (a `delay` still
+delays it, `flags` still sets its bits, even on a reply a fault made); an outcome of a later
+fault is not used, and the log says so. Encoding-time faults see the final answer, so
+`ttl negative=60` sets the negative TTL of an NXDOMAIN made by an `nxdomain` fault whatever
+their order. Selectors match every opcode unless told: add `opcode=QUERY` to leave incoming
+NOTIFY (which asks for the SOA) alone.
+
 ## The query log
 
 Each log entry's `faults` lists every fault that fired for that query, with what it changed
 (`{"name": "io-outage", "type": "nxdomain", "mode": null, "actions": ["nxdomain with the SOA of
-io."]}`), so a test can tell a fault's NXDOMAIN from a real one (whose `faults` is empty).
+io."]}`), so a test can tell a fault's NXDOMAIN from a real one: a fault that matched but had
+nothing to change (an `nxdomain` for a name that does not exist) shows
+`"actions": ["fired, nothing to change"]`, and a query no fault matched has `faults == []`.
 
 ## The fault types
 
@@ -118,7 +136,7 @@ def _format(body: str) -> str:
     out = []
     for paragraph in body.split("\n\n"):
         paragraph = " ".join(line.strip() for line in paragraph.splitlines())
-        for label in ("Imitates:", "Modes:", "Parameters:", "Client sees:", "Example:", "Selects", "Takes only"):
+        for label in ("Imitates:", "Modes:", "Parameters:", "Client sees:", "Example:", "Selectors:"):
             if paragraph.startswith(label):
                 head, _, rest = paragraph.partition(":") if label.endswith(":") else (paragraph, "", "")
                 paragraph = f"**{head}:**{rest}" if label.endswith(":") else paragraph

@@ -26,7 +26,7 @@ class Edns(Fault):
     Imitates: the broken EDNS servers of DNS Flag Day 2019 (ednscomp.isc.org).
 
     Modes: ``formerr`` (default): FORMERR without OPT; ``drop``: no reply;
-    ``no-opt``: a normal reply without OPT; ``echo-options``: the query's EDNS
+    ``no-opt``: every reply without OPT (answers, errors, transfers); ``echo-options``: the query's EDNS
     options echoed back in the reply; ``badvers``: BADVERS even for version 0.
 
     Parameters: ``when`` (modes formerr and drop): ``opt`` (default: any query

@@ -12,7 +12,7 @@ import dns.rrset
 from fakens.answer import Answer
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
-from fakens.outcome import Close, Drop, Reset, Stall
+from fakens.outcome import Close, Reset, Stall
 from fakens.xfr import axfr_rrsets, ixfr_rrsets
 from fakens.zones import Zone, ZoneVersion, serial_gt
 
@@ -30,6 +30,11 @@ def _soa_with_serial(rrset: dns.rrset.RRset, serial: int) -> dns.rrset.RRset:
     return new
 
 
+def _with_ttl_of(rrset: dns.rrset.RRset, model: dns.rrset.RRset) -> dns.rrset.RRset:
+    rrset.ttl = model.ttl
+    return rrset
+
+
 @register
 class StaleSerial(Fault):
     """Name: stale-serial
@@ -45,8 +50,9 @@ class StaleSerial(Fault):
 
     Parameters: ``back``, ``serial``.
 
-    Client sees: SOA answers and transfers with the stale serial (and, in mode
-    version, the old data in transfers); other queries are not changed.
+    Client sees: SOA answers, the SOA of negative answers and transfers with the
+    stale serial (and, in mode version, the old data in transfers); other answers
+    are not changed (stale-data serves old data); outgoing NOTIFYs keep the real serial.
 
     Example: ``stale-serial mode=unchanged``
     """
@@ -76,11 +82,24 @@ class StaleSerial(Fault):
         return self._old(zone).serial
 
     def after(self, ctx: FaultContext, answer: Answer) -> str | None:
-        if ctx.question.rdtype not in (dns.rdatatype.SOA, dns.rdatatype.ANY):
-            return None
         zone = self._zone(ctx)
-        if zone is None or ctx.qname != zone.origin:
+        if zone is None:
             return None
+        if ctx.question.rdtype not in (dns.rdatatype.SOA, dns.rdatatype.ANY) or ctx.qname != zone.origin:
+            # other answers: the SOA of negative answers carries the same stale serial
+            if not any(r.rdtype == dns.rdatatype.SOA and r.name == zone.origin for r in answer.authority):
+                return None
+            if self.mode == "version":
+                old = self._old(zone)
+                stale = dns.rrset.RRset(zone.origin, old.soa.rdclass, dns.rdatatype.SOA)
+                stale.update(old.soa)
+                answer.authority = [_with_ttl_of(stale, r) if r.rdtype == dns.rdatatype.SOA and r.name == zone.origin
+                                    else r for r in answer.authority]
+                return f"negative answer's SOA from version #{old.number} serial {old.serial}"
+            serial = self._fake_serial(zone)
+            answer.authority = [_soa_with_serial(r, serial) if r.rdtype == dns.rdatatype.SOA and r.name == zone.origin
+                                else r for r in answer.authority]
+            return f"negative answer's SOA serial {serial} instead of {zone.serial}"
         if self.mode == "version":
             old = self._old(zone)
             fresh = ctx.server.engine.answer(ctx.qname, ctx.question.rdtype, ctx.question.rdclass,
@@ -126,10 +145,11 @@ class RefuseTransfer(Fault):
     connection closed before the first message; ``reset``: reset; ``stall``: held
     open and never answered.
 
-    Selects AXFR and IXFR unless a ``qtype`` is given.
+    Selectors: AXFR and IXFR unless a ``qtype`` is given.
 
     Client sees: the rcode (question echoed), or the connection closed, reset or
-    silent before any transfer message.
+    silent before any transfer message; the TCP modes leave UDP (an IXFR's single
+    SOA) alone, as a firewall blocking TCP/53 would.
 
     Example: ``refuse-transfer mode=notauth``
     """
@@ -145,7 +165,8 @@ class RefuseTransfer(Fault):
             rcode = dns.rcode.REFUSED if self.mode == "refused" else dns.rcode.NOTAUTH
             return ctx.server.reply_with_rcode(ctx, rcode)
         if ctx.transport == "udp":
-            return Drop()
+            ctx.actions[self.name] = ["TCP is blocked, not UDP: UDP answered as usual"]
+            return None
         outcomes: dict[str, Outcome] = {"close": Close(), "reset": Reset(), "stall": Stall()}
         return outcomes[self.mode]
 
@@ -177,6 +198,8 @@ class BrokenTransfer(Fault):
     default_selector = {"qtype": _XFR}
 
     def transfer(self, ctx: FaultContext, rrsets: list[dns.rrset.RRset]) -> str | None:
+        if len(rrsets) <= 1:
+            return None  # a single SOA (the client is up to date): nothing to break
         if self.mode == "cut":
             keep = self.keep if self.keep is not None else max(1, len(rrsets) // 2)
             keep = min(keep, len(rrsets) - 1)
@@ -201,7 +224,8 @@ class BrokenTransfer(Fault):
             return None
         i = len(messages) // 2
         message = messages[i]
-        messages[i] = message[: max(12, len(message) - 7)]
+        # cut inside the records: before the last record (and before a TSIG record, if any)
+        messages[i] = message[: max(12, (len(message) * 2) // 3)]
         return f"message {i + 1} of {len(messages)} cut short"
 
 
@@ -218,7 +242,7 @@ class NoNotify(Fault):
     Parameters: ``delay`` (mode late): seconds before the NOTIFY (default 30,
     real time); ``to`` (mode wrong-address): the ADDR:PORT it goes to instead.
 
-    Selects by ``qname`` (the zone) and ``client`` (the secondary's address).
+    Selectors: ``qname`` (the zone) and ``client`` (the secondary's address).
 
     Client sees (a secondary): no NOTIFY, a late one, or none at its address.
 

@@ -91,10 +91,10 @@ class Truncate(Fault):
 
     Imitates: a server whose answers do not fit UDP, forcing the client to TCP.
 
-    Selects UDP unless ``transport`` is given.
+    Selectors: UDP unless ``transport`` is given.
 
-    Client sees: TC=1 with the question (and OPT) and empty sections, as BIND
-    sends a truncated reply; the retry over TCP gets the full answer.
+    Client sees: TC=1 with the question (and OPT) and empty sections (what fakens
+    itself sends when an answer does not fit); the retry over TCP gets the full answer.
 
     Example: ``truncate qname=big.example.test.``
     """
@@ -150,7 +150,9 @@ class RateLimit(Fault):
     Parameters: ``qps`` (default 5): replies per second per client address,
     counted per second of the server's clock.
 
-    Client sees: the first ``qps`` queries in each second answered, the rest dropped or slipped.
+    Client sees: the first ``qps`` UDP queries in each second answered, the rest dropped
+    or slipped; TCP is never limited (as in BIND, NSD and Knot), so a slipped client's
+    retry over TCP is answered.
 
     Example: ``rate-limit qps=10 mode=slip``
     """
@@ -164,6 +166,8 @@ class RateLimit(Fault):
         self._counts: dict[str, tuple[int, int]] = {}
 
     def before(self, ctx: FaultContext) -> Outcome | None:
+        if ctx.transport == "tcp":
+            return None  # RRL (BIND, NSD, Knot) never limits TCP: that is where a slipped client goes
         second = int(ctx.server.clock.now())
         client = ctx.client or ""
         with self.lock:
@@ -174,7 +178,7 @@ class RateLimit(Fault):
             self._counts[client] = (start, count)
         if count <= self.qps:
             return None
-        if self.mode == "drop" or ctx.transport == "tcp":
+        if self.mode == "drop":
             ctx.record(self, f"rate limited ({count} > {self.qps}/s): dropped")
             return Drop()
         ctx.record(self, f"rate limited ({count} > {self.qps}/s): slipped TC=1")
@@ -193,7 +197,7 @@ class TcpRefused(Fault):
     no schedule (an error if given); ``reset``: connections are accepted and
     reset at once, selectable by ``client`` and by schedule.
 
-    Takes only ``client`` and ``server`` selectors: it acts before any query is read.
+    Selectors: ``client`` and ``server`` only: it acts before any query is read.
 
     Client sees: connection refused, or a reset; UDP answers as usual.
 
