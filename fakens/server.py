@@ -177,6 +177,7 @@ class Server:
         self.faults = FaultChain(self.clock, name)
         self.faults.on_change.append(self._faults_changed)
         self._cache: ReplyCache[LogEntry] = ReplyCache()
+        self._generation = 0  # counts zone changes: a reply computed across one is not cached
         self.errors: list[BaseException] = []
         self._udp: list[UdpEndpoint] = []
         self._tcp: list[TcpListener] = []
@@ -209,6 +210,7 @@ class Server:
         """Serve one more zone (from a Zone, a file or a directory's first zone)."""
         (loaded,) = load_zones([zone])
         self.engine.add_zone(loaded)
+        self._generation += 1
         self._cache.clear()
         loaded.on_change(self._zone_changed)
         return loaded
@@ -222,6 +224,7 @@ class Server:
         for zone in self._initial_zones.values():
             self.engine.add_zone(zone)
             zone.reset()
+        self._generation += 1
         self._cache.clear()
         self.log.clear()
         self.notifier.reset()
@@ -331,6 +334,7 @@ class Server:
         if flags & dns.flags.QR:
             self.notifier.acknowledge(msg_id, flags, client)
             return Drop()  # never answer a response (two servers would bounce errors)
+        generation = self._generation
         key = None if self.faults else self._cache.key(wire, transport)
         if key is not None:
             hit = self._cache.get(key, wire)
@@ -368,8 +372,8 @@ class Server:
                 entry.faults = ctx.log_records()
         entry.duration = time.perf_counter() - started
         self.log.append(entry)
-        if key is not None and entry.cacheable and isinstance(outcome, Reply):
-            self._cache.put(key, outcome.messages[0], entry)
+        if key is not None and entry.cacheable and isinstance(outcome, Reply) and generation == self._generation:
+            self._cache.put(key, outcome.messages[0], entry)  # not if a zone changed meanwhile (another thread)
         return outcome
 
     def _dispatch(self, wire: bytes, flags: int, qdcount: int, entry: LogEntry, transport: str,
@@ -555,6 +559,7 @@ class Server:
         return x.finish([encode(x.msg_id, reply_flags, dns.rcode.NOERROR, x.question, None, MAX_TCP, x.opt, x.signer)])
 
     def _zone_changed(self, zone: Zone, old: ZoneVersion, new: ZoneVersion) -> None:
+        self._generation += 1
         self._cache.clear()
         self.notifier.notify(new, plan_hook=self._notify_faults)
 
