@@ -217,7 +217,9 @@ class Server:
 
     def reset(self) -> None:
         """Back to the state at start: no faults, an empty log, the zones it was
-        made with, each as loaded, no NOTIFY records or recorded errors (thread-safe)."""
+        made with, each as loaded, no NOTIFY records or recorded errors (thread-safe).
+        A Zone object shared with other servers is reset for them too: reset them as well
+        (``Hierarchy.reset()`` does) so that none keeps replies of the edited version."""
         self.faults.reset()
         for origin in [o for o in self.engine.zones if o not in self._initial_zones]:
             self.engine.remove_zone(origin)  # zones added during the test go
