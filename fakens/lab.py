@@ -16,7 +16,9 @@ Addresses come from a block per pytest-xdist worker (worker N uses
 parallel workers never collide; a block whose first address is taken on the
 port (another run) is skipped. Given zones are served as they are, except
 that the addresses of their in-zone NS hosts are set to the addresses chosen
-for them (the glue in the parent says the same). A zone's NS hosts each get a
+for them (the glue in the parent says the same); one of a zone's own NS hosts
+that the zone gives no address keeps none, while the parent's glue still has
+it (the mistake of INCIDENTS.md 1). A zone's NS hosts each get a
 server of their own, so one of them can be given a fault ("ns2 answers
 NXDOMAIN"); an NS host in no zone of the hierarchy cannot be resolved and
 gets no server. TLDs that are not given are made, with ``tld_servers`` servers each
@@ -37,7 +39,7 @@ from typing import Any, cast
 import dns.name
 import dns.rdatatype
 
-from fakens.clock import Clock, ManualClock
+from fakens.clock import ManualClock
 from fakens.errors import ConfigError, ServerError
 from fakens.server import Server
 from fakens.trace import Tracer
@@ -93,7 +95,7 @@ class Hierarchy:
     port: int
     members: list[HierarchyServer]
     zones: dict[Name, Zone]
-    clock: Clock
+    clock: ManualClock
     server_options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -227,13 +229,16 @@ def build_hierarchy(
     *,
     tld_servers: Mapping[str, int] | int = 1,
     port: int = 53,
-    clock: Clock | None = None,
+    clock: ManualClock | None = None,
+    delegation_ttl: int = 86400,
     octet: int | None = None,
     **server_options: Any,
 ) -> Hierarchy:
     """Plan a hierarchy for *zones* (servers not started yet: use ``with`` or start()).
 
     *tld_servers*: how many servers each made TLD gets (``{"test": 7}`` or 7).
+    *delegation_ttl*: the TTL of the NS and glue records the builder adds to parents
+    (lower it to watch a resolver pick up a changed delegation).
     *server_options* go to every Server (e.g. ``minimal_responses=True``).
     """
     given = {z.origin: z for z in load_zones(zones)}
@@ -284,12 +289,18 @@ def build_hierarchy(
     # addresses: NS hosts inside a served zone get A records there
     for m in members[1:]:
         holder = _enclosing(all_zones, m.host)
-        if holder is not None:
+        if holder is None:
+            continue
+        has_address = any(holder.current.get(m.host, t) is not None for t in (dns.rdatatype.A, dns.rdatatype.AAAA))
+        own_ns = m.host in _ns_hosts(holder) and holder not in tlds.values()
+        if has_address or not own_ns:
             holder.edit(replace=[f"{m.host} 3600 A {m.address}"], remove=[f"{m.host} AAAA"], bump_serial=False)
+        # one of a zone's own NS hosts that the zone gives no address keeps none (a mistake
+        # served on purpose: INCIDENTS.md 1); the parent's glue still has its server's address
     # delegations: every zone from its closest served ancestor (or the root)
     for origin, zone in sorted(all_zones.items(), key=lambda item: len(item[0])):
         parent = _enclosing({o: z for o, z in all_zones.items() if o != origin}, origin) or root
-        _delegate(parent, zone, by_host)
+        _delegate(parent, zone, by_host, delegation_ttl)
     # the root server's own name resolves in the test. TLD when fakens made it
     test_tld = all_zones.get(dns.name.from_text("test."))
     if test_tld is not None and test_tld in tlds.values():
@@ -317,16 +328,16 @@ def _enclosing(zones: Mapping[Name, Zone], name: Name) -> Zone | None:
         candidate = candidate.parent()
 
 
-def _delegate(parent: Zone, child: Zone, by_host: Mapping[Name, HierarchyServer]) -> None:
+def _delegate(parent: Zone, child: Zone, by_host: Mapping[Name, HierarchyServer], ttl: int) -> None:
     """Make *parent* delegate *child* to the child's apex NS, with glue, unless it already does."""
     version = parent.current
     if child.origin == parent.origin or version.get(child.origin, dns.rdatatype.NS) is not None:
         return
     hosts = _ns_hosts(child)
-    records = [f"{child.origin} 86400 NS {h}" for h in hosts]
+    records = [f"{child.origin} {ttl} NS {h}" for h in hosts]
     for host in hosts:
         if host.is_subdomain(parent.origin) and host in by_host:
-            records.append(f"{host} 86400 A {by_host[host].address}")
+            records.append(f"{host} {ttl} A {by_host[host].address}")
     parent.edit(add=records, bump_serial=False)
 
 

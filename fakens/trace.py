@@ -235,8 +235,13 @@ class Tracer:
             if top:
                 result.answer = answer
                 result.rcode = rcode
-                if result.status == "servfail" and rcode is not None:
-                    result.status = "nxdomain" if rcode == dns.rcode.NXDOMAIN else "ok"
+                if rcode == dns.rcode.NXDOMAIN:
+                    result.status = "nxdomain"
+                elif rcode == dns.rcode.NOERROR:
+                    found = any(r.rdtype == qtype or qtype == dns.rdatatype.ANY for r in answer)
+                    result.status = "ok" if found else "nodata"
+                else:
+                    result.status = "servfail"
             return rcode, answer
         return self._fail(result, top, f"gave up after {MAX_STEPS} queries")
 

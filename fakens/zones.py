@@ -575,8 +575,16 @@ class Zone:
             nodes: dict[Name, dict[TypeKey, dns.rdataset.Rdataset]] = {n: dict(node) for n, node in old.nodes.items()}
             for text in remove:
                 self._apply_remove(nodes, text)
-            for name, rdataset in self._parse_records(replace):
-                nodes.setdefault(name, {})[(rdataset.rdtype, rdataset.covers)] = rdataset
+            replacing: dict[tuple[Name, TypeKey], dns.rdataset.Rdataset] = {}  # (owner, (type, covers))
+            for name, rdataset in self._parse_records(replace):  # items of one RRset replace it together
+                slot = (name, (rdataset.rdtype, rdataset.covers))
+                if slot in replacing:
+                    merged = replacing[slot].copy()
+                    merged.update(rdataset)
+                    rdataset = merged
+                replacing[slot] = rdataset
+            for (name, type_key), rdataset in replacing.items():
+                nodes.setdefault(name, {})[type_key] = rdataset
             for name, rdataset in self._parse_records(add):
                 node = nodes.setdefault(name, {})
                 key = (rdataset.rdtype, rdataset.covers)
