@@ -85,6 +85,8 @@ class StaleSerial(Fault):
         zone = self._zone(ctx)
         if zone is None:
             return None
+        if self.mode == "version" and self._old(zone) is zone.current:
+            return "no older version kept: unchanged"
         if ctx.question.rdtype not in (dns.rdatatype.SOA, dns.rdatatype.ANY) or ctx.qname != zone.origin:
             # other answers: the SOA of negative answers carries the same stale serial
             if not any(r.rdtype == dns.rdatatype.SOA and r.name == zone.origin for r in answer.authority):
@@ -115,6 +117,8 @@ class StaleSerial(Fault):
         if zone is None:
             return None
         client = ctx.server.ixfr_client_serial(ctx)
+        if self.mode == "version" and self._old(zone) is zone.current:
+            return "no older version kept: unchanged"
         if self.mode == "version":
             old = self._old(zone)
             if ctx.question.rdtype == dns.rdatatype.IXFR and client is not None:
