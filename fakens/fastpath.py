@@ -5,8 +5,9 @@ reply can be kept, keyed by everything in the query that could change it
 (transport, header flags and counts, the question as written, the OPT record),
 and reused with only the ID patched in. The question's case is part of the key:
 names synthesized from the query name (DNAME, wildcards) keep the client's case. The
-cache is emptied whenever a zone of the server changes, and the server uses
-it only when no fault is installed and the query is not TSIG-signed::
+cache is emptied whenever a zone of the server changes; the server uses it
+only for queries no installed fault could act on (``FaultChain.could_match``)
+and keeps only replies no fault touched and no TSIG signed::
 
     cache = ReplyCache()
     key = cache.key(wire, "udp")        # None: not a plain query, take the slow path

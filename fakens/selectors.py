@@ -145,8 +145,9 @@ class Selector:
 
     def matches(self, qname: dns.name.Name | None = None, qtype: int | None = None, qclass: int | None = None,
                 opcode: int = 0, transport: str = "udp", client: str | None = None,
-                edns: bool = False, do: bool = False, server: str | None = None) -> bool:
-        """Does a query with these properties meet every criterion?"""
+                edns: bool | None = False, do: bool | None = False, server: str | None = None) -> bool:
+        """Does a query with these properties meet every criterion? (``edns``/``do``
+        None: not known yet, so those criteria count as met: "could match".)"""
         if self.qnames and (qname is None or not any(p.matches(qname) for p in self.qnames)):
             return False
         if self.qtypes and qtype not in self.qtypes:
@@ -163,9 +164,9 @@ class Selector:
             address = ipaddress.ip_address(client)
             if not any(address in net for net in self.clients):
                 return False
-        if self.edns is not None and edns != self.edns:
+        if self.edns is not None and edns is not None and edns != self.edns:
             return False
-        if self.do is not None and do != self.do:
+        if self.do is not None and do is not None and do != self.do:
             return False
         if self.servers and server not in self.servers:
             return False

@@ -337,8 +337,8 @@ class Server:
             self.notifier.acknowledge(msg_id, flags, client)
             return Drop()  # never answer a response (two servers would bounce errors)
         generation = self._generation
-        key = None if self.faults else self._cache.key(wire, transport)
-        if key is not None:
+        key = self._cache.key(wire, transport)
+        if key is not None and (not self.faults or not self.faults.could_match(wire, transport, client[0])):
             hit = self._cache.get(key, wire)
             if hit is not None:
                 reply, template = hit
@@ -427,8 +427,8 @@ class Server:
                                     dnssec_ok=bool(message.ednsflags & dns.flags.DO))
         if x.ctx is not None:
             answer = self.faults.after(x.ctx, answer)
-        else:
-            entry.cacheable = x.signer is None  # the engine's answer alone: the fast path may reuse it
+        # the engine's answer alone (no fault fired, no TSIG): the fast path may reuse it
+        entry.cacheable = x.signer is None and (x.ctx is None or not x.ctx.firing)
         return x.reply(answer, self._limit(message, transport))
 
     def reply_with_rcode(self, ctx: FaultContext, rcode: int, question: bool = True, tc: bool = False,

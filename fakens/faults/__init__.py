@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import struct
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -157,6 +158,25 @@ class FaultChain:
                 firing.append(fault)
         ctx.firing = firing
         return firing
+
+    QUERY_HOOKS = ("before", "after", "transfer", "encoding", "wire")
+
+    def could_match(self, wire: bytes, transport: str, client: str) -> bool:
+        """Could any fault act on this query? Read from the header and question only;
+        True when unsure. When False the reply is the engine's, so the server's reply
+        cache may answer it (faults count only queries their selector matches)."""
+        try:
+            qname, used = dns.name.from_wire(wire, 12)
+            qtype, qclass = struct.unpack_from("!HH", wire, 12 + used)
+        except Exception:
+            return True
+        opcode = (wire[2] >> 3) & 0xF
+        for fault in self._faults:
+            if not any(fault.uses(hook) for hook in self.QUERY_HOOKS):
+                continue  # connection and NOTIFY faults never act on a query
+            if fault.selector.matches(qname, qtype, qclass, opcode, transport, client, None, None, self.server_name):
+                return True
+        return False
 
     def connection_faults(self, ctx: FaultContext) -> str | None:
         """For a new TCP connection: "reset", "close" or None."""
