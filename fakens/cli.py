@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from fakens import __version__
 from fakens.errors import ConfigError, FakensError
+from fakens.faults.spec import load_fault_file
 from fakens.server import DEFAULT_UDP_SIZE, Server
 from fakens.zones import Zone, load_zones, zone_files
 
@@ -52,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
                        help='a fault, repeatable, e.g. --fault "nxdomain qname=**.example.test. probability=0.3 seed=7" '
                             "(qname=**.x. is x and all below it, *.x. only below it; fakens faults lists the types)")
+    serve.add_argument("--fault-file", action="append", default=[], metavar="FILE.toml",
+                       help="faults from a TOML file of [[faults]] tables with the same keys, repeatable")
     serve.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     faults = sub.add_parser("faults", help="list the fault types, or document one",
@@ -147,6 +150,9 @@ def _serve(args: argparse.Namespace) -> int:
         tcp_max_connections=args.tcp_max_connections,
         log_file=args.log,
     )
+    for path in args.fault_file:
+        for fault in load_fault_file(path):
+            server.faults.add(fault)
     for spec in args.fault:
         server.faults.add(spec)
     return asyncio.run(_run(server, quiet=args.quiet))
@@ -208,7 +214,8 @@ async def _run(server: Server, quiet: bool) -> int:
         await server.astop()
         server.log.close()
     if not quiet:
-        print(f"fakens: stopped after {server.log.total} queries", flush=True)
+        total = server.log.total
+        print(f"fakens: stopped after {total} quer{'y' if total == 1 else 'ies'}", flush=True)
     return 0
 
 

@@ -18,7 +18,7 @@ port (another run) is skipped. Given zones are served as they are, except
 that the addresses of their in-zone NS hosts are set to the addresses chosen
 for them (the glue in the parent says the same); one of a zone's own NS hosts
 that the zone gives no address keeps none, while the parent's glue still has
-it (the mistake of INCIDENTS.md 1). A zone's NS hosts each get a
+it (the mail-migration incident: an NS host without an address). A zone's NS hosts each get a
 server of their own, so one of them can be given a fault ("ns2 answers
 NXDOMAIN"); an NS host in no zone of the hierarchy cannot be resolved and
 gets no server. TLDs that are not given are made, with ``tld_servers`` servers each
@@ -296,7 +296,7 @@ def build_hierarchy(
         if has_address or not own_ns:
             holder.edit(replace=[f"{m.host} 3600 A {m.address}"], remove=[f"{m.host} AAAA"], bump_serial=False)
         # one of a zone's own NS hosts that the zone gives no address keeps none (a mistake
-        # served on purpose: INCIDENTS.md 1); the parent's glue still has its server's address
+        # served on purpose: the mail-migration incident); the parent's glue still has its server's address
     # delegations: every zone from its closest served ancestor (or the root)
     for origin, zone in sorted(all_zones.items(), key=lambda item: len(item[0])):
         parent = _enclosing({o: z for o, z in all_zones.items() if o != origin}, origin) or root

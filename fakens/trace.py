@@ -65,6 +65,10 @@ class Step:
         text = dns.rcode.to_text(dns.rcode.Rcode.make(self.rcode or 0))
         if self.outcome == "referral":
             return f"referral {self.note}"
+        if self.outcome == "nxdomain":
+            return "NXDOMAIN (name does not exist)"
+        if self.outcome == "nodata":
+            return "NOERROR, no data of that type"
         if self.outcome in ("answer", "cname") and self.response is not None:
             records = sorted(rr.to_text() for rrset in self.response.answer for rr in rrset)
             return f"{text} {'; '.join(records)}"

@@ -203,6 +203,8 @@ class StaleData(Fault):
         old = self._old_version(ctx, origin)
         if old is None:
             return f"no such version of {origin}: left unchanged"
+        if self.mode == "version" and old.number == answer.version_of(ctx.server.engine.zones[origin]).number:
+            return f"no older version of {origin} kept: unchanged"
         q = ctx.question
         fresh = ctx.server.engine.answer(q.name, q.rdtype, q.rdclass, versions={origin: old},
                                          dnssec_ok=answer.dnssec_ok)

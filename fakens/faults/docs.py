@@ -98,7 +98,7 @@ def fault_doc(cls: type[Fault]) -> str:
         lines.append("Parameter defaults: " + ", ".join(f"`{k}`: {_default(v)}" for k, v in cls.params.items()))
     if cls.default_selector:
         lines.append("Default selector: " + ", ".join(f"`{k}={v}`" for k, v in cls.default_selector.items()))
-    if cls.selector_keys != SELECTOR_KEYS:
+    if cls.selector_keys != SELECTOR_KEYS and "Selectors:" not in text:
         lines.append("Selectors: " + ", ".join(f"`{k}`" for k in cls.selector_keys) + " only")
     return "\n\n".join(lines).rstrip() + "\n"
 
@@ -136,10 +136,11 @@ def _format(body: str) -> str:
     out = []
     for paragraph in body.split("\n\n"):
         paragraph = " ".join(line.strip() for line in paragraph.splitlines())
-        for label in ("Imitates:", "Modes:", "Parameters:", "Client sees:", "Example:", "Selectors:"):
+        for label in ("Imitates", "Modes", "Parameters", "Client sees", "Example", "Selectors",
+                      "Parameter defaults", "Default selector"):
             if paragraph.startswith(label):
-                head, _, rest = paragraph.partition(":") if label.endswith(":") else (paragraph, "", "")
-                paragraph = f"**{head}:**{rest}" if label.endswith(":") else paragraph
+                head, _, rest = paragraph.partition(":")
+                paragraph = f"**{head}:**{rest}"
                 break
-        out.append(paragraph)
+        out.append(paragraph.replace("``", "`"))
     return "\n\n".join(out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import shlex
+import tomllib
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,7 +84,8 @@ def build(spec: str | Mapping[str, Any] | None = None, **kwargs: Any) -> Fault:
         else:
             values[key] = param.default
     if table:
-        valid = sorted(set(cls.params) | {"mode", "name"} | set(cls.selector_keys) | set(SCHEDULE_KEYS))
+        valid = sorted(set(cls.params) | {"name"} | ({"mode"} if cls.modes else set()) | set(cls.selector_keys)
+                       | set(SCHEDULE_KEYS))
         raise ConfigError(f"{context}: unknown parameter {', '.join(sorted(table))}; valid: {', '.join(valid)}")
     for key, value in cls.default_selector.items():
         selector_values.setdefault(key, value)
@@ -108,3 +110,37 @@ def format_spec(table: Mapping[str, Any]) -> str:
             value = str(value).lower()
         words.append(f"{key}={shlex.quote(str(value))}")
     return " ".join(words)
+
+
+def load_fault_file(path: str) -> list[Fault]:
+    """Faults from a TOML file of ``[[faults]]`` tables (the keys of a text spec)::
+
+        [[faults]]
+        type = "nxdomain"
+        qname = "**.io."
+        probability = 0.3
+        seed = 7
+
+    An error names the file, the table (``faults[2]``) and the problem.
+    """
+    try:
+        with open(path, "rb") as f:
+            document = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"fault file {path}: cannot read it: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"fault file {path}: not valid TOML: {e}") from None
+    unknown = sorted(set(document) - {"faults"})
+    if unknown:
+        raise ConfigError(f"fault file {path}: unknown top-level key {', '.join(unknown)}; "
+                          f"write each fault as a [[faults]] table")
+    tables = document.get("faults", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"fault file {path}: 'faults' must be an array of tables ([[faults]])")
+    faults = []
+    for i, table in enumerate(tables, 1):
+        try:
+            faults.append(build(table))
+        except ConfigError as e:
+            raise ConfigError(f"fault file {path}: faults[{i}]: {e}") from None
+    return faults

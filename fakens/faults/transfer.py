@@ -109,6 +109,8 @@ class StaleSerial(Fault):
             answer.__dict__.update(fresh.__dict__)
             return f"SOA from version #{old.number} serial {old.serial}"
         serial = self._fake_serial(zone)
+        if serial == zone.serial:
+            return "no older version kept: unchanged"
         answer.answer = [_soa_with_serial(r, serial) if r.rdtype == dns.rdatatype.SOA else r for r in answer.answer]
         return f"SOA serial {serial} instead of {zone.serial}"
 

@@ -204,8 +204,10 @@ def test_mode_on_a_type_without_modes_is_an_error():
 def test_unknown_parameter_lists_valid_keys():
     text = error_of("nxdomain qname=x. colour=red")
     assert "colour" in text and "nxdomain" in text
-    for key in ("soa_zone", "mode", "name", *SELECTOR_KEYS, *SCHEDULE_KEYS):
+    for key in ("soa_zone", "name", *SELECTOR_KEYS, *SCHEDULE_KEYS):
         assert key in text, f"{key} not listed in: {text}"
+    assert "mode" not in text.split("valid:")[1], "nxdomain has no modes: 'mode' is not a valid key for it"
+    assert "mode" in error_of("lame colour=red").split("valid:")[1]
 
 
 def test_unknown_parameter_in_a_table_and_in_keywords():
