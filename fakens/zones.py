@@ -26,9 +26,11 @@ that fakens exists to serve. Such data loads with warnings (see
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -463,7 +465,7 @@ class Zone:
         self._current = first
         self._history: list[ZoneVersion] = [first]
         self._lock = threading.Lock()
-        self._listeners: list[ChangeListener] = []
+        self._listeners: list[Callable[[], ChangeListener | None]] = []  # weak for bound methods
         from fakens.zonecheck import check_version
 
         self.warnings.extend(check_version(first))
@@ -541,13 +543,18 @@ class Zone:
             return self._current
 
     def on_change(self, listener: ChangeListener) -> None:
-        """Call ``listener(zone, old, new)`` after every edit (from the editing thread)."""
-        self._listeners.append(listener)
+        """Call ``listener(zone, old, new)`` after every edit (from the editing thread).
+
+        A bound method is held weakly: a server that is gone stops listening by
+        itself, so a Zone shared by many short-lived servers does not keep them."""
+        if inspect.ismethod(listener):
+            self._listeners.append(weakref.WeakMethod(listener))
+        else:
+            self._listeners.append(lambda: listener)
 
     def remove_listener(self, listener: ChangeListener) -> None:
         """Stop calling a listener added with :meth:`on_change`."""
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self._listeners = [ref for ref in self._listeners if ref() not in (None, listener)]
 
     def edit(
         self,
@@ -616,9 +623,11 @@ class Zone:
             self._history.append(new)
             del self._history[:-HISTORY_LIMIT]
             self._current = new
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(self, old, new)
+            live = [(ref, ref()) for ref in self._listeners]
+            self._listeners = [ref for ref, listener in live if listener is not None]
+        for _, listener in live:
+            if listener is not None:
+                listener(self, old, new)
         return new
 
     def _parse_records(self, items: Iterable[str | dns.rrset.RRset]) -> Iterator[tuple[Name, dns.rdataset.Rdataset]]:
