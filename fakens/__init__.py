@@ -12,10 +12,10 @@ from fakens.errors import ConfigError, FakensError, ServerError, ZoneError
 from fakens.faults import Fault, FaultChain
 from fakens.faults.spec import build as build_fault
 from fakens.log import LogEntry, QueryLog
+from fakens.notify import NotifyRecord
 from fakens.outcome import Close, Drop, Outcome, Reply, Reset, Stall
 from fakens.query import Query
 from fakens.selectors import Selector
-from fakens.notify import NotifyRecord
 from fakens.server import Server
 from fakens.zones import Zone, ZoneVersion, ZoneWarning, load_zones, serial_add, serial_gt
 

@@ -124,7 +124,7 @@ class _LogFilter:
         if selector is not None and criteria:
             raise ConfigError("give either a Selector or selector keys, not both")
         self.selector = selector if selector is not None else Selector.parse(criteria, context="log filter")
-        self.rcode: int | None | Any = _UNSET
+        self.rcode: int | Any | None = _UNSET
         if rcode is not None:
             self.rcode = dns.rcode.from_text(rcode.upper()) if isinstance(rcode, str) else int(rcode)
         self.fault = fault
@@ -210,7 +210,7 @@ class QueryLog:
         *at_least*); the error lists the similar queries the server did see."""
         __tracebackhide__ = True
         found = self.entries(selector, **criteria)
-        if times is not None and len(found) != times or times is None and len(found) < at_least:
+        if (times is not None and len(found) != times) or (times is None and len(found) < at_least):
             wanted = f"exactly {times}" if times is not None else f"at least {at_least}"
             raise AssertionError(f"expected {wanted} {_describe(selector, criteria)}, got {len(found)}"
                                  + self._similar(criteria))

@@ -49,9 +49,9 @@ from fakens.answer import Answer, Kind
 from fakens.clock import Clock, SystemClock
 from fakens.engine import Engine, EngineOptions
 from fakens.errors import ConfigError, ServerError
+from fakens.fastpath import ReplyCache
 from fakens.faults import FaultChain
 from fakens.faults.context import Encoding, FaultContext, NotifyPlan
-from fakens.fastpath import ReplyCache
 from fakens.log import DEFAULT_LIMIT, LogEntry, QueryLog
 from fakens.notify import ATTEMPTS, RETRY_INTERVAL, Notifier, NotifyRecord
 from fakens.outcome import Drop, Outcome, Reply
@@ -186,6 +186,7 @@ class Server:
         self._runner: BackgroundRunner | None = None
         self._loop_thread = 0
         self._tcp_paused: list[tuple[str, int]] = []
+        self._tasks: set[asyncio.Future[None]] = set()
         for zone in self.engine.zones.values():
             zone.on_change(self._zone_changed)
         self._initial_zones = dict(self.engine.zones)
@@ -640,7 +641,9 @@ class Server:
             for host, port in self._tcp_paused:
                 sock = bind_tcp(host, port)
                 sock.listen(256)
-                asyncio.ensure_future(self._resume_tcp(sock))
+                task = asyncio.ensure_future(self._resume_tcp(sock))
+                self._tasks.add(task)  # keep a reference until it is done
+                task.add_done_callback(self._tasks.discard)
             self._tcp_paused = []
 
     async def _resume_tcp(self, sock: socket.socket) -> None:

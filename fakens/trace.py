@@ -326,8 +326,8 @@ class Tracer:
         for name, addresses in servers:
             if not addresses:
                 for rdtype in (dns.rdatatype.A,):
-                    rcode, records = self._resolve(result, name, rdtype, depth + 1,
-                                                   f"glueless: address of {name}", [])
+                    _, records = self._resolve(result, name, rdtype, depth + 1,
+                                               f"glueless: address of {name}", [])
                     addresses = [r.address for rrset in records if rrset.rdtype == rdtype and rrset.name == name
                                  for r in rrset]
             filled.append((name, addresses))

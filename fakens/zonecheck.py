@@ -102,7 +102,7 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
                      f"delegation {cut}: NS host {host} is inside the delegated zone but has no glue address", rdata)
 
     soa = version.soa_rdata
-    if soa.rname.labels and len(soa.rname.labels) < 3 or b"@" in soa.rname.to_text().encode():
+    if (soa.rname.labels and len(soa.rname.labels) < 3) or b"@" in soa.rname.to_text().encode():
         warn(origin, dns.rdatatype.SOA, "soa-rname", f"SOA RNAME {soa.rname} is not a usable mailbox (user.domain.)")
     if soa.retry >= soa.refresh:
         warn(origin, dns.rdatatype.SOA, "soa-timers", f"SOA retry {soa.retry} is not below refresh {soa.refresh}")

@@ -117,7 +117,7 @@ class ZoneVersion:
     points (names below the apex that own NS).
     """
 
-    __slots__ = ("origin", "rdclass", "nodes", "number", "names", "cuts", "soa", "where", "record_where")
+    __slots__ = ("cuts", "names", "nodes", "number", "origin", "rdclass", "record_where", "soa", "where")
 
     def __init__(
         self,

@@ -26,7 +26,12 @@ import dns.name
 
 from fakens.clock import Clock, SystemClock
 from fakens.errors import ConfigError
-from fakens.faults import answers, delegation, edns, rawbytes, transfer, transport  # noqa: F401  (registers types)
+from fakens.faults import answers as _answers  # noqa: F401  (importing a family registers its types)
+from fakens.faults import delegation as _delegation  # noqa: F401
+from fakens.faults import edns as _edns  # noqa: F401
+from fakens.faults import rawbytes as _rawbytes  # noqa: F401
+from fakens.faults import transfer as _transfer  # noqa: F401
+from fakens.faults import transport as _transport  # noqa: F401
 from fakens.faults.base import REGISTRY, Fault, Param, Schedule, register
 from fakens.faults.context import Encoding, FaultContext, NotifyPlan
 from fakens.faults.spec import build, parse_text

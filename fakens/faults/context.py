@@ -11,8 +11,8 @@ import dns.name
 from fakens.wire import Opt, Question, TsigSigner
 
 if TYPE_CHECKING:
-    from fakens.faults.base import Fault
     from fakens.answer import Answer
+    from fakens.faults.base import Fault
     from fakens.log import LogEntry
     from fakens.query import Query
     from fakens.server import Server
