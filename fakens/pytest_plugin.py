@@ -34,6 +34,7 @@ teardown with its traceback.
 
 from __future__ import annotations
 
+import inspect
 import os
 import traceback
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
@@ -47,6 +48,7 @@ from fakens.server import Server
 from fakens.testing import Unbound, resolver_for, start_unbound
 
 _SERVERS = pytest.StashKey[list[Server]]()
+_SAVED_LOGS = pytest.StashKey[dict[int, list[Any]]]()
 LOG_LINES = 200
 
 
@@ -65,6 +67,13 @@ def _track(request: pytest.FixtureRequest, server: Server) -> Server:
     return server
 
 
+def _save_logs(request: pytest.FixtureRequest, servers: Sequence[Server]) -> None:
+    """Keep the test's queries for its report before the servers are reset."""
+    saved = request.node.stash.setdefault(_SAVED_LOGS, {})
+    for server in servers:
+        saved[id(server)] = list(server.log)
+
+
 def _check_errors(servers: Sequence[Server]) -> None:
     problems = []
     for server in servers:
@@ -75,14 +84,31 @@ def _check_errors(servers: Sequence[Server]) -> None:
                     pytrace=False)
 
 
+def _as_zone_list(value: Any, where: str) -> list[Any]:
+    """Zones from a marker: a list or tuple, or one zone (a path or zone text)."""
+    if isinstance(value, (str, os.PathLike)) or not isinstance(value, (list, tuple)):
+        return [value]
+    return list(value)
+
+
 def _marker_options(request: pytest.FixtureRequest, default_zones: Sequence[Any]) -> dict[str, Any]:
-    marker = request.node.get_closest_marker("fakens")
-    options: dict[str, Any] = {"zones": list(default_zones)}
-    if marker is not None:
+    """Server options from every ``fakens`` marker on the test, its class and module:
+    the closest marker wins for each key (a module's zones, a test's nsid ...)."""
+    options: dict[str, Any] = {}
+    for marker in request.node.iter_markers("fakens"):  # closest first
+        found = dict(marker.kwargs)
         if marker.args:
-            options["zones"] = list(marker.args[0]) if isinstance(marker.args[0], (list, tuple)) else list(marker.args)
-        options.update(marker.kwargs)
-        options["zones"] = [_resolve_path(request, z) for z in options["zones"]]
+            if "zones" in found:
+                pytest.fail(f"@pytest.mark.fakens on {request.node.nodeid}: zones given both as the first argument "
+                            f"and as zones=...; give them once", pytrace=False)
+            if len(marker.args) > 1:
+                pytest.fail(f"@pytest.mark.fakens on {request.node.nodeid}: one positional argument (the zones) at "
+                            f"most; give the other options by name", pytrace=False)
+            found["zones"] = marker.args[0]
+        for key, value in found.items():
+            options.setdefault(key, value)
+    zones = _as_zone_list(options.pop("zones"), "zones") if "zones" in options else list(default_zones)
+    options["zones"] = [_resolve_path(request, z) for z in zones]
     options.setdefault("listen", ["127.0.0.1:0"])
     options.setdefault("name", request.node.name[:60])
     return options
@@ -126,7 +152,13 @@ def fakens_servers(request: pytest.FixtureRequest) -> Iterator[Callable[..., Ser
     yield make
     for server in servers:
         server.stop()
-    _check_errors(servers)
+        server.log.close()  # the log file, if any
+    _save_logs(request, servers)
+    try:
+        _check_errors(servers)
+    finally:
+        for server in servers:
+            server.reset()  # Zone objects given to it (a marker, fakens_zones) go back as loaded
 
 
 @pytest.fixture
@@ -138,9 +170,12 @@ def fakens_server(request: pytest.FixtureRequest, fakens_zones: list[Any],
 
 
 @pytest.fixture
-def fakens_resolver(fakens_server: Server) -> Any:
-    """A dnspython stub resolver that asks ``fakens_server``."""
-    return resolver_for(fakens_server)
+def fakens_resolver(request: pytest.FixtureRequest) -> Any:
+    """A dnspython stub resolver that asks ``fakens_server`` (or ``fakens_shared_server``
+    when the test uses that one)."""
+    name = "fakens_shared_server" if "fakens_shared_server" in request.fixturenames else "fakens_server"
+    server: Server = request.getfixturevalue(name)
+    return resolver_for(server)
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +196,10 @@ def fakens_shared_server(request: pytest.FixtureRequest, _fakens_session_server:
     _track(request, server)
     yield server
     errors = list(server.errors)
+    _save_logs(request, [server])
     server.reset()
+    if not server.running:  # the test stopped it ("the server is down"): the next test gets it running
+        server.start()
     if errors:
         server.errors.extend(errors)
         try:
@@ -214,13 +252,18 @@ def fakens_unbound(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.when == "setup" or not report.failed:
-        return report
-    for server in item.stash.get(_SERVERS, []):
-        entries = list(server.log)[-LOG_LINES:]
-        text = "\n".join(str(e) for e in entries) or "(no queries)"
-        where = ", ".join(str(e) for e in server.endpoints)
-        report.sections.append((f"fakens query log: {server.name} ({where})", text))
+    if report.failed:
+        saved = item.stash.get(_SAVED_LOGS, {})
+        for server in item.stash.get(_SERVERS, []):
+            entries = saved.get(id(server)) or list(server.log)
+            shown = entries[-LOG_LINES:]
+            text = "\n".join(str(e) for e in shown) or "(no queries)"
+            where = ", ".join(str(e) for e in server.endpoints) or "stopped"
+            count = f"last {len(shown)} of {len(entries)} queries" if len(entries) > len(shown) else f"{len(entries)} queries"
+            report.sections.append((f"fakens query log: {server.name} ({where}; {count})", text))
+    if report.when == "teardown":  # the test is over: let its servers (and their logs) go
+        item.stash[_SERVERS] = []
+        item.stash[_SAVED_LOGS] = {}
     return report
 
 
@@ -238,10 +281,24 @@ def _test_loop_scope(request: pytest.FixtureRequest) -> str:
     return str(scope or "function")
 
 
+def _require_async_test(request: pytest.FixtureRequest, fixture: str) -> None:
+    if not inspect.iscoroutinefunction(getattr(request.node, "function", None)):
+        pytest.fail(f"{fixture} runs its servers in the test's event loop: use it in an async test "
+                    f"(pytest-asyncio), or use fakens_server / fakens_servers in a plain test", pytrace=False)
+
+
 try:
     import pytest_asyncio
-except ImportError:  # pragma: no cover - async fixtures need pytest-asyncio
-    pass
+except ImportError:  # the async fixtures say what they need
+
+    @pytest.fixture
+    def async_fakens_servers() -> Any:
+        pytest.fail("async_fakens_servers needs pytest-asyncio: pip install pytest-asyncio", pytrace=False)
+
+    @pytest.fixture
+    def async_fakens_server() -> Any:
+        pytest.fail("async_fakens_server needs pytest-asyncio: pip install pytest-asyncio", pytrace=False)
+
 else:
     LoopScope = Literal["function", "class", "module", "package", "session"]
     _LOOP_SCOPES: tuple[LoopScope, ...] = ("function", "class", "module", "package", "session")
@@ -255,10 +312,16 @@ else:
         made.append(server)
         return _track(request, server)
 
-    async def _stop(made: list[Server]) -> None:
+    async def _stop(request: pytest.FixtureRequest, made: list[Server]) -> None:
         for server in made:
             await server.astop()
-        _check_errors(made)
+            server.log.close()
+        _save_logs(request, made)
+        try:
+            _check_errors(made)
+        finally:
+            for server in made:
+                server.reset()
 
     def _async_servers_fixture(loop_scope: LoopScope) -> Any:
         @pytest_asyncio.fixture(loop_scope=loop_scope)
@@ -269,7 +332,7 @@ else:
                 return await _start(request, made, zones, options)
 
             yield make
-            await _stop(made)
+            await _stop(request, made)
 
         return servers
 
@@ -280,7 +343,7 @@ else:
             options = _marker_options(request, fakens_zones)
             zones = options.pop("zones")
             yield await _start(request, made, zones, options)
-            await _stop(made)
+            await _stop(request, made)
 
         return server
 
@@ -292,11 +355,13 @@ else:
     @pytest.fixture
     def async_fakens_servers(request: pytest.FixtureRequest) -> Callable[..., Any]:
         """A factory of servers running in the test's own event loop: ``await async_fakens_servers(zones)``."""
+        _require_async_test(request, "async_fakens_servers")
         factory: Callable[..., Any] = request.getfixturevalue(f"_fakens_async_servers_{_test_loop_scope(request)}")
         return factory
 
     @pytest.fixture
     def async_fakens_server(request: pytest.FixtureRequest) -> Server:
         """``fakens_server`` for async tests: the server runs in the test's own event loop."""
+        _require_async_test(request, "async_fakens_server")
         server: Server = request.getfixturevalue(f"_fakens_async_server_{_test_loop_scope(request)}")
         return server

@@ -62,6 +62,10 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise ServerError(f"no free port on {host}")
 
 
+class ToolError(ServerError):
+    """An external tool (unbound-control) is missing, cannot run or hangs."""
+
+
 @dataclass
 class Unbound:
     """A running unbound: its config, a stub resolver asking it, its control channel."""
@@ -74,9 +78,16 @@ class Unbound:
 
     def control(self, *args: str) -> str:
         """Run ``unbound-control -c CONFIG ARGS`` and return its output."""
-        binary = find_tool("unbound-control") or "unbound-control"
-        result = subprocess.run([binary, "-c", self.config, *args], capture_output=True, text=True,
-                                timeout=15, check=False)
+        binary = find_tool("unbound-control")
+        if binary is None:
+            raise ToolError("unbound-control is not installed (Debian: apt-get install unbound)")
+        try:
+            result = subprocess.run([binary, "-c", self.config, *args], capture_output=True, text=True,
+                                    timeout=15, check=False)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"unbound-control {' '.join(args)} did not answer within 15 s") from None
+        except OSError as e:
+            raise ToolError(f"unbound-control ({binary}) cannot run: {e}") from None
         if result.returncode != 0:
             raise ServerError(f"unbound-control {' '.join(args)} failed: {result.stderr or result.stdout}")
         return result.stdout
@@ -118,14 +129,19 @@ def start_unbound(hierarchy: Hierarchy, directory: str, qname_minimisation: bool
     resolver.timeout = resolver.lifetime = 5.0
     unbound = Unbound(process, config, ("127.0.0.1", port), resolver, log_path)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            with open(log_path, encoding="utf-8", errors="replace") as f:
-                raise ServerError(f"unbound exited with {process.returncode}:\n{f.read()[-2000:]}")
-        try:
-            unbound.control("status")
-            return unbound
-        except ServerError:
-            time.sleep(0.05)  # polling for readiness with a deadline, not synchronising on time
-    unbound.stop()
-    raise ServerError(f"unbound did not become ready within {timeout}s (log: {log_path})")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                with open(log_path, encoding="utf-8", errors="replace") as f:
+                    raise ServerError(f"unbound exited with {process.returncode}:\n{f.read()[-2000:]}")
+            try:
+                unbound.control("status")
+                return unbound
+            except ToolError:
+                raise  # the control tool itself is broken: waiting will not help
+            except ServerError:
+                time.sleep(0.05)  # polling for readiness with a deadline, not synchronising on time
+        raise ServerError(f"unbound did not become ready within {timeout}s (log: {log_path})")
+    except BaseException:
+        unbound.stop()  # never leave it running
+        raise
