@@ -54,7 +54,6 @@ class Answer:
     additional: list[dns.rrset.RRset] = field(default_factory=list)
     zone: dns.name.Name | None = None
     version: ZoneVersion | None = None
-    tc: bool = False
     versions: Mapping[dns.name.Name, ZoneVersion] | None = field(default=None, repr=False)
     dnssec_ok: bool = field(default=False, repr=False)
 

@@ -8,7 +8,7 @@ tested with a Query built in memory::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import dns.message
 
@@ -26,7 +26,6 @@ class Query:
     transport: str = "udp"
     server: str = "fakens"
     time: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def question(self) -> Question:

@@ -44,10 +44,6 @@ class BackgroundRunner:
             raise RuntimeError("fakens: called a synchronous server method from the runner's own thread; use astart()/astop()")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def call(self, fn: Any, *args: Any) -> None:
-        """Call ``fn(*args)`` on the runner's loop soon (thread-safe)."""
-        self.loop.call_soon_threadsafe(fn, *args)
-
 
 def background() -> BackgroundRunner:
     """The process's shared background runner."""

@@ -400,7 +400,7 @@ class Server:
                                   dns.rdataclass.RdataClass.make(entry.qclass or 0))
         query = Query(message, wire, client, local, transport, self.name, entry.time)
         if self.faults:
-            x.ctx = FaultContext(self, query, client[0], transport, opt=x.opt, signer=x.signer, entry=entry,
+            x.ctx = FaultContext(self, query, client[0], transport, entry=entry,
                                  exchange=x)
             box.append(x.ctx)
             self.faults.select(x.ctx)

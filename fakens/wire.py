@@ -136,8 +136,6 @@ def encode(
                 renderer.add_rrset(dns.renderer.ADDITIONAL, rrset, want_shuffle=False)
             except dns.exception.TooBig:
                 pass  # optional data: dropped without TC (RFC 2181 9)
-        if answer.tc:
-            renderer.flags |= dns.flags.TC
     return _finish(renderer, opt, signer)
 
 

@@ -15,13 +15,14 @@ import argparse
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fakens.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ZONE_FILE = ROOT / "zones" / "example.test.zone"
@@ -63,20 +64,6 @@ def serve_dnslib(port: int) -> None:
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     for s in servers:
         s.stop()
-
-
-def free_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((HOST, 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((HOST, port))
-                except OSError:
-                    continue
-                return int(port)
-    raise RuntimeError("no free port on loopback")
 
 
 class Child:
@@ -144,7 +131,7 @@ def main() -> int:
             qfile.write_text("".join(f"n{i}.wild.example.test A\n" for i in range(args.names)))
         else:
             qfile.write_text("www.example.test A\n")
-        fport, dport = free_port(), free_port()
+        fport, dport = free_port(HOST), free_port(HOST)
         env_py = [sys.executable]
         children = {
             "fakens": Child("fakens", [*env_py, "-m", "fakens", "serve", str(ZONE_FILE),

@@ -1,4 +1,4 @@
-"""Suite-wide wiring: the `port53` marker, the `require_tool` and `procs` fixtures.
+"""Suite-wide wiring: the `port53` marker, the `require_tool`, `procs`, `make_server` and `server` fixtures.
 
 The helpers themselves live in tests/helpers/ so test modules can import them.
 """
@@ -9,9 +9,11 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+import fakens
 
 _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if _TESTS_DIR not in sys.path:  # needed under --import-mode=importlib
@@ -51,3 +53,32 @@ def procs() -> Iterator[ProcessSet]:
         yield group
     finally:
         group.stop_all()
+
+
+EXAMPLE_ZONE = os.path.join(os.path.dirname(_TESTS_DIR), "zones", "example.test.zone")
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., fakens.Server]]:
+    """Start servers (background thread), serving zones/example.test.zone unless told;
+    every one is stopped at teardown."""
+    started: list[fakens.Server] = []
+
+    def make(zones: Any = None, listen: Any = ("127.0.0.1:0",), **options: Any) -> fakens.Server:
+        zones = zones if zones is not None else [fakens.Zone.from_file(EXAMPLE_ZONE)]
+        server = fakens.Server(zones, listen=list(listen), **options)
+        server.start()
+        started.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., fakens.Server]) -> fakens.Server:
+    """example.test. served on 127.0.0.1 (a free port)."""
+    return make_server()

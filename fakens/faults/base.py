@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -289,11 +289,7 @@ class Fault:
     def notify(self, ctx: FaultContext, plan: NotifyPlan) -> str | None:
         return None
 
-    HOOKS: ClassVar[tuple[str, ...]] = ("connection", "before", "after", "transfer", "encoding", "wire", "notify")
-
     def uses(self, hook: str) -> bool:
         """Does this fault type act in *hook*?"""
         return getattr(type(self), hook) is not getattr(Fault, hook)
 
-
-Hook = Callable[..., Any]

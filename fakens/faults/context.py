@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import dns.message
 import dns.name
 
-from fakens.wire import Opt, Question, TsigSigner
+from fakens.wire import Opt, Question
 
 if TYPE_CHECKING:
     from fakens.answer import Answer
@@ -52,8 +52,6 @@ class FaultContext:
     actions: dict[str, list[str]] = field(default_factory=dict)
     delay: float = 0.0
     close_after: bool = False
-    opt: Opt | None = None
-    signer: TsigSigner | None = None
     entry: LogEntry | None = None
     exchange: Any = None  # the server's reply builder for this query (Server.reply_with_rcode uses it)
 

@@ -99,16 +99,6 @@ class Lame(Fault):
         return f"upward referral to {self.to}"
 
 
-def _host_rrsets_filter(rrsets: list[dns.rrset.RRset], drop: set[tuple[dns.name.Name, int]]) -> tuple[list[dns.rrset.RRset], list[str]]:
-    kept, removed = [], []
-    for rrset in rrsets:
-        if (rrset.name, rrset.rdtype) in drop or (rrset.name, 0) in drop:
-            removed.append(f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}")
-        else:
-            kept.append(rrset)
-    return kept, removed
-
-
 @register
 class MissingGlue(Fault):
     """Name: missing-glue

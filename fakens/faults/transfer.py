@@ -166,13 +166,14 @@ class RefuseTransfer(Fault):
     default_selector = {"qtype": _XFR}
 
     def before(self, ctx: FaultContext) -> Outcome | None:
-        ctx.record(self, f"transfer {self.mode}")
         if self.mode in ("refused", "notauth"):
+            ctx.record(self, f"transfer {self.mode}")
             rcode = dns.rcode.REFUSED if self.mode == "refused" else dns.rcode.NOTAUTH
             return ctx.server.reply_with_rcode(ctx, rcode)
         if ctx.transport == "udp":
-            ctx.actions[self.name] = ["TCP is blocked, not UDP: UDP answered as usual"]
+            ctx.record(self, "TCP is blocked, not UDP: UDP answered as usual")
             return None
+        ctx.record(self, f"transfer {self.mode}")
         outcomes: dict[str, Outcome] = {"close": Close(), "reset": Reset(), "stall": Stall()}
         return outcomes[self.mode]
 

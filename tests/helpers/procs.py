@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,8 @@ import dns.message
 import dns.query
 import dns.rdataclass
 import dns.rdatatype
+
+from fakens.testing import free_port as fakens_free_port
 
 from . import require_tool
 
@@ -165,17 +166,7 @@ def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: floa
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free for both UDP and TCP on `host` (racy by nature; good enough on loopback)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((host, 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((host, port))
-                except OSError:
-                    continue
-                return int(port)
-    raise RuntimeError(f"no port free for both UDP and TCP on {host}")
+    return fakens_free_port(host)
 
 
 def dns_query(host: str, port: int, qname: str, rdtype: str = "A", *, rd: bool = False,

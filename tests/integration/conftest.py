@@ -24,7 +24,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import dns.message
@@ -248,26 +248,3 @@ def aask_fixture() -> Callable[..., Any]:
 
     return aask
 
-
-@pytest.fixture
-def make_server() -> Iterator[Callable[..., fakens.Server]]:
-    """Start sync servers (background thread); every one is stopped at teardown."""
-    started: list[fakens.Server] = []
-
-    def make(zones: Any = None, listen: Any = ("127.0.0.1:0",), **options: Any) -> fakens.Server:
-        server = fakens.Server(zones if zones is not None else [example_zone()], listen=list(listen), **options)
-        server.start()
-        started.append(server)
-        return server
-
-    try:
-        yield make
-    finally:
-        for server in started:
-            server.stop()
-
-
-@pytest.fixture
-def server(make_server: Callable[..., fakens.Server]) -> fakens.Server:
-    """example.test. served on 127.0.0.1 (a free port)."""
-    return make_server()

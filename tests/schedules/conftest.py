@@ -7,7 +7,6 @@ address with a timeout. Nothing sleeps to synchronise: time windows move a Manua
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import dns.exception
@@ -16,7 +15,6 @@ import dns.message
 import dns.opcode
 import dns.query
 import dns.rcode
-import pytest
 
 import fakens
 
@@ -60,25 +58,3 @@ def fired(entry: fakens.LogEntry) -> list[str]:
     """Names of the faults that fired for one log entry, in order."""
     return [f["name"] for f in entry.faults]
 
-
-@pytest.fixture
-def make_server() -> Iterator[Callable[..., fakens.Server]]:
-    """Start servers serving example.test. (by default) on loopback; stop them at teardown."""
-    started: list[fakens.Server] = []
-
-    def make(zones: Any = None, listen: Any = ("127.0.0.1:0",), **options: Any) -> fakens.Server:
-        server = fakens.Server(zones if zones is not None else [example_zone()], listen=list(listen), **options)
-        server.start()
-        started.append(server)
-        return server
-
-    try:
-        yield make
-    finally:
-        for server in started:
-            server.stop()
-
-
-@pytest.fixture
-def server(make_server: Callable[..., fakens.Server]) -> fakens.Server:
-    return make_server()

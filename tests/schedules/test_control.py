@@ -21,6 +21,7 @@ import pytest
 
 from fakens.errors import ConfigError
 from fakens.faults import REGISTRY, Fault
+from fakens.testing import free_port
 
 from .conftest import EXAMPLE_ZONE, REPO, fired, query, rcode_of
 
@@ -421,20 +422,6 @@ def test_dropped_query_lists_the_drop(server):
 
 
 # -- the CLI's --fault option ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return int(port)
-    raise RuntimeError("no port free for UDP and TCP")
 
 
 def _env() -> dict[str, str]:
