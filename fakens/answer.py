@@ -15,12 +15,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dns.name
 import dns.rcode
 import dns.rrset
 
-from fakens.zones import Zone, ZoneVersion
+from fakens.zones import ZoneVersion
+
+if TYPE_CHECKING:
+    from fakens.faults.view import ZoneHistory
 
 
 class Kind(enum.Enum):
@@ -57,7 +61,7 @@ class Answer:
     versions: Mapping[dns.name.Name, ZoneVersion] | None = field(default=None, repr=False)
     dnssec_ok: bool = field(default=False, repr=False)
 
-    def version_of(self, zone: Zone) -> ZoneVersion:
+    def version_of(self, zone: ZoneHistory) -> ZoneVersion:
         """The version of *zone* this answer is made from (the current one unless overridden)."""
         if self.versions is not None:
             version = self.versions.get(zone.origin)

@@ -246,7 +246,7 @@ class Engine:
         result.kind = kind
         if kind is Kind.NXDOMAIN:
             result.rcode = dns.rcode.NXDOMAIN
-        result.authority.append(_rrset(version.origin, version.negative_ttl(), list(version.soa)))
+        result.authority.append(negative_soa(version))
 
     def _finish_positive(self, result: Answer, version: ZoneVersion) -> None:
         result.kind = Kind.ANSWER
@@ -278,9 +278,9 @@ class Engine:
                     present.add((rrset.name, rrset.rdtype))
                     result.additional.append(rrset)
 
-    def addresses_of(self, host: Name) -> list[dns.rrset.RRset]:
-        """A and AAAA of *host* from the served zones, glue included (for faults)."""
-        return self._authoritative_addresses(host, Answer(Kind.ANSWER), glue_ok=True)
+    def addresses_of(self, host: Name, versions: Mapping[Name, ZoneVersion] | None = None) -> list[dns.rrset.RRset]:
+        """A and AAAA of *host* from the served zones (from *versions* where given), glue included."""
+        return self._authoritative_addresses(host, Answer(Kind.ANSWER, versions=versions), glue_ok=True)
 
     def _authoritative_addresses(self, host: Name, result: Answer, glue_ok: bool = False) -> list[dns.rrset.RRset]:
         """A and AAAA of *host* when a served zone holds them as authoritative data,
@@ -331,6 +331,11 @@ def _addresses(version: ZoneVersion, host: Name) -> list[dns.rrset.RRset]:
         if rdataset is not None and len(rdataset):
             out.append(to_rrset(host, rdataset))
     return out
+
+
+def negative_soa(version: ZoneVersion) -> dns.rrset.RRset:
+    """The SOA RRset of a negative answer from *version*: TTL min(SOA TTL, minimum) (RFC 2308 5)."""
+    return _rrset(version.origin, version.negative_ttl(), list(version.soa))
 
 
 def _rrset(owner: Name, ttl: int, rdatas: list[dns.rdata.Rdata]) -> dns.rrset.RRset:

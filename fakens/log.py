@@ -29,7 +29,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from fakens.errors import ConfigError
-from fakens.selectors import Selector
+from fakens.selectors import Facts, Selector
 
 DEFAULT_LIMIT = 100_000
 
@@ -64,6 +64,12 @@ class LogEntry:
     faults: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
     cacheable: bool = field(default=False, repr=False, compare=False)
+
+    def facts(self) -> Facts:
+        """What a selector reads of this entry (log filters and faults use one matcher)."""
+        edns = self.edns
+        return Facts(self.qname, self.qtype, self.qclass, self.opcode, self.transport, self.client[0],
+                     edns is not None, bool(edns and edns.get("do")), self.server)
 
     @property
     def qtype_text(self) -> str | None:
@@ -134,9 +140,7 @@ class _LogFilter:
             return False
         if self.fault is not None and not any(self.fault in (f["name"], f["type"]) for f in entry.faults):
             return False
-        edns = entry.edns
-        return self.selector.matches(entry.qname, entry.qtype, entry.qclass, entry.opcode, entry.transport,
-                                     entry.client[0], edns is not None, bool(edns and edns.get("do")), entry.server)
+        return self.selector.matches(entry.facts())
 
 
 class QueryLog:

@@ -20,15 +20,18 @@ from dataclasses import dataclass, field
 
 import dns.name
 import dns.opcode
+import dns.rcode
 import dns.tsig
 
-from fakens.faults.context import NotifyPlan
+from fakens.faults.view import NotifyPlan
+from fakens.options import NOTIFY_ATTEMPTS, NOTIFY_RETRY, ServerOptions
 from fakens.transport import UdpEndpoint
+from fakens.wire import Question
 from fakens.xfr import make_notify
 from fakens.zones import Name, ZoneVersion
 
-RETRY_INTERVAL = 1.0
-ATTEMPTS = 5
+RETRY_INTERVAL = NOTIFY_RETRY
+ATTEMPTS = NOTIFY_ATTEMPTS
 
 
 @dataclass
@@ -130,3 +133,13 @@ class Notifier:
                 record.rcode = flags & 0xF
                 if record.handle is not None:
                     record.handle.cancel()
+
+
+def notify_refusal(zones: Mapping[Name, object], question: Question, client: str, options: ServerOptions) -> int | None:
+    """The rcode refusing an incoming NOTIFY (NOTAUTH: not a zone served here; REFUSED:
+    not allowed by allow_notify), or None: acknowledge it."""
+    if question.name not in zones:
+        return dns.rcode.NOTAUTH
+    if not options.allows_notify(client):
+        return dns.rcode.REFUSED
+    return None

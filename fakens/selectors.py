@@ -6,6 +6,7 @@ queries" and "the log holds these queries" mean the same thing::
     Selector.parse({"qname": "*.example.test.", "qtype": "A,AAAA", "transport": "udp"})
     Selector(qname="example.test.", subtree=True)      # the name and everything below
     Selector(client="127.0.0.0/8", edns=True, do=True)
+    selector.matches(Facts(qname=dns.name.from_text("www.example.test."), qtype=1))
 
 Query names: ``www.example.test.`` (exactly that name), ``*.example.test.``
 (any name below, not the name itself, as a wildcard), ``example.test.``
@@ -48,6 +49,26 @@ def parse_bool(where: str, value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{where}={value!r}: expected true or false")
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a selector reads of a query, a connection or an outgoing NOTIFY.
+
+    ``edns``/``do`` None means "not known yet" (the fast path reads only the
+    header and question): criteria on them then count as met ("could match").
+    A connection has no question; a NOTIFY has its zone as ``qname``.
+    """
+
+    qname: dns.name.Name | None = None
+    qtype: int | None = None
+    qclass: int | None = None
+    opcode: int = 0
+    transport: str = "udp"
+    client: str | None = None
+    edns: bool | None = False
+    do: bool | None = False
+    server: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,20 +164,18 @@ class Selector:
                 fields["servers"] = frozenset(_split(value))
         return cls(**fields)
 
-    def matches(self, qname: dns.name.Name | None = None, qtype: int | None = None, qclass: int | None = None,
-                opcode: int = 0, transport: str = "udp", client: str | None = None,
-                edns: bool | None = False, do: bool | None = False, server: str | None = None) -> bool:
-        """Does a query with these properties meet every criterion? (``edns``/``do``
-        None: not known yet, so those criteria count as met: "could match".)"""
+    def matches(self, facts: Facts) -> bool:
+        """Do these facts meet every criterion?"""
+        qname, client, edns, do = facts.qname, facts.client, facts.edns, facts.do
         if self.qnames and (qname is None or not any(p.matches(qname) for p in self.qnames)):
             return False
-        if self.qtypes and qtype not in self.qtypes:
+        if self.qtypes and facts.qtype not in self.qtypes:
             return False
-        if self.qclasses and qclass not in self.qclasses:
+        if self.qclasses and facts.qclass not in self.qclasses:
             return False
-        if self.opcodes and opcode not in self.opcodes:
+        if self.opcodes and facts.opcode not in self.opcodes:
             return False
-        if self.transports and transport not in self.transports:
+        if self.transports and facts.transport not in self.transports:
             return False
         if self.clients:
             if client is None:
@@ -168,7 +187,7 @@ class Selector:
             return False
         if self.do is not None and do is not None and do != self.do:
             return False
-        if self.servers and server not in self.servers:
+        if self.servers and facts.server not in self.servers:
             return False
         return True
 

@@ -3,25 +3,29 @@
 A fault type is a class registered under the name users type
 (``missing-glue``). It declares its modes and parameters; the one spec parser
 (:mod:`fakens.faults.spec`) turns text, TOML tables and keyword arguments into
-instances. A fault acts through hooks that the server calls at fixed points of
-a query's way (ARCHITECTURE.md):
+instances. A fault acts through hooks that the pipeline calls at fixed points
+of a query's way (docs/architecture.md). Each hook gets a read-only
+:class:`~fakens.faults.view.View` and answers with values:
 
-- ``connection(ctx)``: a TCP connection arrives (tcp-refused);
-- ``before(ctx)``: before the engine; may end the query with an Outcome or set
-  ``ctx.delay``;
-- ``after(ctx, answer)``: edits the engine's structured Answer;
-- ``transfer(ctx, rrsets)``: edits an AXFR/IXFR RRset sequence;
-- ``encoding(ctx, enc)``: changes how the reply is encoded (size limit, OPT);
-- ``wire(ctx, messages)``: edits the reply bytes (broken-bytes faults);
-- ``notify(ctx, plan)``: changes an outgoing NOTIFY (no-notify).
+- ``connection(view)``: a TCP connection arrives; an Act with Reset/Close refuses it;
+- ``before(view)``: before the engine; an Act may end the query or delay it;
+- ``after(view, answer)``: edits the engine's structured Answer (or returns a Replaced one);
+- ``transfer(view, plan)``: edits an AXFR/IXFR RRset sequence (a TransferPlan);
+- ``encoding(view, enc)``: changes how the reply is encoded (size limit, OPT, flags);
+- ``wire(view, messages)``: edits the reply bytes (broken-bytes faults);
+- ``notify(view, plan)``: changes an outgoing NOTIFY (no-notify).
 
-Each hook returns a short text of what it changed (or None for nothing); the
-chain records it in the query log entry's ``faults``.
+A hook returns what it changed (a short text, shown in the query log) or None
+for nothing. A fault is counted by its schedule only at the hook points it
+implements, only when :meth:`Fault.can_act` says its hook can act there, and a
+fault that fired but changed nothing is not counted ("matched, no change").
 """
 
 from __future__ import annotations
 
+import itertools
 import random
+import shlex
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,10 +40,10 @@ from fakens.selectors import SELECTOR_KEYS, Selector, parse_bool
 
 if TYPE_CHECKING:
     from fakens.answer import Answer
-    from fakens.faults.context import Encoding, FaultContext, NotifyPlan
-    from fakens.outcome import Outcome
+    from fakens.faults.view import Act, Encoding, NotifyPlan, Replaced, TransferPlan, View
 
 REGISTRY: dict[str, type[Fault]] = {}
+_uids = itertools.count(1)
 
 
 def register(cls: type[Fault]) -> type[Fault]:
@@ -101,6 +105,16 @@ def _integer(value: Any) -> int:
 
 # -- schedules ---------------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class Count:
+    """One query counted by a schedule: whether the fault fires, and how to take it back."""
+
+    fires: bool
+    rng_state: Any
+    draws: int
+    client_added: str | None
+
 SCHEDULE_KEYS = ("probability", "seed", "first", "every", "after", "times", "from", "until", "per_client")
 
 
@@ -134,6 +148,7 @@ class Schedule:
     fired: int = 0
     clients: set[str] = field(default_factory=set)
     rng: random.Random = field(default_factory=random.Random)
+    draws: int = 0
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -167,29 +182,51 @@ class Schedule:
 
     def fires(self, now: float, client: str | None) -> bool:
         """Count one matching query and say whether the fault fires for it."""
+        return self.count(now, client).fires
+
+    def count(self, now: float, client: str | None) -> Count:
+        """Count one matching query; the Count says whether it fires and can be taken
+        back with :meth:`uncount` (a fault that fired but changed nothing uses up nothing)."""
+        rng_state = self.rng.getstate() if self.probability is not None else None
         self.seen += 1
         k = self.seen
-        draw = self.rng.random() if self.probability is not None else 0.0
+        draw = 0.0
+        if self.probability is not None:
+            draw = self.rng.random()
+            self.draws += 1
+        counted = Count(False, rng_state, self.draws, None)
         if self.first is not None and k > self.first:
-            return False
+            return counted
         if self.after is not None and k <= self.after:
-            return False
+            return counted
         if self.every is not None and k % self.every:
-            return False
+            return counted
         if self.start is not None and now < self.start:
-            return False
+            return counted
         if self.until is not None and now >= self.until:
-            return False
+            return counted
         if self.per_client:
             if client is None or client in self.clients:
-                return False
+                return counted
             self.clients.add(client)
+            counted = Count(False, rng_state, self.draws, client)
         if self.probability is not None and draw >= self.probability:
-            return False
+            return counted
         if self.times is not None and self.fired >= self.times:
-            return False
+            return counted
         self.fired += 1
-        return True
+        return Count(True, rng_state, self.draws, counted.client_added)
+
+    def uncount(self, counted: Count) -> None:
+        """Take back one :meth:`count` (the latest one, or one with no draw since)."""
+        self.seen -= 1
+        if counted.fires:
+            self.fired -= 1
+        if counted.client_added is not None:
+            self.clients.discard(counted.client_added)
+        if counted.rng_state is not None and self.draws == counted.draws:
+            self.rng.setstate(counted.rng_state)
+            self.draws -= 1
 
     def to_spec(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -228,6 +265,7 @@ class Fault:
         self.selector = selector
         self.schedule = schedule
         self.lock = threading.Lock()
+        self.uid = next(_uids)  # kept by FaultChain.update, so a rebuilt fault is the same fault
         self.validate()
 
     def validate(self) -> None:
@@ -260,36 +298,54 @@ class Fault:
         return out
 
     def __str__(self) -> str:
-        from fakens.faults.spec import format_spec
-
         return format_spec(self.spec())
 
     def __repr__(self) -> str:
         return f"<Fault {self}>"
 
     # hooks: the default does nothing (returns None)
-    def connection(self, ctx: FaultContext) -> str | None:
+    def connection(self, view: View) -> Act | None:
         return None
 
-    def before(self, ctx: FaultContext) -> Outcome | None:
+    def before(self, view: View) -> Act | None:
         return None
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+    def after(self, view: View, answer: Answer) -> str | Replaced | None:
         return None
 
-    def transfer(self, ctx: FaultContext, rrsets: list[dns.rrset.RRset]) -> str | None:
+    def transfer(self, view: View, plan: TransferPlan) -> str | None:
         return None
 
-    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+    def encoding(self, view: View, enc: Encoding) -> str | None:
         return None
 
-    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
+    def wire(self, view: View, messages: list[bytes]) -> str | None:
         return None
 
-    def notify(self, ctx: FaultContext, plan: NotifyPlan) -> str | None:
+    def notify(self, view: View, plan: NotifyPlan) -> str | None:
         return None
+
+    def can_act(self, hook: str, view: View, arg: Any) -> bool:
+        """Could *hook* change this exchange (*arg* is what the hook would get:
+        the Answer, the TransferPlan ...)? When False the fault is not counted there."""
+        return True
+
+    def closes_listener(self) -> bool:
+        """Does this fault close the server's TCP listener while installed (tcp-refused mode=closed)?"""
+        return False
 
     def uses(self, hook: str) -> bool:
         """Does this fault type act in *hook*?"""
         return getattr(type(self), hook) is not getattr(Fault, hook)
 
+
+def format_spec(table: Mapping[str, Any]) -> str:
+    """A spec table as one line of text (the inverse of :func:`parse_text`)."""
+    words = [str(table["type"])]
+    for key, value in table.items():
+        if key == "type":
+            continue
+        if isinstance(value, bool):
+            value = str(value).lower()
+        words.append(f"{key}={shlex.quote(str(value))}")
+    return " ".join(words)

@@ -14,12 +14,12 @@ import dns.rrset
 
 from fakens.answer import Answer, Kind
 from fakens.errors import ConfigError
-from fakens.faults.answers import make_negative
 from fakens.faults.base import Fault, Param, register
+from fakens.faults.records import can_make_negative, make_negative
+from fakens.faults.view import Act, ErrorReply
 
 if TYPE_CHECKING:
-    from fakens.faults.context import FaultContext
-    from fakens.outcome import Outcome
+    from fakens.faults.view import View
 
 _ADDRESS = (dns.rdatatype.A, dns.rdatatype.AAAA)
 DEFAULT_ROOT_NS = "a.root-servers.test."
@@ -56,14 +56,18 @@ class Lame(Fault):
         "ns": Param("names", (), "NS host names of the upward referral"),
     }
 
-    def before(self, ctx: FaultContext) -> Outcome | None:
+    def before(self, view: View) -> Act | None:
         if self.mode in ("refused", "servfail"):
             rcode = dns.rcode.REFUSED if self.mode == "refused" else dns.rcode.SERVFAIL
-            ctx.record(self, f"lame: {dns.rcode.to_text(rcode)}")
-            return ctx.server.reply_with_rcode(ctx, rcode)
+            return Act(f"lame: {dns.rcode.to_text(rcode)}", ErrorReply(rcode))
         return None
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        if self.mode == "noaa":
+            return hook == "after" and isinstance(arg, Answer) and arg.aa
+        return True
+
+    def after(self, view: View, answer: Answer) -> str | None:
         if self.mode == "noaa":
             answer.aa = False
             return "AA cleared"
@@ -71,24 +75,18 @@ class Lame(Fault):
             return None
         ns_rrset = dns.rrset.RRset(self.to, dns.rdataclass.IN, dns.rdatatype.NS)
         glue: list[dns.rrset.RRset] = []
-        served = ctx.server.engine.zones.get(self.to)
+        served = view.zones.get(self.to)
         if self.ns:
             for host in self.ns:
                 ns_rrset.add(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.NS, host.to_text()), 3600000 if self.to == dns.name.root else 86400)
         elif served is not None:
-            apex_ns = served.current.rrset(self.to, dns.rdatatype.NS)
+            apex_ns = answer.version_of(served).rrset(self.to, dns.rdatatype.NS)
             if apex_ns is not None:
                 ns_rrset = apex_ns
         if not len(ns_rrset):
             ns_rrset.add(dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.NS, DEFAULT_ROOT_NS), 3600000)
-        for rdata in ns_rrset:
-            host = cast(dns.name.Name, rdata.target)
-            zone = ctx.server.engine.find_zone(host)
-            if zone is not None:
-                for rdtype in _ADDRESS:
-                    rrset = zone.current.rrset(host, rdtype)
-                    if rrset is not None:
-                        glue.append(rrset)
+        for rdata in ns_rrset:  # the addresses from the versions this answer is made of (stale-data too)
+            glue.extend(view.zones.addresses(cast(dns.name.Name, rdata.target), answer.versions))
         answer.kind = Kind.DELEGATION
         answer.rcode = dns.rcode.NOERROR
         answer.aa = False
@@ -126,19 +124,23 @@ class MissingGlue(Fault):
         if self.mode == "hosts" and not self.hosts:
             raise ConfigError("fault missing-glue mode=hosts needs hosts=NAME[,NAME...]")
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+    def _goes(self, rrset: dns.rrset.RRset) -> bool:
+        types = {"a": (dns.rdatatype.A,), "aaaa": (dns.rdatatype.AAAA,)}.get(self.mode, _ADDRESS)
+        return rrset.rdtype in types and (not self.hosts or rrset.name in self.hosts)
+
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        # a referral with glue to remove: an answer without glue does not use up first=N
+        return (isinstance(arg, Answer) and arg.kind is Kind.DELEGATION
+                and any(self._goes(r) for r in arg.glue + arg.additional))
+
+    def after(self, view: View, answer: Answer) -> str | None:
         if answer.kind is not Kind.DELEGATION:
             return None
-        hosts = set(self.hosts)
-        types = {"a": (dns.rdatatype.A,), "aaaa": (dns.rdatatype.AAAA,)}.get(self.mode, _ADDRESS)
-
-        def goes(rrset: dns.rrset.RRset) -> bool:
-            return rrset.rdtype in types and (not hosts or rrset.name in hosts)
-
-        removed = [f"{r.name} {dns.rdatatype.to_text(r.rdtype)}" for r in answer.glue + answer.additional if goes(r)]
-        answer.glue = [r for r in answer.glue if not goes(r)]
-        answer.additional = [r for r in answer.additional if not goes(r)]
-        return f"removed glue {', '.join(removed)}" if removed else "no glue to remove"
+        removed = [f"{r.name} {dns.rdatatype.to_text(r.rdtype)}" for r in answer.glue + answer.additional
+                   if self._goes(r)]
+        answer.glue = [r for r in answer.glue if not self._goes(r)]
+        answer.additional = [r for r in answer.additional if not self._goes(r)]
+        return f"removed glue {', '.join(removed)}" if removed else None
 
 
 def _addresses(values: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -179,7 +181,10 @@ class StaleGlue(Fault):
     def validate(self) -> None:
         self._v4, self._v6 = _addresses(self.addresses)
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        return isinstance(arg, Answer) and arg.kind is Kind.DELEGATION
+
+    def after(self, view: View, answer: Answer) -> str | None:
         if answer.kind is not Kind.DELEGATION:
             return None
         ttl = next((r.ttl for r in answer.glue + answer.additional if r.name == self.host), 3600)
@@ -239,7 +244,10 @@ class NsMismatch(Fault):
         return dns.rrset.from_text_list(rrset.name, rrset.ttl, rrset.rdclass, dns.rdatatype.NS,
                                         [t.to_text() for t in targets])
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        return isinstance(arg, Answer) and any(r.rdtype == dns.rdatatype.NS for r in arg.answer + arg.authority)
+
+    def after(self, view: View, answer: Answer) -> str | None:
         changed = False
         for section in ("answer", "authority"):
             rrsets = getattr(answer, section)
@@ -256,7 +264,7 @@ class NsMismatch(Fault):
         present = {(r.name, r.rdtype) for r in answer.glue + answer.additional}
         cut = next((r.name for r in answer.authority if r.rdtype == dns.rdatatype.NS), None)
         for host in new_hosts:  # the addresses the server holds for a new host go along, as glue would
-            for rrset in ctx.server.engine.addresses_of(host):
+            for rrset in view.zones.addresses(host, answer.versions):
                 if (rrset.name, rrset.rdtype) in present:
                     continue
                 if answer.kind is Kind.DELEGATION and cut is not None and host.is_subdomain(cut):
@@ -292,14 +300,29 @@ class NsNoAddress(Fault):
     modes = ("nxdomain", "nodata")
     params = {"hosts": Param("names", (), "the NS host names", required=True)}
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+    def _negative_kind(self, view: View, answer: Answer) -> Kind | None:
+        """NXDOMAIN or NODATA when the question is about one of the hosts, else None."""
+        if view.question is None or view.qname not in self.hosts or answer.kind is Kind.DELEGATION:
+            return None
+        if self.mode == "nxdomain":  # the name does not exist: every type
+            return Kind.NXDOMAIN
+        if view.qtype in (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.ANY):
+            return Kind.NODATA
+        return None
+
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        if not isinstance(arg, Answer):
+            return False
+        kind = self._negative_kind(view, arg)
+        if kind is not None and can_make_negative(arg, kind, None):
+            return True
+        return any(r.name in self.hosts and r.rdtype in _ADDRESS for r in arg.glue + arg.additional)
+
+    def after(self, view: View, answer: Answer) -> str | None:
         hosts = set(self.hosts)
-        q = ctx.question
-        if q.name in hosts and answer.kind is not Kind.DELEGATION:
-            if self.mode == "nxdomain":  # the name does not exist: every type
-                return make_negative(ctx, answer, Kind.NXDOMAIN, None)
-            if q.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.ANY):
-                return make_negative(ctx, answer, Kind.NODATA, None)
+        kind = self._negative_kind(view, answer)
+        if kind is not None:
+            return make_negative(view, answer, kind, None)
         before = len(answer.glue) + len(answer.additional)
         answer.glue = [r for r in answer.glue if not (r.name in hosts and r.rdtype in _ADDRESS)]
         answer.additional = [r for r in answer.additional if not (r.name in hosts and r.rdtype in _ADDRESS)]

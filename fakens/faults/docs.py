@@ -51,15 +51,19 @@ whose selector does not match a query leaves the reply byte for byte as it would
 
 ## Schedules
 
-`probability` with `seed` (each fault has its own generator: the k-th query the fault's
-selector matches gets the k-th draw, in every run, whatever other faults or retries happen),
+`probability` with `seed` (each fault has its own generator: the k-th query the fault sees
+gets the k-th draw, in every run, whatever other faults or retries happen),
 `first=N` (matching queries 1..N), `after=N` (N+1 onwards), `every=N` (N, 2N, ...), `times=N`
 (at most N times), `from`/`until` (a window on the server's clock, from inclusive, until
 exclusive; a lab shares one clock that tests move without sleeping), `per_client=true` (the
-first matching query from each client address). All given must hold. Counting is per fault and
-counts every query its selector matches, **including a query that an earlier fault in the
-chain already ended** (dropped, refused): the fault chain decides which faults fire before any
-of them acts. Faults act in the order they were added. Delays and timeouts use real time.
+first matching query from each client address). All given must hold. Counting is per fault,
+and a fault **sees** a query only where it could act on it: at a hook point the fault
+implements (a connection fault never counts a query, a `no-notify` never counts an SOA query),
+with its selector matching and with something there it could change (`missing-glue first=1`
+is not used up by an answer without glue; a fault acting after the engine does not count a
+query an earlier fault already ended). A fault that fired but changed nothing is counted back.
+Faults act in the order they were added. Delays, NOTIFY retries and timeouts run on the
+server's clock.
 
 ## How faults compose
 
@@ -81,9 +85,11 @@ NOTIFY (which asks for the SOA) alone.
 
 Each log entry's `faults` lists every fault that fired for that query, with what it changed
 (`{"name": "io-outage", "type": "nxdomain", "mode": null, "actions": ["nxdomain with the SOA of
-io."]}`), so a test can tell a fault's NXDOMAIN from a real one: a fault that matched but had
-nothing to change (an `nxdomain` for a name that does not exist) shows
-`"actions": ["fired, nothing to change"]`, and a query no fault matched has `faults == []`.
+io."]}`), so a test can tell a fault's NXDOMAIN from a real one: an `nxdomain` fault does not even
+count a name that does not exist (it could not change the answer), so that query's `faults` is
+`[]`; a fault that fired and then found nothing to change shows `"actions": ["matched, no
+change"]` (with the reason when the fault gives one, e.g. `"matched, no change: no older version
+of example.test. kept"`) and is not counted by its schedule.
 
 ## The fault types
 

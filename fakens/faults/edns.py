@@ -9,11 +9,11 @@ import dns.flags
 import dns.rcode
 
 from fakens.faults.base import Fault, Param, register
+from fakens.faults.view import Act, ErrorReply
 from fakens.outcome import Drop
 
 if TYPE_CHECKING:
-    from fakens.faults.context import Encoding, FaultContext
-    from fakens.outcome import Outcome
+    from fakens.faults.view import Encoding, View
 
 KNOWN_OPTIONS = {int(dns.edns.OptionType.NSID), int(dns.edns.OptionType.COOKIE), int(dns.edns.OptionType.PADDING)}
 _WHEN = ("opt", "version", "option", "flag")
@@ -50,34 +50,42 @@ class Edns(Fault):
 
             raise ConfigError(f"fault edns: when={self.when!r}; valid: {', '.join(_WHEN)}")
 
-    def _applies(self, ctx: FaultContext) -> bool:
-        message = ctx.message
-        if message.edns < 0:
+    def _applies(self, view: View) -> bool:
+        edns = view.edns
+        if edns is None:
             return False
         if self.when == "version":
-            return message.edns > 0
+            return edns.version > 0
         if self.when == "option":
-            return any(int(o.otype) not in KNOWN_OPTIONS for o in message.options)
+            return any(code not in KNOWN_OPTIONS for code, _ in edns.options)
         if self.when == "flag":
-            return bool(message.ednsflags & 0xFFFF & ~dns.flags.DO)
+            return bool(edns.flags & ~dns.flags.DO)
         return True
 
-    def before(self, ctx: FaultContext) -> Outcome | None:
-        if self.mode in ("formerr", "drop") and self._applies(ctx):
-            ctx.record(self, f"EDNS ({self.when}): {self.mode}")
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        if self.mode in ("formerr", "drop"):
+            return self._applies(view)
+        if self.mode == "echo-options":
+            return view.edns is not None and any(code != dns.edns.OptionType.NSID for code, _ in view.edns.options)
+        return True
+
+    def before(self, view: View) -> Act | None:
+        if self.mode in ("formerr", "drop") and self._applies(view):
             if self.mode == "drop":
-                return Drop()
-            return ctx.server.reply_with_rcode(ctx, dns.rcode.FORMERR, with_opt=False)
+                return Act(f"EDNS ({self.when}): drop", Drop())
+            return Act(f"EDNS ({self.when}): formerr", ErrorReply(dns.rcode.FORMERR, with_opt=False))
         if self.mode == "badvers":
-            ctx.record(self, "BADVERS")
-            return ctx.server.reply_with_rcode(ctx, dns.rcode.BADVERS)
+            return Act("BADVERS", ErrorReply(dns.rcode.BADVERS))
         return None
 
-    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+    def encoding(self, view: View, enc: Encoding) -> str | None:
         if self.mode == "no-opt":
             enc.opt = None
             return "reply without OPT"
-        if self.mode == "echo-options" and enc.opt is not None:
-            enc.opt.options = list(enc.opt.options) + [o for o in ctx.message.options if o.otype != dns.edns.OptionType.NSID]
+        if self.mode == "echo-options" and enc.opt is not None and view.edns is not None:
+            echoed: list[dns.edns.Option] = [
+                dns.edns.GenericOption(dns.edns.OptionType.make(code), data)
+                for code, data in view.edns.options if code != dns.edns.OptionType.NSID]
+            enc.opt.options = list(enc.opt.options) + echoed
             return "EDNS options echoed"
         return None

@@ -16,7 +16,7 @@ from fakens.fastpath import question_end
 from fakens.faults.base import Fault, Param, register
 
 if TYPE_CHECKING:
-    from fakens.faults.context import FaultContext
+    from fakens.faults.view import View
 
 
 @register
@@ -38,7 +38,7 @@ class WrongId(Fault):
     summary = "reply with another message ID"
     params = {"offset": Param("int", 1, "added to the ID")}
 
-    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
+    def wire(self, view: View, messages: list[bytes]) -> str | None:
         for i, message in enumerate(messages):
             msg_id = (int.from_bytes(message[:2], "big") + self.offset) % 65536
             messages[i] = msg_id.to_bytes(2, "big") + message[2:]
@@ -80,7 +80,7 @@ class WrongQuestion(Fault):
         except Exception:
             raise ConfigError(f"fault wrong-question: to_type={self.to_type!r} is not a DNS type") from None
 
-    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
+    def wire(self, view: View, messages: list[bytes]) -> str | None:
         message = messages[0]
         end = question_end(message)
         if end is None or message[4:6] != b"\x00\x01":
@@ -123,7 +123,7 @@ class Malformed(Fault):
     def validate(self) -> None:
         self._rng = random.Random(self.schedule.seed)
 
-    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
+    def wire(self, view: View, messages: list[bytes]) -> str | None:
         message = messages[0]
         if self.mode == "compression-loop":
             end = question_end(message)

@@ -15,7 +15,9 @@ unknown type, mode or key is an error that lists the valid ones.
 from __future__ import annotations
 
 import difflib
+import itertools
 import shlex
+import threading
 import tomllib
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +26,14 @@ from fakens.errors import ConfigError
 from fakens.faults.base import REGISTRY, SCHEDULE_KEYS, Fault, Schedule
 from fakens.selectors import Selector
 
-_counter = 0
+_numbers = itertools.count(1)
+_numbers_lock = threading.Lock()
+
+
+def _default_name(type_name: str) -> str:
+    """``nxdomain-7``: unique in the process, also when faults are built from many threads."""
+    with _numbers_lock:
+        return f"{type_name}-{next(_numbers)}"
 
 
 def parse_text(text: str) -> dict[str, Any]:
@@ -49,7 +58,6 @@ def parse_text(text: str) -> dict[str, Any]:
 
 def build(spec: str | Mapping[str, Any] | None = None, **kwargs: Any) -> Fault:
     """A Fault from text, a table, or keyword arguments (which override the spec)."""
-    global _counter
     table: dict[str, Any] = {}
     if isinstance(spec, str):
         table.update(parse_text(spec))
@@ -66,8 +74,8 @@ def build(spec: str | Mapping[str, Any] | None = None, **kwargs: Any) -> Fault:
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(f"unknown fault type {type_name!r}; {hint}valid types: {', '.join(sorted(REGISTRY))}")
     context = f"fault {type_name}"
-    _counter += 1
-    name = str(table.pop("name", f"{type_name}-{_counter}"))
+    name = str(table["name"]) if "name" in table else _default_name(type_name)
+    table.pop("name", None)
     mode = str(table.pop("mode", cls.modes[0] if cls.modes else ""))
     if cls.modes and mode not in cls.modes:
         raise ConfigError(f"{context}: unknown mode {mode!r}; valid modes: {', '.join(cls.modes)}")
@@ -98,18 +106,6 @@ def _all_selector_keys() -> tuple[str, ...]:
     from fakens.selectors import SELECTOR_KEYS
 
     return SELECTOR_KEYS
-
-
-def format_spec(table: Mapping[str, Any]) -> str:
-    """A spec table as one line of text (the inverse of :func:`parse_text`)."""
-    words = [str(table["type"])]
-    for key, value in table.items():
-        if key == "type":
-            continue
-        if isinstance(value, bool):
-            value = str(value).lower()
-        words.append(f"{key}={shlex.quote(str(value))}")
-    return " ".join(words)
 
 
 def load_fault_file(path: str) -> list[Fault]:

@@ -12,12 +12,13 @@ import dns.rrset
 from fakens.answer import Answer
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
+from fakens.faults.view import Act, ErrorReply, Replaced, Unchanged
 from fakens.outcome import Close, Reset, Stall
 from fakens.xfr import axfr_rrsets, ixfr_rrsets
-from fakens.zones import Zone, ZoneVersion, serial_gt
+from fakens.zones import ZoneVersion, serial_gt
 
 if TYPE_CHECKING:
-    from fakens.faults.context import FaultContext, NotifyPlan
+    from fakens.faults.view import NotifyPlan, TransferPlan, View, ZoneHistory
     from fakens.outcome import Outcome
 
 _XFR = "AXFR,IXFR"
@@ -65,10 +66,7 @@ class StaleSerial(Fault):
         "serial": Param("int", None, "the serial to serve"),
     }
 
-    def _zone(self, ctx: FaultContext) -> Zone | None:
-        return ctx.server.engine.find_zone(ctx.qname)
-
-    def _old(self, zone: Zone) -> ZoneVersion:
+    def _old(self, zone: ZoneHistory) -> ZoneVersion:
         if self.serial is not None and self.mode == "version":
             found = zone.version_with_serial(self.serial)
             if found is not None:
@@ -76,18 +74,18 @@ class StaleSerial(Fault):
         history = zone.history
         return history[-1 - self.back] if len(history) > self.back else history[0]
 
-    def _fake_serial(self, zone: Zone) -> int:
+    def _fake_serial(self, zone: ZoneHistory) -> int:
         if self.mode == "lower":
             return self.serial if self.serial is not None else (zone.serial - 1) % 2**32
         return self._old(zone).serial
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
-        zone = self._zone(ctx)
+    def after(self, view: View, answer: Answer) -> str | Replaced | None:
+        zone = view.zones.find(view.qname)
         if zone is None:
             return None
         if self.mode == "version" and self._old(zone) is zone.current:
-            return "no older version kept: unchanged"
-        if ctx.question.rdtype not in (dns.rdatatype.SOA, dns.rdatatype.ANY) or ctx.qname != zone.origin:
+            return Unchanged("no older version kept")
+        if view.qtype not in (dns.rdatatype.SOA, dns.rdatatype.ANY) or view.qname != zone.origin:
             # other answers: the SOA of negative answers carries the same stale serial
             if not any(r.rdtype == dns.rdatatype.SOA and r.name == zone.origin for r in answer.authority):
                 return None
@@ -102,34 +100,35 @@ class StaleSerial(Fault):
             answer.authority = [_soa_with_serial(r, serial) if r.rdtype == dns.rdatatype.SOA and r.name == zone.origin
                                 else r for r in answer.authority]
             return f"negative answer's SOA serial {serial} instead of {zone.serial}"
-        if self.mode == "version":
+        if self.mode == "version" and view.question is not None:
             old = self._old(zone)
-            fresh = ctx.server.engine.answer(ctx.qname, ctx.question.rdtype, ctx.question.rdclass,
-                                             versions={zone.origin: old}, dnssec_ok=answer.dnssec_ok)
-            answer.__dict__.update(fresh.__dict__)
-            return f"SOA from version #{old.number} serial {old.serial}"
+            versions = dict(answer.versions or {})
+            versions[zone.origin] = old
+            fresh = view.zones.answer(view.question, versions=versions, dnssec_ok=answer.dnssec_ok)
+            return Replaced(f"SOA from version #{old.number} serial {old.serial}", fresh)
         serial = self._fake_serial(zone)
         if serial == zone.serial:
-            return "no older version kept: unchanged"
+            return Unchanged("no older version kept")
         answer.answer = [_soa_with_serial(r, serial) if r.rdtype == dns.rdatatype.SOA else r for r in answer.answer]
         return f"SOA serial {serial} instead of {zone.serial}"
 
-    def transfer(self, ctx: FaultContext, rrsets: list[dns.rrset.RRset]) -> str | None:
-        zone = ctx.server.engine.zones.get(ctx.qname)
+    def transfer(self, view: View, plan: TransferPlan) -> str | None:
+        rrsets = plan.rrsets
+        zone = view.zones.get(view.qname)
         if zone is None:
             return None
-        client = ctx.server.ixfr_client_serial(ctx)
+        client = view.ixfr_serial
         if self.mode == "version" and self._old(zone) is zone.current:
-            return "no older version kept: unchanged"
+            return Unchanged("no older version kept")
         if self.mode == "version":
             old = self._old(zone)
-            if ctx.question.rdtype == dns.rdatatype.IXFR and client is not None:
+            if view.qtype == dns.rdatatype.IXFR and client is not None:
                 rrsets[:] = ixfr_rrsets(zone, client, old)
             else:
                 rrsets[:] = axfr_rrsets(old)
             return f"transfer of version #{old.number} serial {old.serial}"
         serial = self._fake_serial(zone)
-        if ctx.question.rdtype == dns.rdatatype.IXFR and client is not None:
+        if view.qtype == dns.rdatatype.IXFR and client is not None:
             if not serial_gt(serial, client):
                 rrsets[:] = [_soa_with_serial(rrsets[0], serial)]
                 return f"IXFR: single SOA serial {serial}"
@@ -165,17 +164,18 @@ class RefuseTransfer(Fault):
     modes = ("refused", "notauth", "close", "reset", "stall")
     default_selector = {"qtype": _XFR}
 
-    def before(self, ctx: FaultContext) -> Outcome | None:
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        # the TCP modes leave UDP alone, as a firewall blocking TCP/53 would
+        return self.mode in ("refused", "notauth") or view.transport == "tcp"
+
+    def before(self, view: View) -> Act | None:
         if self.mode in ("refused", "notauth"):
-            ctx.record(self, f"transfer {self.mode}")
             rcode = dns.rcode.REFUSED if self.mode == "refused" else dns.rcode.NOTAUTH
-            return ctx.server.reply_with_rcode(ctx, rcode)
-        if ctx.transport == "udp":
-            ctx.record(self, "TCP is blocked, not UDP: UDP answered as usual")
+            return Act(f"transfer {self.mode}", ErrorReply(rcode))
+        if view.transport == "udp":
             return None
-        ctx.record(self, f"transfer {self.mode}")
         outcomes: dict[str, Outcome] = {"close": Close(), "reset": Reset(), "stall": Stall()}
-        return outcomes[self.mode]
+        return Act(f"transfer {self.mode}", outcomes[self.mode])
 
 
 @register
@@ -204,20 +204,27 @@ class BrokenTransfer(Fault):
     params = {"keep": Param("int", None, "RRsets sent before the cut (mode cut)")}
     default_selector = {"qtype": _XFR}
 
-    def transfer(self, ctx: FaultContext, rrsets: list[dns.rrset.RRset]) -> str | None:
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        rrsets = getattr(arg, "rrsets", None)
+        if hook == "transfer":
+            return rrsets is not None and len(rrsets) > 1  # a single SOA (the client is up to date): nothing to break
+        return self.mode == "damaged"
+
+    def transfer(self, view: View, plan: TransferPlan) -> str | None:
+        rrsets = plan.rrsets
         if len(rrsets) <= 1:
             return None  # a single SOA (the client is up to date): nothing to break
         if self.mode == "cut":
             keep = self.keep if self.keep is not None else max(1, len(rrsets) // 2)
             keep = min(keep, len(rrsets) - 1)
             del rrsets[keep:]
-            ctx.close_after = True
+            plan.close_after = True
             return f"stream cut after {keep} RRsets"
         if self.mode == "soa-mismatch" and len(rrsets) > 1:
             serial = cast(dns.rdtypes.ANY.SOA.SOA, rrsets[-1][0]).serial
             rrsets[-1] = _soa_with_serial(rrsets[-1], (serial + 1) % 2**32)
             return f"last SOA serial {(serial + 1) % 2**32}"
-        if self.mode == "wrong-deltas" and ctx.question.rdtype == dns.rdatatype.IXFR:
+        if self.mode == "wrong-deltas" and view.qtype == dns.rdatatype.IXFR:
             soas = [i for i, r in enumerate(rrsets) if r.rdtype == dns.rdatatype.SOA]
             if len(soas) >= 4 and soas[1] == 1:
                 deleted = rrsets[soas[1] + 1:soas[2]]
@@ -226,7 +233,7 @@ class BrokenTransfer(Fault):
                 return "IXFR deltas swapped"
         return None
 
-    def wire(self, ctx: FaultContext, messages: list[bytes]) -> str | None:
+    def wire(self, view: View, messages: list[bytes]) -> str | None:
         if self.mode != "damaged" or not messages:
             return None
         i = len(messages) // 2
@@ -273,7 +280,7 @@ class NoNotify(Fault):
 
             self._to = parse_listen(self.to, default_port=53)
 
-    def notify(self, ctx: FaultContext, plan: NotifyPlan) -> str | None:
+    def notify(self, view: View, plan: NotifyPlan) -> str | None:
         if self.mode == "none":
             plan.skip = True
             return "NOTIFY not sent"

@@ -391,12 +391,23 @@ def test_log_mode_of_a_fault_with_modes(server):
     assert entry.faults[0]["name"] == "l" and entry.faults[0]["mode"] == "servfail"
 
 
-def test_a_fault_that_fires_but_changes_nothing_still_appears(server):
-    server.faults.add("missing-glue name=mg")  # fires on every query; only referrals have glue
+def test_a_fault_that_fires_but_changes_nothing_appears_as_no_change(server):
+    server.faults.add("stale-data name=sd first=1")  # fires, but the zone has no older version
     assert rcode_of(server, WWW) == "NOERROR"
     (entry,) = server.log.entries()
-    assert fired(entry) == ["mg"]
-    assert entry.faults[0]["actions"]
+    assert fired(entry) == ["sd"]
+    assert entry.faults[0]["actions"] == ["matched, no change: no older version of example.test. kept"]
+    assert server.faults.find("sd").schedule.fired == 0, "a match that changed nothing uses up nothing"
+
+
+def test_a_fault_that_cannot_act_is_not_logged(server):
+    """Issue 7: a fault counts and is logged only where its hook can act: missing-glue on an
+    answer without glue neither appears in the log nor uses up first=1."""
+    server.faults.add("missing-glue name=mg first=1")
+    assert rcode_of(server, WWW) == "NOERROR"
+    (entry,) = server.log.entries()
+    assert fired(entry) == []
+    assert server.faults.find("mg").schedule.seen == 0
 
 
 def test_real_nxdomain_has_no_faults_and_a_fault_nxdomain_lists_it(server):

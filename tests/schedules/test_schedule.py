@@ -304,23 +304,28 @@ def test_fault_sequence_does_not_depend_on_other_faults_or_other_queries(make_se
     assert a_fires(reordered) == reference
 
 
-def test_queries_dropped_by_an_earlier_fault_still_take_their_draw(make_server):
-    """A fault before A that ends a query (drop) does not stop A from counting it."""
+def test_queries_dropped_by_an_earlier_fault_take_no_draw_of_a_later_answer_fault(make_server):
+    """Issue 7: a fault sees a query only where its hook can act. A (nxdomain, acting after
+    the engine) never sees the queries D (drop, before the engine) ended, so A's k-th draw goes
+    to the k-th query that reached it: its sequence over those is the reference sequence."""
     server = make_server()
     server.faults.add("drop qname=www.example.test. every=3 name=D")
     server.faults.add(A_SPEC)
     for k in range(1, QUERIES + 1):
         rcode_of(server, "www.example.test.", timeout=SHORT if k % 3 == 0 else 3.0)
-    assert a_fires(server) == run(A_SPEC, QUERIES)
-    assert [k for k, e in enumerate(server.log, start=1) if "D" in fired(e)] == list(range(3, QUERIES + 1, 3))
+    dropped = [k for k, e in enumerate(server.log, start=1) if "D" in fired(e)]
+    assert dropped == list(range(3, QUERIES + 1, 3))
+    reached = [e for k, e in enumerate(server.log, start=1) if k not in dropped]
+    assert ["A" in fired(e) for e in reached] == run(A_SPEC, len(reached))
+    assert not any("A" in fired(e) for k, e in enumerate(server.log, start=1) if k in dropped)
 
 
-def test_a_query_ended_by_an_earlier_fault_still_counts_for_later_faults(make_server):
-    """FAULTS.md, Schedule: counting is per fault; "the k-th query it sees gets the k-th draw
-    whatever else happens". So a query that an earlier fault already ended (here dropped)
-    is still query number 1 for the faults after it: with ``drop first=1`` then
-    ``nxdomain every=2``, query 1 is dropped and query 2, the nxdomain fault's 2nd, gets
-    NXDOMAIN (not query 3, as it would if the dropped query were not counted)."""
+def test_a_query_ended_by_an_earlier_fault_is_not_seen_by_later_answer_faults(make_server):
+    """FAULTS.md, Schedule: "the k-th query it sees gets the k-th draw whatever else happens";
+    issue 7: a fault sees a query where its hook can act. A query an earlier fault already
+    ended before the engine (here dropped) never reaches an ``after`` fault: with ``drop
+    first=1`` then ``nxdomain every=2``, query 1 is dropped, query 2 is the nxdomain fault's
+    1st (NOERROR) and query 3 its 2nd (NXDOMAIN)."""
     server = make_server()
     server.faults.add("drop qname=www.example.test. first=1 name=d")
     server.faults.add("nxdomain qname=www.example.test. every=2 name=n")
@@ -328,10 +333,10 @@ def test_a_query_ended_by_an_earlier_fault_still_counts_for_later_faults(make_se
            rcode_of(server, "www.example.test."),
            rcode_of(server, "www.example.test."),
            rcode_of(server, "www.example.test.")]
-    assert got == ["no reply", "NXDOMAIN", "NOERROR", "NXDOMAIN"]
-    assert [fired(e) for e in server.log] == [["d"], ["n"], [], ["n"]]
+    assert got == ["no reply", "NOERROR", "NXDOMAIN", "NOERROR"]
+    assert [fired(e) for e in server.log] == [["d"], [], ["n"], []]
     assert server.log.entries()[0].rcode is None  # dropped: no reply
-    assert server.log.entries()[1].rcode == dns.rcode.NXDOMAIN
+    assert server.log.entries()[2].rcode == dns.rcode.NXDOMAIN
 
 
 def test_schedule_counts_only_queries_the_selector_matches(make_server):

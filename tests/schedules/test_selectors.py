@@ -16,7 +16,7 @@ import dns.rdatatype
 import pytest
 
 from fakens.errors import ConfigError
-from fakens.selectors import SELECTOR_KEYS, Selector
+from fakens.selectors import SELECTOR_KEYS, Facts, Selector
 
 from .conftest import fired, query, rcode_of
 
@@ -33,8 +33,8 @@ def sel(**values) -> Selector:
 def m(selector: Selector, qname: str | None = "www.example.test.", qtype: int = T.A, qclass: int = C.IN,
       opcode: int = OP.QUERY, transport: str = "udp", client: str | None = "127.0.0.1",
       edns: bool = False, do: bool = False, server: str | None = "fakens") -> bool:
-    return selector.matches(N(qname) if qname is not None else None, qtype, qclass, opcode, transport,
-                            client, edns, do, server)
+    return selector.matches(Facts(N(qname) if qname is not None else None, qtype, qclass, opcode, transport,
+                                  client, edns, do, server))
 
 
 # -- query names ------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def test_qname_list_from_a_table_array():
 
 
 def test_qname_selector_does_not_match_a_query_without_question():
-    assert not sel(qname="**").matches(None)
+    assert not sel(qname="**").matches(Facts())
 
 
 def test_bad_qname_is_an_error_naming_it():
@@ -248,7 +248,7 @@ def test_empty_selector_matches_everything():
     s = Selector.parse({})
     assert s.empty
     assert m(s) and m(s, "anything.example.", T.TXT, C.CH, OP.UPDATE, "tcp", "::1", True, True, "x")
-    assert s.matches(None)
+    assert s.matches(Facts())
 
 
 def test_every_criterion_must_hold():
@@ -420,9 +420,9 @@ def test_the_query_log_filters_with_the_same_selector(make_server):
         rcode_of(server, name, qtype, source=src)
     spec = {"qname": "*.example.test.", "qtype": "A,AAAA", "client": "127.0.0.0/30"}
     selector = Selector.parse(spec)
-    expected = [e for e in server.log if selector.matches(
+    expected = [e for e in server.log if selector.matches(Facts(
         e.qname, e.qtype, e.qclass, e.opcode, e.transport, e.client[0], e.edns is not None,
-        bool(e.edns and e.edns["do"]), e.server)]
+        bool(e.edns and e.edns["do"]), e.server))]
     assert [(e.qname.to_text(), e.qtype_text) for e in expected] == [
         ("www.example.test.", "A"), ("mail.example.test.", "AAAA")]
     assert server.log.entries(**spec) == expected

@@ -1,4 +1,5 @@
-"""Transport faults: drop, delay, truncate, tcp-refused, oversize, rate-limit."""
+"""Network faults (what a client sees of the path to the server): drop, delay,
+truncate, tcp-refused, oversize, rate-limit."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import random
 from typing import TYPE_CHECKING
 
 from fakens.faults.base import Fault, Param, register
+from fakens.faults.view import Act, ErrorReply
 from fakens.outcome import Close, Drop, Reset, Stall
 from fakens.wire import MAX_TCP, Opt
 
 if TYPE_CHECKING:
-    from fakens.faults.context import Encoding, FaultContext
+    from fakens.faults.view import Encoding, View
     from fakens.outcome import Outcome
 
 
@@ -38,13 +40,11 @@ class DropFault(Fault):
 
             raise ConfigError(f"fault drop: tcp={self.tcp!r}; valid: stall, close, reset")
 
-    def before(self, ctx: FaultContext) -> Outcome | None:
-        if ctx.transport == "udp":
-            ctx.record(self, "dropped")
-            return Drop()
-        ctx.record(self, f"TCP {self.tcp}")
+    def before(self, view: View) -> Act | None:
+        if view.transport == "udp":
+            return Act("dropped", Drop())
         outcomes: dict[str, Outcome] = {"stall": Stall(), "close": Close(), "reset": Reset()}
-        return outcomes[self.tcp]
+        return Act(f"TCP {self.tcp}", outcomes[self.tcp])
 
 
 @register
@@ -76,13 +76,11 @@ class Delay(Fault):
             raise ConfigError("fault delay: ms and jitter must be 0 or more")
         self._rng = random.Random(self.schedule.seed)
 
-    def before(self, ctx: FaultContext) -> Outcome | None:
+    def before(self, view: View) -> Act | None:
         with self.lock:
             extra = self._rng.uniform(0, self.jitter) if self.jitter else 0.0
         seconds = (self.ms + extra) / 1000
-        ctx.delay += seconds
-        ctx.record(self, f"delayed {seconds * 1000:.0f} ms")
-        return None
+        return Act(f"delayed {seconds * 1000:.0f} ms", delay=seconds)
 
 
 @register
@@ -103,7 +101,7 @@ class Truncate(Fault):
     summary = "UDP reply with TC=1, forcing a TCP retry"
     default_selector = {"transport": "udp"}
 
-    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+    def encoding(self, view: View, enc: Encoding) -> str | None:
         enc.tc = True
         return "TC=1, sections emptied"
 
@@ -129,12 +127,12 @@ class Oversize(Fault):
     params = {"size": Param("int", 0, "pad to at least this many bytes")}
     default_selector = {"transport": "udp"}
 
-    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+    def encoding(self, view: View, enc: Encoding) -> str | None:
         old = enc.limit
         enc.limit = MAX_TCP
         enc.pad_to = self.size
         if self.size and enc.opt is None:
-            enc.opt = Opt(ctx.server.udp_size)
+            enc.opt = Opt(view.udp_size)
         return f"size limit {old} lifted" + (f", padded to {self.size}" if self.size else "")
 
 
@@ -165,11 +163,12 @@ class RateLimit(Fault):
     def validate(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}
 
-    def before(self, ctx: FaultContext) -> Outcome | None:
-        if ctx.transport == "tcp":
-            return None  # RRL (BIND, NSD, Knot) never limits TCP: that is where a slipped client goes
-        second = int(ctx.server.clock.now())
-        client = ctx.client or ""
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        return view.transport == "udp"  # RRL (BIND, NSD, Knot) never limits TCP: that is where a slipped client goes
+
+    def before(self, view: View) -> Act | None:
+        second = int(view.now)
+        client = view.client or ""
         with self.lock:
             start, count = self._counts.get(client, (second, 0))
             if start != second:
@@ -179,10 +178,8 @@ class RateLimit(Fault):
         if count <= self.qps:
             return None
         if self.mode == "drop":
-            ctx.record(self, f"rate limited ({count} > {self.qps}/s): dropped")
-            return Drop()
-        ctx.record(self, f"rate limited ({count} > {self.qps}/s): slipped TC=1")
-        return ctx.server.reply_with_rcode(ctx, 0, tc=True)
+            return Act(f"rate limited ({count} > {self.qps}/s): dropped", Drop())
+        return Act(f"rate limited ({count} > {self.qps}/s): slipped TC=1", ErrorReply(0, tc=True))
 
 
 @register
@@ -217,6 +214,12 @@ class TcpRefused(Fault):
                 raise ConfigError("fault tcp-refused mode=closed closes the listener for everyone: it takes no "
                                   "client selector and no schedule; use mode=reset to refuse some connections")
 
-    def connection(self, ctx: FaultContext) -> str | None:
-        return "reset" if self.mode == "reset" else None
+    def connection(self, view: View) -> Act | None:
+        return Act("reset", Reset()) if self.mode == "reset" else None
+
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        return self.mode == "reset"
+
+    def closes_listener(self) -> bool:
+        return self.mode == "closed"
 

@@ -17,37 +17,32 @@ import dns.zonefile
 from fakens.answer import Answer, Kind
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
+from fakens.faults.view import Act, ErrorReply, Replaced, Unchanged
 from fakens.zones import ZoneVersion
 
 if TYPE_CHECKING:
-    from fakens.faults.context import Encoding, FaultContext
-    from fakens.outcome import Outcome
+    from fakens.faults.view import Encoding, View, ZoneHistory
 
 
-def negative_soa(version: ZoneVersion) -> dns.rrset.RRset:
-    """The SOA RRset of a negative answer, TTL min(SOA TTL, minimum) (RFC 2308)."""
-    rrset = dns.rrset.RRset(version.origin, version.soa.rdclass, dns.rdatatype.SOA)
-    rrset.update(version.soa)
-    rrset.ttl = version.negative_ttl()
-    return rrset
+def can_make_negative(answer: Answer, kind: Kind, zone_name: dns.name.Name | None) -> bool:
+    """Would :func:`make_negative` change *answer*?"""
+    return (zone_name or answer.zone) is not None and not (answer.kind is kind and zone_name is None)
 
 
-def make_negative(ctx: FaultContext, answer: Answer, kind: Kind, zone_name: dns.name.Name | None) -> str | None:
+def make_negative(view: View, answer: Answer, kind: Kind, zone_name: dns.name.Name | None) -> str | None:
     """Turn *answer* into an authoritative NXDOMAIN or NODATA with a zone's SOA."""
     origin = zone_name or answer.zone
-    if origin is None:
-        return None
-    zone = ctx.server.engine.zones.get(origin)
+    if origin is None or not can_make_negative(answer, kind, zone_name):
+        return None  # already so: nothing changed (the log shows "matched, no change")
+    zone = view.zones.get(origin)
     if zone is None:
-        return f"zone {origin} not served: left unchanged"
+        return Unchanged(f"zone {origin} not served")
     version = answer.version_of(zone)
-    if answer.kind is kind and zone_name is None:
-        return None  # already so: nothing changed (the log shows "fired, nothing to change")
     answer.kind = kind
     answer.rcode = dns.rcode.NXDOMAIN if kind is Kind.NXDOMAIN else dns.rcode.NOERROR
     answer.aa = True
     answer.answer = []
-    answer.authority = [negative_soa(version)]
+    answer.authority = [view.zones.negative(version)]
     answer.glue = []
     answer.additional = []
     return f"{kind.value} with the SOA of {origin}"
@@ -73,8 +68,11 @@ class NxDomain(Fault):
     summary = "NXDOMAIN with the zone's (or a named zone's) SOA for names that exist"
     params = {"soa_zone": Param("name", None, "zone whose SOA goes in AUTHORITY (default: the answer's zone)")}
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
-        return make_negative(ctx, answer, Kind.NXDOMAIN, self.soa_zone)
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        return isinstance(arg, Answer) and can_make_negative(arg, Kind.NXDOMAIN, self.soa_zone)
+
+    def after(self, view: View, answer: Answer) -> str | None:
+        return make_negative(view, answer, Kind.NXDOMAIN, self.soa_zone)
 
 
 @register
@@ -94,8 +92,11 @@ class NoData(Fault):
     summary = "NOERROR with no data and the SOA, for data that exists"
     params = {"soa_zone": Param("name", None, "zone whose SOA goes in AUTHORITY (default: the answer's zone)")}
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
-        return make_negative(ctx, answer, Kind.NODATA, self.soa_zone)
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        return isinstance(arg, Answer) and can_make_negative(arg, Kind.NODATA, self.soa_zone)
+
+    def after(self, view: View, answer: Answer) -> str | None:
+        return make_negative(view, answer, Kind.NODATA, self.soa_zone)
 
 
 @register
@@ -121,9 +122,8 @@ class Rcode(Fault):
         "question": Param("bool", True, "echo the question"),
     }
 
-    def before(self, ctx: FaultContext) -> Outcome | None:
-        ctx.record(self, f"rcode {dns.rcode.to_text(self.rcode)}")
-        return ctx.server.reply_with_rcode(ctx, self.rcode, question=self.question)
+    def before(self, view: View) -> Act | None:
+        return Act(f"rcode {dns.rcode.to_text(self.rcode)}", ErrorReply(self.rcode, question=self.question))
 
 
 def _read_records(text: str, origin: dns.name.Name, default_ttl: int) -> list[dns.rrset.RRset]:
@@ -175,8 +175,7 @@ class StaleData(Fault):
                 raise ConfigError(f"fault stale-data: records={self.records!r}: {e}") from None
         self._patched: dict[int, ZoneVersion] = {}
 
-    def _old_version(self, ctx: FaultContext, origin: dns.name.Name) -> ZoneVersion | None:
-        zone = ctx.server.engine.zones.get(origin)
+    def _old_version(self, zone: ZoneHistory | None, origin: dns.name.Name) -> ZoneVersion | None:
         if zone is None:
             return None
         if self.mode == "version":
@@ -196,20 +195,23 @@ class StaleData(Fault):
             self._patched = {current.number: patched}
         return patched
 
-    def after(self, ctx: FaultContext, answer: Answer) -> str | None:
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        return isinstance(arg, Answer) and (self.zone or arg.zone) is not None
+
+    def after(self, view: View, answer: Answer) -> str | Replaced | None:
         origin = self.zone or answer.zone
-        if origin is None:
+        if origin is None or view.question is None:
             return None
-        old = self._old_version(ctx, origin)
-        if old is None:
-            return f"no such version of {origin}: left unchanged"
-        if self.mode == "version" and old.number == answer.version_of(ctx.server.engine.zones[origin]).number:
-            return f"no older version of {origin} kept: unchanged"
-        q = ctx.question
-        fresh = ctx.server.engine.answer(q.name, q.rdtype, q.rdclass, versions={origin: old},
-                                         dnssec_ok=answer.dnssec_ok)
-        answer.__dict__.update(fresh.__dict__)
-        return f"answered from {origin} serial {old.serial} (version #{old.number})"
+        zone = view.zones.get(origin)
+        old = self._old_version(zone, origin)
+        if zone is None or old is None:
+            return Unchanged(f"no such version of {origin}")
+        if self.mode == "version" and old.number == answer.version_of(zone).number:
+            return Unchanged(f"no older version of {origin} kept")
+        versions = dict(answer.versions or {})
+        versions[origin] = old
+        fresh = view.zones.answer(view.question, versions=versions, dnssec_ok=answer.dnssec_ok)
+        return Replaced(f"answered from {origin} serial {old.serial} (version #{old.number})", fresh)
 
 
 @register
@@ -239,7 +241,14 @@ class Ttl(Fault):
         if self.ttl is None and self.negative is None:
             raise ConfigError("fault ttl needs ttl=SECONDS and/or negative=SECONDS")
 
-    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        answer = getattr(arg, "answer", None)
+        if not isinstance(answer, Answer):
+            return False
+        return bool((self.ttl is not None and answer.answer)
+                    or (self.negative is not None and answer.kind in (Kind.NXDOMAIN, Kind.NODATA)))
+
+    def encoding(self, view: View, enc: Encoding) -> str | None:
         # at encoding time, so that it also sees answers other faults made (nxdomain ...)
         answer = enc.answer
         if answer is None:
@@ -304,7 +313,7 @@ class Flags(Fault):
         self._set = sum(_FLAG_BITS[f.upper()] for f in self.set)
         self._clear = sum(_FLAG_BITS[f.upper()] for f in self.clear)
 
-    def encoding(self, ctx: FaultContext, enc: Encoding) -> str | None:
+    def encoding(self, view: View, enc: Encoding) -> str | None:
         # in the header before it is written (and TSIG-signed), on every reply, faults' too
         enc.set_flags |= self._set
         enc.clear_flags |= self._clear

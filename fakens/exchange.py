@@ -1,0 +1,182 @@
+"""One received message on its way through a server: read once, then read from.
+
+The transport hands the pipeline bytes; :meth:`Exchange.receive` reads the
+header, :meth:`Exchange.read_question` the question (cheaply, for the fast
+path and fault selection) and :meth:`Exchange.parse` the rest through
+dnspython (OPT, TSIG, an IXFR client's SOA). Every later stage reads its facts
+from the exchange, never from the bytes, and at the end the exchange becomes
+the query log entry::
+
+    x = Exchange.receive(wire, ("127.0.0.1", 40000), ("127.0.0.1", 53), "udp", "ns1", now=0.0)
+    x.read_question(); x.parse(keyring=None)
+    x.facts()            # what selectors read
+    x.entry()            # the LogEntry
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+import dns.tsig
+
+from fakens.faults.view import EdnsFacts
+from fakens.log import LogEntry
+from fakens.options import Keyring
+from fakens.outcome import Outcome, Reply
+from fakens.selectors import Facts
+from fakens.wire import Question, TsigSigner
+
+HEADER = struct.Struct("!HHHHHH")
+_QUESTION_TAIL = struct.Struct("!HH")
+
+
+class TsigError(Exception):
+    """The query's TSIG did not verify (the pipeline answers NOTAUTH with the TSIG error)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One query (or other message) and everything decided about it."""
+
+    wire: bytes
+    client: tuple[str, int]
+    local: tuple[str, int]
+    transport: str
+    server: str
+    time: float
+    msg_id: int
+    flags: int
+    qdcount: int
+    started: float = 0.0
+    question: Question | None = None
+    message: dns.message.Message | None = None
+    edns: EdnsFacts | None = None
+    signer: TsigSigner | None = None
+    ixfr_serial: int | None = None
+    note: str = ""
+    rcode: int | None = None  # an extended rcode chosen for the reply (else read from the reply's header)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def receive(cls, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
+                server: str, now: float) -> Exchange | None:
+        """The exchange of a received message, its header read; None when it has no header."""
+        if len(wire) < 12:
+            return None
+        msg_id, flags, qdcount, _, _, _ = HEADER.unpack_from(wire)
+        return cls(wire, client, local, transport, server, now, msg_id, flags, qdcount, time.perf_counter())
+
+    @property
+    def opcode(self) -> int:
+        return (self.flags >> 11) & 0xF
+
+    @property
+    def is_response(self) -> bool:
+        return bool(self.flags & dns.flags.QR)
+
+    def read_question(self) -> bool:
+        """Read the first question from the bytes (no dnspython message); False when it cannot be read."""
+        if self.question is not None:
+            return True
+        if self.qdcount < 1:
+            return False
+        try:
+            name, used = dns.name.from_wire(self.wire, 12)
+            rdtype, rdclass = _QUESTION_TAIL.unpack_from(self.wire, 12 + used)
+        except (dns.exception.DNSException, struct.error):
+            return False
+        self.question = Question(name, dns.rdatatype.RdataType.make(rdtype), dns.rdataclass.RdataClass.make(rdclass))
+        return True
+
+    def parse(self, keyring: Keyring | None) -> dns.message.Message:
+        """Parse the whole message through dnspython (TSIG verified with *keyring*).
+
+        Raises :class:`TsigError` for a TSIG that does not verify and
+        ``dns.exception.DNSException`` for a message that does not parse.
+        """
+        try:
+            message = dns.message.from_wire(self.wire, keyring=keyring, one_rr_per_rrset=False)
+        except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime, dns.tsig.PeerError) as e:
+            raise TsigError(e) from None
+        self.message = message
+        if message.question:
+            q = message.question[0]
+            if self.question is None:  # else read already, from the same bytes
+                self.question = Question(q.name, q.rdtype, q.rdclass)
+        if message.edns >= 0:
+            self.edns = EdnsFacts(message.edns, message.payload, message.ednsflags & 0xFFFF,
+                                  tuple((int(o.otype), o.to_wire() or b"") for o in message.options))
+        if message.had_tsig and keyring is not None:
+            key = keyring.get(cast(dns.name.Name, message.keyname))
+            if key is not None:
+                self.signer = TsigSigner(key, message.mac or b"", message.id)
+        for rrset in message.authority:
+            if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+                self.ixfr_serial = cast(dns.rdtypes.ANY.SOA.SOA, rrset[0]).serial
+                break
+        return message
+
+    @property
+    def dnssec_ok(self) -> bool:
+        return self.edns is not None and bool(self.edns.flags & dns.flags.DO)
+
+    def facts(self, known_edns: bool = True) -> Facts:
+        """What selectors read. *known_edns* False: before :meth:`parse`, EDNS is not known
+        (criteria on it count as met, as the fast path's could-match needs)."""
+        q = self.question
+        edns: bool | None = self.edns is not None if known_edns else None
+        do: bool | None = self.dnssec_ok if known_edns else None
+        if q is None:
+            return Facts(None, None, None, self.opcode, self.transport, self.client[0], edns, do, self.server)
+        return Facts(q.name, q.rdtype, q.rdclass, self.opcode, self.transport, self.client[0], edns, do, self.server)
+
+    def entry(self, outcome: Outcome | None) -> LogEntry:
+        """The query log entry: the query's facts and what became of it."""
+        q = self.question
+        entry = LogEntry(self.time, self.server, self.client, self.local, self.transport, self.msg_id,
+                         q.name if q else None, int(q.rdtype) if q else None, int(q.rdclass) if q else None,
+                         opcode=self.opcode, query_flags=self.flags & 0x87F0, edns=self._edns_record(),
+                         faults=self.faults, note=self.note)
+        if isinstance(outcome, Reply) and outcome.messages:
+            _, rflags, qd, an, ns, ar = HEADER.unpack_from(outcome.messages[0])
+            entry.rcode = self.rcode if self.rcode is not None else rflags & 0xF
+            entry.flags = rflags & 0x87F0
+            entry.counts = (qd, an, ns, ar)
+            entry.size = sum(len(m) for m in outcome.messages)
+            entry.messages = len(outcome.messages)
+        entry.duration = time.perf_counter() - self.started
+        return entry
+
+    def _edns_record(self) -> dict[str, Any] | None:
+        edns = self.edns
+        if edns is None:
+            return None
+        return {
+            "version": edns.version,
+            "size": edns.payload,
+            "do": bool(edns.flags & dns.flags.DO),
+            "flags": edns.flags,
+            "options": [_option_name(code) for code, _ in edns.options],
+        }
+
+
+def _option_name(code: int) -> str | int:
+    try:
+        return dns.edns.OptionType.to_text(dns.edns.OptionType.make(code))
+    except ValueError:
+        return code

@@ -1,0 +1,407 @@
+"""The way of one query through a server: bytes in, an Outcome out, a log entry written.
+
+    pipeline = Pipeline("ns1", options, engine, faults, log, clock, notifier)
+    outcome = pipeline.handle(wire, client=("127.0.0.1", 40000), local=("127.0.0.1", 53), transport="udp")
+
+The stages, each reading the :class:`~fakens.exchange.Exchange` and none the
+bytes again (docs/architecture.md walks one UDP query, one TCP AXFR and one
+fault added at run time through them):
+
+1. receive: the header; responses go to the NOTIFY sender, never answered;
+2. fast path: a reply cached for this exact query, when no fault could match it;
+3. parse: the rest of the message (OPT, TSIG), errors answered FORMERR/NOTIMP/NOTAUTH;
+4. ``before`` faults: may end the query (an rcode, a drop, a closed connection) or delay it;
+5. dispatch: NOTIFY received, transfer (policy and RRsets in :mod:`fakens.xfr`), or the
+   engine's Answer, then the ``after`` faults on it;
+6. encode: the server's OPT, truncation, TSIG, after the ``encoding`` faults; then the
+   ``wire`` faults on the bytes;
+7. log: the exchange becomes the log entry (before the transport sends the reply).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+import time
+from collections.abc import Mapping
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.tsig
+
+from fakens.answer import Answer, Kind
+from fakens.clock import Clock
+from fakens.engine import Engine, negative_soa
+from fakens.exchange import Exchange, TsigError
+from fakens.fastpath import ReplyCache
+from fakens.faults.chain import FaultChain, Passage
+from fakens.faults.view import Encoding, ErrorReply, NotifyPlan, TransferPlan, View, ZoneHistory
+from fakens.log import LogEntry, QueryLog
+from fakens.notify import Notifier, notify_refusal
+from fakens.options import ServerOptions
+from fakens.outcome import Drop, Outcome, Reply
+from fakens.selectors import Facts
+from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, encode, encode_stream, header_flags
+from fakens.xfr import transfer_refusal, transfer_rrsets
+from fakens.zones import Name, ZoneVersion
+
+_XFR_TYPES = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
+_NSID = dns.edns.OptionType.NSID
+_REFUSED_QTYPES = (dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY)
+
+
+class EngineZones:
+    """The server's zones and engine as faults may read them (:class:`~fakens.faults.view.ZoneData`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, origin: Name) -> ZoneHistory | None:
+        return self._engine.zones.get(origin)
+
+    def find(self, name: Name) -> ZoneHistory | None:
+        return self._engine.find_zone(name)
+
+    def answer(self, question: Question, versions: Mapping[Name, ZoneVersion] | None = None,
+               dnssec_ok: bool = False) -> Answer:
+        return self._engine.answer(question.name, question.rdtype, question.rdclass, versions=versions,
+                                   dnssec_ok=dnssec_ok)
+
+    def negative(self, version: ZoneVersion) -> dns.rrset.RRset:
+        return negative_soa(version)
+
+    def addresses(self, host: Name, versions: Mapping[Name, ZoneVersion] | None = None) -> list[dns.rrset.RRset]:
+        return self._engine.addresses_of(host, versions)
+
+
+class Pipeline:
+    """Turns received messages into Outcomes for one server; see the module docstring."""
+
+    def __init__(self, name: str, options: ServerOptions, engine: Engine, faults: FaultChain, log: QueryLog,
+                 clock: Clock, notifier: Notifier, errors: list[BaseException]) -> None:
+        self.name = name
+        self.options = options
+        self.engine = engine
+        self.faults = faults
+        self.log = log
+        self.clock = clock
+        self.notifier = notifier
+        self.errors = errors
+        self.zone_data = EngineZones(engine)
+        self.cache: ReplyCache[LogEntry] = ReplyCache()
+        self._generation = 0  # counts zone changes: a reply computed across one is not cached
+        self._lock = threading.Lock()
+
+    def zones_changed(self) -> None:
+        """A zone was edited, added or removed: cached replies are stale."""
+        with self._lock:
+            self._generation += 1
+            self.cache.clear()
+
+    # -- one query ---------------------------------------------------------------------
+
+    def handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
+        """Turn one received message into an Outcome, logging it first."""
+        x = Exchange.receive(wire, client, local, transport, self.name, self.clock.now())
+        if x is None:
+            return Drop()  # not even a header: nothing to answer
+        if x.is_response:
+            self.notifier.acknowledge(x.msg_id, x.flags, client)
+            return Drop()  # never answer a response (two servers would bounce errors)
+        generation = self._generation
+        key = self.cache.key(wire, transport)
+        if key is not None:
+            cached = self._cached(key, x)
+            if cached is not None:
+                return cached
+        reply: _Replier | None = None
+        try:
+            outcome, reply = self._answer(x)
+        except Exception as e:  # a bug must not stop the server: answer SERVFAIL and keep it
+            self.errors.append(e)
+            x.note = f"internal error: {type(e).__name__}: {e}"
+            outcome = Reply([_bare_error(x, dns.rcode.SERVFAIL)])
+        passage = reply.passage if reply is not None else None
+        if passage is not None:
+            x.faults = passage.finish()
+        entry = x.entry(outcome)
+        self.log.append(entry)
+        # the engine's answer alone (no fault fired, no TSIG) may be reused by the fast path,
+        # unless a zone changed meanwhile (in another thread)
+        if (key is not None and reply is not None and reply.cacheable and x.signer is None
+                and (passage is None or not passage.fired) and isinstance(outcome, Reply)
+                and generation == self._generation):
+            self.cache.put(key, outcome.messages[0], entry)
+        return outcome
+
+    def _cached(self, key: bytes, x: Exchange) -> Outcome | None:
+        """The fast path: the reply to these exact bytes, when no fault could act on them."""
+        if self.faults and (not x.read_question() or self.faults.could_match(x.facts(known_edns=False))):
+            return None
+        hit = self.cache.get(key, x.wire)
+        if hit is None:
+            return None
+        reply, template = hit
+        entry = copy.copy(template)  # same question, byte for byte: only who, when and the ID differ
+        entry.time, entry.client, entry.local, entry.id = x.time, x.client, x.local, x.msg_id
+        entry.duration = time.perf_counter() - x.started
+        self.log.append(entry)
+        return Reply([reply])
+
+    def _answer(self, x: Exchange) -> tuple[Outcome, _Replier | None]:
+        """Parse, run the faults and the engine: the Outcome, and the reply builder when it got that far."""
+        try:
+            message = x.parse(self.options.keyring)
+        except TsigError as e:
+            x.note = f"TSIG: {type(e.error).__name__}: {e.error}"
+            return Reply([_tsig_error_reply(x, e.error)]), None
+        except dns.exception.DNSException as e:
+            x.note = f"cannot parse: {e}"
+            known = x.opcode in (dns.opcode.QUERY, dns.opcode.NOTIFY)
+            return Reply([_bare_error(x, dns.rcode.FORMERR if known else dns.rcode.NOTIMP)]), None
+        reply = _Replier(self, x, self._opt_for(x))
+        if self.faults:
+            reply.passage = self.faults.begin(x.facts(), x.time)
+            early, delay = self.faults.before(reply.passage, reply.view)
+            reply.delay = delay
+            if early is not None:
+                return reply.delayed(reply.carry_out(early)), reply
+        outcome = self._dispatch(x, message.opcode(), reply)
+        return reply.delayed(outcome), reply
+
+    def _dispatch(self, x: Exchange, opcode: int, reply: _Replier) -> Outcome:
+        if opcode not in (dns.opcode.QUERY, dns.opcode.NOTIFY):
+            return reply.error(dns.rcode.NOTIMP)
+        assert x.message is not None
+        if x.qdcount != 1 or len(x.message.question) != 1:
+            x.note = f"QDCOUNT {x.qdcount}"
+            return reply.error(dns.rcode.FORMERR, question=False)
+        if x.edns is not None and x.edns.version > 0:
+            x.note = f"EDNS version {x.edns.version}"
+            return reply.error(dns.rcode.BADVERS)
+        question = x.question
+        assert question is not None
+        if opcode == dns.opcode.NOTIFY:
+            refusal = notify_refusal(self.engine.zones, question, x.client[0], self.options)
+            if refusal is not None:
+                return reply.error(refusal)
+            return reply.notify_ack()
+        if question.rdtype in _XFR_TYPES:
+            return self._transfer(x, question, reply)
+        if question.rdtype in _REFUSED_QTYPES or (dns.rdatatype.is_metatype(question.rdtype)
+                                                  and question.rdtype != dns.rdatatype.ANY):
+            return reply.error(dns.rcode.FORMERR if question.rdtype == dns.rdatatype.OPT else dns.rcode.NOTIMP)
+        answer = self.engine.answer(question.name, question.rdtype, question.rdclass, dnssec_ok=x.dnssec_ok)
+        if reply.passage is not None:
+            answer = self.faults.after(reply.passage, reply.view, answer)
+        reply.cacheable = True
+        return reply.answer(answer, self._limit(x))
+
+    def _transfer(self, x: Exchange, question: Question, reply: _Replier) -> Outcome:
+        zone = self.engine.zones.get(question.name)
+        refusal = transfer_refusal(zone, question, x.transport, x.client[0], x.signer is not None,
+                                   x.ixfr_serial, self.options)
+        if refusal is not None:
+            rcode, x.note = refusal
+            return reply.error(rcode)
+        assert zone is not None
+        version = zone.current
+        plan = TransferPlan(transfer_rrsets(zone, version, question.rdtype, x.ixfr_serial, self.options.ixfr_as_axfr))
+        if reply.passage is not None:
+            self.faults.run("transfer", reply.passage, reply.view, plan)
+        if x.transport == "udp":
+            # RFC 1995 section 2: over UDP only the first SOA; the client retries over TCP
+            answer = Answer(Kind.XFR, aa=True, answer=plan.rrsets[:1], zone=zone.origin, version=version)
+            return reply.answer(answer, self._limit(x))
+        return reply.stream(plan)
+
+    def _limit(self, x: Exchange) -> int:
+        if x.transport == "tcp":
+            return MAX_TCP
+        if x.edns is None:
+            return MIN_UDP
+        return max(MIN_UDP, min(x.edns.payload, self.options.udp_size))
+
+    def _opt_for(self, x: Exchange) -> Opt | None:
+        if x.edns is None:
+            return None
+        options: list[dns.edns.Option] = []
+        if self.options.nsid is not None and any(code == _NSID for code, _ in x.edns.options):
+            options.append(dns.edns.GenericOption(_NSID, self.options.nsid))
+        return Opt(self.options.udp_size, x.dnssec_ok, options)
+
+    # -- faults outside a query ----------------------------------------------------------
+
+    def view(self, transport: str, client: str | None, x: Exchange | None = None) -> View:
+        """What a fault hook sees of this server (and of the exchange *x*, when there is one)."""
+        return View(self.name, transport, client, self.clock.now(), self.options.udp_size, self.zone_data,
+                    x.question if x else None, x.edns if x else None, x.ixfr_serial if x else None)
+
+    def on_connect(self, peer: tuple[str, int], local: tuple[str, int]) -> str | None:
+        """A TCP connection arrived: "reset", "close" or None (accept), as the faults say."""
+        if not self.faults:
+            return None
+        view = self.view("tcp", peer[0])
+        passage = self.faults.begin(_other_facts("tcp", peer[0], self.name), view.now)
+        try:
+            outcome = self.faults.connection(passage, view)
+        except Exception as e:  # a broken fault must not stop the server: record it, accept the connection
+            self.errors.append(e)
+            return None
+        records = passage.finish()
+        if outcome is None:
+            return None
+        action = type(outcome).__name__.lower()
+        self.log.append(LogEntry(view.now, self.name, peer, local, "tcp", 0, None, None, None,
+                                 faults=records, note=f"TCP connection {action} before any query"))
+        return action
+
+    def notify_plan(self, version: ZoneVersion, plan: NotifyPlan) -> str:
+        """Let ``no-notify`` faults change an outgoing NOTIFY; what they did, for the record."""
+        if not self.faults:
+            return ""
+        target = plan.target[0]
+        view = View(self.name, "udp", target, self.clock.now(), self.options.udp_size, self.zone_data,
+                    Question(version.origin, dns.rdatatype.SOA, dns.rdataclass.IN))
+        facts = _other_facts("udp", target, self.name, version.origin, dns.opcode.NOTIFY)
+        passage = self.faults.begin(facts, view.now)
+        try:
+            self.faults.run("notify", passage, view, plan)
+        except Exception as e:  # recorded for the test that owns the server; the NOTIFY goes out
+            self.errors.append(e)
+        passage.finish()
+        return "; ".join(note for notes in passage.notes.values() for note in notes)
+
+
+def _other_facts(transport: str, client: str, server: str, qname: Name | None = None,
+                 opcode: int = 0) -> Facts:
+    """Facts of an exchange that is not a query (a connection, an outgoing NOTIFY)."""
+    if qname is None:
+        return Facts(transport=transport, client=client, server=server, opcode=opcode)
+    return Facts(qname, dns.rdatatype.SOA, dns.rdataclass.IN, opcode, transport, client, False, False, server)
+
+
+class _Replier:
+    """One query's reply in the making: every reply to it, the engine's or a fault's,
+    goes through :meth:`encoding` (faults may change size, OPT, header flags, records)
+    and :meth:`finish` (broken-bytes faults)."""
+
+    def __init__(self, pipeline: Pipeline, x: Exchange, opt: Opt | None) -> None:
+        self.pipeline = pipeline
+        self.x = x
+        self.opt = opt
+        self.passage: Passage | None = None
+        self.delay = 0.0
+        self.close_after = False
+        self.cacheable = False  # an engine answer (the fast path may keep it if no fault fired)
+        self.view = pipeline.view(x.transport, x.client[0], x)
+
+    def carry_out(self, decided: Outcome | ErrorReply) -> Outcome:
+        """What a ``before`` fault decided: an rcode reply (encoded here) or a transport outcome."""
+        if isinstance(decided, ErrorReply):
+            return self.error(decided.rcode, decided.question, decided.tc, decided.with_opt)
+        return decided
+
+    def delayed(self, outcome: Outcome) -> Outcome:
+        if self.delay:
+            outcome.delay += self.delay
+        return outcome
+
+    def encoding(self, limit: int, answer: Answer | None = None) -> Encoding:
+        """How to encode this reply, after the faults' ``encoding`` hooks."""
+        opt = dataclasses.replace(self.opt, options=list(self.opt.options)) if self.opt is not None else None
+        enc = Encoding(limit, opt, answer=answer)
+        if self.passage is not None:
+            self.pipeline.faults.run("encoding", self.passage, self.view, enc)
+        return enc
+
+    def _flags(self, aa: bool, tc: bool, enc: Encoding) -> int:
+        flags = header_flags(self.x.flags, dns.opcode.Opcode.make(self.x.opcode), aa, tc)
+        return (flags | enc.set_flags) & ~enc.clear_flags
+
+    def error(self, rcode: int, question: bool = True, tc: bool = False, with_opt: bool = True) -> Reply:
+        """A reply with *rcode*, no records, the question unless told otherwise."""
+        if rcode > 15:
+            self.x.rcode = rcode
+        enc = self.encoding(MAX_TCP)
+        opt = enc.opt if with_opt else None
+        if rcode > 15 and opt is None:
+            opt = Opt(self.pipeline.options.udp_size)  # an extended RCODE lives in an OPT record
+        wire = encode(self.x.msg_id, self._flags(False, tc, enc), rcode, self.x.question if question else None, None,
+                      MAX_TCP, opt, self.x.signer)
+        return self.finish([wire])
+
+    def answer(self, answer: Answer, limit: int) -> Reply:
+        """The reply carrying *answer*, encoded within *limit* (encoding faults applied)."""
+        enc = self.encoding(limit, answer)
+        answer = enc.answer or answer
+        flags = self._flags(answer.aa, enc.tc, enc)
+        body = None if enc.tc else answer
+        x = self.x
+        wire = encode(x.msg_id, flags, answer.rcode, x.question, body, enc.limit, enc.opt, x.signer)
+        if enc.pad_to and len(wire) < enc.pad_to and enc.opt is not None:
+            padding = dns.edns.GenericOption(dns.edns.OptionType.PADDING, bytes(max(0, enc.pad_to - len(wire) - 4)))
+            enc.opt.options = list(enc.opt.options) + [padding]
+            wire = encode(x.msg_id, flags, answer.rcode, x.question, body, enc.limit, enc.opt, x.signer)
+        return self.finish([wire])
+
+    def notify_ack(self) -> Reply:
+        """The answer to a NOTIFY we accept (RFC 1996): opcode NOTIFY, AA, the question."""
+        x = self.x
+        flags = header_flags(x.flags, dns.opcode.NOTIFY, True)
+        return self.finish([encode(x.msg_id, flags, dns.rcode.NOERROR, x.question, None, MAX_TCP, self.opt, x.signer)])
+
+    def stream(self, plan: TransferPlan) -> Reply:
+        """A transfer over TCP: several messages (encoding faults applied)."""
+        enc = self.encoding(MAX_TCP)
+        flags = self._flags(True, False, enc)
+        self.close_after = plan.close_after
+        x = self.x
+        return self.finish(encode_stream(x.msg_id, flags, x.question, plan.rrsets, signer=x.signer, opt=enc.opt))
+
+    def finish(self, messages: list[bytes]) -> Reply:
+        """Apply the broken-bytes faults and make the Reply."""
+        if self.passage is not None:
+            self.pipeline.faults.run("wire", self.passage, self.view, messages)
+        return Reply(messages, close_after=self.close_after)
+
+
+def _bare_error(x: Exchange, rcode: int) -> bytes:
+    """An error reply with no question and no OPT (for messages that cannot be parsed)."""
+    opcode = dns.opcode.Opcode.make(x.opcode)
+    return encode(x.msg_id, header_flags(x.flags, opcode, False), rcode, None, None, MAX_TCP)
+
+
+def _tsig_error_reply(x: Exchange, error: Exception) -> bytes:
+    """NOTAUTH with an unsigned TSIG record carrying BADKEY, BADSIG or BADTIME (RFC 8945 5.2)."""
+    try:
+        message = dns.message.from_wire(x.wire, keyring=False)
+    except dns.exception.DNSException:
+        return _bare_error(x, dns.rcode.NOTAUTH)
+    question = None
+    if message.question:
+        q = message.question[0]
+        question = x.question = Question(q.name, q.rdtype, q.rdclass)
+    tsig = message.tsig
+    opcode = dns.opcode.Opcode.make(x.opcode)
+    if tsig is None:
+        return encode(x.msg_id, header_flags(x.flags, opcode, False), dns.rcode.NOTAUTH, question, None, MAX_TCP)
+    if isinstance(error, dns.message.UnknownTSIGKey):
+        code = dns.rcode.BADKEY
+    elif isinstance(error, dns.tsig.BadTime):
+        code = dns.rcode.BADTIME
+    else:
+        code = dns.rcode.BADSIG
+    rdata = tsig[0].replace(time_signed=int(time.time()), mac=b"", error=code, other=b"")
+    answer = Answer(Kind.ERROR, dns.rcode.NOTAUTH, additional=[dns.rrset.from_rdata(tsig.name, 0, rdata)])
+    return encode(x.msg_id, header_flags(x.flags, opcode, False), dns.rcode.NOTAUTH, question, answer, MAX_TCP)
+

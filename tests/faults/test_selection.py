@@ -1,0 +1,150 @@
+"""One fault selection (issue 7): a fault counts only where its hook can act, and the
+control API keeps track of a fault through update() and scoped().
+
+Each of these failed on the pipeline before issue 7: ``select`` counted every fault whose
+selector matched a query, whatever its hooks, and ``scoped`` removed its fault by identity.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import sys
+import threading
+from collections.abc import Callable
+
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+import fakens
+from fakens.faults import build
+
+TIMEOUT = 3.0
+PARENT_ZONE = """\
+$ORIGIN parent.test.
+$TTL 300
+@       SOA ns1 hostmaster 1 3600 900 604800 300
+@       NS  ns1
+ns1     A   127.0.0.1
+child   NS  ns1.child
+ns1.child A 192.0.2.53
+www     A   192.0.2.80
+"""
+
+
+def ask(server: fakens.Server, qname: str, rdtype: str = "A", tcp: bool = False) -> dns.message.Message:
+    host, port = server.addresses[0]
+    query = dns.message.make_query(qname, rdtype)
+    if tcp:
+        return dns.query.tcp(query, host, port=port, timeout=TIMEOUT)
+    return dns.query.udp(query, host, port=port, timeout=TIMEOUT)
+
+
+def tcp_exchange(server: fakens.Server, qname: str) -> dns.message.Message:
+    """One query over a fresh TCP connection (raises ConnectionError when it is reset)."""
+    host, port = server.addresses[0]
+    wire = dns.message.make_query(qname, "A").to_wire()
+    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+        sock.sendall(struct.pack("!H", len(wire)) + wire)
+        head = sock.recv(2)
+        if len(head) < 2:
+            raise ConnectionResetError("closed before the reply")
+        (size,) = struct.unpack("!H", head)
+        data = b""
+        while len(data) < size:
+            chunk = sock.recv(size - len(data))
+            if not chunk:
+                raise ConnectionResetError("closed inside the reply")
+            data += chunk
+    return dns.message.from_wire(data)
+
+
+def test_a_connection_fault_is_not_used_up_by_a_udp_query(server: fakens.Server) -> None:
+    server.faults.add("tcp-refused mode=reset first=1 name=tr")
+    assert ask(server, "www.example.test.").rcode() == dns.rcode.NOERROR
+    (entry,) = server.log.entries()
+    assert entry.faults == [], "a UDP query is no connection: the fault neither fired nor counted"
+    with pytest.raises(ConnectionError):
+        tcp_exchange(server, "www.example.test.")  # the first connection: reset
+    assert tcp_exchange(server, "www.example.test.").rcode() == dns.rcode.NOERROR  # first=1 is used up
+    resets = server.log.entries(fault="tr")
+    assert len(resets) == 1 and resets[0].note == "TCP connection reset before any query"
+
+
+def test_a_notify_fault_is_not_used_up_by_an_soa_query(make_server: Callable[..., fakens.Server]) -> None:
+    secondary = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    secondary.bind(("127.0.0.1", 0))
+    secondary.settimeout(TIMEOUT)
+    try:
+        server = make_server(notify=[f"127.0.0.1:{secondary.getsockname()[1]}"])
+        server.faults.add("no-notify mode=none times=1 name=nn")
+        assert ask(server, "example.test.", "SOA").rcode() == dns.rcode.NOERROR
+        assert server.log.entries()[-1].faults == []
+        server.zone("example.test.").edit(add=["first 60 TXT one"])   # NOTIFY withheld: times=1 left for it
+        server.zone("example.test.").edit(add=["second 60 TXT two"])  # times=1 used up: this one goes out
+        wire, _ = secondary.recvfrom(65535)
+        notify = dns.message.from_wire(wire)
+        assert notify.opcode() == dns.opcode.NOTIFY
+        assert notify.answer[0][0].serial == server.zone("example.test.").serial
+        withheld = [r for r in server.notifies if r.note]
+        assert [r.serial for r in withheld] == [server.zone("example.test.").history[-2].serial]
+        assert "NOTIFY not sent" in withheld[0].note
+    finally:
+        secondary.close()
+
+
+def test_missing_glue_first_is_not_used_up_by_an_answer_without_glue(make_server: Callable[..., fakens.Server]
+                                                                      ) -> None:
+    server = make_server([fakens.Zone.from_text(PARENT_ZONE, origin="parent.test.")])
+    server.faults.add("missing-glue first=1 name=mg")
+    assert ask(server, "www.parent.test.").rcode() == dns.rcode.NOERROR  # no glue here: not counted
+    referral = ask(server, "www.child.parent.test.")
+    assert referral.authority and not referral.additional, "the first referral lost its glue"
+    again = ask(server, "www.child.parent.test.")
+    assert [r.name.to_text() for r in again.additional] == ["ns1.child.parent.test."], "first=1 used up"
+    assert [[f["name"] for f in e.faults] for e in server.log] == [[], ["mg"], []]
+
+
+def test_scoped_removes_its_fault_after_an_update_inside_the_block(server: fakens.Server) -> None:
+    with server.faults.scoped("nxdomain qname=www.example.test.", name="x"):
+        assert ask(server, "www.example.test.").rcode() == dns.rcode.NXDOMAIN
+        server.faults.update("x", qname="mail.example.test.")
+        assert ask(server, "mail.example.test.").rcode() == dns.rcode.NXDOMAIN
+    assert server.faults.list() == []
+    assert ask(server, "mail.example.test.").rcode() == dns.rcode.NOERROR
+
+
+def test_default_fault_names_are_unique_across_threads() -> None:
+    names: list[str] = []
+    lock = threading.Lock()
+
+    def make() -> None:
+        built = [build("drop").name for _ in range(500)]
+        with lock:
+            names.extend(built)
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: an unlocked counter shows
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(names) == 4000 and len(set(names)) == 4000
+
+
+def test_a_match_that_changes_nothing_uses_up_nothing(server: fakens.Server) -> None:
+    """stale-data fires but the zone has no older version: logged "matched, no change", not
+    counted; after an edit, the one allowed firing (times=1) is still there."""
+    server.faults.add("stale-data times=1 name=sd qname=www.example.test.")
+    assert ask(server, "www.example.test.").answer[0][0].address == "192.0.2.10"
+    (entry,) = server.log.entries()
+    assert entry.faults[0]["actions"] == ["matched, no change: no older version of example.test. kept"]
+    server.zone("example.test.").edit(replace=["www 300 A 192.0.2.111"])
+    assert ask(server, "www.example.test.").answer[0][0].address == "192.0.2.10"  # the old version, once
+    assert ask(server, "www.example.test.").answer[0][0].address == "192.0.2.111"  # times=1 used up
