@@ -21,7 +21,8 @@ from fakens import __version__
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.spec import load_fault_file
 from fakens.server import DEFAULT_UDP_SIZE, Server
-from fakens.zones import Zone, load_zones, zone_files
+from fakens.zonenames import no_zone_files, zone_files
+from fakens.zones import Zone, load_zones
 
 DEFAULT_LISTEN = "127.0.0.1:5053"
 
@@ -109,7 +110,7 @@ def _zone_check(args: argparse.Namespace) -> int:
         if os.path.isdir(item):
             found = zone_files(item)
             if not found:
-                print(f"error: {item}: no zone files (*.zone, *.db, db.*) in this directory")
+                print(f"error: {no_zone_files(item)}")
                 errors += 1
             paths.extend(str(p) for p in found)
         else:

@@ -5,10 +5,14 @@ nothing here refuses data; ``fakens zone check`` prints these with file:line::
 
     for warning in check_version(zone.current):
         print(warning)   # zones/x.zone:12: warning: ... [cname-and-other-data]
+
+The loader (:meth:`fakens.zones.Zone.from_file` and friends) runs these on the
+version it loads; this module knows versions, not how they are loaded.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 import dns.name
@@ -17,7 +21,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.SOA
 
-from fakens.zones import Name, ZoneVersion, ZoneWarning
+from fakens.zoneversion import Name, Where, ZoneVersion
 
 _CNAME = dns.rdatatype.CNAME
 _NONE = dns.rdatatype.NONE
@@ -28,6 +32,19 @@ _TARGET_FIELDS = {
     dns.rdatatype.PTR: "target",
     dns.rdatatype.SRV: "target",
 }
+
+
+@dataclass(frozen=True)
+class ZoneWarning:
+    """Something wrong with zone data that fakens serves anyway."""
+
+    where: Where | None
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        place = f"{self.where}: " if self.where else ""
+        return f"{place}warning: {self.message} [{self.code}]"
 
 
 def check_version(version: ZoneVersion) -> list[ZoneWarning]:
