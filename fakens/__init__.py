@@ -9,13 +9,15 @@ from fakens.answer import Answer, Kind
 from fakens.clock import Clock, ManualClock, SystemClock
 from fakens.engine import Engine, EngineOptions
 from fakens.errors import ConfigError, FakensError, ServerError, ZoneError
+from fakens.exchange import Exchange
 from fakens.faults import Fault, FaultChain
 from fakens.faults.spec import build as build_fault
+from fakens.faults.view import View
 from fakens.log import LogEntry, QueryLog
 from fakens.notify import NotifyRecord
+from fakens.options import ServerOptions
 from fakens.outcome import Close, Drop, Outcome, Reply, Reset, Stall
-from fakens.query import Query
-from fakens.selectors import Selector
+from fakens.selectors import Facts, Selector
 from fakens.server import Server
 from fakens.zones import Zone, ZoneVersion, ZoneWarning, load_zones, serial_add, serial_gt
 
@@ -27,6 +29,8 @@ __all__ = [
     "Drop",
     "Engine",
     "EngineOptions",
+    "Exchange",
+    "Facts",
     "FakensError",
     "Fault",
     "FaultChain",
@@ -35,15 +39,16 @@ __all__ = [
     "ManualClock",
     "NotifyRecord",
     "Outcome",
-    "Query",
     "QueryLog",
     "Reply",
     "Reset",
     "Selector",
     "Server",
     "ServerError",
+    "ServerOptions",
     "Stall",
     "SystemClock",
+    "View",
     "Zone",
     "ZoneError",
     "ZoneVersion",

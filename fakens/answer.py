@@ -37,7 +37,6 @@ class Kind(enum.Enum):
     NODATA = "nodata"
     REFUSED = "refused"
     XFR = "xfr"
-    NOTIFY = "notify"
     ERROR = "error"  # FORMERR, NOTIMP, NOTAUTH, BADVERS ...
 
 
@@ -68,7 +67,3 @@ class Answer:
             if version is not None:
                 return version
         return zone.current
-
-    def sections(self) -> tuple[list[dns.rrset.RRset], list[dns.rrset.RRset], list[dns.rrset.RRset]]:
-        """(answer, authority, additional) with required glue first in additional."""
-        return self.answer, self.authority, self.glue + self.additional

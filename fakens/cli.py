@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from fakens import __version__
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.spec import load_fault_file
-from fakens.server import DEFAULT_UDP_SIZE, Server
+from fakens.options import DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_UDP_SIZE
+from fakens.server import Server
 from fakens.zonenames import no_zone_files, zone_files
 from fakens.zones import Zone, load_zones
 
@@ -47,10 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--minimal-responses", action="store_true", help="no NS/additional data in positive answers")
     serve.add_argument("--any", choices=["all", "rfc8482"], default="all", dest="any_mode",
                        help="answer ANY with every RRset (all) or one HINFO (rfc8482)")
-    serve.add_argument("--tcp-idle-timeout", type=float, default=10.0, metavar="SECONDS",
-                       help="close a TCP connection idle this long (default 10)")
-    serve.add_argument("--tcp-max-connections", type=int, default=100, metavar="N",
-                       help="close TCP connections beyond this many at once (default 100)")
+    serve.add_argument("--tcp-idle-timeout", type=float, default=DEFAULT_TCP_IDLE_TIMEOUT, metavar="SECONDS",
+                       help=f"close a TCP connection idle this long (default {DEFAULT_TCP_IDLE_TIMEOUT:g})")
+    serve.add_argument("--tcp-max-connections", type=int, default=DEFAULT_TCP_MAX_CONNECTIONS, metavar="N",
+                       help=f"close TCP connections beyond this many at once (default {DEFAULT_TCP_MAX_CONNECTIONS})")
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
                        help='a fault, repeatable, e.g. --fault "nxdomain qname=**.example.test. probability=0.3 seed=7" '
                             "(qname=**.x. is x and all below it, *.x. only below it; fakens faults lists the types)")

@@ -51,7 +51,7 @@ from fakens.transport import Endpoint, TcpListener, UdpEndpoint, bind_pair, pars
 from fakens.transport.bind import bind_tcp
 from fakens.zones import Name, Zone, ZoneVersion, load_zones
 
-__all__ = ["DEFAULT_UDP_SIZE", "Server"]
+__all__ = ["Server"]
 
 
 class Server:

@@ -63,9 +63,10 @@ class TsigSigner:
     error: int = 0
 
 
-def _opt_rrset(opt: Opt) -> dns.rrset.RRset:
+def _add_opt(renderer: dns.renderer.Renderer, opt: Opt) -> None:
+    """The server's OPT record (EDNS version 0), the extended rcode in its high flag bits."""
     ednsflags = (opt.extended_rcode << 24) | (dns.flags.DO if opt.do else 0)
-    return dns.renderer._make_opt(ednsflags, opt.payload, opt.options)  # type: ignore[no-any-return]
+    renderer.add_edns(0, ednsflags, opt.payload, opt.options)
 
 
 def _opt_size(opt: Opt) -> int:
@@ -142,7 +143,7 @@ def encode(
 def _finish(renderer: dns.renderer.Renderer, opt: Opt | None, signer: TsigSigner | None) -> bytes:
     renderer.release_reserved()
     if opt is not None:
-        renderer.add_opt(_opt_rrset(opt))
+        _add_opt(renderer, opt)
     renderer.write_header()
     if signer is not None:
         renderer.add_tsig(signer.key.name, signer.key, 300, signer.original_id, signer.error, b"",
@@ -188,7 +189,7 @@ def encode_stream(
             added += 1
         renderer.release_reserved()
         if opt is not None and first:
-            renderer.add_opt(_opt_rrset(opt))
+            _add_opt(renderer, opt)
         renderer.write_header()
         if signer is not None:
             ctx = renderer.add_multi_tsig(ctx, signer.key.name, signer.key, 300, signer.original_id, 0, b"",
