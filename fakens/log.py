@@ -63,7 +63,6 @@ class LogEntry:
     duration: float = 0.0
     faults: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
-    cacheable: bool = field(default=False, repr=False, compare=False)
 
     def facts(self) -> Facts:
         """What a selector reads of this entry (log filters and faults use one matcher)."""
