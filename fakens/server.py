@@ -110,7 +110,11 @@ class Server:
       ``notify_key``: the key that signs outgoing NOTIFY.
     - ``ixfr_as_axfr``: answer every IXFR with the whole zone (legal, RFC 1995).
     - ``log_limit``, ``log_file``: the query log's memory bound and file.
-    - ``clock``: the clock for log times (a lab's shared ManualClock).
+    - ``clock``: the clock for log times, schedules and every timer: delays,
+      NOTIFY retries and ``no-notify mode=late``, the TCP idle timeout (a lab's
+      shared ManualClock; default SystemClock, real time).
+    - ``tsig_time_offset``: seconds added to real time in the TSIG time signed
+      (replies, NOTIFY, TSIG errors): a server whose clock is off (default 0).
     """
 
     def __init__(
@@ -138,6 +142,7 @@ class Server:
         log_limit: int = DEFAULT_LIMIT,
         log_file: str | None = None,
         clock: Clock | None = None,
+        tsig_time_offset: float = 0.0,
     ) -> None:
         if not listen:
             raise ConfigError("a server needs at least one listen address, e.g. listen=['127.0.0.1:0']")
@@ -169,11 +174,12 @@ class Server:
             notify_key_name = dns.name.from_text(notify_key)
             if not self.keyring or notify_key_name not in self.keyring:
                 raise ConfigError(f"notify_key {notify_key!r} is not among tsig_keys; add it: tsig_keys={{{notify_key!r}: 'base64 secret'}}")
+        self.clock: Clock = clock or SystemClock()
+        self.tsig_time_offset = tsig_time_offset
         self.notifier = Notifier([parse_listen(t, default_port=53, what="notify target") for t in notify],
-                                 notify_retry, notify_attempts, self.keyring, notify_key_name)
+                                 notify_retry, notify_attempts, self.keyring, notify_key_name, self.clock, tsig_time_offset)
         self.log = QueryLog(log_limit, log_file)
         self.log.name_for_messages = f"server {name}"
-        self.clock: Clock = clock or SystemClock()
         self.faults = FaultChain(self.clock, name)
         self.faults.on_change.append(self._faults_changed)
         self._cache: ReplyCache[LogEntry] = ReplyCache()
@@ -259,8 +265,8 @@ class Server:
             for host, port in self.listen:
                 udp_sock, tcp_sock = bind_pair(host, port)
                 try:
-                    self._tcp.append(await TcpListener.start(tcp_sock, self.handle, self.tcp_limits, self._on_connect))
-                    self._udp.append(await UdpEndpoint.start(udp_sock, self.handle))
+                    self._tcp.append(await TcpListener.start(tcp_sock, self.handle, self.tcp_limits, self._on_connect, self.clock))
+                    self._udp.append(await UdpEndpoint.start(udp_sock, self.handle, self.clock))
                 except BaseException:
                     udp_sock.close()
                     tcp_sock.close()
@@ -291,6 +297,7 @@ class Server:
 
     async def _flush_log(self) -> None:
         while True:
+            # real time, not self.clock: file I/O housekeeping, nothing a test observes on the wire
             await asyncio.sleep(0.2)
             self.log.flush()
 
@@ -469,7 +476,7 @@ class Server:
         key = self.keyring.get(message.keyname)  # type: ignore[arg-type]
         if key is None:
             return None
-        return TsigSigner(key, message.mac or b"", message.id)
+        return TsigSigner(key, message.mac or b"", message.id, time_offset=self.tsig_time_offset)
 
     def _tsig_error_reply(self, wire: bytes, msg_id: int, flags: int, error: Exception, entry: LogEntry) -> bytes:
         """NOTAUTH with an unsigned TSIG record carrying BADKEY, BADSIG or BADTIME (RFC 8945 5.2)."""
@@ -491,7 +498,7 @@ class Server:
             code = dns.rcode.BADTIME
         else:
             code = dns.rcode.BADSIG
-        rdata = tsig[0].replace(time_signed=int(time.time()), mac=b"", error=code, other=b"")
+        rdata = tsig[0].replace(time_signed=int(time.time() + self.tsig_time_offset), mac=b"", error=code, other=b"")
         answer = Answer(Kind.ERROR, dns.rcode.NOTAUTH, additional=[dns.rrset.from_rdata(tsig.name, 0, rdata)])
         opcode = dns.opcode.from_flags(flags)
         return encode(msg_id, header_flags(flags, opcode, False), dns.rcode.NOTAUTH, question, answer, MAX_TCP)
@@ -647,7 +654,7 @@ class Server:
             self._tcp_paused = []
 
     async def _resume_tcp(self, sock: socket.socket) -> None:
-        self._tcp.append(await TcpListener.start(sock, self.handle, self.tcp_limits, self._on_connect))
+        self._tcp.append(await TcpListener.start(sock, self.handle, self.tcp_limits, self._on_connect, self.clock))
 
     def __repr__(self) -> str:
         where = ", ".join(str(e) for e in self.endpoints) or "not running"

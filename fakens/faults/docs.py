@@ -59,7 +59,8 @@ exclusive; a lab shares one clock that tests move without sleeping), `per_client
 first matching query from each client address). All given must hold. Counting is per fault and
 counts every query its selector matches, **including a query that an earlier fault in the
 chain already ended** (dropped, refused): the fault chain decides which faults fire before any
-of them acts. Faults act in the order they were added. Delays and timeouts use real time.
+of them acts. Faults act in the order they were added. Delays and timeouts wait on the server's
+clock (real time by default; a ManualClock, as a lab's, moves them: `clock.advance(0.5)`).
 
 ## How faults compose
 
