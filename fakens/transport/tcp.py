@@ -3,9 +3,9 @@
 Several queries on one connection are answered as each completes (a delayed
 reply does not hold up later ones). A connection idle for ``idle_timeout``
 seconds with no reply pending is closed; a connection beyond
-``max_connections`` is closed at once. Delays and the idle timeout wait on the
-server's clock (``Clock.call_later``: a ManualClock moves them). A client that sends half a frame
-holds only its own connection.
+``max_connections`` is closed at once. A client that sends half a frame
+holds only its own connection. Delays and the idle timeout wait on the
+server's clock (``Clock.call_later``: a ManualClock moves them).
 """
 
 from __future__ import annotations

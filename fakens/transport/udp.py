@@ -2,9 +2,10 @@
 
 The socket is read directly from the event loop's reader callback, draining up
 to ``BATCH`` datagrams per wake-up, and replies are sent with ``sendto`` at
-once: no per-datagram transport machinery. A delayed reply waits on the
-server's clock (``Clock.call_later``) and holds up no other reply. A reply the kernel cannot take
-(send buffer full) is dropped, as UDP may drop it anyway; ``dropped`` counts them.
+once: no per-datagram transport machinery. A reply the kernel cannot take
+(send buffer full) is dropped, as UDP may drop it anyway; ``dropped`` counts
+them. A delayed reply waits on the server's clock (``Clock.call_later``) and
+holds up no other reply.
 """
 
 from __future__ import annotations
