@@ -1,55 +1,273 @@
-"""Clocks: the time that schedules, timelines and log timestamps read.
+"""Clocks: the time that schedules, timelines, log timestamps and every timer read.
 
 Servers read time from a clock object, never from ``time.time()`` directly,
-so a test can move time instead of sleeping::
+and wait on it, never on ``loop.call_later`` or ``asyncio.sleep``, so a test
+can move time instead of sleeping::
 
     clock = ManualClock(1_700_000_000)
     server = Server(zones, clock=clock)
     clock.advance(300)   # five minutes later, at once
 
-Delays and timeouts on the wire use real time (asyncio's loop), not this clock.
+The scheduler: ``clock.call_later(seconds, callback, loop)`` runs *callback()*
+in *loop*'s thread once *seconds* have passed on the clock and returns a Timer
+(``timer.cancel()``); ``await clock.sleep(seconds)`` waits on the clock::
+
+    timer = clock.call_later(0.5, lambda: print("late"), loop)  # any thread
+    await clock.sleep(2)                                        # in a coroutine
+
+- SystemClock: real time, the loop's own timers (``loop.call_at``).
+- ManualClock: a timer fires only when a test moves time past it
+  (``advance``/``set``), in due order (ties: registration order), each in its
+  loop's thread. Time steps from one due time to the next, so a callback that
+  sets a new timer (a NOTIFY retry) counts from its own due time, and a timer
+  that falls within the same move fires in it too. ``advance`` returns once
+  every callback it fired has run (waiting for the loops of other threads,
+  running those of the calling thread's loop at once), so after
+  ``clock.advance(0.4)`` a reply delayed 400 ms has been sent. A timer whose
+  time has come when it is set runs at once (on the loop's next iteration).
+  Time is kept in whole nanoseconds, so sums are exact: ``advance(0.1)``
+  three times fires a 0.3 s timer, also at epoch-sized times.
+  ``pending()`` lists the due times of the timers still waiting.
+
+Both are thread-safe: ``call_later`` and ``cancel`` may be called from any thread.
+
+Values a peer checks against its own clock (the time signed in TSIG) do not
+follow this clock: they are real time (plus the server's ``tsig_time_offset``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
+import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
+
+Callback = Callable[[], object]
+
+_WAIT_FOR_CALLBACK = 10.0  # ManualClock: at most this long (real time) for a loop to run one fired timer
+_NS = 1_000_000_000
+
+
+class Timer(Protocol):
+    """A pending call set with ``Clock.call_later``."""
+
+    def cancel(self) -> None:
+        """Do not run it (if it has not run yet); thread-safe, idempotent."""
 
 
 class Clock(Protocol):
-    """Anything with ``now()`` returning seconds since the epoch."""
+    """Anything with ``now()`` returning seconds since the epoch, and a scheduler on it."""
 
     def now(self) -> float: ...
 
+    def call_later(self, seconds: float, callback: Callback,
+                   loop: asyncio.AbstractEventLoop | None = None) -> Timer:
+        """Run *callback()* in *loop*'s thread (default: the running loop) after
+        *seconds* on this clock (thread-safe)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait *seconds* on this clock (in a coroutine)."""
+        ...
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+async def _sleep_on(clock: Clock, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    timer = clock.call_later(seconds, wake, loop)
+    try:
+        await done
+    finally:
+        timer.cancel()
+
+
+class _LoopTimer:
+    """A SystemClock timer: the loop's own, armed and cancelled in the loop's thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._handle: asyncio.TimerHandle | None = None
+        self._cancelled = False
+
+    def arm(self, when: float, callback: Callback) -> None:
+        if not self._cancelled:  # runs in the loop's thread
+            self._handle = self._loop.call_at(when, callback)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        handle = self._handle
+        if handle is None:
+            return
+        if _running_loop() is self._loop:
+            handle.cancel()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(handle.cancel)
+
 
 class SystemClock:
-    """The real wall clock."""
+    """The real wall clock; timers are the loop's own (real time)."""
 
     def now(self) -> float:
         return time.time()
 
+    def call_later(self, seconds: float, callback: Callback,
+                   loop: asyncio.AbstractEventLoop | None = None) -> Timer:
+        """``loop.call_later``, also from another thread (the delay counts from this call)."""
+        target = loop or asyncio.get_running_loop()
+        timer = _LoopTimer(target)
+        if _running_loop() is target:
+            timer.arm(target.time() + seconds, callback)
+        else:
+            target.call_soon_threadsafe(timer.arm, target.time() + seconds, callback)
+        return timer
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class _ManualTimer:
+    def __init__(self, due: int, callback: Callback, loop: asyncio.AbstractEventLoop, clock: ManualClock) -> None:
+        self.due = due
+        self.callback = callback
+        self.loop = loop
+        self.clock = clock
+        self.cancelled = False
+        self.ran = False
+        self.queued = False  # in the clock's heap
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            if self.queued:
+                self.clock._forget()
+
+    def run(self) -> None:
+        if not self.cancelled and not self.ran:
+            self.ran = True
+            self.callback()
+
+    def fire(self) -> None:
+        """Run in the loop's thread; return once it has run (or its loop is gone)."""
+        loop = self.loop
+        if loop.is_closed():
+            return
+        if _running_loop() is loop:
+            try:
+                self.run()
+            except Exception as e:  # as the loop would: report it, go on with the next timer
+                loop.call_exception_handler({"message": "exception in a ManualClock timer", "exception": e})
+            return
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                self.run()
+            finally:
+                done.set()
+
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # closed meanwhile
+            return
+        if loop.is_running():
+            done.wait(_WAIT_FOR_CALLBACK)
+
+
+def _ns(seconds: float) -> int:
+    """*seconds* in whole nanoseconds (exact for integers, the nearest for fractions)."""
+    whole = math.floor(seconds)
+    return whole * _NS + round((seconds - whole) * _NS)
+
 
 class ManualClock:
-    """A clock that moves only when told to (thread-safe)."""
+    """A clock that moves only when told to (thread-safe); its timers fire as it moves."""
 
     def __init__(self, start: float = 0.0) -> None:
-        self._now = start
+        self._now = _ns(start)  # nanoseconds: exact sums and comparisons
         self._lock = threading.Lock()
+        self._timers: list[tuple[int, int, _ManualTimer]] = []  # a heap by (due, order)
+        self._order = itertools.count()
+        self._dead = 0  # cancelled timers still in the heap
 
     def now(self) -> float:
-        return self._now
+        return self._now / _NS
 
     def advance(self, seconds: float) -> None:
-        """Move time forward by *seconds* (negative is refused)."""
+        """Move time forward by *seconds* (negative is refused), firing the timers due."""
         if seconds < 0:
             raise ValueError(f"a clock does not go backwards (advance({seconds}))")
         with self._lock:
-            self._now += seconds
+            target = self._now + _ns(seconds)
+        self._move_to(target)
 
     def set(self, when: float) -> None:
-        """Jump to *when* (forward only)."""
+        """Jump to *when* (forward only), firing the timers due."""
+        target = _ns(when)
         with self._lock:
-            if when < self._now:
-                raise ValueError(f"a clock does not go backwards ({when} < {self._now})")
-            self._now = when
+            if target < self._now:
+                raise ValueError(f"a clock does not go backwards ({when} < {self.now()})")
+        self._move_to(target)
+
+    def call_later(self, seconds: float, callback: Callback,
+                   loop: asyncio.AbstractEventLoop | None = None) -> Timer:
+        """Run *callback()* in *loop*'s thread when time has moved *seconds* on
+        (at once, on the loop's next iteration, when *seconds* <= 0)."""
+        target = loop or asyncio.get_running_loop()
+        with self._lock:
+            delay = max(0, _ns(seconds))
+            timer = _ManualTimer(self._now + delay, callback, target, self)
+            if delay > 0:
+                timer.queued = True
+                heapq.heappush(self._timers, (timer.due, next(self._order), timer))
+                return timer
+        target.call_soon_threadsafe(timer.run)
+        return timer
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until time has moved *seconds* on (another task or thread moves it)."""
+        await _sleep_on(self, seconds)
+
+    def pending(self) -> list[float]:
+        """The due times of the timers not yet fired nor cancelled, soonest first."""
+        with self._lock:
+            return sorted(due / _NS for due, _, timer in self._timers if not timer.cancelled)
+
+    def _forget(self) -> None:
+        """A timer was cancelled: drop the cancelled ones once they are most of the heap
+        (a TCP connection re-arms its idle timer on every query)."""
+        with self._lock:
+            self._dead += 1
+            if self._dead > 64 and self._dead * 2 > len(self._timers):
+                self._timers = [item for item in self._timers if not item[2].cancelled]
+                heapq.heapify(self._timers)
+                self._dead = 0
+
+    def _move_to(self, target: int) -> None:
+        while True:
+            with self._lock:
+                while self._timers and self._timers[0][2].cancelled:
+                    heapq.heappop(self._timers)[2].queued = False
+                    self._dead = max(0, self._dead - 1)
+                if not self._timers or self._timers[0][0] > target:
+                    self._now = max(self._now, target)
+                    return
+                due, _, timer = heapq.heappop(self._timers)
+                timer.queued = False
+                self._now = max(self._now, due)
+            timer.fire()  # outside the lock: the callback may set new timers

@@ -103,10 +103,10 @@ class Exchange:
         self.question = Question(name, dns.rdatatype.RdataType.make(rdtype), dns.rdataclass.RdataClass.make(rdclass))
         return True
 
-    def parse(self, keyring: Keyring | None) -> dns.message.Message:
+    def parse(self, keyring: Keyring | None, tsig_time_offset: float = 0.0) -> dns.message.Message:
         """Parse the whole message through dnspython (TSIG verified with *keyring*).
 
-        Raises :class:`TsigError` for a TSIG that does not verify and
+        The replies' signer signs at real time plus *tsig_time_offset*. Raises :class:`TsigError` for a TSIG that does not verify and
         ``dns.exception.DNSException`` for a message that does not parse.
         """
         try:
@@ -124,7 +124,7 @@ class Exchange:
         if message.had_tsig and keyring is not None:
             key = keyring.get(cast(dns.name.Name, message.keyname))
             if key is not None:
-                self.signer = TsigSigner(key, message.mac or b"", message.id)
+                self.signer = TsigSigner(key, message.mac or b"", message.id, time_offset=tsig_time_offset)
         for rrset in message.authority:
             if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
                 self.ixfr_serial = cast(dns.rdtypes.ANY.SOA.SOA, rrset[0]).serial

@@ -239,6 +239,9 @@ def build_hierarchy(
     *tld_servers*: how many servers each made TLD gets (``{"test": 7}`` or 7).
     *delegation_ttl*: the TTL of the NS and glue records the builder adds to parents
     (lower it to watch a resolver pick up a changed delegation).
+    *clock*: shared by every server (default: a ManualClock at 0): schedules, and
+    every timer (delays, NOTIFY retries, TCP idle timeouts) wait on it, so a
+    ``delay`` fault in a lab answers once the test moves ``hierarchy.clock``.
     *server_options* go to every Server (e.g. ``minimal_responses=True``).
     """
     given = {z.origin: z for z in load_zones(zones)}

@@ -2,18 +2,21 @@
 
 A server has one Notifier; after a zone edit it NOTIFYs each secondary::
 
-    notifier = Notifier(targets=[("127.0.0.2", 53)], retry=1.0, attempts=5)
+    notifier = Notifier(targets=[("127.0.0.2", 53)], retry=1.0, attempts=5, clock=clock)
     notifier.attach(loop, udp_endpoints)          # when the server starts
     notifier.notify(zone.current)                 # thread-safe; returns the NotifyRecords
     notifier.acknowledge(msg_id, flags, client)   # a NOTIFY response came in
 
-Retries come after 1, 2, 3 ... times ``retry`` seconds (real time), at most
-``attempts`` sends, until the secondary answers.
+Retries come after 1, 2, 3 ... times ``retry`` seconds, at most ``attempts``
+sends, until the secondary answers. A delayed first send (``no-notify
+mode=late``) and the retries wait on the server's clock (a ManualClock moves
+them); a signed NOTIFY's TSIG time is real time plus ``tsig_time_offset``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,10 +26,11 @@ import dns.opcode
 import dns.rcode
 import dns.tsig
 
+from fakens.clock import Clock, SystemClock, Timer
 from fakens.faults.view import NotifyPlan
 from fakens.options import NOTIFY_ATTEMPTS, NOTIFY_RETRY, ServerOptions
 from fakens.transport import UdpEndpoint
-from fakens.wire import Question
+from fakens.wire import Question, TsigSigner, sign
 from fakens.xfr import make_notify
 from fakens.zones import Name, ZoneVersion
 
@@ -47,7 +51,7 @@ class NotifyRecord:
     rcode: int | None = None
     sent_from: tuple[str, int] | None = None
     note: str = ""
-    handle: asyncio.TimerHandle | None = field(default=None, repr=False)
+    handle: Timer | None = field(default=None, repr=False)
 
 
 PlanHook = Callable[[ZoneVersion, NotifyPlan], str]
@@ -59,8 +63,11 @@ class Notifier:
 
     def __init__(self, targets: Sequence[tuple[str, int]] = (), retry: float = RETRY_INTERVAL,
                  attempts: int = ATTEMPTS, keyring: Mapping[dns.name.Name, dns.tsig.Key] | None = None,
-                 key_name: dns.name.Name | None = None) -> None:
+                 key_name: dns.name.Name | None = None, clock: Clock | None = None,
+                 tsig_time_offset: float = 0.0) -> None:
         self.targets = list(targets)
+        self.clock: Clock = clock or SystemClock()
+        self.tsig_time_offset = tsig_time_offset
         self.retry = retry
         self.attempts = attempts
         self.keyring = keyring
@@ -102,10 +109,8 @@ class Notifier:
             records.append(record)
             if plan.skip:
                 continue
-            if plan.delay > 0:
-                loop.call_soon_threadsafe(loop.call_later, plan.delay, self._send, record, version)
-            else:
-                loop.call_soon_threadsafe(self._send, record, version)
+            # set here, not in the loop: a test moving a ManualClock right after an edit moves this timer
+            record.handle = self.clock.call_later(plan.delay, functools.partial(self._send, record, version), loop)
         return records
 
     def _send(self, record: NotifyRecord, version: ZoneVersion) -> None:
@@ -115,13 +120,16 @@ class Notifier:
         endpoint = next((u for u in self._endpoints if (":" in u.local[0]) == family_v6), self._endpoints[0])
         message = make_notify(version)
         message.id = record.id
+        wire = message.to_wire()
         if self.key_name is not None and self.keyring is not None:
-            message.use_tsig(self.keyring, self.key_name)
-        endpoint.sendto(message.to_wire(), record.target)
-        record.sent_from = endpoint.local
+            wire, _ = sign(wire, TsigSigner(self.keyring[self.key_name], b"", record.id, time_offset=self.tsig_time_offset), b"")
         record.attempts += 1
         assert self._loop is not None
-        record.handle = self._loop.call_later(self.retry * record.attempts, self._send, record, version)
+        # the retry's timer is set before the send: whoever sees this NOTIFY may move the clock at once
+        record.handle = self.clock.call_later(self.retry * record.attempts, functools.partial(self._send, record, version),
+                                              self._loop)
+        record.sent_from = endpoint.local
+        endpoint.sendto(wire, record.target)
 
     def acknowledge(self, msg_id: int, flags: int, client: tuple[str, int]) -> None:
         """A response arrived at the server: if it answers a NOTIFY, stop retrying it."""

@@ -69,6 +69,7 @@ class ServerOptions:
     transfer_requires_tsig: bool = False
     notify_key: dns.name.Name | None = None
     ixfr_as_axfr: bool = False
+    tsig_time_offset: float = 0.0  # seconds added to real time in the TSIG time the server signs
 
     @classmethod
     def make(
@@ -90,6 +91,7 @@ class ServerOptions:
         transfer_requires_tsig: bool = False,
         notify_key: str | None = None,
         ixfr_as_axfr: bool = False,
+        tsig_time_offset: float = 0.0,
     ) -> ServerOptions:
         """Options from the keywords users write, each checked with an error that says how to fix it."""
         if not 512 <= udp_size <= 65535:
@@ -126,6 +128,7 @@ class ServerOptions:
             transfer_requires_tsig=transfer_requires_tsig,
             notify_key=notify_key_name,
             ixfr_as_axfr=ixfr_as_axfr,
+            tsig_time_offset=tsig_time_offset,
         )
 
     def replace(self, **changes: object) -> ServerOptions:

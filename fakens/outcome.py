@@ -7,7 +7,8 @@ The transport carries these out and knows nothing else of DNS::
     Close() / Reset()        close the TCP connection (reset: with RST); UDP: nothing
     Stall()                  keep the TCP connection open and never answer
 
-Each outcome may carry a ``delay`` in seconds (real time) before it acts.
+Each outcome may carry a ``delay`` in seconds before it acts, on the server's
+clock (the transport waits with ``Clock.call_later``).
 """
 
 from __future__ import annotations

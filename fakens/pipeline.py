@@ -160,10 +160,10 @@ class Pipeline:
     def _answer(self, x: Exchange) -> tuple[Outcome, _Replier | None]:
         """Parse, run the faults and the engine: the Outcome, and the reply builder when it got that far."""
         try:
-            message = x.parse(self.options.keyring)
+            message = x.parse(self.options.keyring, self.options.tsig_time_offset)
         except TsigError as e:
             x.note = f"TSIG: {type(e.error).__name__}: {e.error}"
-            return Reply([_tsig_error_reply(x, e.error)]), None
+            return Reply([_tsig_error_reply(x, e.error, self.options.tsig_time_offset)]), None
         except dns.exception.DNSException as e:
             x.note = f"cannot parse: {e}"
             known = x.opcode in (dns.opcode.QUERY, dns.opcode.NOTIFY)
@@ -381,7 +381,7 @@ def _bare_error(x: Exchange, rcode: int) -> bytes:
     return encode(x.msg_id, header_flags(x.flags, opcode, False), rcode, None, None, MAX_TCP)
 
 
-def _tsig_error_reply(x: Exchange, error: Exception) -> bytes:
+def _tsig_error_reply(x: Exchange, error: Exception, time_offset: float) -> bytes:
     """NOTAUTH with an unsigned TSIG record carrying BADKEY, BADSIG or BADTIME (RFC 8945 5.2)."""
     try:
         message = dns.message.from_wire(x.wire, keyring=False)
@@ -401,7 +401,7 @@ def _tsig_error_reply(x: Exchange, error: Exception) -> bytes:
         code = dns.rcode.BADTIME
     else:
         code = dns.rcode.BADSIG
-    rdata = tsig[0].replace(time_signed=int(time.time()), mac=b"", error=code, other=b"")
+    rdata = tsig[0].replace(time_signed=int(time.time() + time_offset), mac=b"", error=code, other=b"")
     answer = Answer(Kind.ERROR, dns.rcode.NOTAUTH, additional=[dns.rrset.from_rdata(tsig.name, 0, rdata)])
     return encode(x.msg_id, header_flags(x.flags, opcode, False), dns.rcode.NOTAUTH, question, answer, MAX_TCP)
 

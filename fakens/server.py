@@ -75,7 +75,11 @@ class Server:
       ``notify_key``: the key that signs outgoing NOTIFY.
     - ``ixfr_as_axfr``: answer every IXFR with the whole zone (legal, RFC 1995).
     - ``log_limit``, ``log_file``: the query log's memory bound and file.
-    - ``clock``: the clock for log times, schedules and timers (a lab's shared ManualClock).
+    - ``clock``: the clock for log times, schedules and every timer: delays,
+      NOTIFY retries and ``no-notify mode=late``, the TCP idle timeout (a lab's
+      shared ManualClock; default SystemClock, real time).
+    - ``tsig_time_offset``: seconds added to real time in the TSIG time signed
+      (replies, NOTIFY, TSIG errors): a server whose clock is off (default 0).
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class Server:
         log_limit: int = DEFAULT_LIMIT,
         log_file: str | None = None,
         clock: Clock | None = None,
+        tsig_time_offset: float = 0.0,
     ) -> None:
         if not listen:
             raise ConfigError("a server needs at least one listen address, e.g. listen=['127.0.0.1:0']")
@@ -111,17 +116,18 @@ class Server:
             version=version, tcp_idle_timeout=tcp_idle_timeout, tcp_max_connections=tcp_max_connections,
             notify=notify, notify_retry=notify_retry, notify_attempts=notify_attempts,
             allow_transfer=allow_transfer, allow_notify=allow_notify, tsig_keys=tsig_keys,
-            transfer_requires_tsig=transfer_requires_tsig, notify_key=notify_key, ixfr_as_axfr=ixfr_as_axfr)
+            transfer_requires_tsig=transfer_requires_tsig, notify_key=notify_key, ixfr_as_axfr=ixfr_as_axfr,
+            tsig_time_offset=tsig_time_offset)
         options = self.options
         self.name = name
         self.listen = [parse_listen(item) for item in listen]
         self.engine = Engine(load_zones(zones), EngineOptions(
             minimal_responses=minimal_responses, any_mode=any_mode, identity=name, version=version))
+        self.clock: Clock = clock or SystemClock()
         self.notifier = Notifier(list(options.notify), options.notify_retry, options.notify_attempts,
-                                 options.keyring, options.notify_key)
+                                 options.keyring, options.notify_key, self.clock, options.tsig_time_offset)
         self.log = QueryLog(log_limit, log_file)
         self.log.name_for_messages = f"server {name}"
-        self.clock: Clock = clock or SystemClock()
         self.faults = FaultChain(name)
         self.faults.on_change.append(self._faults_changed)
         self.errors: list[BaseException] = []
@@ -147,6 +153,11 @@ class Server:
     @property
     def nsid(self) -> bytes | None:
         return self.options.nsid
+
+    @property
+    def tsig_time_offset(self) -> float:
+        """Seconds added to real time in the TSIG time this server signs."""
+        return self.options.tsig_time_offset
 
     # -- zones -----------------------------------------------------------------
 
@@ -215,8 +226,8 @@ class Server:
                 udp_sock, tcp_sock = bind_pair(host, port)
                 try:
                     self._tcp.append(await TcpListener.start(tcp_sock, self.handle, self.options.tcp_limits,
-                                                             self.pipeline.on_connect))
-                    self._udp.append(await UdpEndpoint.start(udp_sock, self.handle))
+                                                             self.pipeline.on_connect, self.clock))
+                    self._udp.append(await UdpEndpoint.start(udp_sock, self.handle, self.clock))
                 except BaseException:
                     udp_sock.close()
                     tcp_sock.close()
@@ -247,6 +258,7 @@ class Server:
 
     async def _flush_log(self) -> None:
         while True:
+            # real time, not self.clock: file I/O housekeeping, nothing a test observes on the wire
             await asyncio.sleep(0.2)
             self.log.flush()
 
@@ -346,7 +358,8 @@ class Server:
             self._tcp_paused = []
 
     async def _resume_tcp(self, sock: socket.socket) -> None:
-        self._tcp.append(await TcpListener.start(sock, self.handle, self.options.tcp_limits, self.pipeline.on_connect))
+        self._tcp.append(await TcpListener.start(sock, self.handle, self.options.tcp_limits, self.pipeline.on_connect,
+                                                 self.clock))
 
     def __repr__(self) -> str:
         where = ", ".join(str(e) for e in self.endpoints) or "not running"

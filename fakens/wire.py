@@ -12,8 +12,11 @@ the same bytes every time::
 
 from __future__ import annotations
 
+import struct
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.edns
 import dns.exception
@@ -24,6 +27,7 @@ import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
 import dns.renderer
 import dns.rrset
 import dns.tsig
@@ -55,12 +59,29 @@ class Opt:
 
 @dataclass
 class TsigSigner:
-    """What is needed to sign replies to a TSIG-signed query."""
+    """What is needed to sign replies to a TSIG-signed query (or a NOTIFY)."""
 
     key: dns.tsig.Key
     request_mac: bytes
     original_id: int
     error: int = 0
+    time_offset: float = 0.0  # the server's tsig_time_offset
+
+    def time_signed(self) -> int:
+        """The time to sign: real time (the peer checks it against its own clock) plus the offset."""
+        return int(time.time() + self.time_offset)
+
+
+def sign(wire: bytes, signer: TsigSigner, request_mac: bytes, ctx: Any = None, multi: bool = False) -> tuple[bytes, Any]:
+    """*wire* (a whole message, unsigned) with its TSIG record added, signed at
+    ``signer.time_signed()``; and the context that signs the next message of a stream."""
+    rdata = dns.rdtypes.ANY.TSIG.TSIG(dns.rdataclass.ANY, dns.rdatatype.TSIG, signer.key.algorithm, 0, 300, b"",
+                                      signer.original_id, signer.error, b"")
+    tsig, ctx = dns.tsig.sign(wire, signer.key, rdata, signer.time_signed(), request_mac, ctx, multi)
+    rr = tsig.to_wire()
+    record = (signer.key.name.to_wire() or b"") + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rr)) + rr
+    (arcount,) = struct.unpack_from("!H", wire, 10)
+    return wire[:10] + struct.pack("!H", arcount + 1) + wire[12:] + record, ctx
 
 
 def _add_opt(renderer: dns.renderer.Renderer, opt: Opt) -> None:
@@ -145,10 +166,10 @@ def _finish(renderer: dns.renderer.Renderer, opt: Opt | None, signer: TsigSigner
     if opt is not None:
         _add_opt(renderer, opt)
     renderer.write_header()
+    wire: bytes = renderer.get_wire()
     if signer is not None:
-        renderer.add_tsig(signer.key.name, signer.key, 300, signer.original_id, signer.error, b"",
-                          signer.request_mac, signer.key.algorithm)
-    return renderer.get_wire()  # type: ignore[no-any-return]
+        wire, _ = sign(wire, signer, signer.request_mac)
+    return wire
 
 
 def encode_stream(
@@ -191,10 +212,10 @@ def encode_stream(
         if opt is not None and first:
             _add_opt(renderer, opt)
         renderer.write_header()
+        wire: bytes = renderer.get_wire()
         if signer is not None:
-            ctx = renderer.add_multi_tsig(ctx, signer.key.name, signer.key, 300, signer.original_id, 0, b"",
-                                          signer.request_mac if first else b"", signer.key.algorithm)
-        messages.append(renderer.get_wire())
+            wire, ctx = sign(wire, signer, signer.request_mac if first else b"", ctx, multi=True)
+        messages.append(wire)
         first = False
     return messages
 

@@ -62,8 +62,8 @@ implements (a connection fault never counts a query, a `no-notify` never counts 
 with its selector matching and with something there it could change (`missing-glue first=1`
 is not used up by an answer without glue; a fault acting after the engine does not count a
 query an earlier fault already ended). A fault that fired but changed nothing is counted back.
-Faults act in the order they were added. Delays, NOTIFY retries and timeouts run on the
-server's clock.
+Faults act in the order they were added. Delays, NOTIFY retries and timeouts wait on the
+server's clock (real time by default; a ManualClock, as a lab's, moves them: `clock.advance(0.5)`).
 
 ## How faults compose
 

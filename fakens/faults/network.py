@@ -57,7 +57,8 @@ class Delay(Fault):
     uniformly drawn extra 0..jitter ms from the fault's own generator (``seed``).
 
     Client sees: the normal reply, late. A delayed reply never holds up another
-    query's reply (also on the same TCP connection). Delays use real time.
+    query's reply (also on the same TCP connection). Delays wait on the
+    server's clock (real time by default; a ManualClock moves them).
 
     Example: ``delay ms=300 jitter=100 seed=1``
     """

@@ -254,7 +254,7 @@ class NoNotify(Fault):
     ``wrong-address``: sent to another address.
 
     Parameters: ``delay`` (mode late): seconds before the NOTIFY (default 30,
-    real time); ``to`` (mode wrong-address): the ADDR:PORT it goes to instead.
+    on the server's clock); ``to`` (mode wrong-address): the ADDR:PORT it goes to instead.
 
     Selectors: ``qname`` (the zone) and ``client`` (the secondary's address).
 

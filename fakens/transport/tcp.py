@@ -4,17 +4,20 @@ Several queries on one connection are answered as each completes (a delayed
 reply does not hold up later ones). A connection idle for ``idle_timeout``
 seconds with no reply pending is closed; a connection beyond
 ``max_connections`` is closed at once. A client that sends half a frame
-holds only its own connection.
+holds only its own connection. Delays and the idle timeout wait on the
+server's clock (``Clock.call_later``: a ManualClock moves them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fakens.clock import Clock, SystemClock, Timer
 from fakens.outcome import Close, Outcome, Reply, Reset, Stall
 from fakens.transport.udp import Handler
 
@@ -34,8 +37,10 @@ class TcpListener:
     """A bound TCP socket accepting DNS connections."""
 
     def __init__(self, handler: Handler, limits: TcpLimits, local: tuple[str, int],
-                 on_connect: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None) -> None:
+                 on_connect: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None,
+                 clock: Clock | None = None) -> None:
         self.handler = handler
+        self.clock: Clock = clock or SystemClock()  # idle timeouts and delays wait on it
         self.on_connect = on_connect
         self.limits = limits
         self.local = local
@@ -45,11 +50,13 @@ class TcpListener:
 
     @classmethod
     async def start(cls, sock: socket.socket, handler: Handler, limits: TcpLimits,
-                    on_connect: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None) -> TcpListener:
+                    on_connect: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None,
+                    clock: Clock | None = None) -> TcpListener:
         """Listen on an already bound socket. *on_connect(peer, local)* may answer
-        "reset" or "close" to refuse a connection before any query is read."""
+        "reset" or "close" to refuse a connection before any query is read.
+        Idle timeouts and delays wait on *clock* (default: real time)."""
         sock.listen(256)
-        listener = cls(handler, limits, sock.getsockname()[:2], on_connect)
+        listener = cls(handler, limits, sock.getsockname()[:2], on_connect, clock)
         loop = asyncio.get_running_loop()
         listener.server = await loop.create_server(lambda: _Connection(listener), sock=sock, backlog=256)
         return listener
@@ -78,7 +85,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.pending = 0
         self.stalled = False
-        self.idle_handle: asyncio.TimerHandle | None = None
+        self.idle_handle: Timer | None = None
         self.peer: tuple[str, int] = ("", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,8 +116,8 @@ class _Connection(asyncio.Protocol):
     def _arm_idle(self) -> None:
         if self.idle_handle is not None:
             self.idle_handle.cancel()
-        loop = asyncio.get_running_loop()
-        self.idle_handle = loop.call_later(self.listener.limits.idle_timeout, self._idle)
+        self.idle_handle = self.listener.clock.call_later(self.listener.limits.idle_timeout, self._idle,
+                                                          asyncio.get_running_loop())
 
     def _idle(self) -> None:
         if self.pending or self.stalled:
@@ -140,7 +147,8 @@ class _Connection(asyncio.Protocol):
             return
         if outcome.delay > 0:
             self.pending += 1
-            asyncio.get_running_loop().call_later(outcome.delay, self._delayed, outcome)
+            self.listener.clock.call_later(outcome.delay, functools.partial(self._delayed, outcome),
+                                           asyncio.get_running_loop())
         else:
             self._do(outcome)
 

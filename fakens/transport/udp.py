@@ -3,15 +3,19 @@
 The socket is read directly from the event loop's reader callback, draining up
 to ``BATCH`` datagrams per wake-up, and replies are sent with ``sendto`` at
 once: no per-datagram transport machinery. A reply the kernel cannot take
-(send buffer full) is dropped, as UDP may drop it anyway; ``dropped`` counts them.
+(send buffer full) is dropped, as UDP may drop it anyway; ``dropped`` counts
+them. A delayed reply waits on the server's clock (``Clock.call_later``) and
+holds up no other reply.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import Callable
 
+from fakens.clock import Clock, SystemClock
 from fakens.outcome import Outcome, Reply
 
 Handler = Callable[[bytes, tuple[str, int], tuple[str, int], str], Outcome]
@@ -22,18 +26,20 @@ MAX_DATAGRAM = 65535
 class UdpEndpoint:
     """A bound UDP socket that hands datagrams to the server's handler."""
 
-    def __init__(self, sock: socket.socket, handler: Handler, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, sock: socket.socket, handler: Handler, loop: asyncio.AbstractEventLoop,
+                 clock: Clock | None = None) -> None:
         self.sock = sock
         self.handler = handler
         self.loop = loop
+        self.clock: Clock = clock or SystemClock()
         self.local: tuple[str, int] = sock.getsockname()[:2]
         self.dropped = 0
         self.closed = False
 
     @classmethod
-    async def start(cls, sock: socket.socket, handler: Handler) -> UdpEndpoint:
-        """Serve on an already bound, non-blocking socket."""
-        endpoint = cls(sock, handler, asyncio.get_running_loop())
+    async def start(cls, sock: socket.socket, handler: Handler, clock: Clock | None = None) -> UdpEndpoint:
+        """Serve on an already bound, non-blocking socket; delays wait on *clock* (default: real time)."""
+        endpoint = cls(sock, handler, asyncio.get_running_loop(), clock)
         endpoint.loop.add_reader(sock.fileno(), endpoint._readable)
         return endpoint
 
@@ -48,7 +54,7 @@ class UdpEndpoint:
             outcome = self.handler(data, addr[:2], self.local, "udp")
             if isinstance(outcome, Reply) and outcome.messages:
                 if outcome.delay > 0:
-                    self.loop.call_later(outcome.delay, self._send, outcome.messages, addr)
+                    self.clock.call_later(outcome.delay, functools.partial(self._send, outcome.messages, addr), self.loop)
                 else:
                     self._send(outcome.messages, addr)
 

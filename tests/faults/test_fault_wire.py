@@ -16,7 +16,8 @@ Two tests per case:
 One module-scoped server serves example.test. (edited once, so it has a history),
 parent.test. (a referral with A+AAAA glue, sibling glue and an out-of-domain NS) and
 bulk.test. (an AXFR of several messages); a second one sends NOTIFYs to sockets the test
-binds. ``server.faults.reset()`` runs around every test. No sleeping: waits are socket
+binds. Both run on a ManualClock: delays and late NOTIFYs come when the test moves it.
+``server.faults.reset()`` runs around every test. No sleeping: waits are socket
 timeouts, barrier queries, or polls with deadlines.
 """
 
@@ -141,11 +142,12 @@ def notify_env() -> Iterator[Env]:
     the 'wrong address'."""
     socks = [udp_socket(), udp_socket()]
     port = socks[0].getsockname()[1]
+    clock = fakens.ManualClock(1000)
     server = fakens.Server([example_zone(), fakens.Zone.from_text(PARENT)], listen=["127.0.0.1:0"],
-                           notify=[f"127.0.0.1:{port}"], notify_attempts=1)
+                           notify=[f"127.0.0.1:{port}"], notify_attempts=1, clock=clock)
     server.start()
     try:
-        yield Env(server, None, socks)
+        yield Env(server, clock, socks)
     finally:
         server.stop()
         for s in socks:
@@ -954,17 +956,20 @@ def check_no_notify_none(env: Env, case: Case) -> None:
 
 
 def check_no_notify_late(env: Env, case: Case) -> None:
+    # the late NOTIFY waits on the server's (manual) clock: none while the clock is before
+    # the 60 s delay, sent once it has passed (advance returns after the send)
+    clock = env.clock
+    assert clock is not None
     _drain(env)
-    started = time.monotonic()
     env.server.zone("example.test.").edit(add=["late-edit 60 TXT x"])
     env.server.zone("parent.test.").edit(add=["late-edit 60 TXT x"])
     first, _ = recv_notify(env.sockets[0])
     assert first.question[0].name == dns.name.from_text("parent.test."), "example.test.'s NOTIFY was not late"
-    late, _ = recv_notify(env.sockets[0], timeout=0.6 + 5)
-    elapsed = time.monotonic() - started
+    clock.advance(59.999)
+    assert pending(env.sockets[0]) == [], "example.test.'s NOTIFY came before the 60 s delay"
+    clock.advance(0.001)
+    late, _ = recv_notify(env.sockets[0])
     assert late.question[0].name == EXAMPLE
-    assert elapsed >= 0.6, f"NOTIFY after {elapsed:.3f}s, before the 0.6 s delay"
-    assert elapsed < 0.6 + 2.0
     assert soa_of(late, "answer")[0].serial == env.server.zone("example.test.").serial
 
 
@@ -1007,42 +1012,66 @@ def check_drop(env: Env, case: Case) -> fakens.LogEntry:
     return entry
 
 
+def _timer_set(env: Env, msg_id: int, mark: int) -> fakens.LogEntry:
+    """The query *msg_id* is logged and its reply's timer set: a barrier query answered after
+    it means the server's loop has finished with it."""
+    entry = entry_for(env, msg_id, after=mark)
+    barrier(env)
+    return entry
+
+
 def check_delay(env: Env, case: Case) -> fakens.LogEntry:
-    started = time.monotonic()
-    reply = udp_ask(env, case.query(), timeout=0.4 + 5)
-    elapsed = time.monotonic() - started
-    assert elapsed >= 0.4, f"reply after {elapsed:.3f}s"
-    assert elapsed < 0.4 + 2.0
+    # the delay waits on the server's (manual) clock: no reply while the clock is before it,
+    # the reply once it has passed (advance returns after the delayed send). Delays of
+    # tens of seconds: real time never lets them pass within the test.
+    clock = env.clock
+    assert clock is not None
+    with udp_socket() as sock:
+        mark = len(env.server.log.entries())
+        sock.sendto(case.query().to_wire(), env.addr)
+        entry = _timer_set(env, FIXED_ID, mark)
+        clock.advance(29.999)
+        assert pending(sock) == [], "a reply before the 30 s delay had passed"
+        clock.advance(0.001)
+        reply = dns.message.from_wire(recv_from(sock, env.addr))
+    assert reply.id == FIXED_ID
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
-    entry = entry_for(env, FIXED_ID)
-    # a delayed query does not hold up another one on the same TCP connection (1 s delay,
-    # so only a stall of the whole machine could reorder the replies)
-    env.server.faults.update(FAULT_NAME, ms=1000)
+    # a delayed query does not hold up another one on the same TCP connection
+    env.server.faults.update(FAULT_NAME, ms=60_000)
     with tcp_connect(env) as sock:
-        started = time.monotonic()
+        mark = len(env.server.log.entries())
         sock.sendall(frame(case.query(msg_id=FIXED_ID + 1).to_wire())
                      + frame(make_query("mail.example.test.", msg_id=FIXED_ID + 2).to_wire()))
         first = dns.message.from_wire(read_frame(sock))
-        sock.settimeout(1.0 + 5)
+        assert first.id == FIXED_ID + 2, "the undelayed reply must come first"
+        _timer_set(env, FIXED_ID + 1, mark)
+        clock.advance(59.999)
+        assert pending(sock) == [], "the delayed reply came before its 60 s delay"
+        clock.advance(0.001)
         second = dns.message.from_wire(read_frame(sock))
-        second_at = time.monotonic() - started
-    assert first.id == FIXED_ID + 2, "the undelayed reply must come first"
-    assert second.id == FIXED_ID + 1 and second_at >= 1.0
+    assert second.id == FIXED_ID + 1
     # nor over UDP: an undelayed query sent after a delayed one is answered first
     with udp_socket() as slow, udp_socket() as fast:
-        started = time.monotonic()
+        mark = len(env.server.log.entries())
         slow.sendto(case.query(msg_id=FIXED_ID + 4).to_wire(), env.addr)
         fast.sendto(make_query("mail.example.test.", msg_id=FIXED_ID + 5).to_wire(), env.addr)
         assert dns.message.from_wire(recv_from(fast, env.addr)).id == FIXED_ID + 5
+        _timer_set(env, FIXED_ID + 4, mark)
         assert pending(slow) == [], "the delayed reply came before the undelayed one"
-        assert dns.message.from_wire(recv_from(slow, env.addr, timeout=1.0 + 5)).id == FIXED_ID + 4
-        assert time.monotonic() - started >= 1.0
+        clock.advance(59.999)
+        assert pending(slow) == [], "the delayed reply came before its 60 s delay"
+        clock.advance(0.001)
+        assert dns.message.from_wire(recv_from(slow, env.addr)).id == FIXED_ID + 4
     # with jitter: ms .. ms + jitter
-    env.server.faults.update(FAULT_NAME, ms=200, jitter=200, seed=3)
-    started = time.monotonic()
-    udp_ask(env, case.query(msg_id=FIXED_ID + 3), timeout=0.4 + 5)
-    elapsed = time.monotonic() - started
-    assert 0.2 <= elapsed < 0.4 + 2.0
+    env.server.faults.update(FAULT_NAME, ms=20_000, jitter=20_000, seed=3)
+    with udp_socket() as sock:
+        mark = len(env.server.log.entries())
+        sock.sendto(case.query(msg_id=FIXED_ID + 3).to_wire(), env.addr)
+        _timer_set(env, FIXED_ID + 3, mark)
+        clock.advance(19.999)
+        assert pending(sock) == [], "a reply before the 20 s delay had passed"
+        clock.advance(20.001)
+        assert dns.message.from_wire(recv_from(sock, env.addr)).id == FIXED_ID + 3
     return entry
 
 
@@ -1213,12 +1242,12 @@ CASES: dict[tuple[str, str], Case] = {
                                               ixfr_serial=OLD_SERIAL),
     ("no-notify", "none"): Case("no-notify mode=none qname=example.test.", check_no_notify_none,
                                 env="notify", log="notify"),
-    ("no-notify", "late"): Case("no-notify mode=late delay=0.6 qname=example.test.", check_no_notify_late,
+    ("no-notify", "late"): Case("no-notify mode=late delay=60 qname=example.test.", check_no_notify_late,
                                 env="notify", log="notify"),
     ("no-notify", "wrong-address"): Case("no-notify mode=wrong-address to=127.0.0.1:{port1} qname=example.test.",
                                          check_no_notify_wrong_address, env="notify", log="notify"),
     ("drop", ""): Case("drop qname=www.example.test.", check_drop),
-    ("delay", ""): Case("delay ms=400 qname=www.example.test.", check_delay),
+    ("delay", ""): Case("delay ms=30000 qname=www.example.test.", check_delay),
     ("truncate", ""): Case("truncate", check_truncate),
     ("oversize", ""): Case("oversize", check_oversize, qname="big.example.test.", qtype="TXT", edns=-1),
     ("rate-limit", "drop"): Case("rate-limit mode=drop qps=2", _rate_limit(False), repeat=3),

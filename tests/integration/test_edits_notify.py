@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 
 import dns.flags
@@ -117,44 +116,66 @@ def test_notify_sent_after_an_edit(make_server: Callable[..., fakens.Server], se
 
 
 def test_notify_retried_until_answered(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
+    """Retries wait on the server's clock: 1, 2, 3 ... times notify_retry after each send."""
+    clock = fakens.ManualClock(1000)
     target = secondary.getsockname()
-    server = make_server(notify=[f"127.0.0.1:{target[1]}"], notify_retry=0.2, notify_attempts=10)
-    started = time.monotonic()
+    server = make_server(notify=[f"127.0.0.1:{target[1]}"], notify_retry=30, notify_attempts=10, clock=clock)
     server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
     first, _, peer = _next_notify(secondary)
+    clock.advance(29.999)
+    assert nothing_pending(secondary) == [], "retried before the 30 s interval"
+    clock.advance(0.001)
     second, _, peer2 = _next_notify(secondary)
-    assert time.monotonic() - started >= 0.2
     assert second.id == first.id, "a retry keeps the ID"
     assert second.opcode() == dns.opcode.NOTIFY and second.question == first.question
     assert peer2 == peer
+    clock.advance(59.999)
+    assert nothing_pending(secondary) == [], "the second retry came before 2 x 30 s"
+    clock.advance(0.001)
+    third, _, _ = _next_notify(secondary)
+    assert third.id == first.id
     record = server.notifies[-1]
-    assert not record.answered
+    assert not record.answered and record.attempts == 3
     # answer it (QR=1, opcode NOTIFY, same ID and question)
-    response = dns.message.make_response(second)
+    response = dns.message.make_response(third)
     assert response.opcode() == dns.opcode.NOTIFY and response.flags & dns.flags.QR
     secondary.sendto(response.to_wire(), peer2)
     poll(lambda: server.notifies[-1].answered, what="NOTIFY marked answered")
     assert server.notifies[-1].rcode == dns.rcode.NOERROR
-    nothing_pending(secondary)  # retries sent before the answer arrived (loopback delivers at once)
-    # no more retries: wait longer than the next retry intervals (0.2 * attempts, growing)
-    attempts = server.notifies[-1].attempts
-    secondary.settimeout(0.2 * (attempts + 1) * 2 + 0.5)
-    with pytest.raises(socket.timeout):
-        extra = secondary.recv(65535)
-        pytest.fail(f"NOTIFY still sent after it was answered: {extra.hex()}")
-    assert server.notifies[-1].attempts == attempts
+    # no more retries: the clock moves past every remaining retry interval
+    poll(lambda: not clock.pending(), what="the pending retry cancelled by the answer")
+    clock.advance(30 * sum(range(1, 11)) + 1)
+    assert nothing_pending(secondary) == [], "NOTIFY still sent after it was answered"
+    assert server.notifies[-1].attempts == 3
+
+
+def test_notify_retries_stop_after_the_attempts(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
+    """Never answered: notify_attempts sends in all, whatever time passes."""
+    clock = fakens.ManualClock(1000)
+    target = secondary.getsockname()
+    server = make_server(notify=[f"127.0.0.1:{target[1]}"], notify_retry=30, notify_attempts=3, clock=clock)
+    server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
+    _next_notify(secondary)
+    clock.advance(30 + 60)  # both retries fall within this one move: each counts from its own send
+    assert len(nothing_pending(secondary)) == 2
+    clock.advance(3600)
+    assert nothing_pending(secondary) == []
+    assert server.notifies[-1].attempts == 3 and not server.notifies[-1].answered
 
 
 def test_notify_default_retry_interval(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
-    """Without an answer the NOTIFY is sent again (default interval: a second or more)."""
+    """Without an answer the NOTIFY is sent again after the default interval, a second."""
+    clock = fakens.ManualClock(1000)
     target = secondary.getsockname()
-    server = make_server(notify=[f"127.0.0.1:{target[1]}"])
-    started = time.monotonic()
+    server = make_server(notify=[f"127.0.0.1:{target[1]}"], clock=clock)
     server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
     first, _, _ = _next_notify(secondary)
-    second, _, _ = _next_notify(secondary, timeout=10)
-    assert second.id == first.id
-    assert time.monotonic() - started >= 1.0  # the default retry interval
+    clock.advance(0.999)
+    assert nothing_pending(secondary) == [], "retried before the default 1 s interval"
+    clock.advance(0.001)
+    sent = nothing_pending(secondary)  # advance returns after the send: it is here already
+    assert len(sent) == 1, "no retry once the default 1 s had passed"
+    assert check_wire(sent[0]).id == first.id
 
 
 def test_no_notify_without_targets_or_edit(make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:

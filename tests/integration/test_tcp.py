@@ -103,6 +103,8 @@ def test_half_a_length_prefix_does_not_block_other_clients(server: fakens.Server
 
 
 def test_idle_connection_closed_by_server(make_server: Callable[..., fakens.Server]) -> None:
+    """The default clock (SystemClock): the idle timeout in real time (the other idle tests
+    move a ManualClock)."""
     server = make_server(tcp_idle_timeout=0.5)
     sock = _connect(server)
     started = time.monotonic()
@@ -114,39 +116,85 @@ def test_idle_connection_closed_by_server(make_server: Callable[..., fakens.Serv
     assert elapsed < 4.0
 
 
-def test_idle_timeout_counts_from_the_last_query(make_server: Callable[..., fakens.Server]) -> None:
-    server = make_server(tcp_idle_timeout=0.5)
+def _still_open(sock: socket.socket, server: fakens.Server) -> bool:
+    """No EOF nor reset on *sock*, after a UDP query to *server* has been answered (a barrier:
+    a close the server's loop had begun before it has reached the socket by then)."""
+    assert ask(server, "mail.example.test.", "A")[0].answer
+    sock.setblocking(False)
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK))
+    except BlockingIOError:
+        return True
+    except (ConnectionResetError, ConnectionAbortedError):
+        return False
+    finally:
+        sock.setblocking(True)
+        sock.settimeout(TIMEOUT)
+
+
+def _idle_timer_set(clock: fakens.ManualClock) -> None:
+    """The server has set up the new connection (its idle timer is on the server's own clock)."""
+    poll(clock.pending, what="the connection's idle timer")
+
+
+# The ManualClock tests use timeouts of tens of seconds: real time never reaches them.
+
+
+def test_idle_timeout_on_the_servers_clock(make_server: Callable[..., fakens.Server]) -> None:
+    clock = fakens.ManualClock(1000)
+    server = make_server(tcp_idle_timeout=30, clock=clock)
     with _connect(server) as sock:
-        # not closed within the first 0.3 s (a read that times out), then a query
-        sock.settimeout(0.3)
-        with pytest.raises(socket.timeout):
-            sock.recv(1)
-        sock.settimeout(10)
-        last = time.monotonic()  # before the query is sent: the server's timer restarts after this
-        assert _tcp_query(sock, "www.example.test.").answer
+        _idle_timer_set(clock)
+        clock.advance(29.999)
+        assert _still_open(sock, server), "closed before the 30 s idle timeout"
+        clock.advance(0.001)
         assert _closed_by_peer(sock)
-        elapsed = time.monotonic() - last
-    assert elapsed >= 0.5
-    assert elapsed < 4.0
+
+
+def test_idle_timeout_counts_from_the_last_query(make_server: Callable[..., fakens.Server]) -> None:
+    clock = fakens.ManualClock(1000)
+    server = make_server(tcp_idle_timeout=30, clock=clock)
+    with _connect(server) as sock:
+        _idle_timer_set(clock)
+        clock.advance(20)
+        assert _still_open(sock, server)
+        assert _tcp_query(sock, "www.example.test.").answer  # the timer restarts at 20 s
+        clock.advance(29.999)  # 49.999 s after connecting: past the first timeout, not the restarted one
+        assert _still_open(sock, server), "the idle timeout did not restart with the query"
+        clock.advance(0.001)
+        assert _closed_by_peer(sock)
 
 
 def test_active_connection_kept_past_the_idle_timeout(make_server: Callable[..., fakens.Server]) -> None:
-    server = make_server(tcp_idle_timeout=0.5)
+    clock = fakens.ManualClock(1000)
+    server = make_server(tcp_idle_timeout=30, clock=clock)
     with _connect(server) as sock:
-        started = time.monotonic()
-        count = 0
-        while time.monotonic() - started < 1.2:  # a query every ~0.1 s for 1.2 s
+        for _ in range(12):  # a query every 6 s for 72 s
             assert _tcp_query(sock, "www.example.test.").answer
-            count += 1
-            sock.settimeout(0.1)
-            try:
-                data = sock.recv(1)
-            except TimeoutError:
-                data = None
-            finally:
-                sock.settimeout(TIMEOUT)
-            assert data is None, "server closed a connection that was not idle"
-        assert count > 3
+            clock.advance(6)
+            assert _still_open(sock, server), "server closed a connection that was not idle"
+
+
+def test_a_pending_delayed_reply_keeps_the_connection_open(make_server: Callable[..., fakens.Server]) -> None:
+    """Idle means no reply pending: a 120 s delayed reply outlasts a 30 s idle timeout, then the
+    timeout counts from the reply."""
+    clock = fakens.ManualClock(1000)
+    server = make_server(tcp_idle_timeout=30, clock=clock)
+    server.faults.add("delay ms=120000 qname=www.example.test.")
+    with _connect(server) as sock:
+        query = dns.message.make_query("www.example.test.", "A")
+        sock.sendall(frame(query.to_wire()))
+        poll(lambda: len(server.log) == 1, what="the delayed query logged")
+        assert _still_open(sock, server)  # (the barrier: the delay's timer is set)
+        clock.advance(60)
+        assert _still_open(sock, server), "closed while a reply was pending"
+        clock.advance(60)
+        reply = check_wire(read_frame(sock))
+        assert reply.id == query.id and reply.answer
+        clock.advance(29.999)
+        assert _still_open(sock, server), "closed before the idle timeout after the reply"
+        clock.advance(0.001)
+        assert _closed_by_peer(sock)
 
 
 def test_connection_limit(make_server: Callable[..., fakens.Server]) -> None:
