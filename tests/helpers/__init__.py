@@ -19,6 +19,7 @@ __all__ = [
     "can_bind_port53",
     "in_private_netns",
     "is_ci",
+    "require_ipv6_loopback",
     "require_port53",
     "require_tool",
     "unavailable",
@@ -37,6 +38,8 @@ _PACKAGES = {
     "unbound-control": "unbound",
     "dnsperf": "dnsperf",
     "ip": "iproute2",
+    "unshare": "util-linux",
+    "setpriv": "util-linux",
 }
 
 
@@ -108,3 +111,17 @@ def require_tool(name: str) -> str:
         unavailable(f"needs the `{name}` executable (Debian package {pkg}): "
                     f"run scripts/install-tools")
     return found
+
+
+def require_ipv6_loopback() -> None:
+    """Skip (locally) or fail (CI) unless a socket can be bound to ::1."""
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError as e:
+        unavailable(f"needs IPv6 (cannot make an IPv6 socket: {e})")
+    try:
+        probe.bind(("::1", 0))
+    except OSError as e:
+        unavailable(f"needs the IPv6 loopback ::1 (cannot bind it: {e})")
+    finally:
+        probe.close()

@@ -11,6 +11,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import pytest
+from helpers import require_ipv6_loopback
 
 import fakens
 
@@ -208,12 +209,7 @@ def test_query_then_half_close_still_answered(server: fakens.Server) -> None:
 
 
 def test_ipv6_loopback(make_server: Callable[..., fakens.Server]) -> None:
-    try:
-        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        probe.bind(("::1", 0))
-        probe.close()
-    except OSError:
-        pytest.skip("no IPv6 loopback here")
+    require_ipv6_loopback()
     server = make_server(listen=["[::1]:0"])
     host, port = server.addresses[0]
     assert host == "::1" and port != 0

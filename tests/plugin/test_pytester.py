@@ -8,12 +8,12 @@ conftest unless a test writes one, so the plugin loads only through its
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from helpers import require_tool, unavailable
 
 from fakens.lab import bind_error_hint
 
@@ -569,12 +569,11 @@ def test_a_hierarchy_without_permission_fails_with_the_hint(pytester: pytest.Pyt
     """The inner pytest runs without CAP_NET_BIND_SERVICE (root without it, or another user),
     so binding port 1 fails, and the fixture says what would help."""
     if _unprivileged_ports_start() <= 1:
-        pytest.skip("this host lets anyone bind port 1 (net.ipv4.ip_unprivileged_port_start)")
+        unavailable("this host lets anyone bind port 1 (net.ipv4.ip_unprivileged_port_start), "
+                    "so binding cannot fail for want of permission")
     prefix: list[str] = []
     if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("needs setpriv (util-linux) to drop CAP_NET_BIND_SERVICE as root")
+        setpriv = require_tool("setpriv")  # to drop CAP_NET_BIND_SERVICE as root
         prefix = [setpriv, "--bounding-set=-net_bind_service", "--inh-caps=-net_bind_service"]
     user_file(pytester, "test_user", f"""
         def test_unprivileged(fakens_hierarchy):
