@@ -1,9 +1,8 @@
-"""Review of the fault catalog: places where a fault does not look on the wire like the
-broken server it imitates, or where two faults (or a fault and TSIG/TCP/EDNS) combine badly.
+"""Fault semantics (docs/faults.md): each fault looks on the wire like the broken server it
+imitates, also when two faults (or a fault and TSIG/TCP/EDNS) combine.
 
-Every test here FAILS on the code as reviewed; each docstring says what a real broken
-server sends and why. Real loopback sockets, ephemeral ports, dnspython as the client,
-no sleeping (waits are socket timeouts).
+Each docstring says what a real broken server sends and why. Real loopback sockets,
+ephemeral ports, dnspython as the client, no sleeping (waits are socket timeouts).
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ mail  A    192.0.2.25
 www   A    192.0.2.80
 """
 
-KEY_NAME = "review-key."
+KEY_NAME = "semantics-key."
 KEY_SECRET = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
 KEYRING = dns.tsigkeyring.from_text({KEY_NAME: KEY_SECRET})
 TIMEOUT = 1.5

@@ -1,8 +1,9 @@
-"""Review of the fakens pytest plugin: each test shows one problem a user would hit.
+"""The pytest plugin's lifecycle: servers released, restarted and reset between tests, logs
+attached to failures, markers merged, external processes stopped, clear errors for misuse.
 
 Every scenario runs as a user project in a fresh ``python -m pytest`` subprocess
-(pytester), so the plugin loads through its ``pytest11`` entry point. Each test
-fails while the problem is there; its docstring says what should happen.
+(pytester), so the plugin loads through its ``pytest11`` entry point. Each
+docstring says what should happen.
 """
 
 from __future__ import annotations
