@@ -6,13 +6,17 @@ tests/conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import shutil
 import socket
 from typing import NoReturn
 
+import dns.message
 import pytest
+
+import fakens
 
 __all__ = [
     "NETNS_ENV",
@@ -22,6 +26,7 @@ __all__ = [
     "require_ipv6_loopback",
     "require_port53",
     "require_tool",
+    "served_by_this_loop",
     "unavailable",
 ]
 
@@ -125,3 +130,22 @@ def require_ipv6_loopback() -> None:
         unavailable(f"needs the IPv6 loopback ::1 (cannot bind it: {e})")
     finally:
         probe.close()
+
+
+async def served_by_this_loop(server: fakens.Server, qname: str = "loop-probe.example.test.") -> bool:
+    """True when *server* answers a UDP query only once the running loop runs again, that is
+    when it is served by this loop: the query is sent, the loop is blocked for 0.2 s (a server
+    in another thread answers meanwhile, one in this loop cannot), then the reply is awaited."""
+    host, port = server.addresses[0]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.sendto(dns.message.make_query(qname, "A").to_wire(), (host, port))
+        sock.settimeout(0.2)
+        try:
+            sock.recv(65535)  # blocks this loop
+            return False
+        except TimeoutError:
+            pass
+        sock.setblocking(False)
+        await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 65535), 5)
+        return True
