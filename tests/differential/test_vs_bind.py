@@ -43,8 +43,8 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 import pytest
-from helpers import require_tool
-from helpers.procs import Proc, free_port, wait_until
+from helpers import ask, poll, require_tool
+from helpers.procs import Proc, free_port
 
 import fakens
 
@@ -176,27 +176,23 @@ def start_named(workdir: Path, minimal: bool) -> tuple[Proc, tuple[str, int]]:
     proc = Proc("named", [named, "-g", "-4", "-c", str(conf)], workdir)
 
     def ready() -> bool:
-        reply = ask(("127.0.0.1", port), Q("child.diff.example.", "SOA"), timeout=0.3)
+        reply = send(("127.0.0.1", port), Q("child.diff.example.", "SOA"), timeout=0.3)
         return reply.rcode() == 0 and bool(reply.answer)
 
     try:
-        wait_until(ready, 20, message=f"named on 127.0.0.1#{port}", procs=[proc])
+        poll(ready, 20, what=f"named on 127.0.0.1#{port}", procs=[proc])
     except BaseException:
         proc.stop()
         raise
     return proc, ("127.0.0.1", port)
 
 
-def ask(addr: tuple[str, int], q: Q, timeout: float = 2.0) -> dns.message.Message:
+def send(addr: tuple[str, int], q: Q, timeout: float = 2.0) -> dns.message.Message:
+    """The reply to query *q* (truncated UDP replies as they are)."""
     options: list[dns.edns.Option] = [dns.edns.GenericOption(dns.edns.NSID, b"")] if q.nsid else []
-    msg = dns.message.make_query(q.qname, q.qtype, use_edns=q.edns is not None,
-                                 payload=q.edns or 1232, want_dnssec=q.do, options=options)
-    if not q.rd:
-        msg.flags &= ~dns.flags.RD
-    if q.tcp:
-        return dns.query.tcp(msg, addr[0], port=addr[1], timeout=timeout)
-    return dns.query.udp(msg, addr[0], port=addr[1], timeout=timeout, ignore_trailing=True,
-                         raise_on_truncation=False)
+    return ask(addr, q.qname, q.qtype, transport="tcp" if q.tcp else "udp", timeout=timeout,
+               ignore_trailing=True, flags=dns.flags.RD if q.rd else 0, use_edns=q.edns is not None,
+               payload=q.edns or 1232, want_dnssec=q.do, options=options)
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["full", "minimal"])
@@ -400,8 +396,8 @@ def test_fakens_answers_as_bind(servers: tuple[str, tuple[str, int], tuple[str, 
     unexpected: list[str] = []
     report = os.environ.get("DIFF_REPORT")
     for q in QUERIES:
-        bind = fields(ask(bind_addr, q))
-        fake = fields(ask(fake_addr, q))
+        bind = fields(send(bind_addr, q))
+        fake = fields(send(fake_addr, q))
         for field, items in differences(bind, fake).items():
             reason = allowed(mode, q.id, field, items)
             text = " | ".join(items)

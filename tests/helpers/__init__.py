@@ -1,4 +1,8 @@
-"""Shared helpers for the test suite: environment checks and external processes.
+"""Shared helpers for the test suite: queries, polling, TCP framing, environment checks and
+external processes (helpers.procs).
+
+    ask(server, "www.example.test.", "A", transport="tcp", use_edns=0)  -> the reply
+    poll(lambda: len(server.log) == 2, 5, what="two queries logged")     -> the true value
 
 Test modules import them as ``from helpers import ...`` (tests/ is on sys.path, see
 tests/conftest.py).
@@ -11,15 +15,28 @@ import errno
 import os
 import shutil
 import socket
-from typing import NoReturn
+import struct
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, NoReturn, Protocol, TypeVar
 
 import dns.message
+import dns.name
+import dns.query
 import pytest
 
 import fakens
 
 __all__ = [
     "NETNS_ENV",
+    "TIMEOUT",
+    "Target",
+    "address",
+    "ask",
+    "frame",
+    "poll",
+    "read_frame",
+    "recv_exact",
     "can_bind_port53",
     "in_private_netns",
     "is_ci",
@@ -29,6 +46,103 @@ __all__ = [
     "served_by_this_loop",
     "unavailable",
 ]
+
+T = TypeVar("T")
+
+# How long a test waits for a reply or a condition, unless it says otherwise.
+TIMEOUT = 5.0
+
+# A server to query: a fakens Server (its first address) or a (host, port) pair.
+Target = fakens.Server | tuple[str, int]
+
+
+def address(target: Target) -> tuple[str, int]:
+    """(host, port) of a Server (its first address) or of a (host, port) pair."""
+    if isinstance(target, fakens.Server):
+        return target.addresses[0]
+    return target[0], int(target[1])
+
+
+def ask(target: Target, query: dns.message.Message | dns.name.Name | str, rdtype: str | int = "A", *,
+        transport: Literal["udp", "tcp"] = "udp", timeout: float = TIMEOUT, source: str | None = None,
+        ignore_trailing: bool = False, **make: Any) -> dns.message.Message:
+    """Send one query with dnspython (dns.query.udp/tcp) and return the reply.
+
+    *query* is a message, or a name for ``dns.message.make_query(query, rdtype, **make)``
+    (``flags=0`` for RD=0, ``use_edns=0``, ``want_dnssec=True`` ...). dnspython checks the
+    reply's ID, question and source, and verifies TSIG when the query is signed. Silence
+    raises dns.exception.Timeout; a closed or reset connection raises its OSError/EOFError.
+    """
+    host, port = address(target)
+    if not isinstance(query, dns.message.Message):
+        query = dns.message.make_query(query, rdtype, **make)
+    elif make:
+        raise TypeError(f"make_query arguments {sorted(make)} given with a ready message")
+    if transport == "tcp":
+        return dns.query.tcp(query, host, port=port, timeout=timeout, source=source,
+                             ignore_trailing=ignore_trailing)
+    return dns.query.udp(query, host, port=port, timeout=timeout, source=source,
+                         ignore_trailing=ignore_trailing)
+
+
+class Watched(Protocol):
+    """What poll needs of an external process it watches (helpers.procs.Proc)."""
+
+    name: str
+
+    def alive(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+def poll(predicate: Callable[[], T], deadline: float = TIMEOUT, *, what: str = "condition",
+         procs: Sequence[Watched] = (), interval: float = 0.005) -> T:
+    """Call *predicate* until it returns a true value (returned), for at most *deadline* seconds.
+
+    An exception from the predicate counts as "not yet" (the last one is reported). With
+    *procs*, fails at once when one of them exits, showing each one's output. The interval is
+    the polling period, not a synchronisation: nothing waits longer than it must.
+    """
+    end = time.monotonic() + deadline
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            value, last_error = None, e  # type: ignore[assignment]
+        if value:
+            return value
+        dead = [p for p in procs if not p.alive()]
+        now = time.monotonic()
+        if dead or now >= end:
+            why = f"{', '.join(p.name for p in dead)} exited" if dead else f"not reached within {deadline:g}s"
+            detail = f"; last error: {last_error!r}" if last_error else ""
+            outputs = "".join("\n" + p.describe() for p in procs)
+            raise AssertionError(f"waiting for {what}: {why}{detail}{outputs}")
+        time.sleep(min(interval, end - now))
+
+
+def frame(wire: bytes) -> bytes:
+    """*wire* with its TCP length prefix."""
+    return struct.pack("!H", len(wire)) + wire
+
+
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    """Read exactly n bytes; EOFError when the peer closes first."""
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
+        data += chunk
+    return bytes(data)
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    """One length-prefixed DNS message from a TCP socket."""
+    (length,) = struct.unpack("!H", recv_exact(sock, 2))
+    return recv_exact(sock, length)
+
 
 # Where the tools live on Debian; sbin may be missing from a non-root PATH.
 _EXTRA_PATH = ("/usr/sbin", "/sbin", "/usr/local/sbin")

@@ -15,7 +15,7 @@ from helpers import require_ipv6_loopback
 
 import fakens
 
-from .conftest import TIMEOUT, ask, check_wire, frame, poll, read_frame
+from .conftest import TIMEOUT, ask_wire, check_wire, frame, poll, read_frame
 
 
 def _connect(server: fakens.Server) -> socket.socket:
@@ -88,7 +88,7 @@ def test_half_a_frame_does_not_block_other_clients(server: fakens.Server) -> Non
             for _ in range(3):
                 reply = _tcp_query(other, "www.example.test.")
                 assert reply.answer
-        reply, _ = ask(server, "www.example.test.", "A")  # UDP too
+        reply, _ = ask_wire(server, "www.example.test.", "A")  # UDP too
         assert reply.answer
         # the slow client's own query is answered once it completes the frame
         slow.sendall(wire[len(wire) // 2:])
@@ -214,6 +214,6 @@ def test_ipv6_loopback(make_server: Callable[..., fakens.Server]) -> None:
     host, port = server.addresses[0]
     assert host == "::1" and port != 0
     for transport in ("udp", "tcp"):
-        reply, _ = ask(server, "www.example.test.", "AAAA", transport=transport)
+        reply, _ = ask_wire(server, "www.example.test.", "AAAA", transport=transport)
         assert [r.address for r in reply.answer[0]] == ["2001:db8::10"]
     assert [e.client[0] for e in server.log] == ["::1", "::1"]

@@ -11,42 +11,15 @@ from __future__ import annotations
 import os
 import re
 import signal
-import textwrap
 
 import pytest
 
-ZONE_TEXT = """\
-$ORIGIN example.test.
-$TTL 300
-@    SOA ns1 hostmaster 1 3600 600 86400 300
-@    NS  ns1
-ns1  A   192.0.2.53
-www  A   192.0.2.10
-"""
-
-PRELUDE = f'''\
-import dns.message
-import dns.query
-import dns.resolver
-import pytest
-
-ZONE_TEXT = {ZONE_TEXT!r}
-
-
-def ask(server, qname, qtype="A"):
-    host, port = server.addresses[0]
-    return dns.query.udp(dns.message.make_query(qname, qtype), host, port=port, timeout=2)
-'''
-
-BASE_ARGS = ("-p", "no:cacheprovider", "-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function")
-
-
-def user_file(pytester: pytest.Pytester, name: str, body: str) -> None:
-    pytester.makepyfile(**{name: PRELUDE + textwrap.dedent(body)})
+from .userproject import ASYNC_ARGS, ZONE_TEXT, user_file
+from .userproject import run as run_user
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(*BASE_ARGS, *args, timeout=120)
+    return run_user(pytester, *ASYNC_ARGS, *args)
 
 
 def section(output: str, title_part: str) -> str:

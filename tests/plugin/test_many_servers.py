@@ -16,7 +16,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
-from helpers import served_by_this_loop
+from helpers import ask, served_by_this_loop
 
 from fakens import Server
 
@@ -40,14 +40,6 @@ def resources() -> tuple[int, int]:
     return fd_count(), threading.active_count()
 
 
-def query(server: Server, tcp: bool = False) -> dns.message.Message:
-    host, port = server.addresses[0]
-    q = dns.message.make_query("www.example.test.", "A")
-    if tcp:
-        return dns.query.tcp(q, host, port=port, timeout=2)
-    return dns.query.udp(q, host, port=port, timeout=2)
-
-
 def check_answer(reply: dns.message.Message) -> None:
     assert reply.rcode() == dns.rcode.NOERROR
     assert reply.answer[0][0].address == "192.0.2.10"
@@ -55,14 +47,14 @@ def check_answer(reply: dns.message.Message) -> None:
 
 def test_200_sync_servers_in_a_row() -> None:
     with Server([ZONE_TEXT]) as first:
-        check_answer(query(first))
-        check_answer(query(first, tcp=True))
+        check_answer(ask(first, "www.example.test."))
+        check_answer(ask(first, "www.example.test.", transport="tcp"))
     baseline = resources()
     for i in range(N):
         server = Server([ZONE_TEXT], name=f"s{i}")
         server.start()
         try:
-            check_answer(query(server, tcp=i % 10 == 0))  # every tenth over TCP
+            check_answer(ask(server, "www.example.test.", transport="tcp" if i % 10 == 0 else "udp"))  # every tenth over TCP
             assert server.log.count(qname="www.example.test.") == 1
         finally:
             server.stop()

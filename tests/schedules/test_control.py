@@ -18,12 +18,13 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from helpers import ask
 
 from fakens.errors import ConfigError
 from fakens.faults import REGISTRY, Fault
 from fakens.testing import free_port
 
-from .conftest import EXAMPLE_ZONE, REPO, fired, query, rcode_of
+from .conftest import EXAMPLE_ZONE, REPO, fired, rcode_of
 
 WWW = "www.example.test."
 
@@ -203,7 +204,7 @@ def test_scoped_keeps_other_faults(server):
     with server.faults.scoped("nxdomain qname=www.example.test."):
         assert rcode_of(server, WWW) == "NXDOMAIN"
     assert [f.name for f in server.faults] == ["keep"]
-    reply = query(server, "mail.example.test.")
+    reply = ask(server, "mail.example.test.")
     assert reply.rcode() == dns.rcode.NOERROR and reply.answer == []
 
 
@@ -257,7 +258,7 @@ def test_add_and_remove_from_another_thread_while_udp_queries_flow(server):
         deadline = time.monotonic() + 30
         for i in range(400):
             name, qtype = (WWW if i % 2 else "mail.example.test."), ("A" if i % 3 else "AAAA")
-            asked.append((name, qtype, query(server, name, qtype, timeout=3)))
+            asked.append((name, qtype, ask(server, name, qtype, timeout=3)))
             if time.monotonic() > deadline:
                 break
     finally:
@@ -302,7 +303,7 @@ def test_query_log_holds_every_query_while_faults_change(server):
     worker.start()
     try:
         for _ in range(200):
-            query(server, WWW)
+            ask(server, WWW)
     finally:
         stop.set()
         worker.join(30)
@@ -323,14 +324,14 @@ def glue(reply: dns.message.Message, rdtype: int) -> dict[str, list[str]]:
 
 
 def test_referral_without_faults_has_the_glue(server):
-    reply = query(server, SUB)
+    reply = ask(server, SUB)
     assert glue(reply, dns.rdatatype.A) == {"ns1.sub.example.test.": ["127.0.0.14"]}
 
 
 def test_stale_glue_then_missing_glue_a_leaves_no_a_glue(server):
     server.faults.add("stale-glue host=ns1.sub.example.test. addresses=127.0.0.99 name=stale")
     server.faults.add("missing-glue mode=a name=missing")
-    reply = query(server, SUB)
+    reply = ask(server, SUB)
     assert glue(reply, dns.rdatatype.A) == {}
     (entry,) = server.log.entries()
     assert fired(entry) == ["stale", "missing"]
@@ -339,7 +340,7 @@ def test_stale_glue_then_missing_glue_a_leaves_no_a_glue(server):
 def test_missing_glue_a_then_stale_glue_has_the_stale_a_glue(server):
     server.faults.add("missing-glue mode=a name=missing")
     server.faults.add("stale-glue host=ns1.sub.example.test. addresses=127.0.0.99 name=stale")
-    reply = query(server, SUB)
+    reply = ask(server, SUB)
     assert glue(reply, dns.rdatatype.A) == {"ns1.sub.example.test.": ["127.0.0.99"]}
     (entry,) = server.log.entries()
     assert fired(entry) == ["missing", "stale"]
@@ -355,7 +356,7 @@ def test_ttl_negative_then_nxdomain_still_overrides_the_negative_ttl(server):
     # sets the negative TTL of an NXDOMAIN that a fault added after it made (order-independent)
     server.faults.add("ttl negative=5 ttl=5 name=t")
     server.faults.add("nxdomain qname=www.example.test. name=n")
-    reply = query(server, WWW)
+    reply = ask(server, WWW)
     assert reply.rcode() == dns.rcode.NXDOMAIN
     assert negative_ttl(reply) == 5
 
@@ -363,7 +364,7 @@ def test_ttl_negative_then_nxdomain_still_overrides_the_negative_ttl(server):
 def test_nxdomain_then_ttl_negative_gives_the_overridden_negative_ttl(server):
     server.faults.add("nxdomain qname=www.example.test. name=n")
     server.faults.add("ttl negative=5 name=t")
-    reply = query(server, WWW)
+    reply = ask(server, WWW)
     assert reply.rcode() == dns.rcode.NXDOMAIN
     assert negative_ttl(reply) == 5
 
@@ -375,7 +376,7 @@ def test_log_names_the_faults_that_fired_and_what_each_changed(server):
     server.faults.add("nxdomain qname=www.example.test. name=nx")
     server.faults.add("flags set=RA name=ra")
     server.faults.add("nodata qname=nothing.example. name=idle")
-    reply = query(server, WWW)
+    reply = ask(server, WWW)
     assert reply.rcode() == dns.rcode.NXDOMAIN and reply.flags & dns.flags.RA
     (entry,) = server.log.entries()
     assert fired(entry) == ["nx", "ra"]
@@ -412,7 +413,7 @@ def test_rcode_replies_made_by_faults_echo_the_question(server, spec, rcode):
 
 def test_rcode_fault_without_the_question(server):
     server.faults.add("rcode rcode=REFUSED question=false")
-    reply = query(server, WWW)
+    reply = ask(server, WWW)
     assert reply.rcode() == dns.rcode.REFUSED and reply.question == []
 
 

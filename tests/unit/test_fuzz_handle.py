@@ -10,7 +10,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from fakens import Drop, Outcome, Reply, Server, Zone
+from fakens import Outcome, Reply, Server, Zone
 from fakens.faults import REGISTRY
 
 ZONE = """
