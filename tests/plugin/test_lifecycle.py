@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from .userproject import ASYNC_ARGS, ZONE_TEXT, user_file
+from .userproject import ASYNC_ARGS, ZONE_TEXT, session_zones, user_file
 from .userproject import run as run_user
 
 
@@ -131,13 +131,7 @@ def test_shared_server_teardown_failure_carries_the_tests_queries(pytester: pyte
     that failure carries the server's query log, but ``fakens_shared_server`` resets the
     server (clearing its log) before raising, so the section says "(no queries)". The
     section should list the test's queries (snapshot the log before ``reset()``)."""
-    pytester.makeconftest(f"""
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def fakens_zones():
-            return [{ZONE_TEXT!r}]
-    """)
+    session_zones(pytester, ZONE_TEXT)
     user_file(pytester, "test_user", """
         def test_boom(fakens_shared_server, monkeypatch):
             ask(fakens_shared_server, "www.example.test.")
@@ -265,13 +259,7 @@ def test_a_test_that_stops_the_shared_server_does_not_break_the_next(pytester: p
     later test in the session (of that xdist worker) gets a stopped server with no
     addresses and fails far from the cause. The teardown should restart it (or fail the
     test that stopped it, saying so)."""
-    pytester.makeconftest(f"""
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def fakens_zones():
-            return [{ZONE_TEXT!r}]
-    """)
+    session_zones(pytester, ZONE_TEXT)
     user_file(pytester, "test_user", """
         def test_1_server_down(fakens_shared_server):
             fakens_shared_server.stop()
@@ -379,13 +367,7 @@ def test_fakens_resolver_with_the_shared_server(pytester: pytest.Pytester) -> No
     faults added to the shared server have no effect and its log stays empty. The resolver
     should ask the shared server when the test uses it (or there should be a
     ``fakens_shared_resolver`` and a setup error naming it)."""
-    pytester.makeconftest(f"""
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def fakens_zones():
-            return [{ZONE_TEXT!r}]
-    """)
+    session_zones(pytester, ZONE_TEXT)
     user_file(pytester, "test_user", """
         def test_shared(fakens_shared_server, fakens_resolver):
             fakens_shared_server.faults.add("nxdomain")

@@ -20,16 +20,9 @@ from helpers import ask, served_by_this_loop
 
 from fakens import Server
 
-N = 200
+from .userproject import ZONE_TEXT
 
-ZONE_TEXT = """\
-$ORIGIN example.test.
-$TTL 300
-@    SOA ns1 hostmaster 1 3600 600 86400 300
-@    NS  ns1
-ns1  A   192.0.2.53
-www  A   192.0.2.10
-"""
+N = 200
 
 
 def fd_count() -> int:

@@ -16,7 +16,7 @@ from helpers import require_tool, unavailable
 
 from fakens.lab import bind_error_hint
 
-from .userproject import ASYNC_ARGS, BASE_ARGS, OTHER_ZONE_TEXT, ZONE_TEXT, run, user_file
+from .userproject import ASYNC_ARGS, BASE_ARGS, OTHER_ZONE_TEXT, ZONE_TEXT, run, session_zones, user_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ZONES = os.path.join(REPO, "zones")
@@ -138,13 +138,7 @@ def test_the_fakens_zones_ini_option(pytester: pytest.Pytester) -> None:
 
 
 def test_overriding_the_fakens_zones_fixture_in_a_conftest(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(f'''
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def fakens_zones():
-            return [{OTHER_ZONE_TEXT!r}]
-    ''')
+    session_zones(pytester, OTHER_ZONE_TEXT)
     user_file(pytester, "test_user", """
         def test_server(fakens_server):
             assert [str(o) for o in fakens_server.zones] == ["other.test."]

@@ -79,3 +79,14 @@ def user_file(pytester: pytest.Pytester, name: str, body: str) -> None:
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(*BASE_ARGS, *args, timeout=300)
+
+
+def session_zones(pytester: pytest.Pytester, zone_text: str) -> None:
+    """A conftest whose session-scoped ``fakens_zones`` is [*zone_text*]."""
+    pytester.makeconftest(f"""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def fakens_zones():
+            return [{zone_text!r}]
+    """)
