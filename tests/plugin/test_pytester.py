@@ -263,9 +263,8 @@ def test_async_server_in_a_module_scoped_loop(pytester: pytest.Pytester) -> None
     """A test running in a module-scoped loop (pytest-asyncio loop_scope) still gets its server in
     its own loop (the plugin's promise: "the servers run in the test's own event loop").
 
-    FAILS (fakens bug): async_fakens_server(s) are function-loop fixtures, so the server is bound in
-    the function-scoped loop, which is not running while the test runs in the module loop: every
-    query times out, the log says "(no queries)", and nothing says why."""
+    (A server bound in the function-scoped loop, not running while the test runs in the module
+    loop, would time out every query, with "(no queries)" in the log and nothing saying why.)"""
     user_file(pytester, "test_user", """
         import asyncio
         import dns.asyncquery
@@ -314,9 +313,9 @@ def test_the_shared_server_is_reset_between_tests(pytester: pytest.Pytester) -> 
 
 
 def test_the_shared_server_forgets_zones_added_during_a_test(pytester: pytest.Pytester) -> None:
-    """FAILS (fakens bug): Server.reset() (run after every test using fakens_shared_server) keeps a
-    zone added with add_zone() during a test, so it leaks into the next tests; reset promises
-    "back to the state at start ... every zone as loaded"."""
+    """Server.reset() (run after every test using fakens_shared_server) drops a zone added with
+    add_zone() during a test, so it does not leak into the next tests: reset promises "back to
+    the state at start ... every zone as loaded"."""
     (pytester.path / "example.test.zone").write_text(ZONE_TEXT)
     pytester.makeini("[pytest]\nfakens_zones = example.test.zone\n")
     user_file(pytester, "test_user", """
