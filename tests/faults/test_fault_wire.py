@@ -44,6 +44,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 import pytest
+from helpers import ask, frame, poll, read_frame
 
 import fakens
 from fakens.faults import REGISTRY
@@ -200,34 +201,6 @@ def recv_from(sock: socket.socket, source: tuple[str, int] | None, timeout: floa
             return data
 
 
-def udp_ask(env: Env, q: dns.message.Message, timeout: float = TIMEOUT) -> dns.message.Message:
-    """dnspython as the client: dns.query.udp (checks ID, question, source)."""
-    return dns.query.udp(q, env.addr[0], port=env.addr[1], timeout=timeout)
-
-
-def tcp_ask(env: Env, q: dns.message.Message, timeout: float = TIMEOUT) -> dns.message.Message:
-    return dns.query.tcp(q, env.addr[0], port=env.addr[1], timeout=timeout)
-
-
-def frame(wire: bytes) -> bytes:
-    return struct.pack("!H", len(wire)) + wire
-
-
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = bytearray()
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return bytes(data)
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    (length,) = struct.unpack("!H", recv_exact(sock, 2))
-    return recv_exact(sock, length)
-
-
 def tcp_connect(env: Env) -> socket.socket:
     sock = socket.create_connection(env.addr, timeout=TIMEOUT)
     sock.settimeout(TIMEOUT)
@@ -309,17 +282,6 @@ def tcp_xfr(env: Env, q: dns.message.Message, timeout: float = TIMEOUT) -> Strea
         return read_xfr(sock, timeout)
 
 
-def poll(predicate: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.005)  # polling interval, not synchronisation
-
-
 def entry_for(env: Env, msg_id: int, after: int | None = None) -> fakens.LogEntry:
     """Wait until the server has logged the query with this ID (among the entries from
     index *after*, default: this test's); the newest such entry."""
@@ -398,7 +360,7 @@ def soa_of(reply: dns.message.Message, section: str = "authority") -> dns.rrset.
 
 
 def ask_udp(env: Env, qname: str, qtype: str = "A", msg_id: int = FIXED_ID, **kw: Any) -> dns.message.Message:
-    return udp_ask(env, make_query(qname, qtype, msg_id=msg_id, **kw))
+    return ask(env.addr, make_query(qname, qtype, msg_id=msg_id, **kw))
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,7 +406,7 @@ class Case:
 
 
 def check_nxdomain(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NXDOMAIN
     assert reply.flags & dns.flags.AA
     assert reply.answer == []
@@ -454,7 +416,7 @@ def check_nxdomain(env: Env, case: Case) -> None:
     assert soa.ttl == min(3600, 300)  # RFC 2308: min(SOA TTL, SOA minimum)
     # or a given zone's SOA (the parent's, as a TLD server would send)
     env.server.faults.update(FAULT_NAME, soa_zone="parent.test.")
-    reply = udp_ask(env, case.query(msg_id=FIXED_ID + 1))
+    reply = ask(env.addr, case.query(msg_id=FIXED_ID + 1))
     assert reply.rcode() == dns.rcode.NXDOMAIN and reply.flags & dns.flags.AA and reply.answer == []
     soa = soa_of(reply)
     assert soa.name == dns.name.from_text("parent.test.") and soa[0].serial == 5
@@ -462,7 +424,7 @@ def check_nxdomain(env: Env, case: Case) -> None:
 
 
 def check_nodata(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NOERROR
     assert reply.flags & dns.flags.AA
     assert reply.answer == []
@@ -472,7 +434,7 @@ def check_nodata(env: Env, case: Case) -> None:
 
 def check_rcode(env: Env, case: Case) -> None:
     q = case.query()
-    reply = udp_ask(env, q)
+    reply = ask(env.addr, q)
     assert reply.rcode() == dns.rcode.NOTIMP
     assert not reply.flags & dns.flags.AA
     assert [(r.name, r.rdtype) for r in reply.question] == [(q.question[0].name, A)]
@@ -487,16 +449,16 @@ def check_rcode(env: Env, case: Case) -> None:
 
 
 def check_stale_data_version(env: Env, case: Case) -> None:
-    reply = udp_ask(env, make_query("new.example.test.", msg_id=FIXED_ID + 1))
+    reply = ask(env.addr, make_query("new.example.test.", msg_id=FIXED_ID + 1))
     assert reply.rcode() == dns.rcode.NXDOMAIN  # "new" did not exist in the old version
     assert soa_of(reply)[0].serial == OLD_SERIAL
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NOERROR and reply.flags & dns.flags.AA
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.10"}
 
 
 def check_stale_data_records(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NOERROR and reply.flags & dns.flags.AA
     rrset = rrset_of(reply.answer, "mail.example.test.", A)
     assert addresses(rrset) == {"192.0.2.250"}
@@ -504,11 +466,11 @@ def check_stale_data_records(env: Env, case: Case) -> None:
 
 
 def check_ttl(env: Env, case: Case) -> fakens.LogEntry:
-    neg = udp_ask(env, make_query("nonexistent.example.test.", msg_id=FIXED_ID + 1))
+    neg = ask(env.addr, make_query("nonexistent.example.test.", msg_id=FIXED_ID + 1))
     assert neg.rcode() == dns.rcode.NXDOMAIN
     soa = soa_of(neg)
     assert soa.ttl == 42 and soa[0].minimum == 42
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NOERROR
     www = rrset_of(reply.answer, "www.example.test.", A)
     assert www is not None and www.ttl == 86400 and addresses(www) == {"192.0.2.11"}
@@ -516,7 +478,7 @@ def check_ttl(env: Env, case: Case) -> fakens.LogEntry:
 
 
 def check_flags(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.flags & dns.flags.RA and reply.flags & dns.flags.AD
     assert not reply.flags & dns.flags.AA
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
@@ -528,7 +490,7 @@ def check_flags(env: Env, case: Case) -> None:
 def _lame_rcode(rcode: int) -> Callable[[Env, Case], None]:
     def check(env: Env, case: Case) -> None:
         q = case.query()
-        reply = udp_ask(env, q)
+        reply = ask(env.addr, q)
         assert reply.rcode() == rcode
         assert not reply.flags & dns.flags.AA
         assert reply.question[0].name == q.question[0].name
@@ -537,14 +499,14 @@ def _lame_rcode(rcode: int) -> Callable[[Env, Case], None]:
 
 
 def check_lame_noaa(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NOERROR
     assert not reply.flags & dns.flags.AA
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
 
 
 def check_lame_upward(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NOERROR
     assert not reply.flags & dns.flags.AA
     assert reply.answer == []
@@ -555,7 +517,7 @@ def check_lame_upward(env: Env, case: Case) -> None:
 
 
 def referral(env: Env, case: Case, msg_id: int = FIXED_ID) -> dns.message.Message:
-    reply = udp_ask(env, case.query(msg_id=msg_id))
+    reply = ask(env.addr, case.query(msg_id=msg_id))
     assert reply.rcode() == dns.rcode.NOERROR
     assert not reply.flags & dns.flags.AA and reply.answer == []
     assert [r.name for r in reply.authority if r.rdtype == dns.rdatatype.NS] == [CHILD]
@@ -617,16 +579,16 @@ def check_ns_mismatch_rename(env: Env, case: Case) -> None:
 def _ns_no_address(rcode: int) -> Callable[[Env, Case], fakens.LogEntry]:
     def check(env: Env, case: Case) -> fakens.LogEntry:
         for i, qtype in enumerate(("A", "AAAA")):
-            reply = udp_ask(env, make_query("ns2.example.test.", qtype, msg_id=FIXED_ID + 1 + i))
+            reply = ask(env.addr, make_query("ns2.example.test.", qtype, msg_id=FIXED_ID + 1 + i))
             assert reply.rcode() == rcode
             assert reply.flags & dns.flags.AA and reply.answer == []
             assert soa_of(reply).name == EXAMPLE
         # no addresses for ns2 in any ADDITIONAL section; ns1's stay
-        reply = udp_ask(env, make_query("example.test.", "NS", msg_id=FIXED_ID + 5))
+        reply = ask(env.addr, make_query("example.test.", "NS", msg_id=FIXED_ID + 5))
         assert ns_targets(reply, "answer") == {"ns1.example.test.", "ns2.example.test."}
         names = {(r.name.to_text(), r.rdtype) for r in reply.additional if r.rdtype in (A, AAAA)}
         assert names == {("ns1.example.test.", A), ("ns1.example.test.", AAAA)}
-        reply = udp_ask(env, case.query())
+        reply = ask(env.addr, case.query())
         assert reply.rcode() == rcode
         return entry_for(env, FIXED_ID)
     return check
@@ -636,7 +598,7 @@ def _ns_no_address(rcode: int) -> Callable[[Env, Case], fakens.LogEntry]:
 
 
 def _no_edns_unaffected(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query(msg_id=FIXED_ID + 1, edns=-1, options=()))
+    reply = ask(env.addr, case.query(msg_id=FIXED_ID + 1, edns=-1, options=()))
     assert reply.rcode() == dns.rcode.NOERROR and reply.edns == -1
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
 
@@ -644,7 +606,7 @@ def _no_edns_unaffected(env: Env, case: Case) -> None:
 def check_edns_formerr(env: Env, case: Case) -> fakens.LogEntry:
     _no_edns_unaffected(env, case)
     q = case.query()
-    reply = udp_ask(env, q)
+    reply = ask(env.addr, q)
     assert reply.rcode() == dns.rcode.FORMERR
     assert reply.edns == -1, "FORMERR for EDNS must come without OPT"
     assert reply.question[0].name == q.question[0].name
@@ -658,7 +620,7 @@ def check_edns_formerr(env: Env, case: Case) -> fakens.LogEntry:
     }
     for i, (when, trigger) in enumerate(triggers.items()):
         env.server.faults.update(FAULT_NAME, when=when)
-        plain = udp_ask(env, case.query(msg_id=FIXED_ID + 10 + i))
+        plain = ask(env.addr, case.query(msg_id=FIXED_ID + 10 + i))
         assert plain.rcode() == dns.rcode.NOERROR and plain.edns == 0, f"when={when}: plain EDNS0 query hit"
         raw = udp_raw(env, case.query(msg_id=FIXED_ID + 20 + i, **trigger).to_wire())
         hit = dns.message.from_wire(raw)
@@ -672,13 +634,13 @@ def check_edns_drop(env: Env, case: Case) -> fakens.LogEntry:
 
 
 def check_edns_no_opt(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NOERROR and reply.edns == -1
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
 
 
 def check_edns_echo(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.rcode() == dns.rcode.NOERROR and reply.edns == 0
     echoed = [(int(o.otype), o.to_wire()) for o in reply.options]
     assert (UNKNOWN_OPTION, b"fakens") in echoed
@@ -686,7 +648,7 @@ def check_edns_echo(env: Env, case: Case) -> None:
 
 
 def check_edns_badvers(env: Env, case: Case) -> None:
-    reply = udp_ask(env, case.query())
+    reply = ask(env.addr, case.query())
     assert reply.edns == 0, "BADVERS is carried in OPT"
     assert reply.rcode() == dns.rcode.BADVERS
     assert reply.answer == []
@@ -776,7 +738,7 @@ def check_malformed_garbage(env: Env, case: Case) -> fakens.LogEntry:
 
 
 def soa_serial(env: Env, msg_id: int = FIXED_ID) -> int:
-    reply = udp_ask(env, make_query("example.test.", "SOA", msg_id=msg_id))
+    reply = ask(env.addr, make_query("example.test.", "SOA", msg_id=msg_id))
     assert reply.rcode() == dns.rcode.NOERROR and reply.flags & dns.flags.AA
     return int(soa_of(reply, "answer")[0].serial)
 
@@ -1085,7 +1047,7 @@ def check_truncate(env: Env, case: Case) -> fakens.LogEntry:
     assert reply.edns == 0
     entry = entry_for(env, FIXED_ID)
     # the retry over TCP gets the whole answer
-    full = tcp_ask(env, case.query(msg_id=FIXED_ID + 1))
+    full = ask(env.addr, case.query(msg_id=FIXED_ID + 1), transport="tcp")
     assert not full.flags & dns.flags.TC
     assert addresses(rrset_of(full.answer, "www.example.test.", A)) == {"192.0.2.11"}
     return entry
@@ -1113,7 +1075,7 @@ def _rate_limit(slip: bool) -> Callable[[Env, Case], fakens.LogEntry]:
         assert env.clock is not None
         env.clock.advance(1)  # a fresh second
         for i in range(2):
-            reply = udp_ask(env, case.query(msg_id=FIXED_ID + i))
+            reply = ask(env.addr, case.query(msg_id=FIXED_ID + i))
             assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
         third = case.query(msg_id=FIXED_ID + 2)
         if slip:
@@ -1126,7 +1088,7 @@ def _rate_limit(slip: bool) -> Callable[[Env, Case], fakens.LogEntry]:
         else:
             entry = expect_udp_silence(env, third, barrier_src="127.0.0.2")  # another client is not limited
         env.clock.advance(1)
-        reply = udp_ask(env, case.query(msg_id=FIXED_ID + 3))
+        reply = ask(env.addr, case.query(msg_id=FIXED_ID + 3))
         assert not reply.flags & dns.flags.TC
         assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
         return entry
@@ -1136,7 +1098,7 @@ def _rate_limit(slip: bool) -> Callable[[Env, Case], fakens.LogEntry]:
 def check_tcp_refused_closed(env: Env, case: Case) -> None:
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(env.addr, timeout=TIMEOUT).close()
-    reply = udp_ask(env, make_query("www.example.test."))
+    reply = ask(env.addr, make_query("www.example.test."))
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
     env.server.faults.remove(FAULT_NAME)
     reply = poll(lambda: _try_tcp(env), what="TCP answering again after removal")
@@ -1145,7 +1107,7 @@ def check_tcp_refused_closed(env: Env, case: Case) -> None:
 
 def _try_tcp(env: Env) -> dns.message.Message | None:
     try:
-        return tcp_ask(env, make_query("www.example.test.", msg_id=FIXED_ID + 9))
+        return ask(env.addr, make_query("www.example.test.", msg_id=FIXED_ID + 9), transport="tcp")
     except (ConnectionRefusedError, ConnectionResetError, EOFError):
         return None
 
@@ -1159,7 +1121,7 @@ def check_tcp_refused_reset(env: Env, case: Case) -> fakens.LogEntry:
     entry: fakens.LogEntry = poll(lambda: next((e for e in reversed(env.server.log.entries())
                                if e.transport == "tcp" and e.qname is None and e.faults), None),
                  what="log entry of the reset connection")
-    reply = udp_ask(env, make_query("www.example.test.", msg_id=FIXED_ID + 1))
+    reply = ask(env.addr, make_query("www.example.test.", msg_id=FIXED_ID + 1))
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
     return entry
 
@@ -1387,7 +1349,7 @@ def _explain(clean: list[bytes], faulty: list[bytes]) -> str:
 def test_referral_baseline(main_env: Env) -> None:
     """What the delegation cases take for granted: the fault-free referral and its glue."""
     main_env.server.faults.reset()
-    reply = udp_ask(main_env, make_query(REFERRAL_QNAME))
+    reply = ask(main_env.addr, make_query(REFERRAL_QNAME))
     assert glue_of(reply) == FULL_GLUE
     assert ns_targets(reply) == {"ns1.child.parent.test.", "ns2.child.parent.test.", "ns.sibling.parent.test.",
                                  "ns.example.net."}

@@ -1,4 +1,8 @@
-"""Shared helpers for the test suite: environment checks and external processes.
+"""Shared helpers for the test suite: queries, polling, TCP framing, environment checks and
+external processes (helpers.procs).
+
+    ask(server, "www.example.test.", "A", transport="tcp", use_edns=0)  -> the reply
+    poll(lambda: len(server.log) == 2, 5, what="two queries logged")     -> the true value
 
 Test modules import them as ``from helpers import ...`` (tests/ is on sys.path, see
 tests/conftest.py).
@@ -6,23 +10,139 @@ tests/conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import shutil
 import socket
-from typing import NoReturn
+import struct
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, NoReturn, Protocol, TypeVar
 
+import dns.message
+import dns.name
+import dns.query
 import pytest
+
+import fakens
 
 __all__ = [
     "NETNS_ENV",
+    "TIMEOUT",
+    "Target",
+    "address",
+    "ask",
+    "frame",
+    "poll",
+    "read_frame",
+    "recv_exact",
     "can_bind_port53",
     "in_private_netns",
     "is_ci",
+    "require_ipv6_loopback",
     "require_port53",
     "require_tool",
+    "served_by_this_loop",
     "unavailable",
 ]
+
+T = TypeVar("T")
+
+# How long a test waits for a reply or a condition, unless it says otherwise.
+TIMEOUT = 5.0
+
+# A server to query: a fakens Server (its first address) or a (host, port) pair.
+Target = fakens.Server | tuple[str, int]
+
+
+def address(target: Target) -> tuple[str, int]:
+    """(host, port) of a Server (its first address) or of a (host, port) pair."""
+    if isinstance(target, fakens.Server):
+        return target.addresses[0]
+    return target[0], int(target[1])
+
+
+def ask(target: Target, query: dns.message.Message | dns.name.Name | str, rdtype: str | int = "A", *,
+        transport: Literal["udp", "tcp"] = "udp", timeout: float = TIMEOUT, source: str | None = None,
+        ignore_trailing: bool = False, **make: Any) -> dns.message.Message:
+    """Send one query with dnspython (dns.query.udp/tcp) and return the reply.
+
+    *query* is a message, or a name for ``dns.message.make_query(query, rdtype, **make)``
+    (``flags=0`` for RD=0, ``use_edns=0``, ``want_dnssec=True`` ...). dnspython checks the
+    reply's ID, question and source, and verifies TSIG when the query is signed. Silence
+    raises dns.exception.Timeout; a closed or reset connection raises its OSError/EOFError.
+    """
+    host, port = address(target)
+    if not isinstance(query, dns.message.Message):
+        query = dns.message.make_query(query, rdtype, **make)
+    elif make:
+        raise TypeError(f"make_query arguments {sorted(make)} given with a ready message")
+    if transport == "tcp":
+        return dns.query.tcp(query, host, port=port, timeout=timeout, source=source,
+                             ignore_trailing=ignore_trailing)
+    return dns.query.udp(query, host, port=port, timeout=timeout, source=source,
+                         ignore_trailing=ignore_trailing)
+
+
+class Watched(Protocol):
+    """What poll needs of an external process it watches (helpers.procs.Proc)."""
+
+    name: str
+
+    def alive(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+def poll(predicate: Callable[[], T], deadline: float = TIMEOUT, *, what: str = "condition",
+         procs: Sequence[Watched] = (), interval: float = 0.005) -> T:
+    """Call *predicate* until it returns a true value (returned), for at most *deadline* seconds.
+
+    An exception from the predicate counts as "not yet" (the last one is reported). With
+    *procs*, fails at once when one of them exits, showing each one's output. The interval is
+    the polling period, not a synchronisation: nothing waits longer than it must.
+    """
+    end = time.monotonic() + deadline
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            value, last_error = None, e  # type: ignore[assignment]
+        if value:
+            return value
+        dead = [p for p in procs if not p.alive()]
+        now = time.monotonic()
+        if dead or now >= end:
+            why = f"{', '.join(p.name for p in dead)} exited" if dead else f"not reached within {deadline:g}s"
+            detail = f"; last error: {last_error!r}" if last_error else ""
+            outputs = "".join("\n" + p.describe() for p in procs)
+            raise AssertionError(f"waiting for {what}: {why}{detail}{outputs}")
+        time.sleep(min(interval, end - now))
+
+
+def frame(wire: bytes) -> bytes:
+    """*wire* with its TCP length prefix."""
+    return struct.pack("!H", len(wire)) + wire
+
+
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    """Read exactly n bytes; EOFError when the peer closes first."""
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
+        data += chunk
+    return bytes(data)
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    """One length-prefixed DNS message from a TCP socket."""
+    (length,) = struct.unpack("!H", recv_exact(sock, 2))
+    return recv_exact(sock, length)
+
 
 # Where the tools live on Debian; sbin may be missing from a non-root PATH.
 _EXTRA_PATH = ("/usr/sbin", "/sbin", "/usr/local/sbin")
@@ -37,6 +157,8 @@ _PACKAGES = {
     "unbound-control": "unbound",
     "dnsperf": "dnsperf",
     "ip": "iproute2",
+    "unshare": "util-linux",
+    "setpriv": "util-linux",
 }
 
 
@@ -108,3 +230,36 @@ def require_tool(name: str) -> str:
         unavailable(f"needs the `{name}` executable (Debian package {pkg}): "
                     f"run scripts/install-tools")
     return found
+
+
+def require_ipv6_loopback() -> None:
+    """Skip (locally) or fail (CI) unless a socket can be bound to ::1."""
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError as e:
+        unavailable(f"needs IPv6 (cannot make an IPv6 socket: {e})")
+    try:
+        probe.bind(("::1", 0))
+    except OSError as e:
+        unavailable(f"needs the IPv6 loopback ::1 (cannot bind it: {e})")
+    finally:
+        probe.close()
+
+
+async def served_by_this_loop(server: fakens.Server, qname: str = "loop-probe.example.test.") -> bool:
+    """True when *server* answers a UDP query only once the running loop runs again, that is
+    when it is served by this loop: the query is sent, the loop is blocked for 0.2 s (a server
+    in another thread answers meanwhile, one in this loop cannot), then the reply is awaited."""
+    host, port = server.addresses[0]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.sendto(dns.message.make_query(qname, "A").to_wire(), (host, port))
+        sock.settimeout(0.2)
+        try:
+            sock.recv(65535)  # blocks this loop
+            return False
+        except TimeoutError:
+            pass
+        sock.setblocking(False)
+        await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 65535), 5)
+        return True

@@ -9,31 +9,23 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Self
 
-import dns.flags
-import dns.message
-import dns.query
-import dns.rdataclass
-import dns.rdatatype
 
 from fakens.testing import free_port as fakens_free_port
 
-from . import require_tool
+from . import ask, poll, require_tool
 
 if TYPE_CHECKING:
     from fakens.testing import Unbound
 
-T = TypeVar("T")
 
 __all__ = [
     "Proc",
     "ProcessSet",
     "describe_unbound",
-    "dns_query",
     "free_port",
     "named_conf",
     "run_tool",
@@ -42,7 +34,6 @@ __all__ = [
     "start_unbound",
     "unbound_conf",
     "unbound_control",
-    "wait_until",
 ]
 
 
@@ -137,48 +128,9 @@ def start_process(name: str, argv: Sequence[str], workdir: Path,
     return Proc(name, argv, workdir, env)
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05,
-               message: str = "condition", procs: Sequence[Proc] = ()) -> T:
-    """Poll `predicate` until it returns a truthy value (returned) or the deadline passes.
-
-    Exceptions from the predicate count as "not yet". Fails early when one of `procs` exits;
-    the failure message includes each process's output.
-    """
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            value = predicate()
-        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
-            value, last_error = None, e
-        if value:
-            return value
-        dead = [p for p in procs if not p.alive()]
-        now = time.monotonic()
-        if dead or now >= deadline:
-            why = (f"{', '.join(p.name for p in dead)} exited" if dead
-                   else f"timed out after {timeout:g}s")
-            detail = f"; last error: {last_error!r}" if last_error else ""
-            outputs = "".join("\n" + p.describe() for p in procs)
-            raise AssertionError(f"waiting for {message}: {why}{detail}{outputs}")
-        time.sleep(min(interval, max(0.0, deadline - now)))
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free for both UDP and TCP on `host` (racy by nature; good enough on loopback)."""
     return fakens_free_port(host)
-
-
-def dns_query(host: str, port: int, qname: str, rdtype: str = "A", *, rd: bool = False,
-              rdclass: str = "IN", timeout: float = 1.0, tcp: bool = False) -> dns.message.Message:
-    """One query with dnspython, to an explicit server (never the system resolver)."""
-    q = dns.message.make_query(qname, dns.rdatatype.from_text(rdtype),
-                               dns.rdataclass.from_text(rdclass))
-    if not rd:
-        q.flags &= ~dns.flags.RD
-    if tcp:
-        return dns.query.tcp(q, host, port=port, timeout=timeout)
-    return dns.query.udp(q, host, port=port, timeout=timeout)
 
 
 # --- BIND named as a secondary -------------------------------------------------------------
@@ -222,11 +174,11 @@ def start_named_secondary(workdir: Path, *, primary: tuple[str, int], zone: str,
     def ready() -> bool:
         if re.search(r"^\S+ \S+ running$", proc.stderr(), re.MULTILINE):
             return True
-        dns_query(listen[0], listen[1], "version.bind.", "TXT", rdclass="CH", timeout=0.2)
+        ask((listen[0], listen[1]), "version.bind.", "TXT", rdclass="CH", timeout=0.2, flags=0)
         return True
 
     try:
-        wait_until(ready, timeout, message=f"named on {listen[0]}#{listen[1]}", procs=[proc])
+        poll(ready, timeout, what=f"named on {listen[0]}#{listen[1]}", procs=[proc])
     except BaseException:
         proc.stop()
         raise
@@ -288,11 +240,11 @@ def start_unbound(workdir: Path, *, root_hints: str, listen: tuple[str, int],
     proc.conf = conf
 
     def ready() -> bool:
-        dns_query(listen[0], listen[1], "localhost.", "A", rd=True, timeout=0.2)
+        ask((listen[0], listen[1]), "localhost.", "A", timeout=0.2)
         return True
 
     try:
-        wait_until(ready, timeout, message=f"unbound on {listen[0]}#{listen[1]}", procs=[proc])
+        poll(ready, timeout, what=f"unbound on {listen[0]}#{listen[1]}", procs=[proc])
     except BaseException:
         proc.stop()
         raise

@@ -15,6 +15,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from helpers import ask
 
 from fakens import Zone
 from fakens.lab import ROOT_SERVER, Hierarchy, build_hierarchy, worker_octet
@@ -40,12 +41,6 @@ www   A   192.0.2.10
 """
 
 
-def ask(address: str, qname: str, qtype: str, port: int = 53) -> dns.message.Message:
-    query = dns.message.make_query(qname, qtype, use_edns=0)
-    query.flags &= ~dns.flags.RD
-    return dns.query.udp(query, address, port=port, timeout=2)
-
-
 def rrset_texts(section: list, rdtype: int) -> list[tuple[str, str]]:  # type: ignore[type-arg]
     return sorted((rrset.name.to_text(), rdata.to_text()) for rrset in section if rrset.rdtype == rdtype
                   for rdata in rrset)
@@ -66,7 +61,7 @@ def test_root_hints(fakens_hierarchy: MakeHierarchy, tmp_path: Path) -> None:
     assert Path(path).read_text() == hierarchy.root_hints
     assert parse_hints(path) == [(ROOT_SERVER, [root])]
     # the root server answers for the root, with its own address as glue (priming)
-    priming = ask(root, ".", "NS")
+    priming = ask((root, 53), ".", "NS", use_edns=0, flags=0)
     assert priming.flags & dns.flags.AA and priming.rcode() == dns.rcode.NOERROR
     assert rrset_texts(priming.answer, dns.rdatatype.NS) == [(".", "a.root-servers.test.")]
     assert rrset_texts(priming.additional, dns.rdatatype.A) == [("a.root-servers.test.", root)]
@@ -78,13 +73,13 @@ def test_delegations_carry_glue(fakens_hierarchy: MakeHierarchy) -> None:
     tld = address_of(hierarchy, "ns1.nic.test.")
 
     # root -> test.: NS ns1.nic.test. with glue
-    referral = ask(hierarchy.root_address, "www.example.test.", "A")
+    referral = ask((hierarchy.root_address, 53), "www.example.test.", "A", use_edns=0, flags=0)
     assert not referral.flags & dns.flags.AA and not referral.answer
     assert rrset_texts(referral.authority, dns.rdatatype.NS) == [("test.", "ns1.nic.test.")]
     assert rrset_texts(referral.additional, dns.rdatatype.A) == [("ns1.nic.test.", tld)]
 
     # test. -> example.test.: the zone's own NS set, glue with the chosen addresses, no stale AAAA
-    referral = ask(tld, "www.example.test.", "A")
+    referral = ask((tld, 53), "www.example.test.", "A", use_edns=0, flags=0)
     assert not referral.flags & dns.flags.AA and not referral.answer
     assert rrset_texts(referral.authority, dns.rdatatype.NS) == [
         ("example.test.", f"{h}.example.test.") for h in ("ns1", "ns2", "ns3")]
@@ -95,11 +90,11 @@ def test_delegations_carry_glue(fakens_hierarchy: MakeHierarchy) -> None:
     assert test_zone.current.get(dns.name.from_text("example.test."), dns.rdatatype.NS) is not None
 
     # the zone's own address records say the same as the glue
-    answer = ask(ns["ns2"], "ns2.example.test.", "A")
+    answer = ask((ns["ns2"], 53), "ns2.example.test.", "A", use_edns=0, flags=0)
     assert answer.flags & dns.flags.AA
     assert rrset_texts(answer.answer, dns.rdatatype.A) == [("ns2.example.test.", ns["ns2"])]
-    assert rrset_texts(ask(ns["ns2"], "ns2.example.test.", "AAAA").answer, dns.rdatatype.AAAA) == []
-    assert rrset_texts(ask(ns["ns1"], "www.example.test.", "A").answer, dns.rdatatype.A) == [
+    assert rrset_texts(ask((ns["ns2"], 53), "ns2.example.test.", "AAAA", use_edns=0, flags=0).answer, dns.rdatatype.AAAA) == []
+    assert rrset_texts(ask((ns["ns1"], 53), "www.example.test.", "A", use_edns=0, flags=0).answer, dns.rdatatype.A) == [
         ("www.example.test.", "192.0.2.10")]
 
 
@@ -114,15 +109,15 @@ def test_each_ns_host_is_its_own_server(fakens_hierarchy: MakeHierarchy) -> None
     assert [m.address for m in hierarchy.members] == [s.addresses[0][0] for s in hierarchy.servers.values()]
     # a query to one server is in its log only
     ns2 = hierarchy.server("ns2.example.test.")
-    ask(ns2.addresses[0][0], "www.example.test.", "A")
+    ask((ns2.addresses[0][0], 53), "www.example.test.", "A", use_edns=0, flags=0)
     ns2.log.assert_received(qname="www.example.test.", qtype="A", times=1)
     for other in hierarchy.servers.values():
         if other is not ns2:
             other.log.assert_not_received()
     # a fault on one NS host leaves its siblings alone
     ns2.faults.add("nxdomain")
-    assert ask(ns2.addresses[0][0], "www.example.test.", "A").rcode() == dns.rcode.NXDOMAIN
-    assert ask(address_of(hierarchy, "ns3.example.test."), "www.example.test.", "A").rcode() == dns.rcode.NOERROR
+    assert ask((ns2.addresses[0][0], 53), "www.example.test.", "A", use_edns=0, flags=0).rcode() == dns.rcode.NXDOMAIN
+    assert ask((address_of(hierarchy, "ns3.example.test."), 53), "www.example.test.", "A", use_edns=0, flags=0).rcode() == dns.rcode.NOERROR
 
 
 def test_an_ns_host_in_no_zone_gets_no_server(fakens_hierarchy: MakeHierarchy) -> None:
@@ -138,14 +133,14 @@ def test_seven_tld_servers(fakens_hierarchy: MakeHierarchy) -> None:
     assert [s.name for s in hierarchy.servers_for("test.")] == hosts
     addresses = {h: address_of(hierarchy, h) for h in hosts}
     assert len(set(addresses.values())) == 7
-    referral = ask(hierarchy.root_address, "example.test.", "SOA")
+    referral = ask((hierarchy.root_address, 53), "example.test.", "SOA", use_edns=0, flags=0)
     assert rrset_texts(referral.authority, dns.rdatatype.NS) == [("test.", h) for h in hosts]
     assert rrset_texts(referral.additional, dns.rdatatype.A) == sorted(addresses.items())
     for host, address in addresses.items():
-        soa = ask(address, "test.", "SOA")
+        soa = ask((address, 53), "test.", "SOA", use_edns=0, flags=0)
         assert soa.flags & dns.flags.AA and soa.rcode() == dns.rcode.NOERROR, host
-        assert rrset_texts(ask(address, "test.", "NS").answer, dns.rdatatype.NS) == [("test.", h) for h in hosts]
-        referral = ask(address, "www.example.test.", "A")
+        assert rrset_texts(ask((address, 53), "test.", "NS", use_edns=0, flags=0).answer, dns.rdatatype.NS) == [("test.", h) for h in hosts]
+        referral = ask((address, 53), "www.example.test.", "A", use_edns=0, flags=0)
         assert rrset_texts(referral.authority, dns.rdatatype.NS)[0] == ("example.test.", "ns1.example.test."), host
     # a mapping gives TLDs different counts
     other = fakens_hierarchy([EXAMPLE, EXAMPLE.replace("example.test.", "example.net.")],
@@ -237,16 +232,16 @@ def zone_state(hierarchy: Hierarchy) -> dict[str, tuple[int, set]]:  # type: ign
 def test_reset_returns_the_zones_as_built(fakens_hierarchy: MakeHierarchy) -> None:
     hierarchy = fakens_hierarchy([Zone.from_file(ZONES / "example.test.zone"), OTHER_NET], tld_servers=2)
     built = zone_state(hierarchy)
-    answers = {qname: rrset_texts(ask(address_of(hierarchy, "ns1.example.test."), qname, "A").answer,
+    answers = {qname: rrset_texts(ask((address_of(hierarchy, "ns1.example.test."), 53), qname, "A", use_edns=0, flags=0).answer,
                                   dns.rdatatype.A) for qname in ("www.example.test.", "new.example.test.")}
-    referral = ask(address_of(hierarchy, "ns1.nic.test."), "www.example.test.", "A")
+    referral = ask((address_of(hierarchy, "ns1.nic.test."), 53), "www.example.test.", "A", use_edns=0, flags=0)
 
     test_zone = hierarchy.zones[dns.name.from_text("test.")]
     example = hierarchy.zones[dns.name.from_text("example.test.")]
     example.edit(add=["new 300 A 192.0.2.99"], replace=["www 300 A 192.0.2.11"], remove=["ftp CNAME"])
     test_zone.edit(remove=["example.test. NS"])
     hierarchy.server("ns2.nic.test.").faults.add("drop")
-    ask(address_of(hierarchy, "ns1.example.test."), "new.example.test.", "A")
+    ask((address_of(hierarchy, "ns1.example.test."), 53), "new.example.test.", "A", use_edns=0, flags=0)
     assert zone_state(hierarchy) != built
 
     hierarchy.reset()
@@ -255,11 +250,11 @@ def test_reset_returns_the_zones_as_built(fakens_hierarchy: MakeHierarchy) -> No
     for server in hierarchy.servers.values():
         assert len(server.log) == 0 and len(server.faults) == 0, server.name
     for qname, expected in answers.items():
-        got = ask(address_of(hierarchy, "ns1.example.test."), qname, "A")
+        got = ask((address_of(hierarchy, "ns1.example.test."), 53), qname, "A", use_edns=0, flags=0)
         assert rrset_texts(got.answer, dns.rdatatype.A) == expected, qname
     assert answers["www.example.test."] == [("www.example.test.", "192.0.2.10")]
-    again = ask(address_of(hierarchy, "ns1.nic.test."), "www.example.test.", "A")
+    again = ask((address_of(hierarchy, "ns1.nic.test."), 53), "www.example.test.", "A", use_edns=0, flags=0)
     assert rrset_texts(again.authority, dns.rdatatype.NS) == rrset_texts(referral.authority, dns.rdatatype.NS)
     assert rrset_texts(again.additional, dns.rdatatype.A) == rrset_texts(referral.additional, dns.rdatatype.A)
-    assert ask(address_of(hierarchy, "ns2.nic.test."), "www.example.test.", "A").rcode() == dns.rcode.NOERROR
+    assert ask((address_of(hierarchy, "ns2.nic.test."), 53), "www.example.test.", "A", use_edns=0, flags=0).rcode() == dns.rcode.NOERROR
     assert hierarchy.tracer().resolve("www.example.test.", "A").addresses == ["192.0.2.10"]

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import dns.exception
-import dns.flags
 import dns.message
-import dns.query
 import dns.rcode
 import dns.rdatatype
+from helpers import ask
 
 from fakens.lab import Hierarchy
 from fakens.server import Server
 from fakens.testing import Unbound
 
 
-def ask(unbound: Unbound, qname: str, rdtype: str = "A", timeout: float = 6.0) -> dns.message.Message:
+def recursive(unbound: Unbound, qname: str, rdtype: str = "A", timeout: float = 6.0) -> dns.message.Message:
     """One recursive query to unbound (a reply, whatever its rcode)."""
-    host, port = unbound.address
-    query = dns.message.make_query(qname, dns.rdatatype.from_text(rdtype))
     try:
-        return dns.query.udp(query, host, port=port, timeout=timeout)
+        return ask(unbound.address, qname, rdtype, timeout=timeout)
     except dns.exception.Timeout:
         raise AssertionError(f"unbound did not answer {qname} {rdtype} within {timeout} s "
                              f"(log: {unbound.log_path})") from None
@@ -28,12 +25,8 @@ def ask(unbound: Unbound, qname: str, rdtype: str = "A", timeout: float = 6.0) -
 def direct(server: Server, qname: str, rdtype: str = "A", *, tcp: bool = False,
            edns: bool = True) -> dns.message.Message:
     """One non-recursive query straight to a fake server."""
-    host, port = server.addresses[0]
-    query = dns.message.make_query(qname, dns.rdatatype.from_text(rdtype), use_edns=0 if edns else False)
-    query.flags &= ~dns.flags.RD
-    if tcp:
-        return dns.query.tcp(query, host, port=port, timeout=2)
-    return dns.query.udp(query, host, port=port, timeout=2)
+    return ask(server, qname, rdtype, transport="tcp" if tcp else "udp", timeout=2,
+               use_edns=0 if edns else False, flags=0)
 
 
 def fresh(unbound: Unbound) -> None:

@@ -19,7 +19,7 @@ import pytest
 from fakens.lab import Hierarchy
 from fakens.testing import Unbound
 
-from ._common import ask, clear_logs, direct, fresh, rcode, records
+from ._common import clear_logs, direct, fresh, rcode, records, recursive
 
 pytestmark = pytest.mark.port53
 
@@ -54,7 +54,7 @@ def run(unbound: Unbound, n: int) -> list[str]:
     out = []
     for _ in range(n):
         fresh(unbound)
-        reply = ask(unbound, QNAME)
+        reply = recursive(unbound, QNAME)
         if rcode(reply) == "NOERROR" and records(reply, "A") == ["192.0.2.10"]:
             out.append("ok")
         elif rcode(reply) == "NXDOMAIN" and not reply.answer:
@@ -104,12 +104,12 @@ def test_two_of_seven_tld_servers_say_nxdomain(hierarchy: Hierarchy,
     # with the io. SOA counting down from the negative TTL.
     for _ in range(40):
         fresh(unbound)
-        if rcode(ask(unbound, QNAME)) == "NXDOMAIN":
+        if rcode(recursive(unbound, QNAME)) == "NXDOMAIN":
             break
     else:
         raise AssertionError("no NXDOMAIN in 40 more fresh resolutions")
     before = sum(len(s.log) for s in tld_servers)
-    again = ask(unbound, QNAME)  # no flush
+    again = recursive(unbound, QNAME)  # no flush
     assert rcode(again) == "NXDOMAIN", again
     soa = [r for r in again.authority if r.rdtype == dns.rdatatype.SOA]
     assert [str(r.name) for r in soa] == [TLD] and NEGATIVE_TTL - 10 <= soa[0].ttl <= NEGATIVE_TTL, again

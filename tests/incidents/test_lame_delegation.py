@@ -18,7 +18,7 @@ import pytest
 from fakens.lab import Hierarchy
 from fakens.testing import Unbound
 
-from ._common import ask, clear_logs, fresh, rcode, records
+from ._common import clear_logs, fresh, rcode, records, recursive
 
 pytestmark = pytest.mark.port53
 
@@ -61,7 +61,7 @@ def test_one_lame_server_costs_a_retry(hierarchy: Hierarchy, fakens_unbound: Cal
     for _ in range(40):
         fresh(unbound)
         clear_logs(hierarchy)
-        reply = ask(unbound, QNAME)
+        reply = recursive(unbound, QNAME)
         assert rcode(reply) == "NOERROR" and records(reply, "A") == ["192.0.2.10"], reply
         if lame.log.count(qname=QNAME, fault="lame"):
             good.log.assert_received(qname=QNAME)
@@ -78,7 +78,7 @@ def test_one_lame_server_costs_a_retry(hierarchy: Hierarchy, fakens_unbound: Cal
     for _ in range(6):
         fresh(unbound)
         clear_logs(hierarchy)
-        reply = ask(unbound, QNAME)
+        reply = recursive(unbound, QNAME)
         assert records(reply, "A") == ["192.0.2.10"], reply
         asked = lame.log.count(qname=QNAME) + good.log.count(qname=QNAME)
         assert asked == 1, f"{asked} queries for one resolution after the fix"
@@ -98,7 +98,7 @@ def test_lame_without_aa_is_accepted(hierarchy: Hierarchy, fakens_unbound: Calla
     for _ in range(40):
         fresh(unbound)
         clear_logs(hierarchy)
-        reply = ask(unbound, QNAME)
+        reply = recursive(unbound, QNAME)
         assert records(reply, "A") == ["192.0.2.10"], reply
         if lame.log.count(qname=QNAME, fault="lame"):
             picked += 1
@@ -119,7 +119,7 @@ def test_both_lame_servfail_and_no_negative_caching(hierarchy: Hierarchy,
         """Resolve each name once (no flush in between): rcodes, queries at the TLD, at the zone."""
         fresh(unbound)
         clear_logs(hierarchy)
-        rcodes = [rcode(ask(unbound, name)) for name in names]
+        rcodes = [rcode(recursive(unbound, name)) for name in names]
         return rcodes, sum(len(s.log) for s in tld), sum(len(s.log) for s in zone_servers)
 
     names = [f"host{i}.example.test." for i in range(5)]  # names that do not exist
@@ -129,7 +129,7 @@ def test_both_lame_servfail_and_no_negative_caching(hierarchy: Hierarchy,
     assert ok_tld == 1, ok_tld
     # ... and the same name again is answered from the negative cache.
     before = sum(len(s.log) for s in zone_servers)
-    assert rcode(ask(unbound, names[0])) == "NXDOMAIN"
+    assert rcode(recursive(unbound, names[0])) == "NXDOMAIN"
     assert sum(len(s.log) for s in zone_servers) == before
 
     for server in zone_servers:

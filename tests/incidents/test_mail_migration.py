@@ -23,7 +23,7 @@ import pytest
 from fakens.lab import Hierarchy
 from fakens.testing import Unbound
 
-from ._common import answer_ttl, ask, clear_logs, direct, fresh, rcode, records
+from ._common import answer_ttl, clear_logs, direct, fresh, rcode, records, recursive
 
 pytestmark = pytest.mark.port53
 
@@ -61,7 +61,7 @@ def mx_over_fresh_resolutions(unbound: Unbound, n: int) -> list[str]:
     out = []
     for _ in range(n):
         fresh(unbound)
-        reply = ask(unbound, DOMAIN, "MX")
+        reply = recursive(unbound, DOMAIN, "MX")
         assert rcode(reply) == "NOERROR", reply
         mx = records(reply, "MX")
         out.append("new" if mx == NEW_MX else "old" if mx == OLD_MX else repr(mx))
@@ -99,7 +99,7 @@ def test_mail_migration(hierarchy: Hierarchy, fakens_unbound: Callable[..., Unbo
     lookups: set[str] = set()
     for _ in range(TRIALS):
         fresh(unbound)
-        lookups.add(rcode(ask(unbound, OLD_SERVER, "A")))
+        lookups.add(rcode(recursive(unbound, OLD_SERVER, "A")))
         if "NXDOMAIN" in lookups:
             break
     assert "NXDOMAIN" in lookups, lookups
@@ -108,7 +108,7 @@ def test_mail_migration(hierarchy: Hierarchy, fakens_unbound: Callable[..., Unbo
     # The long TTL: a resolver that got the old MX keeps it, even once the zone is fixed.
     for _ in range(TRIALS):
         fresh(unbound)
-        reply = ask(unbound, DOMAIN, "MX")
+        reply = recursive(unbound, DOMAIN, "MX")
         if records(reply, "MX") == OLD_MX:
             break
     else:
@@ -117,7 +117,7 @@ def test_mail_migration(hierarchy: Hierarchy, fakens_unbound: Callable[..., Unbo
     # -- the fix: ns2 gets its address, the old provider serves the new data ---------------
     new.faults.remove("no-ns2-address")
     old.faults.remove("old-provider")
-    cached = ask(unbound, DOMAIN, "MX")  # no flush: what a resolver that cached it still says
+    cached = recursive(unbound, DOMAIN, "MX")  # no flush: what a resolver that cached it still says
     assert records(cached, "MX") == OLD_MX and answer_ttl(cached, "MX") > OLD_TTL - 60, cached
 
     trace = hierarchy.tracer(ask_all=True).resolve(DOMAIN, "MX")
@@ -129,4 +129,4 @@ def test_mail_migration(hierarchy: Hierarchy, fakens_unbound: Callable[..., Unbo
     assert new.log.count(qname=DOMAIN, qtype="MX") and old.log.count(qname=DOMAIN, qtype="MX")  # both asked
     for _ in range(10):
         fresh(unbound)
-        assert records(ask(unbound, OLD_SERVER, "A"), "A") == [old.addresses[0][0]]
+        assert records(recursive(unbound, OLD_SERVER, "A"), "A") == [old.addresses[0][0]]

@@ -26,7 +26,7 @@ import pytest
 from fakens.lab import Hierarchy
 from fakens.testing import Unbound
 
-from ._common import ask, direct, fresh, rcode, records
+from ._common import direct, fresh, rcode, records, recursive
 
 pytestmark = pytest.mark.port53
 
@@ -137,19 +137,19 @@ def test_rfc1912_catalog(tmp_path: Path, fakens_hierarchy: Callable[..., Hierarc
     unbound = fakens_unbound(hierarchy, qname_minimisation=False)
     zone_server = hierarchy.server("ns1.rfc1912.test.")
     # CNAME beside other data: the server holds both; TXT gets the TXT, A gets the CNAME.
-    txt = ask(unbound, "alias.rfc1912.test.", "TXT")
+    txt = recursive(unbound, "alias.rfc1912.test.", "TXT")
     assert records(txt, "TXT") == ['"other data"'] and records(txt, "CNAME") == [], txt
-    a = ask(unbound, "alias.rfc1912.test.", "A")
+    a = recursive(unbound, "alias.rfc1912.test.", "A")
     assert records(a, "CNAME") == ["www.rfc1912.test."] and records(a, "A") == ["192.0.2.10"], a
     # MX pointing at a CNAME: the exchange's address comes only through the alias.
-    mx = ask(unbound, "rfc1912.test.", "MX")
+    mx = recursive(unbound, "rfc1912.test.", "MX")
     assert records(mx, "MX") == ["10 mailalias.rfc1912.test."], mx
-    exchange = ask(unbound, "mailalias.rfc1912.test.", "A")
+    exchange = recursive(unbound, "mailalias.rfc1912.test.", "A")
     assert records(exchange, "CNAME") == ["mail.rfc1912.test."] and records(exchange, "A") == ["192.0.2.25"]
     # CNAME loop: the server answers each step; unbound gives up with SERVFAIL, the tracer names the loop.
     loop = direct(zone_server, "loop1.rfc1912.test.", "A")
     assert rcode(loop) == "NOERROR" and records(loop, "CNAME"), loop
-    looped = ask(unbound, "loop1.rfc1912.test.", "A")
+    looped = recursive(unbound, "loop1.rfc1912.test.", "A")
     assert rcode(looped) == "SERVFAIL" and not records(looped, "A"), looped
     trace = hierarchy.tracer().resolve("loop1.rfc1912.test.", "A")
     assert trace.rcode == dns.rcode.SERVFAIL and "CNAME loop" in trace.error, str(trace)
@@ -159,8 +159,8 @@ def test_rfc1912_catalog(tmp_path: Path, fakens_hierarchy: Callable[..., Hierarc
     with hierarchy.server("ns1.one.test.").faults.scoped("lame mode=refused"), \
          hierarchy.server("ns1.rfc1912.test.").faults.scoped("lame mode=refused"):
         fresh(unbound)
-        assert rcode(ask(unbound, "www.one.test.")) == "SERVFAIL"          # nothing else to ask
-        assert records(ask(unbound, "www.rfc1912.test."), "A") == ["192.0.2.10"]  # ns2 answers
+        assert rcode(recursive(unbound, "www.one.test.")) == "SERVFAIL"          # nothing else to ask
+        assert records(recursive(unbound, "www.rfc1912.test."), "A") == ["192.0.2.10"]  # ns2 answers
     # More than 7 NS: the referral does not fit 512 bytes (no EDNS): TC; over TCP it is whole.
     tld = hierarchy.servers_for("test.")[0]
     udp = direct(tld, "www.many.test.", "A", edns=False)
@@ -170,7 +170,7 @@ def test_rfc1912_catalog(tmp_path: Path, fakens_hierarchy: Callable[..., Hierarc
     ns = [r for r in tcp.authority if r.rdtype == dns.rdatatype.NS]
     assert len(ns) == 1 and len(ns[0]) == 9 and len([r for r in tcp.additional if r.rdtype == dns.rdatatype.A]) == 9
     tld.log.assert_received(qname="www.many.test.", transport="tcp")
-    assert records(ask(unbound, "www.many.test."), "A") == ["192.0.2.12"]
+    assert records(recursive(unbound, "www.many.test."), "A") == ["192.0.2.12"]
 
     # -- the fix: the corrected files ------------------------------------------------------
     fixed_dir = tmp_path / "fixed"
@@ -179,13 +179,13 @@ def test_rfc1912_catalog(tmp_path: Path, fakens_hierarchy: Callable[..., Hierarc
     assert findings == set(), output
     fixed = fakens_hierarchy(files)
     unbound = fakens_unbound(fixed, qname_minimisation=False)
-    assert records(ask(unbound, "alias.rfc1912.test.", "TXT"), "CNAME") == ["www.rfc1912.test."]
-    exchange = ask(unbound, "mail.rfc1912.test.", "A")
+    assert records(recursive(unbound, "alias.rfc1912.test.", "TXT"), "CNAME") == ["www.rfc1912.test."]
+    exchange = recursive(unbound, "mail.rfc1912.test.", "A")
     assert records(exchange, "CNAME") == [] and records(exchange, "A") == ["192.0.2.25"]
-    assert records(ask(unbound, "loop1.rfc1912.test.", "A"), "A") == ["192.0.2.31"]
+    assert records(recursive(unbound, "loop1.rfc1912.test.", "A"), "A") == ["192.0.2.31"]
     with fixed.server("ns1.one.test.").faults.scoped("lame mode=refused"):
         fresh(unbound)
-        assert records(ask(unbound, "www.one.test."), "A") == ["192.0.2.11"]   # ns2.one.test. answers
+        assert records(recursive(unbound, "www.one.test."), "A") == ["192.0.2.11"]   # ns2.one.test. answers
     udp = direct(fixed.servers_for("test.")[0], "www.many.test.", "A", edns=False)
     assert not udp.flags & dns.flags.TC and len(udp.additional) == 4, udp
 

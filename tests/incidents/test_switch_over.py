@@ -23,12 +23,13 @@ from collections.abc import Callable
 
 import dns.name
 import pytest
+from helpers import poll
 
 from fakens.clock import ManualClock
 from fakens.lab import Hierarchy
 from fakens.testing import Unbound
 
-from ._common import answer_ttl, ask, clear_logs, fresh, records
+from ._common import answer_ttl, clear_logs, fresh, records, recursive
 
 pytestmark = pytest.mark.port53
 
@@ -91,17 +92,6 @@ def clock(hierarchy: Hierarchy) -> ManualClock:
     return hierarchy.clock
 
 
-def wait_for(condition: Callable[[], bool], deadline: float) -> float:
-    """Poll *condition* until true or *deadline* seconds of real time; the seconds it took.
-    (Waiting for unbound's real-time cache to expire: polling for a condition, with a deadline.)"""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > deadline:
-            raise AssertionError(f"condition not met within {deadline} s")
-        time.sleep(0.05)
-    return time.monotonic() - started
-
-
 def test_long_ttl_keeps_the_old_answer(fakens_hierarchy: Callable[..., Hierarchy],
                                        fakens_unbound: Callable[..., Unbound]) -> None:
     hierarchy = build(fakens_hierarchy, LONG_TTL)
@@ -111,7 +101,7 @@ def test_long_ttl_keeps_the_old_answer(fakens_hierarchy: Callable[..., Hierarchy
     assert zone_steps(hierarchy) == [(OLD, [OLD_WWW])]
     # ... and a resolver in use before T caches the old answer with its one-day TTL.
     unbound = fakens_unbound(hierarchy, qname_minimisation=False)
-    reply = ask(unbound, QNAME)
+    reply = recursive(unbound, QNAME)
     assert records(reply, "A") == [OLD_WWW] and answer_ttl(reply, "A") > LONG_TTL - 60, reply
     old.log.assert_received(qname=QNAME)
     new.log.assert_not_received(qname=QNAME)
@@ -123,12 +113,12 @@ def test_long_ttl_keeps_the_old_answer(fakens_hierarchy: Callable[..., Hierarchy
 
     # The resolver holding the old answer keeps giving it, asking nobody.
     clear_logs(hierarchy)
-    cached = ask(unbound, QNAME)
+    cached = recursive(unbound, QNAME)
     assert records(cached, "A") == [OLD_WWW] and answer_ttl(cached, "A") > LONG_TTL - 60, cached
     assert sum(len(s.log) for s in hierarchy.servers.values()) == 0
     # A resolver that starts fresh (the same one, flushed) is sent to the new provider: mixed answers.
     fresh(unbound)
-    reply = ask(unbound, QNAME)
+    reply = recursive(unbound, QNAME)
     assert records(reply, "A") == [NEW_WWW], reply
     new.log.assert_received(qname=QNAME)
     old.log.assert_not_received(qname=QNAME)
@@ -142,13 +132,15 @@ def test_zone_ttl_lowered_but_delegation_cached(fakens_hierarchy: Callable[..., 
     old = hierarchy.server(OLD)
     tld = hierarchy.servers_for("test.")[0]
     unbound = fakens_unbound(hierarchy, qname_minimisation=False)
-    assert records(ask(unbound, QNAME), "A") == [OLD_WWW]
+    assert records(recursive(unbound, QNAME), "A") == [OLD_WWW]
     clock(hierarchy).set(T)
     clear_logs(hierarchy)
-    took = wait_for(lambda: bool(records(ask(unbound, QNAME), "A")) and old.log.count(qname=QNAME) > 0,
-                    SHORT_TTL + 8)
+    started = time.monotonic()  # unbound's cache expires in real time: poll, with a deadline
+    poll(lambda: bool(records(recursive(unbound, QNAME), "A")) and old.log.count(qname=QNAME) > 0,
+         SHORT_TTL + 8, what="unbound to ask the old server again", interval=0.05)
+    took = time.monotonic() - started
     print(f"\nzone TTL {SHORT_TTL}s, delegation TTL 86400s: asked the old server again after {took:.1f}s")
-    reply = ask(unbound, QNAME)
+    reply = recursive(unbound, QNAME)
     assert records(reply, "A") == [OLD_WWW], reply
     tld.log.assert_not_received(qname="**.example.test.")
 
@@ -159,12 +151,15 @@ def test_lowered_ttls_end_the_mixed_window(fakens_hierarchy: Callable[..., Hiera
     new = hierarchy.server(NEW)
     tld = hierarchy.servers_for("test.")[0]
     unbound = fakens_unbound(hierarchy, qname_minimisation=False)
-    reply = ask(unbound, QNAME)
+    reply = recursive(unbound, QNAME)
     assert records(reply, "A") == [OLD_WWW] and answer_ttl(reply, "A") <= SHORT_TTL, reply
 
     clock(hierarchy).set(T)
     clear_logs(hierarchy)
-    took = wait_for(lambda: records(ask(unbound, QNAME), "A") == [NEW_WWW], SHORT_TTL + 8)
+    started = time.monotonic()  # unbound's cache expires in real time: poll, with a deadline
+    poll(lambda: records(recursive(unbound, QNAME), "A") == [NEW_WWW], SHORT_TTL + 8,
+         what="unbound to give the new answer", interval=0.05)
+    took = time.monotonic() - started
     print(f"\nswitch-over with TTLs of {SHORT_TTL}s: the new answer after {took:.1f}s")
     assert took <= SHORT_TTL + 2, took
     tld.log.assert_received(qname=QNAME, fault="from-T")

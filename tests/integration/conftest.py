@@ -7,14 +7,15 @@ library would forgive is still caught.
 
 Fixtures::
 
-    ask(server, "www.example.test.", "A", transport="tcp", use_edns=0)  -> (message, wire)
-    exchange(addr, message_or_wire, transport="udp")                     -> (message, wire)
-    aask(...)   the same as ask, awaitable (runs in a worker thread, so a
-                server served by the test's own loop keeps running)
+    ask_wire(server, "www.example.test.", "A", transport="tcp", use_edns=0)  -> (message, wire)
+    exchange(addr, message_or_wire, transport="udp")                          -> (message, wire)
+    aask_wire(...)   the same as ask_wire, awaitable (runs in a worker thread, so a
+                     server served by the test's own loop keeps running)
     make_server(zones=..., **options)   a started sync Server, stopped at teardown
     server      example.test. on 127.0.0.1:0
 
-No sleeping: waits are socket timeouts or polls with a deadline.
+No sleeping: waits are socket timeouts or polls with a deadline (helpers.poll). Tests that
+need no bytes use helpers.ask.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dnslib
 import pytest
+from helpers import TIMEOUT, Target, address, frame, poll, read_frame, recv_exact
 
 import fakens
 
@@ -40,16 +42,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ZONES = os.path.join(REPO, "zones")
 EXAMPLE_ZONE = os.path.join(ZONES, "example.test.zone")
 TEST_ZONE = os.path.join(ZONES, "test.zone")
-TIMEOUT = 5.0
-
 Addr = tuple[str, int]
-
-
-def addr_of(target: Any) -> Addr:
-    """(host, port) of a Server (its first address) or of a (host, port) pair."""
-    if isinstance(target, fakens.Server):
-        return target.addresses[0]
-    return (target[0], int(target[1]))
+__all__ = ["TIMEOUT", "frame", "poll", "read_frame", "recv_exact"]  # re-exported for the tests here
 
 
 def dnslib_parse(wire: bytes) -> dnslib.DNSRecord:
@@ -71,27 +65,6 @@ def check_wire(wire: bytes, request: dns.message.Message | None = None, **from_w
 
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    """Read exactly n bytes; b'' short read means the peer closed."""
-    data = bytearray()
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return bytes(data)
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    """One length-prefixed DNS message from a TCP socket."""
-    (length,) = struct.unpack("!H", recv_exact(sock, 2))
-    return recv_exact(sock, length)
-
-
-def frame(wire: bytes) -> bytes:
-    return struct.pack("!H", len(wire)) + wire
 
 
 def udp_socket(host: str = "127.0.0.1") -> socket.socket:
@@ -134,9 +107,9 @@ def nothing_pending(sock: socket.socket) -> list[bytes]:
         sock.settimeout(TIMEOUT)
 
 
-def raw_exchange(target: Any, wire: bytes, transport: str = "udp", timeout: float = TIMEOUT) -> bytes:
+def raw_exchange(target: Target, wire: bytes, transport: str = "udp", timeout: float = TIMEOUT) -> bytes:
     """Send *wire*; return the raw reply with the same ID (UDP or one TCP frame)."""
-    host, port = addr_of(target)
+    host, port = address(target)
     msg_id = struct.unpack_from("!H", wire)[0] if len(wire) >= 2 else 0
     if transport == "udp":
         with udp_socket(host) as sock:
@@ -147,7 +120,7 @@ def raw_exchange(target: Any, wire: bytes, transport: str = "udp", timeout: floa
         return read_frame(sock)
 
 
-def exchange(target: Any, query: dns.message.Message | bytes, transport: str = "udp",
+def exchange(target: Target, query: dns.message.Message | bytes, transport: str = "udp",
              timeout: float = TIMEOUT, **from_wire: Any) -> tuple[dns.message.Message, bytes]:
     """Send a query (a dnspython message or raw bytes); (dnspython reply, reply wire)."""
     request = query if isinstance(query, dns.message.Message) else None
@@ -162,17 +135,18 @@ def make_query(qname: str | dns.name.Name, rdtype: str | dns.rdatatype.RdataType
     return dns.message.make_query(qname, rdtype, rdclass, **kwargs)
 
 
-def ask(target: Any, qname: str | dns.name.Name, rdtype: str | dns.rdatatype.RdataType = "A",
-        rdclass: str | dns.rdataclass.RdataClass = "IN", *,
-        transport: str = "udp", timeout: float = TIMEOUT, **make_kwargs: Any) -> tuple[dns.message.Message, bytes]:
-    """Build a query with dnspython's make_query, send it, decode the reply both ways."""
+def ask_wire(target: Target, qname: str | dns.name.Name, rdtype: str | dns.rdatatype.RdataType = "A",
+             rdclass: str | dns.rdataclass.RdataClass = "IN", *,
+             transport: str = "udp", timeout: float = TIMEOUT, **make_kwargs: Any) -> tuple[dns.message.Message, bytes]:
+    """helpers.ask at the wire level: build the query with dnspython's make_query, send it,
+    and return the reply decoded both ways (dnspython and dnslib) with its bytes."""
     query = make_query(qname, rdtype, rdclass, **make_kwargs)
     reply, wire = exchange(target, query, transport, timeout)
     assert reply.id == query.id
     return reply, wire
 
 
-def tcp_stream(target: Any, query: dns.message.Message, timeout: float = TIMEOUT, **from_wire: Any
+def tcp_stream(target: Target, query: dns.message.Message, timeout: float = TIMEOUT, **from_wire: Any
                ) -> list[tuple[dns.message.Message, bytes]]:
     """A zone transfer over one TCP connection, read frame by frame until it
     ends: an error rcode; a first message holding a lone SOA; in AXFR form the
@@ -180,7 +154,7 @@ def tcp_stream(target: Any, query: dns.message.Message, timeout: float = TIMEOUT
     SOA with another serial) the third SOA with the first serial. Every
     message is decoded by dnspython (TSIG verified through the stream when
     the query was signed) and by dnslib."""
-    host, port = addr_of(target)
+    host, port = address(target)
     out: list[tuple[dns.message.Message, bytes]] = []
     records: list[tuple[int, int | None]] = []  # (rdtype, serial of an SOA)
     with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -212,18 +186,6 @@ def tcp_stream(target: Any, query: dns.message.Message, timeout: float = TIMEOUT
         raise TimeoutError("transfer did not end within the deadline")
 
 
-def poll(predicate: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
-    """Call *predicate* until it returns a true value or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.01)  # polling interval, not synchronisation
-
-
 def example_zone() -> fakens.Zone:
     return fakens.Zone.from_file(EXAMPLE_ZONE)
 
@@ -231,20 +193,15 @@ def example_zone() -> fakens.Zone:
 # -- fixtures -------------------------------------------------------------------------------
 
 
-@pytest.fixture(name="ask")
-def ask_fixture() -> Callable[..., tuple[dns.message.Message, bytes]]:
-    return ask
-
-
 @pytest.fixture(name="exchange")
 def exchange_fixture() -> Callable[..., tuple[dns.message.Message, bytes]]:
     return exchange
 
 
-@pytest.fixture(name="aask")
-def aask_fixture() -> Callable[..., Any]:
-    async def aask(*args: Any, **kwargs: Any) -> tuple[dns.message.Message, bytes]:
-        return await asyncio.to_thread(ask, *args, **kwargs)
+@pytest.fixture(name="aask_wire")
+def aask_wire_fixture() -> Callable[..., Any]:
+    async def aask_wire(*args: Any, **kwargs: Any) -> tuple[dns.message.Message, bytes]:
+        return await asyncio.to_thread(ask_wire, *args, **kwargs)
 
-    return aask
+    return aask_wire
 

@@ -16,7 +16,7 @@ import pytest
 
 import fakens
 
-from .conftest import ask, dnslib_parse
+from .conftest import ask_wire, dnslib_parse
 
 TRANSPORTS = ["udp", "tcp"]
 
@@ -31,7 +31,7 @@ def _rrset(section: list[dns.rrset.RRset], name: str, rdtype: str) -> dns.rrset.
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_answer_flags_aa_no_ra_no_ad_rd_copied(server: fakens.Server, transport: str) -> None:
-    reply, _ = ask(server, "www.example.test.", "A", transport=transport)  # make_query sets RD
+    reply, _ = ask_wire(server, "www.example.test.", "A", transport=transport)  # make_query sets RD
     assert reply.flags & dns.flags.QR
     assert reply.flags & dns.flags.AA
     assert not reply.flags & dns.flags.RA
@@ -46,7 +46,7 @@ def test_answer_flags_aa_no_ra_no_ad_rd_copied(server: fakens.Server, transport:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_rd_clear_stays_clear_and_ad_in_query_not_copied(server: fakens.Server, transport: str) -> None:
-    reply, _ = ask(server, "www.example.test.", "A", transport=transport, flags=dns.flags.AD)
+    reply, _ = ask_wire(server, "www.example.test.", "A", transport=transport, flags=dns.flags.AD)
     assert not reply.flags & dns.flags.RD
     assert not reply.flags & dns.flags.AD
     assert not reply.flags & dns.flags.RA
@@ -56,7 +56,7 @@ def test_rd_clear_stays_clear_and_ad_in_query_not_copied(server: fakens.Server, 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_question_echoed_with_the_clients_case(server: fakens.Server, transport: str) -> None:
     qname = "wWw.ExAmPlE.tEsT."
-    reply, wire = ask(server, qname, "A", transport=transport)
+    reply, wire = ask_wire(server, qname, "A", transport=transport)
     assert len(reply.question) == 1
     assert reply.question[0].name.to_text() == qname  # case-sensitive comparison
     assert reply.question[0].rdtype == dns.rdatatype.A
@@ -68,10 +68,10 @@ def test_question_echoed_with_the_clients_case(server: fakens.Server, transport:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_ttls_as_in_the_zone(server: fakens.Server, transport: str) -> None:
-    reply, wire = ask(server, "www.example.test.", "A", transport=transport)
+    reply, wire = ask_wire(server, "www.example.test.", "A", transport=transport)
     assert _rrset(reply.answer, "www.example.test.", "A").ttl == 300
     assert _rrset(reply.authority, "example.test.", "NS").ttl == 3600
-    reply, wire = ask(server, "example.test.", "MX", transport=transport)
+    reply, wire = ask_wire(server, "example.test.", "MX", transport=transport)
     assert _rrset(reply.answer, "example.test.", "MX").ttl == 3600
     assert _rrset(reply.additional, "mail.example.test.", "A").ttl == 3600
     # dnslib sees the same TTLs
@@ -81,12 +81,12 @@ def test_ttls_as_in_the_zone(server: fakens.Server, transport: str) -> None:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_nxdomain_and_nodata(server: fakens.Server, transport: str) -> None:
-    reply, _ = ask(server, "nope.example.test.", "A", transport=transport)
+    reply, _ = ask_wire(server, "nope.example.test.", "A", transport=transport)
     assert reply.rcode() == dns.rcode.NXDOMAIN
     assert reply.flags & dns.flags.AA
     soa = _rrset(reply.authority, "example.test.", "SOA")
     assert soa.ttl == 300  # RFC 2308: min(SOA TTL, MINIMUM)
-    reply, _ = ask(server, "www.example.test.", "MX", transport=transport)
+    reply, _ = ask_wire(server, "www.example.test.", "MX", transport=transport)
     assert reply.rcode() == dns.rcode.NOERROR
     assert not reply.answer
     _rrset(reply.authority, "example.test.", "SOA")
@@ -94,7 +94,7 @@ def test_nxdomain_and_nodata(server: fakens.Server, transport: str) -> None:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_not_served_zone_refused(server: fakens.Server, transport: str) -> None:
-    reply, _ = ask(server, "www.example.org.", "A", transport=transport)
+    reply, _ = ask_wire(server, "www.example.org.", "A", transport=transport)
     assert reply.rcode() == dns.rcode.REFUSED
     assert not reply.flags & dns.flags.AA
     assert reply.question[0].name == dns.name.from_text("www.example.org.")
@@ -104,7 +104,7 @@ def test_not_served_zone_refused(server: fakens.Server, transport: str) -> None:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_chaos_identity_gives_the_server_name(make_server: Callable[..., fakens.Server], qname: str, transport: str) -> None:
     server = make_server(name="ns-identity-7")
-    reply, _ = ask(server, qname, "TXT", "CH", transport=transport)
+    reply, _ = ask_wire(server, qname, "TXT", "CH", transport=transport)
     assert reply.rcode() == dns.rcode.NOERROR
     assert reply.flags & dns.flags.AA
     assert reply.question[0].name.to_text() == qname
@@ -116,7 +116,7 @@ def test_chaos_identity_gives_the_server_name(make_server: Callable[..., fakens.
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_chaos_version_bind(make_server: Callable[..., fakens.Server], transport: str) -> None:
     server = make_server(version="fakens-test 9.9")
-    reply, _ = ask(server, "version.bind.", "TXT", "CH", transport=transport)
+    reply, _ = ask_wire(server, "version.bind.", "TXT", "CH", transport=transport)
     assert reply.rcode() == dns.rcode.NOERROR
     (rrset,) = reply.answer
     assert rrset.rdclass == dns.rdataclass.CH

@@ -15,7 +15,7 @@ import pytest
 import fakens
 
 from .conftest import (
-    ask,
+    ask_wire,
     check_wire,
     frame,
     nothing_pending,
@@ -50,7 +50,7 @@ def _assert_silent_then_barrier(server: fakens.Server, bad: bytes) -> None:
 
 def _assert_server_alive(server: fakens.Server) -> None:
     for transport in ("udp", "tcp"):
-        reply, _ = ask(server, "www.example.test.", "A", transport=transport)
+        reply, _ = ask_wire(server, "www.example.test.", "A", transport=transport)
         assert reply.rcode() == dns.rcode.NOERROR and reply.answer
 
 
@@ -132,7 +132,7 @@ def test_dnspython_update_is_notimp(server: fakens.Server) -> None:
     assert reply.opcode() == dns.opcode.UPDATE
     assert reply.id == update.id
     # and the zone did not change
-    r, _ = ask(server, "new.example.test.", "A")
+    r, _ = ask_wire(server, "new.example.test.", "A")
     assert r.rcode() == dns.rcode.NXDOMAIN
 
 

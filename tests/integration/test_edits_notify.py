@@ -18,14 +18,14 @@ import pytest
 
 import fakens
 
-from .conftest import ask, check_wire, nothing_pending, poll, udp_socket
+from .conftest import ask_wire, check_wire, nothing_pending, poll, udp_socket
 
 ORIGIN = "example.test."
 OLD_SERIAL = 2024010101
 
 
 def _soa_serial(server: fakens.Server, transport: str = "udp") -> int:
-    reply, _ = ask(server, ORIGIN, "SOA", transport=transport)
+    reply, _ = ask_wire(server, ORIGIN, "SOA", transport=transport)
     return int(reply.answer[0][0].serial)
 
 
@@ -34,34 +34,34 @@ def _soa_serial(server: fakens.Server, transport: str = "udp") -> int:
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_edit_while_serving_next_query_sees_new_data(server: fakens.Server, transport: str) -> None:
-    reply, _ = ask(server, "new.example.test.", "A", transport=transport)
+    reply, _ = ask_wire(server, "new.example.test.", "A", transport=transport)
     assert reply.rcode() == dns.rcode.NXDOMAIN
     server.zone(ORIGIN).edit(add=["new 120 A 192.0.2.77"])
-    reply, _ = ask(server, "new.example.test.", "A", transport=transport)
+    reply, _ = ask_wire(server, "new.example.test.", "A", transport=transport)
     assert reply.rcode() == dns.rcode.NOERROR
     assert [(r.address, reply.answer[0].ttl) for r in reply.answer[0]] == [("192.0.2.77", 120)]
     assert _soa_serial(server, transport) == OLD_SERIAL + 1
     # the negative answer's SOA has the new serial too
-    reply, _ = ask(server, "gone.example.test.", "A", transport=transport)
+    reply, _ = ask_wire(server, "gone.example.test.", "A", transport=transport)
     assert reply.authority[0][0].serial == OLD_SERIAL + 1
 
 
 def test_edit_remove_and_replace_seen_at_once(server: fakens.Server) -> None:
     zone = server.zone(ORIGIN)
     zone.edit(remove=["www A"])
-    reply, _ = ask(server, "www.example.test.", "A")
+    reply, _ = ask_wire(server, "www.example.test.", "A")
     assert reply.rcode() == dns.rcode.NOERROR and not reply.answer
-    reply, _ = ask(server, "www.example.test.", "AAAA")
+    reply, _ = ask_wire(server, "www.example.test.", "AAAA")
     assert reply.answer
     zone.edit(replace=["www 60 A 192.0.2.11"])
-    reply, _ = ask(server, "www.example.test.", "A")
+    reply, _ = ask_wire(server, "www.example.test.", "A")
     assert [r.address for r in reply.answer[0]] == ["192.0.2.11"] and reply.answer[0].ttl == 60
     assert _soa_serial(server) == OLD_SERIAL + 2
 
 
 def test_edit_without_bumping_keeps_the_serial(server: fakens.Server) -> None:
     server.zone(ORIGIN).edit(add=["quiet 300 A 192.0.2.78"], bump_serial=False)
-    reply, _ = ask(server, "quiet.example.test.", "A")
+    reply, _ = ask_wire(server, "quiet.example.test.", "A")
     assert reply.answer[0][0].address == "192.0.2.78"
     assert _soa_serial(server) == OLD_SERIAL
     assert server.zone(ORIGIN).serial == OLD_SERIAL
@@ -72,7 +72,7 @@ def test_edits_during_a_stream_of_queries(server: fakens.Server) -> None:
     zone = server.zone(ORIGIN)
     for i in range(20):
         zone.edit(add=[f"n{i} 300 A 192.0.2.{i + 1}"])
-        reply, _ = ask(server, f"n{i}.example.test.", "A", transport="tcp" if i % 2 else "udp")
+        reply, _ = ask_wire(server, f"n{i}.example.test.", "A", transport="tcp" if i % 2 else "udp")
         assert reply.answer[0][0].address == f"192.0.2.{i + 1}"
     assert _soa_serial(server) == OLD_SERIAL + 20
 
@@ -182,7 +182,7 @@ def test_no_notify_without_targets_or_edit(make_server: Callable[..., fakens.Ser
     target = secondary.getsockname()
     server = make_server(notify=[f"127.0.0.1:{target[1]}"])
     # a query is no reason to notify; use a later edit's NOTIFY as the barrier
-    ask(server, "www.example.test.", "A")
+    ask_wire(server, "www.example.test.", "A")
     server.zone(ORIGIN).edit(add=["new 300 A 192.0.2.99"])
     notify, _, _ = _next_notify(secondary)
     assert notify.answer == [] or notify.answer[0][0].serial == OLD_SERIAL + 1

@@ -13,7 +13,7 @@ import pytest
 
 import fakens
 
-from .conftest import ask, dnslib_parse, exchange, make_query
+from .conftest import ask_wire, dnslib_parse, exchange, make_query
 
 TRANSPORTS = ["udp", "tcp"]
 UNKNOWN_OPTION = dns.edns.OptionType.make(65001)
@@ -34,7 +34,7 @@ def _opt_header(wire: bytes) -> tuple[int, int, int, int]:
 @pytest.mark.parametrize("payload", [512, 1232, 4096])
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_reply_opt_is_version_0_with_the_servers_size(server: fakens.Server, transport: str, payload: int) -> None:
-    reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, payload=payload)
+    reply, wire = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0, payload=payload)
     assert reply.edns == 0
     assert reply.payload == 1232
     assert reply.rcode() == dns.rcode.NOERROR
@@ -44,21 +44,21 @@ def test_reply_opt_is_version_0_with_the_servers_size(server: fakens.Server, tra
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_do_bit_copied(server: fakens.Server, transport: str) -> None:
-    reply, wire = ask(server, "www.example.test.", "A", transport=transport, want_dnssec=True)
+    reply, wire = ask_wire(server, "www.example.test.", "A", transport=transport, want_dnssec=True)
     assert reply.ednsflags & dns.flags.DO
     assert _opt_header(wire)[3] == 0x8000
-    reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0)
+    reply, wire = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0)
     assert not reply.ednsflags & dns.flags.DO
     assert _opt_header(wire)[3] == 0
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_unknown_edns_flags_are_zero_in_the_reply(server: fakens.Server, transport: str) -> None:
-    reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0,
+    reply, wire = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0,
                       ednsflags=dns.flags.DO | 0x4000 | 0x0001)
     assert reply.ednsflags == dns.flags.DO
     assert _opt_header(wire)[3] == 0x8000
-    reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, ednsflags=0x7FFF)
+    reply, wire = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0, ednsflags=0x7FFF)
     assert reply.ednsflags == 0
     assert _opt_header(wire)[3] == 0
 
@@ -66,7 +66,7 @@ def test_unknown_edns_flags_are_zero_in_the_reply(server: fakens.Server, transpo
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_unknown_option_not_echoed(server: fakens.Server, transport: str) -> None:
     option = dns.edns.GenericOption(UNKNOWN_OPTION, b"\x01\x02\x03")
-    reply, _wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[option])
+    reply, _wire = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[option])
     assert reply.rcode() == dns.rcode.NOERROR
     assert reply.edns == 0
     assert [o.otype for o in reply.options] == []
@@ -76,7 +76,7 @@ def test_unknown_option_not_echoed(server: fakens.Server, transport: str) -> Non
 def test_client_cookie_not_echoed_alone(server: fakens.Server, transport: str) -> None:
     client_cookie = bytes.fromhex("0123456789abcdef")
     option = dns.edns.GenericOption(dns.edns.OptionType.COOKIE, client_cookie)
-    reply, _ = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[option])
+    reply, _ = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[option])
     assert reply.rcode() == dns.rcode.NOERROR
     for o in reply.options:
         if o.otype == dns.edns.OptionType.COOKIE:
@@ -89,26 +89,26 @@ def test_client_cookie_not_echoed_alone(server: fakens.Server, transport: str) -
 def test_nsid_answered_when_asked_and_configured(make_server: Callable[..., fakens.Server], transport: str) -> None:
     server = make_server(nsid="fakens-nsid-1")
     asked = dns.edns.GenericOption(dns.edns.OptionType.NSID, b"")
-    reply, _ = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[asked])
+    reply, _ = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[asked])
     nsids = [o for o in reply.options if o.otype == dns.edns.OptionType.NSID]
     assert len(nsids) == 1
     assert nsids[0].to_wire() == b"fakens-nsid-1"
     # not asked: not sent
-    reply, _ = ask(server, "www.example.test.", "A", transport=transport, use_edns=0)
+    reply, _ = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0)
     assert not [o for o in reply.options if o.otype == dns.edns.OptionType.NSID]
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_nsid_absent_when_not_configured(server: fakens.Server, transport: str) -> None:
     asked = dns.edns.GenericOption(dns.edns.OptionType.NSID, b"")
-    reply, _ = ask(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[asked])
+    reply, _ = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=0, options=[asked])
     assert reply.rcode() == dns.rcode.NOERROR
     assert not [o for o in reply.options if o.otype == dns.edns.OptionType.NSID]
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_edns_version_1_gets_badvers(server: fakens.Server, transport: str) -> None:
-    reply, wire = ask(server, "www.example.test.", "A", transport=transport, use_edns=1)
+    reply, wire = ask_wire(server, "www.example.test.", "A", transport=transport, use_edns=1)
     assert reply.rcode() == dns.rcode.BADVERS
     assert reply.edns == 0  # the reply says which version the server speaks
     assert not reply.answer and not reply.authority
@@ -121,7 +121,7 @@ def test_edns_version_1_gets_badvers(server: fakens.Server, transport: str) -> N
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_no_opt_in_reply_when_query_has_none(server: fakens.Server, transport: str) -> None:
     for qname, rdtype in [("www.example.test.", "A"), ("nope.example.test.", "A"), ("www.example.org.", "A")]:
-        reply, wire = ask(server, qname, rdtype, transport=transport)
+        reply, wire = ask_wire(server, qname, rdtype, transport=transport)
         assert reply.edns == -1
         assert not [rr for rr in dnslib_parse(wire).ar if rr.rtype == 41]
 
@@ -136,5 +136,5 @@ def test_opt_on_error_replies_too(server: fakens.Server) -> None:
 def test_query_with_edns_and_nsid_together_with_unknown_option(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(nsid=b"\x00\xffbin")
     options = [dns.edns.GenericOption(UNKNOWN_OPTION, b""), dns.edns.GenericOption(dns.edns.OptionType.NSID, b"")]
-    reply, _ = ask(server, "www.example.test.", "A", use_edns=0, options=options)
+    reply, _ = ask_wire(server, "www.example.test.", "A", use_edns=0, options=options)
     assert [(int(o.otype), o.to_wire()) for o in reply.options] == [(3, b"\x00\xffbin")]

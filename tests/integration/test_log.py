@@ -19,7 +19,7 @@ import dns.rdatatype
 import fakens
 
 from .conftest import (
-    ask,
+    ask_wire,
     check_wire,
     example_zone,
     frame,
@@ -101,7 +101,7 @@ def test_dropped_message_logged_without_rcode_or_not_at_all(server: fakens.Serve
 
 
 def test_badvers_logged_with_the_extended_rcode(server: fakens.Server) -> None:
-    reply, _ = ask(server, "www.example.test.", "A", use_edns=1)
+    reply, _ = ask_wire(server, "www.example.test.", "A", use_edns=1)
     assert reply.rcode() == dns.rcode.BADVERS
     (entry,) = list(server.log)
     assert entry.rcode == dns.rcode.BADVERS, f"logged {entry.rcode_text}, the wire says BADVERS"
@@ -124,7 +124,7 @@ def test_log_limit_keeps_the_newest(make_server: Callable[..., fakens.Server]) -
     server = make_server(log_limit=5)
     ids = []
     for i in range(8):
-        reply, _ = ask(server, f"n{i}.example.test.", "A")
+        reply, _ = ask_wire(server, f"n{i}.example.test.", "A")
         ids.append(reply.id)
     entries = list(server.log)
     assert len(entries) == 5 == len(server.log)
@@ -140,7 +140,7 @@ def test_log_file_gets_every_entry_as_json_lines(tmp_path: Path) -> None:
     try:
         sent = []
         for i in range(7):
-            reply, _ = ask(server, f"n{i}.example.test.", "A", transport="tcp" if i % 2 else "udp")
+            reply, _ = ask_wire(server, f"n{i}.example.test.", "A", transport="tcp" if i % 2 else "udp")
             sent.append(reply.id)
         reply = check_wire(raw_exchange(server, dns.message.make_query("www.example.test.", "AAAA",
                                                                        use_edns=0).to_wire()))
@@ -163,13 +163,13 @@ def test_log_file_gets_every_entry_as_json_lines(tmp_path: Path) -> None:
     assert len(server.log) == 3
 
 
-async def test_log_file_with_async_server(tmp_path: Path, aask: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
+async def test_log_file_with_async_server(tmp_path: Path, aask_wire: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
     path = tmp_path / "async.jsonl"
     server = fakens.Server([example_zone()], listen=["127.0.0.1:0"], log_file=str(path))
     await server.astart()
     try:
         for i in range(4):
-            await aask(server, f"a{i}.example.test.", "A")
+            await aask_wire(server, f"a{i}.example.test.", "A")
     finally:
         await server.astop()
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -16,7 +16,7 @@ import pytest
 
 import fakens
 
-from .conftest import ask, check_wire, example_zone, frame, read_frame
+from .conftest import ask_wire, check_wire, example_zone, frame, read_frame
 
 
 def small_zone(origin: str, address: str) -> fakens.Zone:
@@ -42,7 +42,7 @@ def test_three_servers_same_port_different_addresses() -> None:
         assert [s.addresses[0] for s in servers] == [(h, port) for h in hosts]
         for server, origin, host in zip(servers, names, hosts):
             for transport in ("udp", "tcp"):
-                reply, _ = ask((host, port), f"www.{origin}", "A", transport=transport)
+                reply, _ = ask_wire((host, port), f"www.{origin}", "A", transport=transport)
                 assert reply.rcode() == dns.rcode.NOERROR
                 assert reply.answer[0][0].address == host
         for server, origin, host in zip(servers, names, hosts):
@@ -52,7 +52,7 @@ def test_three_servers_same_port_different_addresses() -> None:
             assert {e.server for e in entries} == {server.name}
             assert {e.local for e in entries} == {(host, port)}
         # a server answers only from its own zones
-        reply, _ = ask((hosts[0], port), f"www.{names[1]}", "A")
+        reply, _ = ask_wire((hosts[0], port), f"www.{names[1]}", "A")
         assert reply.rcode() == dns.rcode.REFUSED
         assert len(servers[1].log) == 2
     finally:
@@ -64,8 +64,8 @@ def test_port_0_gives_the_same_port_for_udp_and_tcp(server: fakens.Server) -> No
     host, port = server.addresses[0]
     assert port != 0
     assert str(server.endpoints[0]) == f"{host}:{port}"
-    udp, _ = ask((host, port), "www.example.test.", "A", transport="udp")
-    tcp, _ = ask((host, port), "www.example.test.", "A", transport="tcp")
+    udp, _ = ask_wire((host, port), "www.example.test.", "A", transport="udp")
+    tcp, _ = ask_wire((host, port), "www.example.test.", "A", transport="tcp")
     assert udp.answer == tcp.answer
     assert [e.transport for e in server.log] == ["udp", "tcp"]
     assert {e.local for e in server.log} == {(host, port)}
@@ -75,7 +75,7 @@ def test_two_listen_addresses_one_server(make_server: Callable[..., fakens.Serve
     server = make_server(listen=["127.0.0.1:0", "127.0.0.2:0"])
     assert len(server.addresses) == 2
     for addr in server.addresses:
-        reply, _ = ask(addr, "www.example.test.", "A")
+        reply, _ = ask_wire(addr, "www.example.test.", "A")
         assert reply.answer
     assert [e.local for e in server.log] == server.addresses
 
@@ -84,7 +84,7 @@ def test_stop_releases_the_address_at_once() -> None:
     for _ in range(20):
         first = fakens.Server([example_zone()], listen=["127.0.0.1:0"]).start()
         addr = first.addresses[0]
-        ask(first, "www.example.test.", "A", transport="tcp")  # an accepted connection too
+        ask_wire(first, "www.example.test.", "A", transport="tcp")  # an accepted connection too
         first.stop()
         assert not first.running
         second = fakens.Server([example_zone()], listen=[f"{addr[0]}:{addr[1]}"])
@@ -92,7 +92,7 @@ def test_stop_releases_the_address_at_once() -> None:
         try:
             assert second.addresses[0] == addr
             for transport in ("udp", "tcp"):
-                reply, _ = ask(second, "www.example.test.", "A", transport=transport)
+                reply, _ = ask_wire(second, "www.example.test.", "A", transport=transport)
                 assert reply.answer
         finally:
             second.stop()
@@ -107,7 +107,7 @@ def test_stop_releases_the_address_while_a_client_is_connected() -> None:
         first.stop()
         second = fakens.Server([example_zone()], listen=[f"{addr[0]}:{addr[1]}"]).start()
         try:
-            reply, _ = ask(second, "www.example.test.", "A", transport="tcp")
+            reply, _ = ask_wire(second, "www.example.test.", "A", transport="tcp")
             assert reply.answer
         finally:
             second.stop()
@@ -152,14 +152,14 @@ def test_start_on_a_busy_port_fails_clearly(server: fakens.Server) -> None:
     host, port = server.addresses[0]
     with pytest.raises(fakens.ServerError, match="in use"):
         fakens.Server([example_zone()], listen=[f"{host}:{port}"]).start()
-    reply, _ = ask(server, "www.example.test.", "A")  # the first server is unaffected
+    reply, _ = ask_wire(server, "www.example.test.", "A")  # the first server is unaffected
     assert reply.answer
 
 
 def test_sync_context_manager() -> None:
     with fakens.Server(zones=[example_zone()], listen=["127.0.0.1:0"]) as server:
         assert server.running
-        reply, _ = ask(server, "www.example.test.", "A")
+        reply, _ = ask_wire(server, "www.example.test.", "A")
         assert reply.answer
         addr = server.addresses[0]
     assert not server.running
@@ -167,7 +167,7 @@ def test_sync_context_manager() -> None:
         assert again.addresses[0] == addr
 
 
-async def test_async_server_in_the_test_loop(aask: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
+async def test_async_server_in_the_test_loop(aask_wire: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
     server = fakens.Server(zones=[example_zone()], listen=["127.0.0.1:0"])
     await server.astart()
     try:
@@ -179,32 +179,32 @@ async def test_async_server_in_the_test_loop(aask: Callable[..., Awaitable[tuple
         reply = await dns.asyncquery.tcp(query, host, port=port, timeout=5)
         assert reply.answer[0][0].address == "192.0.2.10"
         # and the dnslib-checked helper from a worker thread
-        reply, _ = await aask(server, "mail.example.test.", "AAAA")
+        reply, _ = await aask_wire(server, "mail.example.test.", "AAAA")
         assert reply.answer
-        reply, _ = await aask(server, "big.example.test.", "TXT", transport="tcp")
+        reply, _ = await aask_wire(server, "big.example.test.", "TXT", transport="tcp")
         assert len(reply.answer[0]) == 8
     finally:
         await server.astop()
     assert not server.running
 
 
-async def test_async_context_manager_and_rebind(aask: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
+async def test_async_context_manager_and_rebind(aask_wire: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
     async with fakens.Server(zones=[example_zone()], listen=["127.0.0.1:0"]) as server:
         addr = server.addresses[0]
-        reply, _ = await aask(server, "www.example.test.", "A", transport="tcp")
+        reply, _ = await aask_wire(server, "www.example.test.", "A", transport="tcp")
         assert reply.answer
     async with fakens.Server(zones=[example_zone()], listen=[f"{addr[0]}:{addr[1]}"]) as again:
-        reply, _ = await aask(again, "www.example.test.", "A")
+        reply, _ = await aask_wire(again, "www.example.test.", "A")
         assert reply.answer
 
 
-async def test_many_async_servers_in_one_loop(aask: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
+async def test_many_async_servers_in_one_loop(aask_wire: Callable[..., Awaitable[tuple[dns.message.Message, bytes]]]) -> None:
     servers = [fakens.Server([small_zone(f"z{i}.test.", f"192.0.2.{i + 1}")], listen=["127.0.0.1:0"], name=f"z{i}")
                for i in range(10)]
     for server in servers:
         await server.astart()
     try:
-        replies = await asyncio.gather(*(aask(s, f"www.z{i}.test.", "A") for i, s in enumerate(servers)))
+        replies = await asyncio.gather(*(aask_wire(s, f"www.z{i}.test.", "A") for i, s in enumerate(servers)))
         for i, (reply, _) in enumerate(replies):
             assert reply.answer[0][0].address == f"192.0.2.{i + 1}"
         assert [len(s.log) for s in servers] == [1] * 10

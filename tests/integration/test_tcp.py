@@ -11,10 +11,11 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import pytest
+from helpers import require_ipv6_loopback
 
 import fakens
 
-from .conftest import TIMEOUT, ask, check_wire, frame, poll, read_frame
+from .conftest import TIMEOUT, ask_wire, check_wire, frame, poll, read_frame
 
 
 def _connect(server: fakens.Server) -> socket.socket:
@@ -87,7 +88,7 @@ def test_half_a_frame_does_not_block_other_clients(server: fakens.Server) -> Non
             for _ in range(3):
                 reply = _tcp_query(other, "www.example.test.")
                 assert reply.answer
-        reply, _ = ask(server, "www.example.test.", "A")  # UDP too
+        reply, _ = ask_wire(server, "www.example.test.", "A")  # UDP too
         assert reply.answer
         # the slow client's own query is answered once it completes the frame
         slow.sendall(wire[len(wire) // 2:])
@@ -119,7 +120,7 @@ def test_idle_connection_closed_by_server(make_server: Callable[..., fakens.Serv
 def _still_open(sock: socket.socket, server: fakens.Server) -> bool:
     """No EOF nor reset on *sock*, after a UDP query to *server* has been answered (a barrier:
     a close the server's loop had begun before it has reached the socket by then)."""
-    assert ask(server, "mail.example.test.", "A")[0].answer
+    assert ask_wire(server, "mail.example.test.", "A")[0].answer
     sock.setblocking(False)
     try:
         return bool(sock.recv(1, socket.MSG_PEEK))
@@ -256,16 +257,11 @@ def test_query_then_half_close_still_answered(server: fakens.Server) -> None:
 
 
 def test_ipv6_loopback(make_server: Callable[..., fakens.Server]) -> None:
-    try:
-        probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        probe.bind(("::1", 0))
-        probe.close()
-    except OSError:
-        pytest.skip("no IPv6 loopback here")
+    require_ipv6_loopback()
     server = make_server(listen=["[::1]:0"])
     host, port = server.addresses[0]
     assert host == "::1" and port != 0
     for transport in ("udp", "tcp"):
-        reply, _ = ask(server, "www.example.test.", "AAAA", transport=transport)
+        reply, _ = ask_wire(server, "www.example.test.", "AAAA", transport=transport)
         assert [r.address for r in reply.answer[0]] == ["2001:db8::10"]
     assert [e.client[0] for e in server.log] == ["::1", "::1"]

@@ -14,7 +14,7 @@ import pytest
 
 import fakens
 
-from .conftest import ask, dnslib_parse, example_zone
+from .conftest import ask_wire, dnslib_parse, example_zone
 
 BIG = "big.example.test."
 
@@ -49,7 +49,7 @@ def huge_txt_zone() -> fakens.Zone:
 
 
 def test_big_answer_without_edns_is_truncated_to_the_question(server: fakens.Server) -> None:
-    reply, wire = ask(server, BIG, "TXT")
+    reply, wire = ask_wire(server, BIG, "TXT")
     assert len(wire) <= 512
     assert reply.flags & dns.flags.TC
     assert reply.flags & dns.flags.AA
@@ -60,14 +60,14 @@ def test_big_answer_without_edns_is_truncated_to_the_question(server: fakens.Ser
 
 
 def test_big_answer_over_tcp_is_complete(server: fakens.Server) -> None:
-    reply, wire = ask(server, BIG, "TXT", transport="tcp")
+    reply, wire = ask_wire(server, BIG, "TXT", transport="tcp")
     assert not reply.flags & dns.flags.TC
     assert len(wire) > 512
     assert len(reply.answer[0]) == 8
 
 
 def test_edns_4096_gets_the_full_answer_over_udp(server: fakens.Server) -> None:
-    reply, wire = ask(server, BIG, "TXT", use_edns=0, payload=4096)
+    reply, wire = ask_wire(server, BIG, "TXT", use_edns=0, payload=4096)
     assert not reply.flags & dns.flags.TC
     assert 512 < len(wire) <= 1232
     assert len(reply.answer[0]) == 8
@@ -76,12 +76,12 @@ def test_edns_4096_gets_the_full_answer_over_udp(server: fakens.Server) -> None:
 
 def test_edns_size_below_512_counts_as_512(server: fakens.Server) -> None:
     # www A with its NS and their addresses is about 200 bytes: more than 100, less than 512
-    reply, wire = ask(server, "www.example.test.", "A", use_edns=0, payload=100)
+    reply, wire = ask_wire(server, "www.example.test.", "A", use_edns=0, payload=100)
     assert 100 < len(wire) <= 512
     assert not reply.flags & dns.flags.TC
     assert reply.answer and reply.authority and reply.additional
     # and what does not fit in 512 is truncated
-    reply, wire = ask(server, BIG, "TXT", use_edns=0, payload=100)
+    reply, wire = ask_wire(server, BIG, "TXT", use_edns=0, payload=100)
     assert reply.flags & dns.flags.TC
     assert len(wire) <= 512
     assert _counts(wire)[:3] == (1, 0, 0)
@@ -90,18 +90,18 @@ def test_edns_size_below_512_counts_as_512(server: fakens.Server) -> None:
 
 def test_client_size_above_the_servers_is_capped_at_1232(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[huge_txt_zone()])
-    reply, wire = ask(server, "txt.huge.test.", "TXT", use_edns=0, payload=4096)
+    reply, wire = ask_wire(server, "txt.huge.test.", "TXT", use_edns=0, payload=4096)
     assert len(wire) <= 1232
     assert reply.flags & dns.flags.TC
     assert _counts(wire)[:3] == (1, 0, 0)
-    full, full_wire = ask(server, "txt.huge.test.", "TXT", transport="tcp", use_edns=0, payload=4096)
+    full, full_wire = ask_wire(server, "txt.huge.test.", "TXT", transport="tcp", use_edns=0, payload=4096)
     assert len(full_wire) > 1232 and len(full.answer[0]) == 20
     assert not full.flags & dns.flags.TC
 
 
 def test_server_udp_size_option_sets_the_cap(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[huge_txt_zone()], udp_size=4096)
-    reply, wire = ask(server, "txt.huge.test.", "TXT", use_edns=0, payload=4096)
+    reply, wire = ask_wire(server, "txt.huge.test.", "TXT", use_edns=0, payload=4096)
     assert not reply.flags & dns.flags.TC
     assert len(wire) > 1232 and len(reply.answer[0]) == 20
     assert reply.payload == 4096
@@ -109,7 +109,7 @@ def test_server_udp_size_option_sets_the_cap(make_server: Callable[..., fakens.S
 
 def test_referral_with_glue_that_does_not_fit_sets_tc_and_keeps_ns(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[referral_zone()])
-    reply, wire = ask(server, "www.deleg.ref.test.", "A")
+    reply, wire = ask_wire(server, "www.deleg.ref.test.", "A")
     assert len(wire) <= 512
     assert reply.flags & dns.flags.TC
     assert not reply.flags & dns.flags.AA
@@ -125,25 +125,25 @@ def test_referral_with_glue_that_does_not_fit_sets_tc_and_keeps_ns(make_server: 
 
 def test_referral_over_tcp_has_all_glue(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[referral_zone()])
-    reply, _ = ask(server, "www.deleg.ref.test.", "A", transport="tcp")
+    reply, _ = ask_wire(server, "www.deleg.ref.test.", "A", transport="tcp")
     assert not reply.flags & dns.flags.TC
     glue = sum(len(r) for r in reply.additional if r.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA))
     assert glue == 26
-    reply, _wire = ask(server, "www.deleg.ref.test.", "A", use_edns=0, payload=1232)
+    reply, _wire = ask_wire(server, "www.deleg.ref.test.", "A", use_edns=0, payload=1232)
     assert not reply.flags & dns.flags.TC
     assert sum(len(r) for r in reply.additional if r.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)) == 26
 
 
 def test_optional_additional_dropped_without_tc(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server(zones=[referral_zone()])
-    reply, wire = ask(server, "ref.test.", "MX")
+    reply, wire = ask_wire(server, "ref.test.", "MX")
     assert len(wire) <= 512
     assert not reply.flags & dns.flags.TC
     assert reply.flags & dns.flags.AA
     (mx,) = reply.answer
     assert len(mx) == 13
     addresses = sum(len(r) for r in reply.additional)
-    full, _ = ask(server, "ref.test.", "MX", transport="tcp")
+    full, _ = ask_wire(server, "ref.test.", "MX", transport="tcp")
     assert not full.flags & dns.flags.TC
     assert sum(len(r) for r in full.additional) == 25
     assert addresses < 25
@@ -155,11 +155,11 @@ def test_truncated_udp_reply_never_exceeds_the_limit(make_server: Callable[..., 
     server = make_server(zones=[huge_txt_zone(), example_zone()])
     kwargs: dict[str, Any] = {} if payload is None else {"use_edns": 0, "payload": payload}
     for qname in ["txt.huge.test.", BIG]:
-        _reply, wire = ask(server, qname, "TXT", **kwargs)
+        _reply, wire = ask_wire(server, qname, "TXT", **kwargs)
         assert len(wire) <= (payload or 512)
 
 
 def test_truncated_reply_keeps_the_question_case(server: fakens.Server) -> None:
-    reply, _wire = ask(server, "BiG.eXaMpLe.TeSt.", "TXT")
+    reply, _wire = ask_wire(server, "BiG.eXaMpLe.TeSt.", "TXT")
     assert reply.flags & dns.flags.TC
     assert reply.question[0].name.to_text() == "BiG.eXaMpLe.TeSt."

@@ -13,13 +13,12 @@ from pathlib import Path
 import dns.flags
 import dns.rdatatype
 import pytest
+from helpers import ask, poll
 from helpers.procs import (
     Proc,
     ProcessSet,
-    dns_query,
     free_port,
     start_named_secondary,
-    wait_until,
 )
 
 from fakens import Server, Zone
@@ -46,14 +45,14 @@ def fast_zone() -> Zone:
 
 def addresses(port: int, name: str = "www.example.test.") -> set[str] | None:
     """`name` A from named, only from an authoritative answer."""
-    r = dns_query("127.0.0.1", port, name, "A", timeout=0.5)
+    r = ask(("127.0.0.1", port), name, "A", timeout=0.5, flags=0)
     if not r.flags & dns.flags.AA:
         return None
     return {rd.address for rrset in r.answer if rrset.rdtype == dns.rdatatype.A for rd in rrset}
 
 
 def named_serial(port: int) -> int:
-    r = dns_query("127.0.0.1", port, ORIGIN, "SOA", timeout=0.5)
+    r = ask(("127.0.0.1", port), ORIGIN, "SOA", timeout=0.5, flags=0)
     assert r.flags & dns.flags.AA, f"named is not authoritative for {ORIGIN}:\n{r}"
     (soa,) = [rrset for rrset in r.answer if rrset.rdtype == dns.rdatatype.SOA]
     return int(soa[0].serial)
@@ -93,8 +92,8 @@ def setup(tmp_path: Path, procs: ProcessSet,
         phost, pport = server.addresses[0]
         named = procs.add(start_named_secondary(tmp_path / "named", primary=(phost, pport),
                                                 zone=ORIGIN, listen=("127.0.0.1", port)))
-        got = wait_until(lambda: addresses(port), timeout=20,
-                         message="named to load example.test. by AXFR", procs=[named])
+        got = poll(lambda: addresses(port), deadline=20,
+                   what="named to load example.test. by AXFR", procs=[named])
         assert got == {"192.0.2.10"}, named.describe()
         assert named_serial(port) == OLD_SERIAL
         yield Setup(server, named, port)
@@ -116,8 +115,8 @@ def test_refuse_transfer_keeps_old_copy(setup: Setup) -> None:
 
     # The NOTIFY makes named ask for the new serial, then for the transfer: refused, and
     # refused again at each retry (every ~2 s). Wait for two refusals.
-    wait_until(lambda: len(REFUSED_LINE.findall(s.log())) >= 2, timeout=15,
-               message="named to log two refused transfers", procs=[s.named])
+    poll(lambda: len(REFUSED_LINE.findall(s.log())) >= 2, deadline=15,
+         what="named to log two refused transfers", procs=[s.named])
     assert re.search(r"received notify for zone 'example\.test'", s.log()), s.describe()
     refused = transfers(s.server)[xfr_before:]
     assert len(refused) >= 2, s.describe()
@@ -132,8 +131,8 @@ def test_refuse_transfer_keeps_old_copy(setup: Setup) -> None:
 
     s.server.faults.reset()
     s.server.send_notify(ORIGIN)
-    wait_until(lambda: addresses(s.port) == {"192.0.2.99"}, timeout=15,
-               message="named to transfer the new data once the fault is gone", procs=[s.named])
+    poll(lambda: addresses(s.port) == {"192.0.2.99"}, deadline=15,
+         what="named to transfer the new data once the fault is gone", procs=[s.named])
     assert named_serial(s.port) == OLD_SERIAL + 1, s.describe()
     assert TRANSFERRED.findall(s.log()) == [str(OLD_SERIAL), str(OLD_SERIAL + 1)], s.describe()
     last = transfers(s.server)[-1]
@@ -153,8 +152,8 @@ def test_stale_serial_hides_edit(setup: Setup, mode: str) -> None:
         return s.server.log.entries(qtype="SOA", client=NAMED)[soa_before:]
 
     # Two SOA queries: the one the NOTIFY triggers, and the next refresh poll (~3 s later).
-    wait_until(lambda: len(soa_queries_after_edit()) >= 2, timeout=15,
-               message="named to query the SOA twice after the edit", procs=[s.named])
+    poll(lambda: len(soa_queries_after_edit()) >= 2, deadline=15,
+         what="named to query the SOA twice after the edit", procs=[s.named])
     assert re.search(r"received notify for zone 'example\.test'", s.log()), s.describe()
     for e in soa_queries_after_edit():
         assert e.rcode_text == "NOERROR" and [f["type"] for f in e.faults] == ["stale-serial"], (
@@ -168,8 +167,8 @@ def test_stale_serial_hides_edit(setup: Setup, mode: str) -> None:
     s.server.faults.reset()
     s.zone.edit(add=["new 300 A 192.0.2.77"])
     assert s.zone.serial == OLD_SERIAL + 2
-    wait_until(lambda: addresses(s.port) == {"192.0.2.99"}, timeout=5,
-               message="named to transfer the edited zone after the real bump", procs=[s.named])
+    poll(lambda: addresses(s.port) == {"192.0.2.99"}, deadline=5,
+         what="named to transfer the edited zone after the real bump", procs=[s.named])
     assert addresses(s.port, "new.example.test.") == {"192.0.2.77"}, s.describe()
     assert named_serial(s.port) == OLD_SERIAL + 2, s.describe()
     assert TRANSFERRED.findall(s.log()) == [str(OLD_SERIAL), str(OLD_SERIAL + 2)], s.describe()

@@ -19,7 +19,8 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import pytest
-from helpers.procs import describe_unbound, dns_query
+from helpers import ask
+from helpers.procs import describe_unbound
 
 from fakens import Server
 from fakens.lab import Hierarchy
@@ -57,7 +58,7 @@ def hierarchy(fakens_hierarchy: MakeHierarchy) -> Hierarchy:
 def resolve(unbound: Unbound, qname: str = QNAME) -> dns.message.Message:
     host, port = unbound.address
     try:
-        return dns_query(host, port, qname, "A", rd=True, timeout=5)
+        return ask((host, port), qname, "A", timeout=5)
     except dns.exception.Timeout:
         raise AssertionError(f"unbound did not answer {qname} A within 5 s\n"
                              f"{describe_unbound(unbound)}") from None
@@ -98,11 +99,11 @@ def test_two_of_seven_tld_servers_nxdomain(hierarchy: Hierarchy, fakens_unbound:
         server.faults.add("nxdomain")  # with the SOA of test.
 
     # The fault on the wire, straight from a bad server and a good one.
-    direct = dns_query(bad[0].addresses[0][0], hierarchy.port, QNAME, "A")
+    direct = ask((bad[0].addresses[0][0], hierarchy.port), QNAME, "A", flags=0)
     assert direct.rcode() == dns.rcode.NXDOMAIN, direct
     soa = [rrset for rrset in direct.authority if rrset.rdtype == dns.rdatatype.SOA]
     assert [(str(r.name), r.ttl) for r in soa] == [(TLD, NEGATIVE_TTL)], direct
-    answer = dns_query(good[0].addresses[0][0], hierarchy.port, QNAME, "A")
+    answer = ask((good[0].addresses[0][0], hierarchy.port), QNAME, "A", flags=0)
     assert answer.rcode() == dns.rcode.NOERROR and not answer.answer and answer.authority, answer
     for s in hierarchy.servers.values():
         s.log.clear()

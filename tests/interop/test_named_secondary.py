@@ -8,12 +8,11 @@ from pathlib import Path
 
 import dns.flags
 import dns.rdatatype
+from helpers import ask, poll
 from helpers.procs import (
     ProcessSet,
-    dns_query,
     free_port,
     start_named_secondary,
-    wait_until,
 )
 
 from fakens import Server, Zone
@@ -23,7 +22,7 @@ ZONE_FILE = Path(__file__).resolve().parents[2] / "zones" / "example.test.zone"
 
 def www_addresses(host: str, port: int) -> set[str] | None:
     """www.example.test A from named, only from an authoritative answer."""
-    r = dns_query(host, port, "www.example.test.", "A", timeout=0.5)
+    r = ask((host, port), "www.example.test.", "A", timeout=0.5, flags=0)
     if not r.flags & dns.flags.AA:
         return None
     return {rd.address for rrset in r.answer if rrset.rdtype == dns.rdatatype.A for rd in rrset}
@@ -43,16 +42,16 @@ def test_named_transfers_and_follows_notify(tmp_path: Path, procs: ProcessSet,
                                                 zone="example.test.",
                                                 listen=("127.0.0.1", named_port)))
 
-        got = wait_until(lambda: www_addresses("127.0.0.1", named_port), timeout=20,
-                         message="named to load example.test. by AXFR", procs=[named])
+        got = poll(lambda: www_addresses("127.0.0.1", named_port), deadline=20,
+                   what="named to load example.test. by AXFR", procs=[named])
         assert got == {"192.0.2.10"}
 
         server.zone("example.test.").edit(add=["www 300 A 192.0.2.99"], remove=["www A"])
         # Well before named's refresh timer (SOA refresh clamped by max-refresh-time to
         # 10 s, minus up to 25% jitter): only the NOTIFY brings the new data this fast.
-        wait_until(lambda: www_addresses("127.0.0.1", named_port) == {"192.0.2.99"},
-                   timeout=3.0, message="named to transfer the edited zone after NOTIFY",
-                   procs=[named])
+        poll(lambda: www_addresses("127.0.0.1", named_port) == {"192.0.2.99"},
+             deadline=3.0, what="named to transfer the edited zone after NOTIFY",
+             procs=[named])
 
         log = named.stderr()
         assert re.search(r"received notify for zone 'example\.test'", log), named.describe()

@@ -14,7 +14,8 @@ from pathlib import Path
 import dns.rcode
 import dns.rdatatype
 import pytest
-from helpers.procs import describe_unbound, dns_query
+from helpers import ask
+from helpers.procs import describe_unbound
 
 from fakens import Server
 from fakens.lab import ROOT_SERVER, Hierarchy
@@ -48,7 +49,7 @@ def test_root_priming_reply_has_glue(hierarchy: Hierarchy) -> None:
     # address is glue; BIND sends it, and without it unbound asks test. (NXDOMAIN) and fails.
     root_address = hierarchy.server(ROOT_SERVER.to_text()).addresses[0][0]
     assert root_address == hierarchy.root_address
-    priming = dns_query(root_address, hierarchy.port, ".", "NS")
+    priming = ask((root_address, hierarchy.port), ".", "NS", flags=0)
     glue = [rrset for rrset in priming.additional if rrset.rdtype == dns.rdatatype.A]
     assert [(str(g.name), g[0].address) for g in glue] == [
         ("a.root-servers.test.", root_address)], f"root priming reply lacks the glue:\n{priming}"
@@ -65,7 +66,7 @@ def test_unbound_resolves_through_fake_hierarchy(hierarchy: Hierarchy, fakens_un
     mode = f"qname-minimisation {'on' if qname_minimisation else 'off'}"
     example = hierarchy.servers_for("example.test.")
 
-    r = dns_query(host, port, "www.example.test.", "A", rd=True, timeout=10)
+    r = ask((host, port), "www.example.test.", "A", timeout=10)
     assert r.rcode() == dns.rcode.NOERROR, f"{mode}: {r}\n{describe_unbound(unbound)}"
     addresses = {rd.address for rrset in r.answer if rrset.rdtype == dns.rdatatype.A
                  for rd in rrset}
@@ -84,7 +85,7 @@ def test_unbound_resolves_through_fake_hierarchy(hierarchy: Hierarchy, fakens_un
     unbound.control("flush_zone", ".")
     unbound.control("flush_infra", "all")
     before = len(entries(example))
-    r = dns_query(host, port, "example.test.", "MX", rd=True, timeout=10)
+    r = ask((host, port), "example.test.", "MX", timeout=10)
     assert r.rcode() == dns.rcode.NOERROR and r.answer, f"{mode}: {r}\n{describe_unbound(unbound)}"
     assert len(entries(example)) > before, mode
     unbound.stop()

@@ -8,74 +8,18 @@ conftest unless a test writes one, so the plugin loads only through its
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
+from helpers import require_tool, unavailable
 
 from fakens.lab import bind_error_hint
 
+from .userproject import ASYNC_ARGS, BASE_ARGS, OTHER_ZONE_TEXT, ZONE_TEXT, run, session_zones, user_file
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ZONES = os.path.join(REPO, "zones")
-
-ZONE_TEXT = """\
-$ORIGIN example.test.
-$TTL 300
-@    SOA ns1 hostmaster 1 3600 600 86400 300
-@    NS  ns1
-ns1  A   192.0.2.53
-www  A   192.0.2.10
-mail A   192.0.2.25
-"""
-
-OTHER_ZONE_TEXT = """\
-$ORIGIN other.test.
-$TTL 300
-@    SOA ns1 hostmaster 7 3600 600 86400 300
-@    NS  ns1
-ns1  A   192.0.2.54
-www  A   198.51.100.7
-"""
-
-# Prepended to every inner test file: the zones and a small query helper.
-PRELUDE = f'''\
-import dns.message
-import dns.query
-import dns.rcode
-import dns.resolver
-import pytest
-
-ZONE_TEXT = {ZONE_TEXT!r}
-OTHER_ZONE_TEXT = {OTHER_ZONE_TEXT!r}
-
-
-def ask(server, qname, qtype="A", **make):
-    host, port = server.addresses[0]
-    return dns.query.udp(dns.message.make_query(qname, qtype, **make), host, port=port, timeout=2)
-
-
-def stub(server):
-    host, port = server.addresses[0]
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [host]
-    resolver.port = port
-    resolver.timeout = resolver.lifetime = 2
-    return resolver
-'''
-
-BASE_ARGS = ("-p", "no:cacheprovider")
-ASYNC_ARGS = ("-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function")
-
-
-def user_file(pytester: pytest.Pytester, name: str, body: str) -> None:
-    pytester.makepyfile(**{name: PRELUDE + textwrap.dedent(body)})
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(*BASE_ARGS, *args, timeout=300)
-
 
 # -- passing and failing tests ---------------------------------------------------------------
 
@@ -194,13 +138,7 @@ def test_the_fakens_zones_ini_option(pytester: pytest.Pytester) -> None:
 
 
 def test_overriding_the_fakens_zones_fixture_in_a_conftest(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(f'''
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def fakens_zones():
-            return [{OTHER_ZONE_TEXT!r}]
-    ''')
+    session_zones(pytester, OTHER_ZONE_TEXT)
     user_file(pytester, "test_user", """
         def test_server(fakens_server):
             assert [str(o) for o in fakens_server.zones] == ["other.test."]
@@ -293,7 +231,7 @@ def test_async_servers_run_in_the_tests_own_loop(pytester: pytest.Pytester) -> N
 
         @pytest.mark.fakens(zones=[ZONE_TEXT], nsid="async")
         async def test_server(async_fakens_server):
-            assert asyncio.get_running_loop() is async_fakens_server._loop
+            assert await served_by_this_loop(async_fakens_server)
             assert async_fakens_server.nsid == b"async"
             reply = await aask(async_fakens_server, "www.example.test.")
             assert reply.answer[0][0].address == "192.0.2.10"
@@ -302,8 +240,7 @@ def test_async_servers_run_in_the_tests_own_loop(pytester: pytest.Pytester) -> N
         async def test_factory(async_fakens_servers):
             a = await async_fakens_servers([ZONE_TEXT])
             b = await async_fakens_servers([OTHER_ZONE_TEXT])
-            loop = asyncio.get_running_loop()
-            assert a._loop is loop and b._loop is loop
+            assert await served_by_this_loop(a) and await served_by_this_loop(b)
             assert a.addresses != b.addresses
             ra, rb = await asyncio.gather(aask(a, "www.example.test."), aask(b, "www.other.test."))
             assert ra.answer[0][0].address == "192.0.2.10"
@@ -326,9 +263,8 @@ def test_async_server_in_a_module_scoped_loop(pytester: pytest.Pytester) -> None
     """A test running in a module-scoped loop (pytest-asyncio loop_scope) still gets its server in
     its own loop (the plugin's promise: "the servers run in the test's own event loop").
 
-    FAILS (fakens bug): async_fakens_server(s) are function-loop fixtures, so the server is bound in
-    the function-scoped loop, which is not running while the test runs in the module loop: every
-    query times out, the log says "(no queries)", and nothing says why."""
+    (A server bound in the function-scoped loop, not running while the test runs in the module
+    loop, would time out every query, with "(no queries)" in the log and nothing saying why.)"""
     user_file(pytester, "test_user", """
         import asyncio
         import dns.asyncquery
@@ -336,7 +272,7 @@ def test_async_server_in_a_module_scoped_loop(pytester: pytest.Pytester) -> None
         @pytest.mark.asyncio(loop_scope="module")
         @pytest.mark.fakens(zones=[ZONE_TEXT])
         async def test_module_loop(async_fakens_server):
-            assert asyncio.get_running_loop() is async_fakens_server._loop
+            assert await served_by_this_loop(async_fakens_server)
             host, port = async_fakens_server.addresses[0]
             reply = await dns.asyncquery.udp(dns.message.make_query("www.example.test.", "A"), host,
                                              port=port, timeout=2)
@@ -377,9 +313,9 @@ def test_the_shared_server_is_reset_between_tests(pytester: pytest.Pytester) -> 
 
 
 def test_the_shared_server_forgets_zones_added_during_a_test(pytester: pytest.Pytester) -> None:
-    """FAILS (fakens bug): Server.reset() (run after every test using fakens_shared_server) keeps a
-    zone added with add_zone() during a test, so it leaks into the next tests; reset promises
-    "back to the state at start ... every zone as loaded"."""
+    """Server.reset() (run after every test using fakens_shared_server) drops a zone added with
+    add_zone() during a test, so it does not leak into the next tests: reset promises "back to
+    the state at start ... every zone as loaded"."""
     (pytester.path / "example.test.zone").write_text(ZONE_TEXT)
     pytester.makeini("[pytest]\nfakens_zones = example.test.zone\n")
     user_file(pytester, "test_user", """
@@ -569,12 +505,11 @@ def test_a_hierarchy_without_permission_fails_with_the_hint(pytester: pytest.Pyt
     """The inner pytest runs without CAP_NET_BIND_SERVICE (root without it, or another user),
     so binding port 1 fails, and the fixture says what would help."""
     if _unprivileged_ports_start() <= 1:
-        pytest.skip("this host lets anyone bind port 1 (net.ipv4.ip_unprivileged_port_start)")
+        unavailable("this host lets anyone bind port 1 (net.ipv4.ip_unprivileged_port_start), "
+                    "so binding cannot fail for want of permission")
     prefix: list[str] = []
     if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("needs setpriv (util-linux) to drop CAP_NET_BIND_SERVICE as root")
+        setpriv = require_tool("setpriv")  # to drop CAP_NET_BIND_SERVICE as root
         prefix = [setpriv, "--bounding-set=-net_bind_service", "--inh-caps=-net_bind_service"]
     user_file(pytester, "test_user", f"""
         def test_unprivileged(fakens_hierarchy):

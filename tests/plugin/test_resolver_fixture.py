@@ -13,17 +13,10 @@ from fakens import Server, ServerError
 from fakens.lab import Hierarchy
 from fakens.testing import Unbound, resolver_for
 
+from .userproject import OTHER_ZONE_TEXT
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE_ZONE = os.path.join(REPO, "zones", "example.test.zone")
-
-OTHER_ZONE_TEXT = """\
-$ORIGIN other.test.
-$TTL 300
-@    SOA ns1 hostmaster 7 3600 600 86400 300
-@    NS  ns1
-ns1  A   192.0.2.54
-www  A   198.51.100.7
-"""
 
 
 @pytest.mark.fakens(zones=[EXAMPLE_ZONE])

@@ -18,12 +18,13 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from helpers import ask
 
 from fakens.errors import ConfigError
 from fakens.faults import REGISTRY, Fault
 from fakens.testing import free_port
 
-from .conftest import EXAMPLE_ZONE, REPO, fired, query, rcode_of
+from .conftest import EXAMPLE_ZONE, REPO, fired, rcode_of
 
 WWW = "www.example.test."
 
@@ -203,29 +204,44 @@ def test_scoped_keeps_other_faults(server):
     with server.faults.scoped("nxdomain qname=www.example.test."):
         assert rcode_of(server, WWW) == "NXDOMAIN"
     assert [f.name for f in server.faults] == ["keep"]
-    reply = query(server, "mail.example.test.")
+    reply = ask(server, "mail.example.test.")
     assert reply.rcode() == dns.rcode.NOERROR and reply.answer == []
 
 
 # -- changes from another thread while queries flow ------------------------------------------------
 
 
+# What each query gets when the faults that fired for it (from the query log) act on it; the
+# churned faults are chosen so that no two of them decide the same question's rcode.
+_CHURN_ANSWERS = {(WWW, "A"): (300, "192.0.2.10"), (WWW, "AAAA"): (300, "2001:db8::10"),
+                  ("mail.example.test.", "A"): (3600, "192.0.2.25"),
+                  ("mail.example.test.", "AAAA"): (3600, "2001:db8::25")}
+_CHURN_RCODE = {(WWW, "A"): ("nxdomain", "NXDOMAIN"), (WWW, "AAAA"): ("nodata", "NOERROR"),
+                ("mail.example.test.", "A"): ("rcode", "REFUSED"),
+                ("mail.example.test.", "AAAA"): ("nxdomain", "NXDOMAIN")}
+
+
 def test_add_and_remove_from_another_thread_while_udp_queries_flow(server):
+    """Faults added, updated, scoped and removed from another thread: every reply is exactly
+    the one the faults its log entry names would make (no torn state), and the server
+    answers cleanly once they are gone."""
     stop = threading.Event()
     problems: list[BaseException] = []
     changes = 0
 
     def churn() -> None:
         nonlocal changes
-        specs = ["nxdomain qname=www.example.test.", "ttl ttl=5", "flags set=RA", "nodata qtype=AAAA",
-                 "rcode rcode=REFUSED qname=mail.example.test.", "delay ms=0"]
+        specs = [f"nxdomain qname={WWW} qtype=A", "ttl ttl=5", "flags set=RA",
+                 f"nodata qname={WWW} qtype=AAAA", "rcode rcode=REFUSED qname=mail.example.test. qtype=A",
+                 "delay ms=0"]
         try:
             while not stop.is_set():
                 for i, spec in enumerate(specs):
                     server.faults.add(f"{spec} name=f{i}")
                     changes += 1
                 server.faults.update("f1", ttl=9)
-                with server.faults.scoped("nxdomain probability=0.5 seed=1 name=s"):
+                with server.faults.scoped("nxdomain qname=mail.example.test. qtype=AAAA "
+                                          "probability=0.5 seed=1 name=s"):
                     changes += 1
                 for i in range(len(specs)):
                     server.faults.remove(f"f{i}")
@@ -237,13 +253,12 @@ def test_add_and_remove_from_another_thread_while_udp_queries_flow(server):
 
     worker = threading.Thread(target=churn, name="fault-churn")
     worker.start()
-    rcodes = set()
+    asked: list[tuple[str, str, dns.message.Message]] = []
     try:
         deadline = time.monotonic() + 30
         for i in range(400):
-            name = WWW if i % 2 else "mail.example.test."
-            reply = query(server, name, "A" if i % 3 else "AAAA", timeout=3)
-            rcodes.add(dns.rcode.to_text(reply.rcode()))
+            name, qtype = (WWW if i % 2 else "mail.example.test."), ("A" if i % 3 else "AAAA")
+            asked.append((name, qtype, ask(server, name, qtype, timeout=3)))
             if time.monotonic() > deadline:
                 break
     finally:
@@ -253,7 +268,25 @@ def test_add_and_remove_from_another_thread_while_udp_queries_flow(server):
     assert problems == []
     assert server.errors == []
     assert changes > 0
-    assert rcodes <= {"NOERROR", "NXDOMAIN", "REFUSED"}
+    entries = server.log.entries()
+    assert len(entries) == len(asked)
+    for (name, qtype, reply), entry in zip(asked, entries, strict=True):
+        assert entry.id == reply.id and entry.qname.to_text() == name and entry.qtype_text == qtype
+        actions = {f["type"]: f["actions"] for f in entry.faults}
+        deciding, rcode = _CHURN_RCODE[(name, qtype)]
+        what = f"{name} {qtype} with {entry.faults}: {reply}"
+        if deciding in actions:
+            assert dns.rcode.to_text(reply.rcode()) == rcode and reply.answer == [], what
+        else:
+            assert reply.rcode() == dns.rcode.NOERROR, what
+            ttl, address = _CHURN_ANSWERS[(name, qtype)]
+            assert [r.to_text() for r in reply.answer[0]] == [address], what
+            if "ttl" in actions:
+                assert actions["ttl"][0] in ("answer TTL 5", "answer TTL 9"), what
+                ttl = int(actions["ttl"][0].rsplit(" ", 1)[1])
+            assert reply.answer[0].ttl == ttl, what
+        assert bool(reply.flags & dns.flags.RA) == ("flags" in actions), what
+        assert set(actions) <= {deciding, "ttl", "flags", "delay"}, what
     server.faults.reset()
     assert rcode_of(server, WWW) == "NOERROR"
 
@@ -270,7 +303,7 @@ def test_query_log_holds_every_query_while_faults_change(server):
     worker.start()
     try:
         for _ in range(200):
-            query(server, WWW)
+            ask(server, WWW)
     finally:
         stop.set()
         worker.join(30)
@@ -291,14 +324,14 @@ def glue(reply: dns.message.Message, rdtype: int) -> dict[str, list[str]]:
 
 
 def test_referral_without_faults_has_the_glue(server):
-    reply = query(server, SUB)
+    reply = ask(server, SUB)
     assert glue(reply, dns.rdatatype.A) == {"ns1.sub.example.test.": ["127.0.0.14"]}
 
 
 def test_stale_glue_then_missing_glue_a_leaves_no_a_glue(server):
     server.faults.add("stale-glue host=ns1.sub.example.test. addresses=127.0.0.99 name=stale")
     server.faults.add("missing-glue mode=a name=missing")
-    reply = query(server, SUB)
+    reply = ask(server, SUB)
     assert glue(reply, dns.rdatatype.A) == {}
     (entry,) = server.log.entries()
     assert fired(entry) == ["stale", "missing"]
@@ -307,7 +340,7 @@ def test_stale_glue_then_missing_glue_a_leaves_no_a_glue(server):
 def test_missing_glue_a_then_stale_glue_has_the_stale_a_glue(server):
     server.faults.add("missing-glue mode=a name=missing")
     server.faults.add("stale-glue host=ns1.sub.example.test. addresses=127.0.0.99 name=stale")
-    reply = query(server, SUB)
+    reply = ask(server, SUB)
     assert glue(reply, dns.rdatatype.A) == {"ns1.sub.example.test.": ["127.0.0.99"]}
     (entry,) = server.log.entries()
     assert fired(entry) == ["missing", "stale"]
@@ -323,7 +356,7 @@ def test_ttl_negative_then_nxdomain_still_overrides_the_negative_ttl(server):
     # sets the negative TTL of an NXDOMAIN that a fault added after it made (order-independent)
     server.faults.add("ttl negative=5 ttl=5 name=t")
     server.faults.add("nxdomain qname=www.example.test. name=n")
-    reply = query(server, WWW)
+    reply = ask(server, WWW)
     assert reply.rcode() == dns.rcode.NXDOMAIN
     assert negative_ttl(reply) == 5
 
@@ -331,7 +364,7 @@ def test_ttl_negative_then_nxdomain_still_overrides_the_negative_ttl(server):
 def test_nxdomain_then_ttl_negative_gives_the_overridden_negative_ttl(server):
     server.faults.add("nxdomain qname=www.example.test. name=n")
     server.faults.add("ttl negative=5 name=t")
-    reply = query(server, WWW)
+    reply = ask(server, WWW)
     assert reply.rcode() == dns.rcode.NXDOMAIN
     assert negative_ttl(reply) == 5
 
@@ -343,7 +376,7 @@ def test_log_names_the_faults_that_fired_and_what_each_changed(server):
     server.faults.add("nxdomain qname=www.example.test. name=nx")
     server.faults.add("flags set=RA name=ra")
     server.faults.add("nodata qname=nothing.example. name=idle")
-    reply = query(server, WWW)
+    reply = ask(server, WWW)
     assert reply.rcode() == dns.rcode.NXDOMAIN and reply.flags & dns.flags.RA
     (entry,) = server.log.entries()
     assert fired(entry) == ["nx", "ra"]
@@ -380,7 +413,7 @@ def test_rcode_replies_made_by_faults_echo_the_question(server, spec, rcode):
 
 def test_rcode_fault_without_the_question(server):
     server.faults.add("rcode rcode=REFUSED question=false")
-    reply = query(server, WWW)
+    reply = ask(server, WWW)
     assert reply.rcode() == dns.rcode.REFUSED and reply.question == []
 
 

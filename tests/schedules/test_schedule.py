@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dns.rcode
 import pytest
+from helpers import ask
 
 import fakens
 from fakens.faults import build
 
-from .conftest import SHORT, fired, query, rcode_of
+from .conftest import SHORT, fired, rcode_of
 
 NOW = 1_700_000_000.0
 A = "127.0.0.1"
@@ -352,15 +353,15 @@ def test_schedule_counts_only_queries_the_selector_matches(make_server):
 def test_schedule_counts_udp_and_tcp_queries_alike(make_server):
     server = make_server()
     server.faults.add("nxdomain qname=www.example.test. every=2 name=n")
-    got = [rcode_of(server, "www.example.test."), rcode_of(server, "www.example.test.", tcp=True),
-           rcode_of(server, "www.example.test.", tcp=True), rcode_of(server, "www.example.test.")]
+    got = [rcode_of(server, "www.example.test."), rcode_of(server, "www.example.test.", transport="tcp"),
+           rcode_of(server, "www.example.test.", transport="tcp"), rcode_of(server, "www.example.test.")]
     assert got == ["NOERROR", "NXDOMAIN", "NOERROR", "NXDOMAIN"]
 
 
 def test_reply_of_a_fired_fault_is_seen_by_the_client(make_server):
     server = make_server()
     server.faults.add("nxdomain qname=www.example.test. first=1")
-    reply = query(server, "www.example.test.")
+    reply = ask(server, "www.example.test.")
     assert reply.rcode() == dns.rcode.NXDOMAIN
     assert reply.answer == []
-    assert query(server, "www.example.test.").rcode() == dns.rcode.NOERROR
+    assert ask(server, "www.example.test.").rcode() == dns.rcode.NOERROR

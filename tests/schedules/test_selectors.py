@@ -7,6 +7,7 @@ real server: the fault fires exactly on the queries the selector names.
 from __future__ import annotations
 
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.opcode
@@ -14,11 +15,12 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import pytest
+from helpers import ask, require_ipv6_loopback
 
 from fakens.errors import ConfigError
 from fakens.selectors import SELECTOR_KEYS, Facts, Selector
 
-from .conftest import fired, query, rcode_of
+from .conftest import fired, rcode_of
 
 N = dns.name.from_text
 T = dns.rdatatype
@@ -305,7 +307,7 @@ def test_transport_tcp_fires_only_on_tcp(make_server):
     server = make_server()
     server.faults.add("rcode rcode=REFUSED transport=tcp name=t")
     assert rcode_of(server, "www.example.test.") == "NOERROR"
-    assert rcode_of(server, "www.example.test.", tcp=True) == "REFUSED"
+    assert rcode_of(server, "www.example.test.", transport="tcp") == "REFUSED"
     assert rcode_of(server, "www.example.test.") == "NOERROR"
     assert [(e.transport, fired(e)) for e in server.log] == [("udp", []), ("tcp", ["t"]), ("udp", [])]
 
@@ -314,7 +316,7 @@ def test_transport_udp_fires_only_on_udp(make_server):
     server = make_server()
     server.faults.add("rcode rcode=REFUSED transport=udp")
     assert rcode_of(server, "www.example.test.") == "REFUSED"
-    assert rcode_of(server, "www.example.test.", tcp=True) == "NOERROR"
+    assert rcode_of(server, "www.example.test.", transport="tcp") == "NOERROR"
 
 
 def test_edns_false_fires_only_without_opt(make_server):
@@ -348,7 +350,7 @@ def test_client_address_fires_only_from_that_source(make_server):
     assert rcode_of(server, "www.example.test.", source="127.0.0.2") == "REFUSED"
     assert rcode_of(server, "www.example.test.", source="127.0.0.1") == "NOERROR"
     assert rcode_of(server, "www.example.test.", source="127.0.0.3") == "NOERROR"
-    assert rcode_of(server, "www.example.test.", source="127.0.0.2", tcp=True) == "REFUSED"
+    assert rcode_of(server, "www.example.test.", source="127.0.0.2", transport="tcp") == "REFUSED"
     assert [(e.client[0], fired(e)) for e in server.log] == [
         ("127.0.0.2", ["c"]), ("127.0.0.1", []), ("127.0.0.3", []), ("127.0.0.2", ["c"])]
 
@@ -361,27 +363,33 @@ def test_client_network_through_a_server(make_server):
 
 
 def test_ipv6_client_through_a_server(make_server):
-    try:
-        server = make_server(listen=["[::1]:0"])
-    except OSError as e:  # pragma: no cover - a host without IPv6 loopback
-        pytest.skip(f"no IPv6 loopback: {e}")
+    require_ipv6_loopback()  # a host without ::1 skips (locally) or fails (CI=true) here
+    server = make_server(listen=["[::1]:0"])  # with ::1 present the server must start
+    assert server.addresses[0][0] == "::1"
     server.faults.add("rcode rcode=REFUSED client=::1 name=v6")
     assert rcode_of(server, "www.example.test.") == "REFUSED"
     server.faults.update("v6", client="2001:db8::/32")
     assert rcode_of(server, "www.example.test.") == "NOERROR"
     server.faults.update("v6", client="::/0")
-    assert rcode_of(server, "www.example.test.", tcp=True) == "REFUSED"
+    assert rcode_of(server, "www.example.test.", transport="tcp") == "REFUSED"
+
+
+def notify_message(zone: str) -> dns.message.Message:
+    """A NOTIFY for *zone*'s SOA (AA set, RD clear), as a primary sends it."""
+    message = dns.message.make_query(zone, "SOA", flags=dns.flags.AA)
+    message.set_opcode(OP.NOTIFY)
+    return message
 
 
 def test_opcode_notify_fires_on_an_incoming_notify(make_server):
     server = make_server()
-    notify = query(server, "example.test.", "SOA", opcode=OP.NOTIFY)
+    notify = ask(server, notify_message("example.test."))
     assert notify.opcode() == OP.NOTIFY and notify.rcode() == dns.rcode.NOERROR  # without the fault
     server.faults.add("rcode rcode=REFUSED opcode=NOTIFY name=n")
-    notify = query(server, "example.test.", "SOA", opcode=OP.NOTIFY)
+    notify = ask(server, notify_message("example.test."))
     assert notify.opcode() == OP.NOTIFY
     assert notify.rcode() == dns.rcode.REFUSED
-    assert query(server, "example.test.", "SOA").rcode() == dns.rcode.NOERROR
+    assert ask(server, "example.test.", "SOA").rcode() == dns.rcode.NOERROR
     assert [(e.opcode, fired(e)) for e in server.log] == [(OP.NOTIFY, []), (OP.NOTIFY, ["n"]), (OP.QUERY, [])]
 
 
@@ -433,10 +441,10 @@ def test_tcp_refused_reset_honours_client_and_schedule(make_server):
     """tcp-refused acts before any query is read: client selector and schedule still apply."""
     server = make_server()
     server.faults.add("tcp-refused mode=reset client=127.0.0.2 first=1 name=r")
-    assert rcode_of(server, "www.example.test.", tcp=True, source="127.0.0.1") == "NOERROR"
+    assert rcode_of(server, "www.example.test.", transport="tcp", source="127.0.0.1") == "NOERROR"
     with pytest.raises((ConnectionError, EOFError, dns.exception.DNSException, OSError)):
-        query(server, "www.example.test.", tcp=True, source="127.0.0.2")
-    assert rcode_of(server, "www.example.test.", tcp=True, source="127.0.0.2") == "NOERROR"  # first=1 spent
+        ask(server, "www.example.test.", transport="tcp", source="127.0.0.2")
+    assert rcode_of(server, "www.example.test.", transport="tcp", source="127.0.0.2") == "NOERROR"  # first=1 spent
     assert rcode_of(server, "www.example.test.", source="127.0.0.2") == "NOERROR"  # UDP untouched
     resets = [e for e in server.log if "r" in fired(e)]
     assert len(resets) == 1 and resets[0].client[0] == "127.0.0.2"

@@ -160,13 +160,13 @@ def expected(lines: list[str], origin: dns.name.Name = ORIGIN) -> list[str]:
     return records(rrsets)
 
 
-def ask(engine: Engine, qname: str, qtype: str, qclass: str = "IN", dnssec_ok: bool = False) -> Answer:
+def lookup(engine: Engine, qname: str, qtype: str, qclass: str = "IN", dnssec_ok: bool = False) -> Answer:
     return engine.answer(dns.name.from_text(qname, ORIGIN), dns.rdatatype.from_text(qtype),
                          dns.rdataclass.from_text(qclass), dnssec_ok=dnssec_ok)
 
 
 def check(engine: Engine, case: Case) -> None:
-    answer = ask(engine, case.qname, case.qtype, dnssec_ok=case.dnssec_ok)
+    answer = lookup(engine, case.qname, case.qtype, dnssec_ok=case.dnssec_ok)
     assert dns.rcode.to_text(answer.rcode) == case.rcode
     assert answer.kind is case.kind
     assert answer.aa is case.aa
@@ -357,14 +357,14 @@ def test_ds_at_an_apex_without_the_parent_is_nodata_from_the_child() -> None:
 
 
 def test_query_case_is_preserved_in_the_owner() -> None:
-    exact = ask(ENGINE, "WwW.Example.TEST.", "A")
-    wild = ask(ENGINE, "HoSt.WiLd.example.test.", "A")
+    exact = lookup(ENGINE, "WwW.Example.TEST.", "A")
+    wild = lookup(ENGINE, "HoSt.WiLd.example.test.", "A")
     assert exact.answer[0].name.to_text() == "WwW.Example.TEST."
     assert wild.answer[0].name.to_text() == "HoSt.WiLd.example.test."
 
 
 def test_any_rfc8482_gives_one_hinfo() -> None:
-    answer = ask(RFC8482, "multi", "ANY")
+    answer = lookup(RFC8482, "multi", "ANY")
     assert answer.rcode == dns.rcode.NOERROR and answer.aa
     [rrset] = answer.answer
     assert rrset.name == dns.name.from_text("multi.example.test.")
@@ -413,15 +413,15 @@ far DNAME {long_target}
 @pytest.mark.parametrize("qname", ["id.server.", "hostname.bind."])
 def test_chaos_identity(qname: str) -> None:
     engine = Engine(ZONES, EngineOptions(identity="ns-a.lab"))
-    answer = ask(engine, qname, "TXT", "CH")
+    answer = lookup(engine, qname, "TXT", "CH")
     assert answer.rcode == dns.rcode.NOERROR and answer.aa
     assert records(answer.answer) == [f"{qname} 0 CH TXT \"ns-a.lab\""]
 
 
 def test_chaos_version() -> None:
-    answer = ask(Engine(ZONES, EngineOptions(version="9.18-fake")), "version.bind.", "TXT", "CH")
+    answer = lookup(Engine(ZONES, EngineOptions(version="9.18-fake")), "version.bind.", "TXT", "CH")
     assert records(answer.answer) == ['version.bind. 0 CH TXT "9.18-fake"']
-    hidden = ask(Engine(ZONES, EngineOptions(version=None)), "version.bind.", "TXT", "CH")
+    hidden = lookup(Engine(ZONES, EngineOptions(version=None)), "version.bind.", "TXT", "CH")
     assert hidden.rcode == dns.rcode.REFUSED and hidden.answer == []
 
 
@@ -432,7 +432,7 @@ def test_chaos_version() -> None:
     ("www.example.test.", "A", "NONE"),
 ])
 def test_other_classes_and_chaos_names_are_refused(qname: str, qtype: str, qclass: str) -> None:
-    answer = ask(ENGINE, qname, qtype, qclass)
+    answer = lookup(ENGINE, qname, qtype, qclass)
     assert answer.rcode == dns.rcode.REFUSED and answer.kind is Kind.REFUSED and answer.answer == []
 
 

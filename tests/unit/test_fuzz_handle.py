@@ -1,5 +1,6 @@
 """Bad packets never break the server: mutated and random messages get FORMERR/NOTIMP/an answer
-or nothing, never an internal error, and the server goes on answering (seeded, reproducible)."""
+or nothing, never an internal error, and the server goes on answering (seeded, reproducible).
+The same holds with each fault type installed (one representative spec per type)."""
 
 import random
 import struct
@@ -9,16 +10,23 @@ import dns.message
 import dns.rcode
 import pytest
 
-from fakens import Drop, Reply, Server, Zone
+from fakens import Outcome, Reply, Server, Zone
+from fakens.faults import REGISTRY
 
 ZONE = """
 $ORIGIN example.test.
 $TTL 300
 @    SOA ns1 hostmaster 1 3600 600 86400 300
 @    NS  ns1
+@    NS  ns2
 ns1  A   127.0.0.1
+ns2  A   127.0.0.2
 www  A   192.0.2.80
 *.w  TXT "wild"
+sub  NS  ns1.sub
+sub  NS  ns2.sub
+ns1.sub A 127.0.0.3
+ns2.sub A 127.0.0.4
 """
 
 SEEDS = [
@@ -26,7 +34,41 @@ SEEDS = [
     dns.message.make_query("www.example.test.", "A", use_edns=0, want_dnssec=True).to_wire(),
     dns.message.make_query("x.w.example.test.", "TXT", use_edns=0, options=[]).to_wire(),
     dns.message.make_query("example.test.", "AXFR").to_wire(),
+    dns.message.make_query("a.sub.example.test.", "A").to_wire(),  # a referral, with glue
+    dns.message.make_query("example.test.", "SOA").to_wire(),
 ]
+
+# One spec per fault type, chosen to act on ZONE and the SEEDS.
+FAULT_SPECS = {
+    "nxdomain": "nxdomain",
+    "nodata": "nodata",
+    "rcode": "rcode rcode=SERVFAIL",
+    "stale-data": 'stale-data mode=records records="www 300 A 192.0.2.1"',
+    "ttl": "ttl ttl=5 negative=7",
+    "flags": "flags set=RA,AD clear=AA",
+    "lame": "lame mode=upward ns=a.root-servers.test.",
+    "missing-glue": "missing-glue mode=hosts hosts=ns1.sub.example.test.",
+    "stale-glue": "stale-glue host=ns1.sub.example.test. addresses=127.0.0.99",
+    "ns-mismatch": "ns-mismatch mode=remove hosts=ns2.example.test.",
+    "ns-no-address": "ns-no-address hosts=ns2.example.test.",
+    "edns": "edns mode=formerr",
+    "wrong-id": "wrong-id",
+    "wrong-question": "wrong-question mode=name to=other.example.test.",
+    "malformed": "malformed mode=counts",
+    "stale-serial": "stale-serial mode=lower",
+    "refuse-transfer": "refuse-transfer mode=notauth",
+    "broken-transfer": "broken-transfer mode=cut keep=3",
+    "no-notify": "no-notify mode=none",
+    "drop": "drop qtype=A",
+    "delay": "delay ms=300",
+    "truncate": "truncate",
+    "oversize": "oversize size=1400",
+    "rate-limit": "rate-limit qps=10 mode=slip",
+    "tcp-refused": "tcp-refused mode=reset",
+}
+NO_QUERY_HOOK = {"no-notify", "tcp-refused"}  # act on outgoing NOTIFY / on connections, not in handle()
+UDP_ONLY = {"truncate", "oversize"}  # transport=udp unless told: over TCP they never fire
+CHANGES_THE_ID = {"wrong-id"}
 
 
 def _mutate(rng: random.Random, wire: bytes) -> bytes:
@@ -44,23 +86,51 @@ def _mutate(rng: random.Random, wire: bytes) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_mutated_and_random_packets_never_cause_an_internal_error(transport: str) -> None:
-    server = Server([Zone.from_text(ZONE)])
-    rng = random.Random(20261122)
-    for i in range(4000):
+def fuzz(server: Server, transport: str, seed: int, count: int, keeps_id: bool = True) -> None:
+    """Send *count* mutated or random queries through server.handle; none may raise inside it."""
+    rng = random.Random(seed)
+    for i in range(count):
         wire = _mutate(rng, rng.choice(SEEDS)) if i % 4 else bytes(rng.randrange(256) for _ in range(rng.randint(0, 80)))
         if len(wire) >= 3:
             wire = wire[:2] + bytes([wire[2] & 0x7F]) + wire[3:]  # a query (QR=0), so that it is answered or refused
         outcome = server.handle(wire, ("127.0.0.1", 5555), ("127.0.0.1", 53), transport)
         assert server.errors == [], f"packet {i} ({wire.hex()}) raised inside the server: {server.errors[0]!r}"
-        assert isinstance(outcome, (Reply, Drop)), outcome
+        assert isinstance(outcome, Outcome), outcome
         if isinstance(outcome, Reply):
             for message in outcome.messages:
-                assert message[:2] == wire[:2], "a reply carries the query's ID"
+                if keeps_id:
+                    assert message[:2] == wire[:2], "a reply carries the query's ID"
                 assert message[2] & 0x80, "a reply has QR set"
-    # and the server still answers a good query
+
+
+def assert_still_answers(server: Server, transport: str) -> None:
     outcome = server.handle(SEEDS[0], ("127.0.0.1", 5555), ("127.0.0.1", 53), transport)
     assert isinstance(outcome, Reply)
     reply = dns.message.from_wire(outcome.messages[0])
     assert reply.rcode() == dns.rcode.NOERROR and reply.flags & dns.flags.AA and reply.answer
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_mutated_and_random_packets_never_cause_an_internal_error(transport: str) -> None:
+    server = Server([Zone.from_text(ZONE)])
+    fuzz(server, transport, 20261122, 4000)
+    for entry in server.log:
+        assert entry.faults == []
+    assert_still_answers(server, transport)
+
+
+def test_every_fault_type_has_a_fuzz_spec() -> None:
+    assert sorted(FAULT_SPECS) == sorted(REGISTRY)
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+@pytest.mark.parametrize("fault_type", sorted(FAULT_SPECS))
+def test_fuzz_with_each_fault_type_installed(fault_type: str, transport: str) -> None:
+    server = Server([Zone.from_text(ZONE)])
+    server.faults.add(f"{FAULT_SPECS[fault_type]} name=f")
+    assert server.faults.get("f").type_name == fault_type
+    fuzz(server, transport, 20261122 + len(fault_type), 600, keeps_id=fault_type not in CHANGES_THE_ID)
+    if fault_type not in NO_QUERY_HOOK and not (transport == "tcp" and fault_type in UDP_ONLY):
+        assert any(e.faults for e in server.log), f"{fault_type} never fired: not exercised"
+    server.faults.reset()
+    assert_still_answers(server, transport)

@@ -1,8 +1,9 @@
-"""Review of the fakens pytest plugin: each test shows one problem a user would hit.
+"""The pytest plugin's lifecycle: servers released, restarted and reset between tests, logs
+attached to failures, markers merged, external processes stopped, clear errors for misuse.
 
 Every scenario runs as a user project in a fresh ``python -m pytest`` subprocess
-(pytester), so the plugin loads through its ``pytest11`` entry point. Each test
-fails while the problem is there; its docstring says what should happen.
+(pytester), so the plugin loads through its ``pytest11`` entry point. Each
+docstring says what should happen.
 """
 
 from __future__ import annotations
@@ -10,42 +11,15 @@ from __future__ import annotations
 import os
 import re
 import signal
-import textwrap
 
 import pytest
 
-ZONE_TEXT = """\
-$ORIGIN example.test.
-$TTL 300
-@    SOA ns1 hostmaster 1 3600 600 86400 300
-@    NS  ns1
-ns1  A   192.0.2.53
-www  A   192.0.2.10
-"""
-
-PRELUDE = f'''\
-import dns.message
-import dns.query
-import dns.resolver
-import pytest
-
-ZONE_TEXT = {ZONE_TEXT!r}
-
-
-def ask(server, qname, qtype="A"):
-    host, port = server.addresses[0]
-    return dns.query.udp(dns.message.make_query(qname, qtype), host, port=port, timeout=2)
-'''
-
-BASE_ARGS = ("-p", "no:cacheprovider", "-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function")
-
-
-def user_file(pytester: pytest.Pytester, name: str, body: str) -> None:
-    pytester.makepyfile(**{name: PRELUDE + textwrap.dedent(body)})
+from .userproject import ASYNC_ARGS, ZONE_TEXT, session_zones, user_file
+from .userproject import run as run_user
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(*BASE_ARGS, *args, timeout=120)
+    return run_user(pytester, *ASYNC_ARGS, *args)
 
 
 def section(output: str, title_part: str) -> str:
@@ -157,13 +131,7 @@ def test_shared_server_teardown_failure_carries_the_tests_queries(pytester: pyte
     that failure carries the server's query log, but ``fakens_shared_server`` resets the
     server (clearing its log) before raising, so the section says "(no queries)". The
     section should list the test's queries (snapshot the log before ``reset()``)."""
-    pytester.makeconftest(f"""
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def fakens_zones():
-            return [{ZONE_TEXT!r}]
-    """)
+    session_zones(pytester, ZONE_TEXT)
     user_file(pytester, "test_user", """
         def test_boom(fakens_shared_server, monkeypatch):
             ask(fakens_shared_server, "www.example.test.")
@@ -291,13 +259,7 @@ def test_a_test_that_stops_the_shared_server_does_not_break_the_next(pytester: p
     later test in the session (of that xdist worker) gets a stopped server with no
     addresses and fails far from the cause. The teardown should restart it (or fail the
     test that stopped it, saying so)."""
-    pytester.makeconftest(f"""
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def fakens_zones():
-            return [{ZONE_TEXT!r}]
-    """)
+    session_zones(pytester, ZONE_TEXT)
     user_file(pytester, "test_user", """
         def test_1_server_down(fakens_shared_server):
             fakens_shared_server.stop()
@@ -405,13 +367,7 @@ def test_fakens_resolver_with_the_shared_server(pytester: pytest.Pytester) -> No
     faults added to the shared server have no effect and its log stays empty. The resolver
     should ask the shared server when the test uses it (or there should be a
     ``fakens_shared_resolver`` and a setup error naming it)."""
-    pytester.makeconftest(f"""
-        import pytest
-
-        @pytest.fixture(scope="session")
-        def fakens_zones():
-            return [{ZONE_TEXT!r}]
-    """)
+    session_zones(pytester, ZONE_TEXT)
     user_file(pytester, "test_user", """
         def test_shared(fakens_shared_server, fakens_resolver):
             fakens_shared_server.faults.add("nxdomain")
