@@ -24,11 +24,10 @@ import copy
 import dataclasses
 import ipaddress
 import os
-import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import cast
 
 import dns.edns
@@ -51,16 +50,15 @@ from fakens.engine import Engine, EngineOptions
 from fakens.errors import ConfigError, ServerError
 from fakens.fastpath import ReplyCache
 from fakens.faults import FaultChain
-from fakens.faults.context import Encoding, FaultContext, NotifyPlan
+from fakens.faults.context import Encoding, FaultContext, NotifyPlan, StreamPart
 from fakens.log import DEFAULT_LIMIT, LogEntry, QueryLog
 from fakens.notify import ATTEMPTS, RETRY_INTERVAL, Notifier, NotifyRecord
-from fakens.outcome import Drop, Outcome, Reply
+from fakens.outcome import Drop, Outcome, Reply, Stream
 from fakens.query import Query
 from fakens.runner import BackgroundRunner, background
 from fakens.transport import Endpoint, TcpLimits, TcpListener, UdpEndpoint, bind_pair, parse_listen
-from fakens.transport.bind import bind_tcp
-from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, TsigSigner, encode, encode_stream, header_flags
-from fakens.xfr import axfr_rrsets, ixfr_rrsets
+from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, StreamMessage, TsigSigner, encode, encode_stream, header_flags
+from fakens.xfr import axfr_stream, ixfr_stream
 from fakens.zones import Name, Zone, ZoneVersion, load_zones, serial_gt
 
 DEFAULT_UDP_SIZE = 1232
@@ -185,8 +183,6 @@ class Server:
         self._flush_task: asyncio.Task[None] | None = None
         self._runner: BackgroundRunner | None = None
         self._loop_thread = 0
-        self._tcp_paused: list[tuple[str, int]] = []
-        self._tasks: set[asyncio.Future[None]] = set()
         for zone in self.engine.zones.values():
             zone.on_change(self._zone_changed)
         self._initial_zones = dict(self.engine.zones)
@@ -287,7 +283,7 @@ class Server:
             await udp.close()
         for tcp in self._tcp:
             await tcp.close()
-        self._udp, self._tcp, self._tcp_paused = [], [], []
+        self._udp, self._tcp = [], []
 
     async def _flush_log(self) -> None:
         while True:
@@ -357,7 +353,9 @@ class Server:
             self.errors.append(e)
             entry.note = f"internal error: {type(e).__name__}: {e}"
             outcome = Reply([self._error_reply(msg_id, flags, dns.rcode.SERVFAIL, None, None)])
-        if isinstance(outcome, Reply) and outcome.messages:
+        if isinstance(outcome, Stream):
+            pass  # its messages are made later: _Exchange._produce fills rcode, flags, counts, size
+        elif isinstance(outcome, Reply) and outcome.messages:
             first = outcome.messages[0]
             _, rflags, qd, an, ns, ar = _HEADER.unpack_from(first)
             if entry.rcode is None:  # else set where an extended rcode was chosen
@@ -521,25 +519,30 @@ class Server:
             x.entry.note = "transfer refused: not TSIG-signed"
             return x.error(dns.rcode.REFUSED)
         version = zone.current
+        source: Iterable[dns.rrset.RRset | None]  # made as the stream is sent (None: a checkpoint)
         if is_axfr:
-            rrsets = axfr_rrsets(version)
+            source = axfr_stream(version)
         else:
             client_serial = self._ixfr_serial(query.message)
             if client_serial is None:
                 x.entry.note = "IXFR without the client's SOA in AUTHORITY"
                 return x.error(dns.rcode.FORMERR)
             if self.ixfr_as_axfr and serial_gt(version.serial, client_serial):
-                rrsets = axfr_rrsets(version)
+                source = axfr_stream(version)
             else:
-                rrsets = ixfr_rrsets(zone, client_serial, version)
-        if x.ctx is not None:
+                source = ixfr_stream(zone, client_serial, version)
+        rrsets: list[dns.rrset.RRset] | None = None
+        if x.ctx is not None and any(f.uses("transfer") or f.uses("wire") for f in x.ctx.firing):
+            rrsets = [r for r in source if r is not None]  # faults edit the whole sequence: made at once
             self.faults.run("transfer", x.ctx, rrsets)
+            source = rrsets
         if query.transport == "udp":
-            if len(rrsets) > 1:
-                rrsets = rrsets[:1]  # RFC 1995 section 2: the client retries over TCP
-            answer = Answer(Kind.XFR, aa=True, answer=rrsets, zone=zone.origin, version=version)
+            # RFC 1995 section 2: the first RRset only (an SOA); the client retries over TCP
+            first = next((r for r in source if r is not None), None)
+            answer = Answer(Kind.XFR, aa=True, answer=[first] if first is not None else [], zone=zone.origin,
+                            version=version)
             return x.reply(answer, self._limit(query.message, "udp"))
-        return x.stream(rrsets)
+        return x.stream(source, len(rrsets) if rrsets is not None else None)
 
     def ixfr_client_serial(self, ctx: FaultContext) -> int | None:
         """The serial an IXFR client says it has (for faults)."""
@@ -608,7 +611,8 @@ class Server:
         return action
 
     def _faults_changed(self) -> None:
-        """Close or reopen the TCP listeners as ``tcp-refused mode=closed`` faults come and go."""
+        """Pause or resume the TCP listeners as ``tcp-refused mode=closed`` faults come
+        and go; a listener that cannot be bound again raises ServerError here."""
         loop = self._loop
         if loop is None or not self._udp:
             return
@@ -616,42 +620,43 @@ class Server:
             self._sync_tcp_listeners()
             return
         done = threading.Event()
+        failed: list[BaseException] = []
 
         def run() -> None:
             try:
                 self._sync_tcp_listeners()
+            except BaseException as e:  # raised again in the thread that changed the faults
+                failed.append(e)
             finally:
                 done.set()
 
         loop.call_soon_threadsafe(run)
         done.wait(10)
+        if failed:
+            raise failed[0]
 
     def _sync_tcp_listeners(self) -> None:
         closed = any(f.type_name == "tcp-refused" and f.mode == "closed"
                      and f.selector.matches(transport="tcp", server=self.name) for f in self.faults)
-        if closed and self._tcp:
-            for listener in self._tcp:
-                if listener.server is not None:
-                    listener.server.close()
-                for connection in list(listener.connections):
-                    connection.abort()
-            self._tcp_paused = [listener.local for listener in self._tcp]
-            self._tcp = []
-        elif not closed and self._tcp_paused:
-            for host, port in self._tcp_paused:
-                sock = bind_tcp(host, port)
-                sock.listen(256)
-                task = asyncio.ensure_future(self._resume_tcp(sock))
-                self._tasks.add(task)  # keep a reference until it is done
-                task.add_done_callback(self._tasks.discard)
-            self._tcp_paused = []
-
-    async def _resume_tcp(self, sock: socket.socket) -> None:
-        self._tcp.append(await TcpListener.start(sock, self.handle, self.tcp_limits, self._on_connect))
+        failed: list[ServerError] = []
+        for listener in self._tcp:
+            try:
+                if closed:
+                    listener.pause()
+                else:
+                    listener.resume()
+            except ServerError as e:  # the other listeners still resume
+                failed.append(e)
+        if failed:
+            raise failed[0]
 
     def __repr__(self) -> str:
         where = ", ".join(str(e) for e in self.endpoints) or "not running"
         return f"<Server {self.name} {where} zones={[str(o) for o in self.engine.zones]}>"
+
+
+def _join(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more
 
 
 @dataclasses.dataclass
@@ -706,11 +711,60 @@ class _Exchange:
             wire = encode(self.msg_id, flags, answer.rcode, self.question, body, enc.limit, enc.opt, self.signer)
         return self.finish([wire])
 
-    def stream(self, rrsets: list[dns.rrset.RRset]) -> Reply:
-        """A transfer over TCP: several messages (encoding faults applied)."""
+    def stream(self, rrsets: Iterable[dns.rrset.RRset | None], total: int | None) -> Stream:
+        """A transfer over TCP: messages made one by one as the transport sends them
+        (encoding faults applied once; broken-bytes faults to each message). *total*:
+        the number of RRsets, when known (the wire hooks' StreamPart)."""
         enc = self.encoding(MAX_TCP)
         flags = self._flags(True, False, enc)
-        return self.finish(encode_stream(self.msg_id, flags, self.question, rrsets, signer=self.signer, opt=enc.opt))
+        messages = encode_stream(self.msg_id, flags, self.question, rrsets, signer=self.signer, opt=enc.opt)
+        stream = Stream(iter(()), close_after=self.ctx is not None and self.ctx.close_after)
+        stream.messages = self._produce(stream, messages, total)
+        return stream
+
+    def _produce(self, stream: Stream, messages: Iterator[StreamMessage | None],
+                 total: int | None) -> Iterator[bytes | None]:
+        """The stream's messages, with the broken-bytes faults applied to each as it
+        is made and the log entry kept up to date (messages, size; a stop noted)."""
+        ctx, entry, faults = self.ctx, self.entry, self.server.faults
+        wire_faults = ctx is not None and any(f.uses("wire") for f in ctx.firing)
+        started = time.perf_counter()
+        sent = 0
+        try:
+            for item in messages:
+                if item is None:
+                    yield None  # a checkpoint: the transport may stop here for other work
+                    continue
+                wire = item.wire
+                if wire_faults:
+                    assert ctx is not None
+                    ctx.part = StreamPart(sent, item.rrsets, total)
+                    box = [wire]
+                    faults.run("wire", ctx, box, once=True)
+                    wire, ctx.part = box[0], None
+                    entry.faults = ctx.log_records()
+                if sent == 0 and len(wire) >= 12:
+                    _, rflags, qd, an, ns, ar = _HEADER.unpack_from(wire)
+                    if entry.rcode is None:
+                        entry.rcode = rflags & 0xF
+                    entry.flags = rflags & 0x87F0
+                    entry.counts = (qd, an, ns, ar)
+                sent += 1
+                entry.messages = sent
+                entry.size += len(wire)
+                yield wire
+        except GeneratorExit:
+            entry.note = _join(entry.note, f"transfer stopped after {sent} messages: the connection closed")
+            raise
+        except Exception as e:  # a bug must not stop the server: keep it, end the transfer here
+            self.server.errors.append(e)
+            entry.note = _join(entry.note, f"internal error after {sent} messages: {type(e).__name__}: {e}")
+            stream.close_after = True
+        finally:
+            entry.duration += time.perf_counter() - started
+            close = getattr(messages, "close", None)
+            if close is not None:
+                close()
 
     def finish(self, messages: list[bytes]) -> Reply:
         """Apply the broken-bytes faults and make the Reply."""

@@ -33,7 +33,7 @@ from fakens.faults import rawbytes as _rawbytes  # noqa: F401
 from fakens.faults import transfer as _transfer  # noqa: F401
 from fakens.faults import transport as _transport  # noqa: F401
 from fakens.faults.base import REGISTRY, Fault, Param, Schedule, register
-from fakens.faults.context import Encoding, FaultContext, NotifyPlan
+from fakens.faults.context import Encoding, FaultContext, NotifyPlan, StreamPart
 from fakens.faults.spec import build, parse_text
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REGISTRY", "Encoding", "Fault", "FaultChain", "FaultContext", "NotifyPlan", "Param", "Schedule",
-    "build", "parse_text", "register",
+    "StreamPart", "build", "parse_text", "register",
 ]
 
 
@@ -240,9 +240,10 @@ class FaultChain:
                 ctx.record(fault, action)
         return answer
 
-    def run(self, hook: str, ctx: FaultContext, arg: Any) -> None:
-        """Run one of the ``transfer``/``encoding``/``wire``/``notify`` hooks of the firing faults."""
+    def run(self, hook: str, ctx: FaultContext, arg: Any, once: bool = False) -> None:
+        """Run one of the ``transfer``/``encoding``/``wire``/``notify`` hooks of the firing faults.
+        *once*: record each distinct action once (a hook run for every message of a stream)."""
         for fault in ctx.firing:
             action = getattr(fault, hook)(ctx, arg)
-            if action:
+            if action and not (once and action in ctx.actions.get(fault.name, ())):
                 ctx.record(fault, action)

@@ -12,7 +12,9 @@ a query's way (ARCHITECTURE.md):
 - ``after(ctx, answer)``: edits the engine's structured Answer;
 - ``transfer(ctx, rrsets)``: edits an AXFR/IXFR RRset sequence;
 - ``encoding(ctx, enc)``: changes how the reply is encoded (size limit, OPT);
-- ``wire(ctx, messages)``: edits the reply bytes (broken-bytes faults);
+- ``wire(ctx, messages)``: edits the reply bytes (broken-bytes faults); for a
+  TCP transfer, once per message as the stream makes it (``messages`` holds that
+  one, ``ctx.part`` says which; otherwise ``ctx.part`` is None);
 - ``notify(ctx, plan)``: changes an outgoing NOTIFY (no-notify).
 
 Each hook returns a short text of what it changed (or None for nothing); the

@@ -40,6 +40,16 @@ class NotifyPlan:
     skip: bool = False
 
 
+@dataclass(frozen=True)
+class StreamPart:
+    """Which message of a streamed transfer a ``wire`` hook is given: the hook
+    runs once per message as it is made, with ``messages`` holding that message only."""
+
+    index: int  # the message's number in the stream, from 0
+    rrsets: range  # positions of the RRsets it holds in the transfer's sequence
+    total: int | None  # RRsets in the sequence (None: not known)
+
+
 @dataclass
 class FaultContext:
     """One query's (or connection's, or NOTIFY's) passage through the fault chain."""
@@ -54,6 +64,7 @@ class FaultContext:
     close_after: bool = False
     entry: LogEntry | None = None
     exchange: Any = None  # the server's reply builder for this query (Server.reply_with_rcode uses it)
+    part: StreamPart | None = None  # in a ``wire`` hook: the message of a stream (None: the whole reply)
 
     @property
     def message(self) -> dns.message.Message:
