@@ -2,7 +2,8 @@
 
 The transport carries these out and knows nothing else of DNS::
 
-    Reply([wire])            send these messages (a transfer sends several)
+    Reply([wire])            send these messages
+    Stream(messages)         send the messages an iterator makes, as the connection drains (a TCP transfer)
     Drop()                   send nothing
     Close() / Reset()        close the TCP connection (reset: with RST); UDP: nothing
     Stall()                  keep the TCP connection open and never answer
@@ -13,6 +14,7 @@ clock (the transport waits with ``Clock.call_later``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -22,6 +24,25 @@ class Reply:
     connection when *close_after* (a transfer cut short)."""
 
     messages: list[bytes] = field(default_factory=list)
+    delay: float = 0.0
+    close_after: bool = False
+
+
+@dataclass
+class Stream:
+    """Send the messages *messages* makes, in order, after *delay* seconds; then
+    close a TCP connection when *close_after* (read once the iterator is done,
+    so the producer may set it).
+
+    The iterator yields a message (bytes) or ``None``, a checkpoint where the
+    producer may be suspended. The transport pulls from it only while the
+    connection takes data (not while the protocol is paused for a full write
+    buffer), a short slice of time per turn of the event loop, and closes it
+    (``close()``: a generator gets GeneratorExit where it stopped) when the
+    connection is lost or closed first. Over UDP a Stream is not sent: a
+    transfer over UDP is a single-message Reply."""
+
+    messages: Iterator[bytes | None]
     delay: float = 0.0
     close_after: bool = False
 
@@ -54,4 +75,4 @@ class Stall:
     delay: float = 0.0
 
 
-Outcome = Reply | Drop | Close | Reset | Stall
+Outcome = Reply | Stream | Drop | Close | Reset | Stall

@@ -24,7 +24,7 @@ import copy
 import dataclasses
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import dns.edns
 import dns.exception
@@ -41,17 +41,17 @@ import dns.tsig
 from fakens.answer import Answer, Kind
 from fakens.clock import Clock
 from fakens.engine import Engine, negative_soa
-from fakens.exchange import Exchange, TsigError
+from fakens.exchange import HEADER, Exchange, TsigError
 from fakens.fastpath import ReplyCache
 from fakens.faults.chain import FaultChain, Passage
-from fakens.faults.view import Encoding, ErrorReply, NotifyPlan, TransferPlan, View, ZoneHistory
+from fakens.faults.view import Encoding, ErrorReply, NotifyPlan, StreamPart, TransferPlan, View, ZoneHistory
 from fakens.log import LogEntry, QueryLog
 from fakens.notify import Notifier, notify_refusal
 from fakens.options import ServerOptions
-from fakens.outcome import Drop, Outcome, Reply
+from fakens.outcome import Drop, Outcome, Reply, Stream
 from fakens.selectors import Facts
-from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, encode, encode_stream, header_flags
-from fakens.xfr import transfer_refusal, transfer_rrsets
+from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, StreamMessage, encode, encode_stream, header_flags
+from fakens.xfr import transfer_refusal, transfer_stream
 from fakens.zones import Name, ZoneVersion
 
 _XFR_TYPES = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
@@ -131,9 +131,12 @@ class Pipeline:
             x.note = f"internal error: {type(e).__name__}: {e}"
             outcome = Reply([_bare_error(x, dns.rcode.SERVFAIL)])
         passage = reply.passage if reply is not None else None
-        if passage is not None:
-            x.faults = passage.finish()
+        streaming = isinstance(outcome, Stream)
+        if passage is not None:  # a stream's faults act as it is made: finished when it ends
+            x.faults = passage.records() if streaming else passage.finish()
         entry = x.entry(outcome)
+        if streaming and reply is not None:
+            reply.entry = entry  # the stream fills in its messages, size and faults as it goes
         self.log.append(entry)
         # the engine's answer alone (no fault fired, no TSIG) may be reused by the fast path,
         # unless a zone changed meanwhile (in another thread)
@@ -215,14 +218,21 @@ class Pipeline:
             return reply.error(rcode)
         assert zone is not None
         version = zone.current
-        plan = TransferPlan(transfer_rrsets(zone, version, question.rdtype, x.ixfr_serial, self.options.ixfr_as_axfr))
-        if reply.passage is not None:
-            self.faults.run("transfer", reply.passage, reply.view, plan)
+        # made as the stream is sent (None: a checkpoint where the transport may stop)
+        source = transfer_stream(zone, version, question.rdtype, x.ixfr_serial, self.options.ixfr_as_axfr)
+        plan: TransferPlan | None = None
+        passage = reply.passage
+        if passage is not None and (self.faults.may_fire("transfer", passage) or self.faults.may_fire("wire", passage)):
+            plan = TransferPlan([r for r in source if r is not None])  # faults edit the whole sequence
+            self.faults.run("transfer", passage, reply.view, plan)
+            source = plan.rrsets
         if x.transport == "udp":
-            # RFC 1995 section 2: over UDP only the first SOA; the client retries over TCP
-            answer = Answer(Kind.XFR, aa=True, answer=plan.rrsets[:1], zone=zone.origin, version=version)
+            # RFC 1995 section 2: over UDP only the first RRset (an SOA); the client retries over TCP
+            first = next((r for r in source if r is not None), None)
+            answer = Answer(Kind.XFR, aa=True, answer=[first] if first is not None else [], zone=zone.origin,
+                            version=version)
             return reply.answer(answer, self._limit(x))
-        return reply.stream(plan)
+        return reply.stream(source, plan)
 
     def _limit(self, x: Exchange) -> int:
         if x.transport == "tcp":
@@ -303,6 +313,7 @@ class _Replier:
         self.delay = 0.0
         self.close_after = False
         self.cacheable = False  # an engine answer (the fast path may keep it if no fault fired)
+        self.entry: LogEntry | None = None  # a stream's log entry, kept up to date as it is sent
         self.view = pipeline.view(x.transport, x.client[0], x)
 
     def carry_out(self, decided: Outcome | ErrorReply) -> Outcome:
@@ -360,19 +371,78 @@ class _Replier:
         flags = header_flags(x.flags, dns.opcode.NOTIFY, True)
         return self.finish([encode(x.msg_id, flags, dns.rcode.NOERROR, x.question, None, MAX_TCP, self.opt, x.signer)])
 
-    def stream(self, plan: TransferPlan) -> Reply:
-        """A transfer over TCP: several messages (encoding faults applied)."""
+    def stream(self, rrsets: Iterable[dns.rrset.RRset | None], plan: TransferPlan | None) -> Stream:
+        """A transfer over TCP: messages made one by one as the transport sends them
+        (encoding faults applied once, broken-bytes faults to each message). *plan*:
+        the transfer faults' plan, when they made the whole sequence at once."""
         enc = self.encoding(MAX_TCP)
         flags = self._flags(True, False, enc)
-        self.close_after = plan.close_after
         x = self.x
-        return self.finish(encode_stream(x.msg_id, flags, x.question, plan.rrsets, signer=x.signer, opt=enc.opt))
+        messages = encode_stream(x.msg_id, flags, x.question, rrsets, signer=x.signer, opt=enc.opt)
+        stream = Stream(iter(()), close_after=plan is not None and plan.close_after)
+        stream.messages = self._produce(stream, messages, len(plan.rrsets) if plan is not None else None)
+        return stream
+
+    def _produce(self, stream: Stream, messages: Iterator[StreamMessage | None],
+                 total: int | None) -> Iterator[bytes | None]:
+        """The stream's messages, the broken-bytes faults applied to each as it is made, and
+        the log entry kept up to date (messages, size, faults; a stop noted)."""
+        passage, faults = self.passage, self.pipeline.faults
+        wire_faults = passage is not None and faults.may_fire("wire", passage)
+        started = time.perf_counter()
+        sent = 0
+        entry: LogEntry | None = None
+        try:
+            for item in messages:
+                if item is None:
+                    yield None  # a checkpoint: the transport may stop here for other work
+                    continue
+                entry = self.entry
+                wire = item.wire
+                if wire_faults and passage is not None:
+                    view = dataclasses.replace(self.view, part=StreamPart(sent, item.rrsets, total))
+                    box = [wire]
+                    faults.run("wire", passage, view, box, once=True)
+                    wire = box[0]
+                    if entry is not None:
+                        entry.faults = passage.records()
+                if entry is not None:
+                    if sent == 0 and len(wire) >= 12:
+                        _, rflags, qd, an, ns, ar = HEADER.unpack_from(wire)
+                        entry.rcode = rflags & 0xF
+                        entry.flags = rflags & 0x87F0
+                        entry.counts = (qd, an, ns, ar)
+                    entry.messages = sent + 1
+                    entry.size += len(wire)
+                sent += 1
+                yield wire
+        except GeneratorExit:
+            if self.entry is not None:
+                self.entry.note = _join(self.entry.note, f"transfer stopped after {sent} messages: the connection closed")
+            raise
+        except Exception as e:  # a bug must not stop the server: keep it, end the transfer here
+            self.pipeline.errors.append(e)
+            if self.entry is not None:
+                self.entry.note = _join(self.entry.note, f"internal error after {sent} messages: {type(e).__name__}: {e}")
+            stream.close_after = True
+        finally:
+            if passage is not None and self.entry is not None:
+                self.entry.faults = passage.finish()
+            if self.entry is not None:
+                self.entry.duration += time.perf_counter() - started
+            close = getattr(messages, "close", None)
+            if close is not None:
+                close()
 
     def finish(self, messages: list[bytes]) -> Reply:
         """Apply the broken-bytes faults and make the Reply."""
         if self.passage is not None:
             self.pipeline.faults.run("wire", self.passage, self.view, messages)
         return Reply(messages, close_after=self.close_after)
+
+
+def _join(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more
 
 
 def _bare_error(x: Exchange, rcode: int) -> bytes:

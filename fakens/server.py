@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -48,7 +47,6 @@ from fakens.outcome import Outcome
 from fakens.pipeline import Pipeline
 from fakens.runner import BackgroundRunner, background
 from fakens.transport import Endpoint, TcpListener, UdpEndpoint, bind_pair, parse_listen
-from fakens.transport.bind import bind_tcp
 from fakens.zones import Name, Zone, ZoneVersion, load_zones
 
 __all__ = ["Server"]
@@ -139,8 +137,6 @@ class Server:
         self._flush_task: asyncio.Task[None] | None = None
         self._runner: BackgroundRunner | None = None
         self._loop_thread = 0
-        self._tcp_paused: list[tuple[str, int]] = []
-        self._tasks: set[asyncio.Future[None]] = set()
         for zone in self.engine.zones.values():
             zone.on_change(self._zone_changed)
         self._initial_zones = dict(self.engine.zones)
@@ -254,7 +250,7 @@ class Server:
             await udp.close()
         for tcp in self._tcp:
             await tcp.close()
-        self._udp, self._tcp, self._tcp_paused = [], [], []
+        self._udp, self._tcp = [], []
 
     async def _flush_log(self) -> None:
         while True:
@@ -320,7 +316,8 @@ class Server:
     # -- faults that act on the listener ------------------------------------------------------
 
     def _faults_changed(self) -> None:
-        """Close or reopen the TCP listeners as ``tcp-refused mode=closed`` faults come and go."""
+        """Pause or resume the TCP listeners as faults that close them (``tcp-refused
+        mode=closed``) come and go; a listener that cannot be bound again raises ServerError here."""
         loop = self._loop
         if loop is None or not self._udp:
             return
@@ -328,38 +325,34 @@ class Server:
             self._sync_tcp_listeners()
             return
         done = threading.Event()
+        failed: list[BaseException] = []
 
         def run() -> None:
             try:
                 self._sync_tcp_listeners()
+            except BaseException as e:  # raised again in the thread that changed the faults
+                failed.append(e)
             finally:
                 done.set()
 
         loop.call_soon_threadsafe(run)
         done.wait(10)
+        if failed:
+            raise failed[0]
 
     def _sync_tcp_listeners(self) -> None:
         closed = self.faults.listener_closed
-        if closed and self._tcp:
-            for listener in self._tcp:
-                if listener.server is not None:
-                    listener.server.close()
-                for connection in list(listener.connections):
-                    connection.abort()
-            self._tcp_paused = [listener.local for listener in self._tcp]
-            self._tcp = []
-        elif not closed and self._tcp_paused:
-            for host, port in self._tcp_paused:
-                sock = bind_tcp(host, port)
-                sock.listen(256)
-                task = asyncio.ensure_future(self._resume_tcp(sock))
-                self._tasks.add(task)  # keep a reference until it is done
-                task.add_done_callback(self._tasks.discard)
-            self._tcp_paused = []
-
-    async def _resume_tcp(self, sock: socket.socket) -> None:
-        self._tcp.append(await TcpListener.start(sock, self.handle, self.options.tcp_limits, self.pipeline.on_connect,
-                                                 self.clock))
+        failed: list[ServerError] = []
+        for listener in self._tcp:
+            try:
+                if closed:
+                    listener.pause()
+                else:
+                    listener.resume()
+            except ServerError as e:  # the other listeners still resume
+                failed.append(e)
+        if failed:
+            raise failed[0]
 
     def __repr__(self) -> str:
         where = ", ".join(str(e) for e in self.endpoints) or "not running"

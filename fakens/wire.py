@@ -12,11 +12,12 @@ the same bytes every time::
 
 from __future__ import annotations
 
+import collections
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import dns.edns
 import dns.exception
@@ -172,42 +173,84 @@ def _finish(renderer: dns.renderer.Renderer, opt: Opt | None, signer: TsigSigner
     return wire
 
 
+class StreamMessage(NamedTuple):
+    """One message of a transfer: its bytes and the positions, in the RRset
+    sequence given to :func:`encode_stream`, of the RRsets that start in it (an
+    RRset split over several messages counts in the first)."""
+
+    wire: bytes
+    rrsets: range
+
+
+CHECKPOINT_EVERY = 64
+"""RRsets rendered between two checkpoints (a ``None`` yielded by :func:`encode_stream`)."""
+
+
 def encode_stream(
     msg_id: int,
     flags: int,
     question: Question | None,
-    rrsets: Sequence[dns.rrset.RRset],
+    rrsets: Iterable[dns.rrset.RRset | None],
     max_size: int = 16384,
     signer: TsigSigner | None = None,
     opt: Opt | None = None,
-) -> list[bytes]:
-    """A transfer as several messages: RRsets packed in order, each message
-    at most *max_size* bytes, the question in the first message only. An
-    RRset too big for one message is split into its records."""
-    messages: list[bytes] = []
+) -> Iterator[StreamMessage | None]:
+    """A transfer as several messages, made one at a time: RRsets packed in
+    order, each message at most *max_size* bytes, the question (and OPT) in
+    the first message only, each message TSIG-signed in turn (RFC 8945 5.3.1).
+    An RRset too big for one message is split into its records.
+
+    A generator: it yields each message as a :class:`StreamMessage` when it is
+    complete, and ``None`` at checkpoints (every ``CHECKPOINT_EVERY`` RRsets, and
+    wherever *rrsets* itself yields ``None``) where the consumer may stop to let
+    other work run. Nothing is rendered before it is asked for."""
+    source = iter(rrsets)
+    carry: collections.deque[tuple[int, dns.rrset.RRset, bool]] = collections.deque()  # taken, not sent; starts?
+    taken = 0
+    exhausted = False
     ctx = None
-    pending = list(rrsets)
     first = True
-    while pending or first:
+    while True:
         renderer = dns.renderer.Renderer(msg_id, flags, max_size)
         reserve = _tsig_reserve(signer) + (_opt_size(opt) if opt and first else 0)
         renderer.reserve(reserve)
         if first and question is not None:
             renderer.add_question(question.name, question.rdtype, question.rdclass)
+        low = high = -1
         added = 0
-        while pending:
-            rrset = pending[0]
+        while True:
+            if not carry:
+                if exhausted:
+                    break
+                item = next(source, _END)
+                if item is _END:
+                    exhausted = True
+                    break
+                if item is None:
+                    yield None  # the source's own checkpoint
+                    continue
+                carry.append((taken, cast(dns.rrset.RRset, item), True))
+                taken += 1
+            index, rrset, starts = carry[0]
             try:
                 renderer.add_rrset(dns.renderer.ANSWER, rrset, want_shuffle=False)
             except dns.exception.TooBig:
                 if added == 0 and len(rrset) > 1:
-                    pending[0:1] = _split(rrset)
+                    carry.popleft()
+                    parts = _split(rrset)
+                    carry.extendleft((index, part, starts and i == 0) for i, part in reversed(list(enumerate(parts))))
                     continue
                 if added == 0:
                     raise
                 break
-            pending.pop(0)
+            carry.popleft()
+            if starts:
+                if low < 0:
+                    low = index
+                high = index
             added += 1
+            if added % CHECKPOINT_EVERY == 0:
+                yield None
         renderer.release_reserved()
         if opt is not None and first:
             _add_opt(renderer, opt)
@@ -215,9 +258,13 @@ def encode_stream(
         wire: bytes = renderer.get_wire()
         if signer is not None:
             wire, ctx = sign(wire, signer, signer.request_mac if first else b"", ctx, multi=True)
-        messages.append(wire)
+        yield StreamMessage(wire, range(low, high + 1) if low >= 0 else range(0))
         first = False
-    return messages
+        if exhausted and not carry:
+            return
+
+
+_END = object()
 
 
 def _split(rrset: dns.rrset.RRset) -> list[dns.rrset.RRset]:

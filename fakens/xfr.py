@@ -6,10 +6,18 @@ them into messages::
     transfer_refusal(zone, question, "tcp", "127.0.0.2", signed=False, ixfr_serial=None, options=options)
     axfr_rrsets(zone.current)               # SOA, ..., SOA
     ixfr_rrsets(zone, client_serial=3)      # SOA(new), SOA(3), -old, SOA(new), +new, SOA(new)
+
+:func:`axfr_stream` and :func:`ixfr_stream` give the same sequences made as
+they are consumed, with ``None`` at checkpoints (a large zone's work is cut
+into small steps so that a server can answer other queries between them)::
+
+    for rrset in axfr_stream(zone.current): ...   # SOA, None, ..., None, ..., SOA
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import dns.flags
@@ -46,21 +54,69 @@ def transfer_refusal(zone: Zone | None, question: Question, transport: str, clie
     return None
 
 
-def transfer_rrsets(zone: Zone, version: ZoneVersion, rdtype: int, ixfr_serial: int | None,
-                    ixfr_as_axfr: bool = False) -> list[dns.rrset.RRset]:
+def transfer_stream(zone: Zone, version: ZoneVersion, rdtype: int, ixfr_serial: int | None,
+                    ixfr_as_axfr: bool = False) -> Iterable[dns.rrset.RRset | None]:
     """The RRsets of an AXFR, or of an IXFR from *ixfr_serial* (the whole zone when
-    *ixfr_as_axfr* and the client is behind: legal, RFC 1995)."""
+    *ixfr_as_axfr* and the client is behind: legal, RFC 1995), made as they are
+    consumed, ``None`` at checkpoints (:func:`axfr_stream`)."""
     if rdtype == dns.rdatatype.AXFR or ixfr_serial is None:
-        return axfr_rrsets(version)
+        return axfr_stream(version)
     if ixfr_as_axfr and serial_gt(version.serial, ixfr_serial):
-        return axfr_rrsets(version)
-    return ixfr_rrsets(zone, ixfr_serial, version)
+        return axfr_stream(version)
+    return ixfr_stream(zone, ixfr_serial, version)
+
+
+SORT_RUN = 2048
+"""Owner names put in order per step of :func:`axfr_stream` (a checkpoint after each)."""
+
+_SOA_KEY = (dns.rdatatype.SOA, dns.rdatatype.NONE)
+
+
+def _canonical_key(name: Name) -> bytes:
+    """Bytes that sort as *name* sorts in DNSSEC canonical order (RFC 4034 6.1),
+    as dnspython's Name comparison does: labels from the root, lowercased, a
+    name before the names below it (each label's 0x00 escaped as 0x00 0xFF,
+    each label ended by 0x00 0x00, so no key is a prefix of another's next label)."""
+    return b"".join([label.replace(b"\x00", b"\x00\xff") + b"\x00\x00" for label in reversed(name.labels)]).lower()
+
+
+def axfr_stream(version: ZoneVersion) -> Iterator[dns.rrset.RRset | None]:
+    """The AXFR sequence of :func:`axfr_rrsets`, made as it is consumed, with
+    ``None`` at checkpoints. The names are put in canonical order in runs of
+    ``SORT_RUN`` (a checkpoint after each) merged lazily, so no step takes
+    long whatever the zone's size (and few objects are made at once)."""
+    soa = to_rrset(version.origin, version.soa)
+    yield soa
+    owners = list(version.nodes)  # a version never changes: safe to read across checkpoints
+    nodes = list(version.nodes.values())
+    apex = -1
+    apex_key = _canonical_key(version.origin)
+    runs: list[list[bytes]] = []
+    for start in range(0, len(owners), SORT_RUN):
+        run = []
+        for i in range(start, min(start + SORT_RUN, len(owners))):
+            key = _canonical_key(owners[i])
+            if key == apex_key:
+                apex = i
+            run.append(key + b"\x00\x00" + i.to_bytes(4, "big"))  # sorts after the name, before names below it
+        run.sort()
+        runs.append(run)
+        yield None
+    merged = heapq.merge(*[iter(run) for run in runs])  # each run freed as soon as it is used up
+    del runs
+    for entry in merged:
+        i = int.from_bytes(entry[-4:], "big")
+        owner, node = owners[i], nodes[i]
+        for type_key, rdataset in (sorted(node.items()) if len(node) > 1 else node.items()):
+            if i == apex and type_key == _SOA_KEY:
+                continue
+            yield to_rrset(owner, rdataset)
+    yield soa
 
 
 def axfr_rrsets(version: ZoneVersion) -> list[dns.rrset.RRset]:
-    """The whole zone: its SOA, every other RRset, its SOA again (RFC 5936)."""
-    rrsets = version.rrsets()
-    return rrsets + [rrsets[0]]
+    """The whole zone: its SOA, every other RRset (in canonical order), its SOA again (RFC 5936)."""
+    return [rrset for rrset in axfr_stream(version) if rrset is not None]
 
 
 def ixfr_rrsets(zone: ZoneHistory, client_serial: int, version: ZoneVersion | None = None) -> list[dns.rrset.RRset]:
@@ -71,13 +127,19 @@ def ixfr_rrsets(zone: ZoneHistory, client_serial: int, version: ZoneVersion | No
       client's serial, when the history reaches back that far;
     - the whole zone in AXFR form otherwise (allowed by RFC 1995 section 4).
     """
+    return [rrset for rrset in ixfr_stream(zone, client_serial, version) if rrset is not None]
+
+
+def ixfr_stream(zone: ZoneHistory, client_serial: int, version: ZoneVersion | None = None) -> Iterable[dns.rrset.RRset | None]:
+    """The sequence of :func:`ixfr_rrsets`; in AXFR form made as it is consumed
+    (:func:`axfr_stream`), a difference computed at once."""
     current = version or zone.current
     soa = to_rrset(current.origin, current.soa)
     if not serial_gt(current.serial, client_serial):
         return [soa]
     old = zone.version_with_serial(client_serial)
     if old is None or old.number > current.number:
-        return axfr_rrsets(current)
+        return axfr_stream(current)
     old_records = old.records()
     new_records = current.records()
     deleted = [r for r in old_records - new_records if r[2].rdtype != dns.rdatatype.SOA]

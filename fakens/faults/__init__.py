@@ -21,9 +21,19 @@ from fakens.faults import transfer as _transfer  # noqa: F401
 from fakens.faults.base import REGISTRY, Fault, Param, Schedule, register
 from fakens.faults.chain import FaultChain, Passage
 from fakens.faults.spec import build, parse_text
-from fakens.faults.view import Act, Encoding, ErrorReply, NotifyPlan, Replaced, TransferPlan, View
+from fakens.faults.view import (
+    Act,
+    Encoding,
+    ErrorReply,
+    NotifyPlan,
+    Replaced,
+    StreamPart,
+    TransferPlan,
+    Unchanged,
+    View,
+)
 
 __all__ = [
     "REGISTRY", "Act", "Encoding", "ErrorReply", "Fault", "FaultChain", "NotifyPlan", "Param", "Passage",
-    "Replaced", "Schedule", "TransferPlan", "View", "build", "parse_text", "register",
+    "Replaced", "Schedule", "StreamPart", "TransferPlan", "Unchanged", "View", "build", "parse_text", "register",
 ]

@@ -12,7 +12,9 @@ of a query's way (docs/architecture.md). Each hook gets a read-only
 - ``after(view, answer)``: edits the engine's structured Answer (or returns a Replaced one);
 - ``transfer(view, plan)``: edits an AXFR/IXFR RRset sequence (a TransferPlan);
 - ``encoding(view, enc)``: changes how the reply is encoded (size limit, OPT, flags);
-- ``wire(view, messages)``: edits the reply bytes (broken-bytes faults);
+- ``wire(view, messages)``: edits the reply bytes (broken-bytes faults); for a
+  TCP transfer, once per message as the stream makes it (``messages`` holds that
+  one, ``view.part`` says which; otherwise ``view.part`` is None);
 - ``notify(view, plan)``: changes an outgoing NOTIFY (no-notify).
 
 A hook returns what it changed (a short text, shown in the query log) or None

@@ -60,6 +60,11 @@ class Passage:
         """Record what *fault* did (shown in the query log)."""
         self.notes.setdefault(fault.name, []).append(text)
 
+    def records(self) -> list[dict[str, Any]]:
+        """The query log's ``faults`` field so far (a stream's passage is finished when it ends)."""
+        return [{"name": f.name, "type": f.type_name, "mode": f.mode or None,
+                 "actions": self.notes.get(f.name) or [NO_CHANGE]} for f in self.fired]
+
     def finish(self) -> list[dict[str, Any]]:
         """Count back the faults that fired without changing anything, and return the
         query log's ``faults`` field: every fault that fired and what it did."""
@@ -239,13 +244,18 @@ class FaultChain:
                 passage.note(fault, result)
         return answer
 
-    def run(self, hook: str, passage: Passage, view: View, arg: Any) -> None:
-        """Run an editing hook (``transfer``/``encoding``/``wire``/``notify``) of the faults that fire."""
+    def run(self, hook: str, passage: Passage, view: View, arg: Any, once: bool = False) -> None:
+        """Run an editing hook (``transfer``/``encoding``/``wire``/``notify``) of the faults that fire.
+        *once*: note each distinct change once (a hook run for every message of a stream)."""
         for fault in passage.faults:
             if self.fires(hook, passage, view, arg, fault):
                 note = getattr(fault, hook)(view, arg)
-                if note:
+                if note and not (once and note in passage.notes.get(fault.name, ())):
                     passage.note(fault, note)
+
+    def may_fire(self, hook: str, passage: Passage) -> bool:
+        """Could a fault of this passage fire at *hook* (it implements it and its selector matches)?"""
+        return any(f.uses(hook) and f.selector.matches(passage.facts) for f in passage.faults)
 
     def connection(self, passage: Passage, view: View) -> Outcome | None:
         """For a new TCP connection: the outcome that refuses it (Reset/Close) or None."""

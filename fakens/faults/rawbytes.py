@@ -81,6 +81,8 @@ class WrongQuestion(Fault):
             raise ConfigError(f"fault wrong-question: to_type={self.to_type!r} is not a DNS type") from None
 
     def wire(self, view: View, messages: list[bytes]) -> str | None:
+        if view.part is not None and view.part.index > 0:
+            return None  # the first message of a stream only
         message = messages[0]
         end = question_end(message)
         if end is None or message[4:6] != b"\x00\x01":
@@ -124,6 +126,8 @@ class Malformed(Fault):
         self._rng = random.Random(self.schedule.seed)
 
     def wire(self, view: View, messages: list[bytes]) -> str | None:
+        if view.part is not None and view.part.index > 0:
+            return None  # the first message of a stream only
         message = messages[0]
         if self.mode == "compression-loop":
             end = question_end(message)

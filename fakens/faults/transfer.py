@@ -236,11 +236,20 @@ class BrokenTransfer(Fault):
     def wire(self, view: View, messages: list[bytes]) -> str | None:
         if self.mode != "damaged" or not messages:
             return None
-        i = len(messages) // 2
+        part = view.part
+        if part is None:
+            i = len(messages) // 2
+            where = f"message {i + 1} of {len(messages)}"
+        else:  # a stream, one message at a time: the one holding the middle RRset
+            middle = (part.total or 0) // 2
+            if middle not in part.rrsets:
+                return None
+            i = 0
+            where = f"message {part.index + 1} (holding RRset {middle + 1} of {part.total})"
         message = messages[i]
         # cut inside the records: before the last record (and before a TSIG record, if any)
         messages[i] = message[: max(12, (len(message) * 2) // 3)]
-        return f"message {i + 1} of {len(messages)} cut short"
+        return f"{where} cut short"
 
 
 @register

@@ -90,6 +90,16 @@ class EdnsFacts:
 
 
 @dataclass(frozen=True)
+class StreamPart:
+    """Which message of a streamed transfer a ``wire`` hook is given: the hook
+    runs once per message as it is made, with ``messages`` holding that message only."""
+
+    index: int  # the message's number in the stream, from 0
+    rrsets: range  # positions of the RRsets it holds in the transfer's sequence
+    total: int | None  # RRsets in the sequence (None: not known)
+
+
+@dataclass(frozen=True)
 class View:
     """A narrow, read-only view of one exchange (a query, a connection or an outgoing NOTIFY)."""
 
@@ -102,6 +112,7 @@ class View:
     question: Question | None = None
     edns: EdnsFacts | None = None
     ixfr_serial: int | None = None  # the serial an IXFR client says it has (its SOA in AUTHORITY)
+    part: StreamPart | None = None  # in a ``wire`` hook of a TCP transfer: which message (else None)
 
     @property
     def qname(self) -> dns.name.Name:
