@@ -160,10 +160,16 @@ class QueryLog:
                 raise ConfigError(f"log file {path}: cannot open it: {e.strerror}; "
                                   f"give a path in a directory that exists and is writable") from None
 
-    def append(self, entry: LogEntry) -> None:
-        """Record one entry (the only per-query work the log does)."""
+    def append(self, entry: LogEntry, to_file: bool = True) -> None:
+        """Record one entry (the only per-query work the log does). *to_file* False: the
+        entry is still being filled in (a transfer being sent); :meth:`to_file` queues it later."""
         self._entries.append(entry)
         self.total += 1
+        if self._file is not None and to_file:
+            self._pending.append(entry)
+
+    def to_file(self, entry: LogEntry) -> None:
+        """Queue an entry appended with ``to_file=False`` for the log file, now it is complete."""
         if self._file is not None:
             self._pending.append(entry)
 

@@ -24,7 +24,7 @@ import copy
 import dataclasses
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import dns.edns
 import dns.exception
@@ -123,27 +123,30 @@ class Pipeline:
             cached = self._cached(key, x)
             if cached is not None:
                 return cached
-        reply: _Replier | None = None
+        reply = _Replier(self, x)
         try:
-            outcome, reply = self._answer(x)
+            outcome = self._answer(x, reply)
         except Exception as e:  # a bug must not stop the server: answer SERVFAIL and keep it
             self.errors.append(e)
             x.note = f"internal error: {type(e).__name__}: {e}"
-            outcome = Reply([_bare_error(x, dns.rcode.SERVFAIL)])
-        passage = reply.passage if reply is not None else None
+            x.rcode = None
+            reply.cacheable = False
+            outcome = reply.delayed(Reply([_bare_error(x, dns.rcode.SERVFAIL)]))
+        passage = reply.passage
         streaming = isinstance(outcome, Stream)
         if passage is not None:  # a stream's faults act as it is made: finished when it ends
             x.faults = passage.records() if streaming else passage.finish()
         entry = x.entry(outcome)
-        if streaming and reply is not None:
+        if streaming:
             reply.entry = entry  # the stream fills in its messages, size and faults as it goes
-        self.log.append(entry)
+        self.log.append(entry, to_file=not streaming)  # a stream's entry goes to the file when it ends
         # the engine's answer alone (no fault fired, no TSIG) may be reused by the fast path,
         # unless a zone changed meanwhile (in another thread)
-        if (key is not None and reply is not None and reply.cacheable and x.signer is None
-                and (passage is None or not passage.fired) and isinstance(outcome, Reply)
-                and generation == self._generation):
-            self.cache.put(key, outcome.messages[0], entry)
+        if (key is not None and reply.cacheable and x.signer is None
+                and (passage is None or not passage.fired) and isinstance(outcome, Reply)):
+            with self._lock:
+                if generation == self._generation:
+                    self.cache.put(key, outcome.messages[0], entry)
         return outcome
 
     def _cached(self, key: bytes, x: Exchange) -> Outcome | None:
@@ -160,26 +163,24 @@ class Pipeline:
         self.log.append(entry)
         return Reply([reply])
 
-    def _answer(self, x: Exchange) -> tuple[Outcome, _Replier | None]:
-        """Parse, run the faults and the engine: the Outcome, and the reply builder when it got that far."""
+    def _answer(self, x: Exchange, reply: _Replier) -> Outcome:
+        """Parse, run the faults and the engine: the Outcome."""
         try:
             message = x.parse(self.options.keyring, self.options.tsig_time_offset)
         except TsigError as e:
             x.note = f"TSIG: {type(e.error).__name__}: {e.error}"
-            return Reply([_tsig_error_reply(x, e.error, self.options.tsig_time_offset)]), None
+            return Reply([_tsig_error_reply(x, e.error, self.options.tsig_time_offset)])
         except dns.exception.DNSException as e:
             x.note = f"cannot parse: {e}"
             known = x.opcode in (dns.opcode.QUERY, dns.opcode.NOTIFY)
-            return Reply([_bare_error(x, dns.rcode.FORMERR if known else dns.rcode.NOTIMP)]), None
-        reply = _Replier(self, x, self._opt_for(x))
+            return Reply([_bare_error(x, dns.rcode.FORMERR if known else dns.rcode.NOTIMP)])
+        reply.parsed(self._opt_for(x))
         if self.faults:
             reply.passage = self.faults.begin(x.facts(), x.time)
-            early, delay = self.faults.before(reply.passage, reply.view)
-            reply.delay = delay
+            early, reply.delay = self.faults.before(reply.passage, reply.view)
             if early is not None:
-                return reply.delayed(reply.carry_out(early)), reply
-        outcome = self._dispatch(x, message.opcode(), reply)
-        return reply.delayed(outcome), reply
+                return reply.delayed(reply.carry_out(early))
+        return reply.delayed(self._dispatch(x, message.opcode(), reply))
 
     def _dispatch(self, x: Exchange, opcode: int, reply: _Replier) -> Outcome:
         if opcode not in (dns.opcode.QUERY, dns.opcode.NOTIFY):
@@ -266,7 +267,7 @@ class Pipeline:
             outcome = self.faults.connection(passage, view)
         except Exception as e:  # a broken fault must not stop the server: record it, accept the connection
             self.errors.append(e)
-            return None
+            outcome = None
         records = passage.finish()
         if outcome is None:
             return None
@@ -305,16 +306,22 @@ class _Replier:
     goes through :meth:`encoding` (faults may change size, OPT, header flags, records)
     and :meth:`finish` (broken-bytes faults)."""
 
-    def __init__(self, pipeline: Pipeline, x: Exchange, opt: Opt | None) -> None:
+    def __init__(self, pipeline: Pipeline, x: Exchange) -> None:
         self.pipeline = pipeline
         self.x = x
-        self.opt = opt
+        self.opt: Opt | None = None
         self.passage: Passage | None = None
         self.delay = 0.0
         self.close_after = False
         self.cacheable = False  # an engine answer (the fast path may keep it if no fault fired)
         self.entry: LogEntry | None = None  # a stream's log entry, kept up to date as it is sent
         self.view = pipeline.view(x.transport, x.client[0], x)
+        self._stream_done = False
+
+    def parsed(self, opt: Opt | None) -> None:
+        """The query is parsed: the server's OPT for the reply, and the faults' view of it."""
+        self.opt = opt
+        self.view = self.pipeline.view(self.x.transport, self.x.client[0], self.x)
 
     def carry_out(self, decided: Outcome | ErrorReply) -> Outcome:
         """What a ``before`` fault decided: an rcode reply (encoded here) or a transport outcome."""
@@ -380,8 +387,23 @@ class _Replier:
         x = self.x
         messages = encode_stream(x.msg_id, flags, x.question, rrsets, signer=x.signer, opt=enc.opt)
         stream = Stream(iter(()), close_after=plan is not None and plan.close_after)
-        stream.messages = self._produce(stream, messages, len(plan.rrsets) if plan is not None else None)
+        stream.messages = _Produced(self._produce(stream, messages, len(plan.rrsets) if plan is not None else None),
+                                    self._end_stream)
         return stream
+
+    def _end_stream(self, stopped_before: bool) -> None:
+        """Once per stream: its faults' passage finished, its log entry complete (and to the file)."""
+        if self._stream_done:
+            return
+        self._stream_done = True
+        entry = self.entry
+        if entry is None:
+            return
+        if stopped_before:
+            entry.note = _join(entry.note, "transfer stopped after 0 messages: the connection closed")
+        if self.passage is not None:
+            entry.faults = self.passage.finish()
+        self.pipeline.log.to_file(entry)
 
     def _produce(self, stream: Stream, messages: Iterator[StreamMessage | None],
                  total: int | None) -> Iterator[bytes | None]:
@@ -426,13 +448,13 @@ class _Replier:
                 self.entry.note = _join(self.entry.note, f"internal error after {sent} messages: {type(e).__name__}: {e}")
             stream.close_after = True
         finally:
-            if passage is not None and self.entry is not None:
-                self.entry.faults = passage.finish()
             if self.entry is not None:
                 self.entry.duration += time.perf_counter() - started
             close = getattr(messages, "close", None)
             if close is not None:
                 close()
+            self._end_stream(stopped_before=False)
+
 
     def finish(self, messages: list[bytes]) -> Reply:
         """Apply the broken-bytes faults and make the Reply."""
@@ -475,3 +497,26 @@ def _tsig_error_reply(x: Exchange, error: Exception, time_offset: float) -> byte
     answer = Answer(Kind.ERROR, dns.rcode.NOTAUTH, additional=[dns.rrset.from_rdata(tsig.name, 0, rdata)])
     return encode(x.msg_id, header_flags(x.flags, opcode, False), dns.rcode.NOTAUTH, question, answer, MAX_TCP)
 
+
+class _Produced:
+    """A stream's messages: the producing generator, and at its end (exhausted, or closed even
+    before it started) the stream's bookkeeping, exactly once."""
+
+    def __init__(self, messages: Iterator[bytes | None], on_end: Callable[[bool], None]) -> None:
+        self._messages = messages
+        self._on_end = on_end
+        self._started = False
+
+    def __iter__(self) -> _Produced:
+        return self
+
+    def __next__(self) -> bytes | None:
+        self._started = True
+        return next(self._messages)
+
+    def close(self) -> None:
+        started = self._started
+        close = getattr(self._messages, "close", None)
+        if close is not None:
+            close()
+        self._on_end(not started)

@@ -222,11 +222,13 @@ class FaultChain:
             act = fault.before(view)
             if act is None:
                 continue
+            delay += act.delay  # a later fault still acts: a delay still delays the reply
             if act.outcome is not None and decided is not None:
-                passage.note(fault, f"not applied: {decided_by} already ended the query")
+                if act.delay:
+                    passage.note(fault, act.note)
+                passage.note(fault, Unchanged(f"not applied: {decided_by} already ended the query"))
                 continue
             passage.note(fault, act.note)
-            delay += act.delay
             if act.outcome is not None:
                 decided, decided_by = act.outcome, fault.name
         return decided, delay

@@ -65,6 +65,10 @@ class Edns(Fault):
     def can_act(self, hook: str, view: View, arg: object) -> bool:
         if self.mode in ("formerr", "drop"):
             return self._applies(view)
+        if self.mode == "badvers":
+            return hook == "before"
+        if hook != "encoding" or getattr(arg, "opt", None) is None:
+            return False  # no-opt, echo-options: act on a reply's OPT
         if self.mode == "echo-options":
             return view.edns is not None and any(code != dns.edns.OptionType.NSID for code, _ in view.edns.options)
         return True

@@ -7,6 +7,8 @@ selector matched a query, whatever its hooks, and ``scoped`` removed its fault b
 
 from __future__ import annotations
 
+import json
+import pathlib
 import socket
 import sys
 import threading
@@ -14,9 +16,11 @@ from collections.abc import Callable
 
 import dns.message
 import dns.opcode
+import dns.query
 import dns.rcode
+import dns.zone
 import pytest
-from helpers import ask
+from helpers import ask, poll
 
 import fakens
 from fakens.faults import build
@@ -126,3 +130,36 @@ def test_a_match_that_changes_nothing_uses_up_nothing(server: fakens.Server) -> 
     server.zone("example.test.").edit(replace=["www 300 A 192.0.2.111"])
     assert ask(server, "www.example.test.").answer[0][0].address == "192.0.2.10"  # the old version, once
     assert ask(server, "www.example.test.").answer[0][0].address == "192.0.2.111"  # times=1 used up
+
+
+def test_an_outcome_not_applied_uses_up_nothing(server: fakens.Server) -> None:
+    """A later fault whose outcome is not used (an earlier one ended the query) is logged as
+    not applied and keeps its one firing (times=1) for a query where it does act."""
+    server.faults.add("rcode rcode=REFUSED name=a")
+    server.faults.add("rcode rcode=SERVFAIL times=1 name=b")
+    assert ask(server, "www.example.test.").rcode() == dns.rcode.REFUSED
+    (entry,) = server.log.entries()
+    assert entry.faults[1]["actions"] == ["matched, no change: not applied: a already ended the query"]
+    server.faults.remove("a")
+    assert ask(server, "www.example.test.").rcode() == dns.rcode.SERVFAIL
+    assert ask(server, "www.example.test.").rcode() == dns.rcode.NOERROR
+
+
+def test_a_transfer_reaches_the_log_file_complete(tmp_path: pathlib.Path,
+                                                   make_server: Callable[..., fakens.Server]) -> None:
+    """A TCP transfer's log entry is filled in as its messages are sent: it goes to the log file
+    once the stream has ended, with its rcode, size and message count."""
+    path = tmp_path / "queries.jsonl"
+    server = make_server(log_file=str(path))
+    host, port = server.addresses[0]
+    zone = dns.zone.from_xfr(dns.query.xfr(host, "example.test.", port=port, timeout=TIMEOUT))
+    assert zone.origin.to_text() == "example.test."
+    entry = server.log.entries(qtype="AXFR")[0]
+
+    def written() -> list[dict[str, object]]:
+        server.log.flush()  # the stream queues its entry for the file once it has ended
+        return [json.loads(text) for text in path.read_text().splitlines() if '"AXFR"' in text]
+
+    (line,) = poll(written, what="the AXFR's line in the log file")
+    assert line["rcode"] == "NOERROR" and line["messages"] == entry.messages >= 1
+    assert line["size"] == entry.size > 0
