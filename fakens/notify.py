@@ -29,7 +29,7 @@ import dns.tsig
 from fakens.clock import Clock, SystemClock, Timer
 from fakens.faults.view import NotifyPlan
 from fakens.options import NOTIFY_ATTEMPTS, NOTIFY_RETRY, ServerOptions
-from fakens.transport import UdpEndpoint
+from fakens.transport import UdpEndpoint, stays_on_this_machine
 from fakens.wire import Question, TsigSigner, sign
 from fakens.xfr import make_notify
 from fakens.zones import Name, ZoneVersion
@@ -115,6 +115,9 @@ class Notifier:
 
     def _send(self, record: NotifyRecord, version: ZoneVersion) -> None:
         if record.answered or not self._endpoints or record.attempts >= self.attempts:
+            return
+        if not stays_on_this_machine(record.target[0]):  # the last check before the socket, whatever the caller
+            record.note = f"not sent: {record.target[0]} is not on this machine (fakens sends only to loopback)"
             return
         family_v6 = ":" in record.target[0]
         endpoint = next((u for u in self._endpoints if (":" in u.local[0]) == family_v6), self._endpoints[0])

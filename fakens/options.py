@@ -18,7 +18,7 @@ import dns.name
 import dns.tsig
 
 from fakens.errors import ConfigError
-from fakens.transport import TcpLimits, parse_listen
+from fakens.transport import TcpLimits, parse_listen, require_local
 
 DEFAULT_UDP_SIZE = 1232
 DEFAULT_TCP_IDLE_TIMEOUT = TcpLimits.idle_timeout
@@ -119,7 +119,8 @@ class ServerOptions:
             any_mode=any_mode,
             version=version,
             tcp_limits=TcpLimits(tcp_idle_timeout, tcp_max_connections),
-            notify=tuple(parse_listen(t, default_port=53, what="notify target") for t in notify),
+            notify=tuple(require_local(parse_listen(t, default_port=53, what="notify target"), "notify target")
+                         for t in notify),
             notify_retry=notify_retry,
             notify_attempts=notify_attempts,
             allow_transfer=networks(allow_transfer, "allow_transfer"),

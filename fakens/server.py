@@ -46,7 +46,7 @@ from fakens.options import (
 from fakens.outcome import Outcome
 from fakens.pipeline import Pipeline
 from fakens.runner import BackgroundRunner, background
-from fakens.transport import Endpoint, TcpListener, UdpEndpoint, bind_pair, parse_listen
+from fakens.transport import Endpoint, TcpListener, UdpEndpoint, bind_pair, parse_listen, require_local
 from fakens.zones import Name, Zone, ZoneVersion, load_zones
 
 __all__ = ["Server"]
@@ -305,7 +305,10 @@ class Server:
         zone = self.zone(origin)
         if self._loop is None:
             raise ServerError(f"server {self.name} is not running: start it before sending NOTIFY")
-        chosen = [parse_listen(t, default_port=53, what="notify target") for t in targets] if targets is not None else None
+        chosen = None
+        if targets is not None:
+            chosen = [require_local(parse_listen(t, default_port=53, what="notify target"), "notify target")
+                      for t in targets]
         return self.notifier.notify(zone.current, chosen, plan_hook=self.pipeline.notify_plan)
 
     @property

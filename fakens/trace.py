@@ -35,6 +35,7 @@ import dns.rrset
 import dns.zonefile
 
 from fakens.errors import ConfigError
+from fakens.transport import stays_on_this_machine
 
 Name = dns.name.Name
 MAX_STEPS = 60
@@ -292,6 +293,9 @@ class Tracer:
         query = dns.message.make_query(qname, dns.rdatatype.RdataType.make(qtype), use_edns=0, payload=1232)
         query.flags &= ~dns.flags.RD
         step = Step(zone, server_name, address, self.port, qname, qtype, "error", purpose=purpose)
+        if not stays_on_this_machine(address):  # whatever the zones say: never the real root, never another host
+            step.note = f"not asked: {address} is not on this machine (fakens sends only to loopback)"
+            return step
         try:
             response = dns.query.udp(query, address, timeout=self.timeout, port=self.port, source=self.source)
             if response.flags & dns.flags.TC:

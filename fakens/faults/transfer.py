@@ -285,9 +285,9 @@ class NoNotify(Fault):
         if self.mode == "wrong-address":
             if not self.to:
                 raise ConfigError("fault no-notify mode=wrong-address needs to=ADDR:PORT")
-            from fakens.transport import parse_listen
+            from fakens.transport import parse_listen, require_local
 
-            self._to = parse_listen(self.to, default_port=53)
+            self._to = require_local(parse_listen(self.to, default_port=53), "fault no-notify: to=")
 
     def notify(self, view: View, plan: NotifyPlan) -> str | None:
         if self.mode == "none":

@@ -63,6 +63,33 @@ def parse_listen(spec: str | tuple[str, int], default_port: int = 5053, what: st
     return host, port
 
 
+def stays_on_this_machine(host: str) -> bool:
+    """Is *host* loopback or an address of this machine (its network namespace)? Traffic to it
+    never leaves the machine. fakens sends (NOTIFY, the tracer) only to such addresses."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if address.is_loopback:
+        return True
+    if address.is_unspecified or address.is_multicast:
+        return False
+    with socket.socket(_family(host), socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, 0))  # only an address assigned here can be bound
+        except OSError:
+            return False
+    return True
+
+
+def require_local(target: tuple[str, int], what: str) -> tuple[str, int]:
+    """*target* unchanged, or ConfigError when it is not on this machine (see :func:`stays_on_this_machine`)."""
+    if not stays_on_this_machine(target[0]):
+        raise ConfigError(f"{what} {Endpoint(*target)}: fakens sends only to loopback (127.0.0.0/8, ::1) or to "
+                          f"an address of this machine or of the lab's network namespace; use one of those")
+    return target
+
+
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
