@@ -50,7 +50,17 @@ from fakens.notify import Notifier, notify_refusal
 from fakens.options import ServerOptions
 from fakens.outcome import Drop, Outcome, Reply, Stream
 from fakens.selectors import Facts
-from fakens.wire import MAX_TCP, MIN_UDP, Opt, Question, StreamMessage, encode, encode_stream, header_flags
+from fakens.wire import (
+    MAX_TCP,
+    MIN_UDP,
+    Opt,
+    Question,
+    StreamMessage,
+    encode,
+    encode_stream,
+    header_flags,
+    tsig_time,
+)
 from fakens.xfr import transfer_refusal, transfer_stream
 from fakens.zones import Name, ZoneVersion
 
@@ -493,7 +503,7 @@ def _tsig_error_reply(x: Exchange, error: Exception, time_offset: float) -> byte
         code = dns.rcode.BADTIME
     else:
         code = dns.rcode.BADSIG
-    rdata = tsig[0].replace(time_signed=int(time.time() + time_offset), mac=b"", error=code, other=b"")
+    rdata = tsig[0].replace(time_signed=tsig_time(time_offset), mac=b"", error=code, other=b"")
     answer = Answer(Kind.ERROR, dns.rcode.NOTAUTH, additional=[dns.rrset.from_rdata(tsig.name, 0, rdata)])
     return encode(x.msg_id, header_flags(x.flags, opcode, False), dns.rcode.NOTAUTH, question, answer, MAX_TCP)
 

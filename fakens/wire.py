@@ -70,7 +70,12 @@ class TsigSigner:
 
     def time_signed(self) -> int:
         """The time to sign: real time (the peer checks it against its own clock) plus the offset."""
-        return int(time.time() + self.time_offset)
+        return tsig_time(self.time_offset)
+
+
+def tsig_time(offset: float = 0.0) -> int:
+    """The TSIG time fakens signs: real time, which a peer checks against its own clock, plus *offset*."""
+    return int(time.time() + offset)
 
 
 def sign(wire: bytes, signer: TsigSigner, request_mac: bytes, ctx: Any = None, multi: bool = False) -> tuple[bytes, Any]:

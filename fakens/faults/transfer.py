@@ -263,7 +263,8 @@ class NoNotify(Fault):
     ``wrong-address``: sent to another address.
 
     Parameters: ``delay`` (mode late): seconds before the NOTIFY (default 30,
-    on the server's clock); ``to`` (mode wrong-address): the ADDR:PORT it goes to instead.
+    on the server's clock); ``to`` (mode wrong-address): the ADDR:PORT it goes to instead (loopback or
+    an address of this machine: fakens sends nowhere else).
 
     Selectors: ``qname`` (the zone) and ``client`` (the secondary's address).
 
