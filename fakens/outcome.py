@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Reply:
-    """Send these messages, in order, after *delay* seconds; then close a TCP
-    connection when *close_after* (a transfer cut short)."""
+    """Send these messages, in order, after *delay* seconds."""
 
     messages: list[bytes] = field(default_factory=list)
     delay: float = 0.0
-    close_after: bool = False
 
 
 @dataclass

@@ -322,7 +322,6 @@ class _Replier:
         self.opt: Opt | None = None
         self.passage: Passage | None = None
         self.delay = 0.0
-        self.close_after = False
         self.cacheable = False  # an engine answer (the fast path may keep it if no fault fired)
         self.entry: LogEntry | None = None  # a stream's log entry, kept up to date as it is sent
         self.view = pipeline.view(x.transport, x.client[0], x)
@@ -470,7 +469,7 @@ class _Replier:
         """Apply the broken-bytes faults and make the Reply."""
         if self.passage is not None:
             self.pipeline.faults.run("wire", self.passage, self.view, messages)
-        return Reply(messages, close_after=self.close_after)
+        return Reply(messages)
 
 
 def _join(note: str, more: str) -> str:

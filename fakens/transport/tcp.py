@@ -256,8 +256,6 @@ class _Connection(asyncio.Protocol):
             return
         if isinstance(outcome, Reply):
             transport.write(b"".join(struct.pack("!H", len(m)) + m for m in outcome.messages))
-            if outcome.close_after:
-                transport.close()
         elif isinstance(outcome, Stream):
             self.streams.append(outcome)
             if len(self.streams) == 1:
