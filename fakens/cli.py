@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from fakens import __version__
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.spec import load_fault_file
+from fakens.labcli import add_lab_parser, run_lab_command
 from fakens.options import DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_UDP_SIZE
 from fakens.server import Server
 from fakens.zonenames import no_zone_files, zone_files
@@ -78,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--timeout", type=float, default=1.0, metavar="SECONDS",
                        help="wait this long for each server's reply (default 1)")
 
+    add_lab_parser(sub)
+
     zone = sub.add_parser("zone", help="zone file tools")
     zone_sub = zone.add_subparsers(dest="zone_command", required=True, metavar="ZONE_COMMAND")
     check = zone_sub.add_parser("check", help="load zone files and print warnings and errors with file:line")
@@ -96,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _faults(args)
         if args.command == "trace":
             return _trace(args)
+        if args.command == "lab":
+            return run_lab_command(args)
         return _zone_check(args)
     except FakensError as e:
         print(f"fakens: error: {e}", file=sys.stderr)

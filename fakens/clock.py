@@ -271,3 +271,115 @@ class ManualClock:
                 timer.queued = False
                 self._now = max(self._now, due)
             timer.fire()  # outside the lock: the callback may set new timers
+
+
+class LabClock(ManualClock):
+    """A lab's clock: it follows real time from :meth:`run`, and can be paused and moved on.
+
+    Starts at *start* (a lab starts at 0: timeline times and schedule windows are
+    seconds since the lab started). Until :meth:`run` it is a ManualClock; once
+    running in a loop, its time goes on with real time and its timers fire when
+    due, while ``pause()`` holds time (and its timers) and ``advance(seconds)``
+    jumps, firing what falls due::
+
+        clock = LabClock()
+        clock.run(loop)          # from now on it follows real time
+        clock.advance(3600)      # an hour later, at once (the timeline's events due run)
+        clock.pause(); clock.resume()
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        super().__init__(start)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._anchor_real = 0.0  # time.monotonic() when _anchor_lab was the lab's time
+        self._anchor_lab = self._now
+        self._running = False
+        self._wake: asyncio.TimerHandle | None = None
+
+    @property
+    def paused(self) -> bool:
+        """True when time does not follow real time (before run, or paused)."""
+        return not self._running
+
+    def _tracked(self) -> int:
+        if not self._running:
+            return self._now
+        return self._anchor_lab + _ns(time.monotonic() - self._anchor_real)
+
+    def now(self) -> float:
+        with self._lock:
+            return max(self._now, self._tracked()) / _NS
+
+    def run(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Follow real time from now on, firing timers in *loop* (any thread)."""
+        self._loop = loop
+        self.resume()
+
+    def pause(self) -> None:
+        """Hold the lab's time (timers wait too) until :meth:`resume`."""
+        with self._lock:
+            self._now = max(self._now, self._tracked())
+            self._running = False
+        self._rearm()
+
+    def resume(self) -> None:
+        """Follow real time again, from the time the clock shows."""
+        if self._loop is None:
+            raise RuntimeError("LabClock.resume() before run(loop)")
+        with self._lock:
+            self._now = max(self._now, self._tracked())
+            self._anchor_lab = self._now
+            self._anchor_real = time.monotonic()
+            self._running = True
+        self._rearm()
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"a clock does not go backwards (advance({seconds}))")
+        with self._lock:
+            self._now = max(self._now, self._tracked())
+            target = self._now + _ns(seconds)
+            self._anchor_lab += _ns(seconds)
+        self._move_to(target)
+        self._rearm()
+
+    def set(self, when: float) -> None:
+        self.advance(max(0.0, when - self.now()))
+
+    def call_later(self, seconds: float, callback: Callback,
+                   loop: asyncio.AbstractEventLoop | None = None) -> Timer:
+        with self._lock:
+            self._now = max(self._now, self._tracked())
+        timer = super().call_later(seconds, callback, loop)
+        self._rearm()
+        return timer
+
+    def _rearm(self) -> None:
+        """Set one real timer in the clock's loop for the soonest lab timer."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if _running_loop() is loop:
+            self._arm_in_loop()
+        else:
+            loop.call_soon_threadsafe(self._arm_in_loop)
+
+    def _arm_in_loop(self) -> None:
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
+        with self._lock:
+            live = [due for due, _, timer in self._timers if not timer.cancelled]
+            if not live or not self._running:
+                return
+            soonest = min(live)
+            wait = max(0.0, (soonest - self._tracked()) / _NS)
+        assert self._loop is not None
+        self._wake = self._loop.call_later(wait, self._catch_up)
+
+    def _catch_up(self) -> None:
+        self._wake = None
+        with self._lock:
+            target = self._tracked()
+        self._move_to(target)
+        self._arm_in_loop()

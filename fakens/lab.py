@@ -27,21 +27,23 @@ gets no server. TLDs that are not given are made, with ``tld_servers`` servers e
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import itertools
 import os
 import socket
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import dns.name
 import dns.rdatatype
 
-from fakens.clock import ManualClock
+from fakens.clock import LabClock, ManualClock
 from fakens.errors import ConfigError, ServerError
 from fakens.server import Server
+from fakens.timeline import Timeline
 from fakens.trace import Tracer
 from fakens.zones import Name, Zone, load_zones
 
@@ -80,12 +82,36 @@ def _free_block(second: int, port: int) -> int:
 
 @dataclass
 class HierarchyServer:
-    """One server of a hierarchy: its NS host name, address and the zones it serves."""
+    """One server of a lab: its name, the NS host names it answers as, its addresses, its zones.
+
+    *addresses* empty means "give it one" (the planner picks a 127.x address);
+    *faults* (spec text or tables) and *options* (Server keyword arguments) apply
+    when it starts.
+    """
 
     host: Name
-    address: str
+    addresses: list[str]
     zones: list[Zone]
     server: Server | None = None
+    hosts: list[Name] = field(default_factory=list)
+    faults: list[Any] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    given_addresses: bool = False
+    zone_refs: list[str] = field(default_factory=list)
+    """Names of zones the planner makes (the root ".", a TLD "io.") that this server serves."""
+
+    def __post_init__(self) -> None:
+        if not self.hosts:
+            self.hosts = [self.host]
+
+    @property
+    def address(self) -> str:
+        """The first address (a planned server always has one)."""
+        return self.addresses[0]
+
+    @property
+    def name(self) -> str:
+        return self.host.to_text()
 
 
 @dataclass
@@ -97,19 +123,35 @@ class Hierarchy:
     zones: dict[Name, Zone]
     clock: ManualClock
     server_options: dict[str, Any] = field(default_factory=dict)
+    name: str = "hierarchy"
+    all_zones: dict[str, Zone] = field(default_factory=dict)
+    """Every zone by its name in the lab (two zones may share an origin: an old and a new provider)."""
+    warnings: list[str] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=Timeline)
+    """Events on the lab's clock (a scenario's ``[[timeline]]``); they run once the lab starts."""
+    time_scale: float = 1.0
+    loop: asyncio.AbstractEventLoop | None = None
+    """The event loop the servers run in (set by astart)."""
 
     @property
     def servers(self) -> dict[str, Server]:
         """Every running server by its NS host name (``"ns1.example.test."``)."""
         return {m.host.to_text(): m.server for m in self.members if m.server is not None}
 
+    def member(self, host: str | Name) -> HierarchyServer:
+        """The planned server named *host* (or answering as *host*)."""
+        name = dns.name.from_text(host) if isinstance(host, str) else host
+        for member in self.members:
+            if member.host == name or name in member.hosts:
+                return member
+        raise ConfigError(f"no server {name} in this lab (servers: {', '.join(m.name for m in self.members)})")
+
     def server(self, host: str) -> Server:
         """The server for one NS host name."""
-        name = dns.name.from_text(host)
-        for member in self.members:
-            if member.host == name and member.server is not None:
-                return member.server
-        raise ConfigError(f"no server {host} in this hierarchy (servers: {', '.join(self.servers)})")
+        member = self.member(host)
+        if member.server is None:
+            raise ConfigError(f"server {member.name} is not running (start the lab first)")
+        return member.server
 
     def servers_for(self, zone: str | Name) -> list[Server]:
         """The servers of a zone, in NS order."""
@@ -120,14 +162,25 @@ class Hierarchy:
         return out
 
     @property
+    def root_members(self) -> list[HierarchyServer]:
+        """The servers of the root zone (the root hints name them)."""
+        return [m for m in self.members if any(z.origin == dns.name.root for z in m.zones)]
+
+    @property
     def root_address(self) -> str:
-        return self.members[0].address
+        return self.root_members[0].address
 
     @property
     def root_hints(self) -> str:
         """Root hints in zone-file form, for unbound, BIND and Zonemaster."""
-        return (f".                     3600000 NS {ROOT_SERVER}\n"
-                f"{ROOT_SERVER}  3600000 A  {self.root_address}\n")
+        lines = []
+        for m in self.root_members:
+            lines.append(f".                     3600000 NS {m.host}\n")
+        for m in self.root_members:
+            for address in m.addresses:
+                kind = "AAAA" if ":" in address else "A"
+                lines.append(f"{m.host}  3600000 {kind}  {address}\n")
+        return "".join(lines)
 
     def write_root_hints(self, path: str | os.PathLike[str]) -> str:
         """Write the root hints to *path* and return the path."""
@@ -137,19 +190,25 @@ class Hierarchy:
 
     def tracer(self, **options: Any) -> Tracer:
         """fakens' iterative resolver, starting at this hierarchy's root."""
-        return Tracer([(ROOT_SERVER.to_text(), self.root_address)], port=self.port, **options)
+        return Tracer([(m.host.to_text(), a) for m in self.root_members for a in m.addresses],
+                      port=self.port, **options)
+
+    def special_use_zones(self) -> list[str]:
+        """Zones a resolver answers locally by default that this lab serves (or serves below):
+        each needs ``local-zone: "NAME" nodefault`` in unbound."""
+        return resolver_local_zones(self.zones)
 
     def unbound_config(self, port: int, directory: str, interface: str = "127.0.0.1",
-                       control: str | None = None, qname_minimisation: bool = True) -> str:
+                       control: str | None = None, qname_minimisation: bool = True,
+                       do_ip6: bool = False) -> str:
         """An unbound.conf that resolves through this hierarchy only (root hints
         written to *directory*/root.hints; the control channel on a unix socket)."""
         hints = self.write_root_hints(os.path.join(directory, "root.hints"))
         control = control or os.path.join(directory, "unbound.ctl")
-        tlds = sorted({z.origin.labels[-2].decode() for z in self.zones.values() if len(z.origin) > 1})
-        local_zones = "".join(f'  local-zone: "{tld}." nodefault\n' for tld in tlds)
+        local_zones = "".join(f'  local-zone: "{name}" nodefault\n' for name in self.special_use_zones())
         return (
             "server:\n"
-            f"  interface: {interface}\n  port: {port}\n  do-ip6: no\n  do-ip4: yes\n"
+            f"  interface: {interface}\n  port: {port}\n  do-ip6: {'yes' if do_ip6 else 'no'}\n  do-ip4: yes\n"
             '  username: ""\n  chroot: ""\n  logfile: ""\n  pidfile: ""\n'
             f'  directory: "{directory}"\n  root-hints: "{hints}"\n'
             "  do-not-query-localhost: no\n  module-config: \"iterator\"\n"
@@ -161,7 +220,9 @@ class Hierarchy:
         )
 
     def named_config(self, port: int, directory: str, listen: str = "127.0.0.1") -> str:
-        """A named.conf for BIND as a recursive resolver through this hierarchy only."""
+        """A named.conf for BIND as a recursive resolver through this hierarchy only
+        (``empty-zones-enable no``: BIND's built-in RFC 6303 zones would shadow the lab's
+        reverse zones)."""
         hints = self.write_root_hints(os.path.join(directory, "root.hints"))
         return (
             "options {\n"
@@ -169,20 +230,56 @@ class Hierarchy:
             f'  session-keyfile "{directory}/session.key"; managed-keys-directory "{directory}";\n'
             f"  listen-on port {port} {{ {listen}; }}; listen-on-v6 {{ none; }};\n"
             "  recursion yes; allow-query { any; }; dnssec-validation no; notify no;\n"
-            "  qname-minimization off;\n"
+            "  empty-zones-enable no; qname-minimization off;\n"
             "};\n"
             f'zone "." {{ type hint; file "{hints}"; }};\n'
         )
 
+    def named_secondary_config(self, port: int, directory: str, listen: str = "127.0.0.1") -> str:
+        """A named.conf for BIND as a secondary of every zone of this lab but the root
+        and the made TLDs, transferring from the zone's first server."""
+        zones = []
+        for origin, zone in sorted(self.zones.items(), key=lambda item: len(item[0])):
+            if origin == dns.name.root:
+                continue
+            primaries = [m for m in self.members if zone in m.zones]
+            if not primaries:
+                continue
+            primary = primaries[0]
+            file = origin.to_text().rstrip(".") + ".db"
+            zones.append(f'zone "{origin.to_text()}" {{ type secondary; primaries {{ {primary.address} port {self.port}; }};\n'
+                         f'  file "{file}"; masterfile-format text; }};\n')
+        allow = "; ".join(sorted({m.address for m in self.members}))
+        return (
+            "options {\n"
+            f'  directory "{directory}"; pid-file "{directory}/named-secondary.pid";\n'
+            f'  session-keyfile "{directory}/session-secondary.key"; managed-keys-directory "{directory}";\n'
+            f"  listen-on port {port} {{ {listen}; }}; listen-on-v6 {{ none; }};\n"
+            "  recursion no; dnssec-validation no; notify no; empty-zones-enable no;\n"
+            f"  allow-notify {{ {allow}; }};\n"
+            "};\n" + "".join(zones)
+        )
+
     # -- lifecycle ----------------------------------------------------------------------
+
+    def _make_server(self, member: HierarchyServer) -> Server:
+        from fakens.faults.spec import build
+
+        options = {**self.server_options, **member.options}
+        server = Server(member.zones, listen=[f"[{a}]:{self.port}" if ":" in a else f"{a}:{self.port}"
+                                               for a in member.addresses],
+                        name=member.host.to_text(), clock=self.clock, **options)
+        for spec in member.faults:
+            server.faults.add(spec if not isinstance(spec, (str, Mapping)) else build(spec))
+        return server
 
     def _make_servers(self) -> None:
         for member in self.members:
-            member.server = Server(member.zones, listen=[f"{member.address}:{self.port}"],
-                                   name=member.host.to_text(), clock=self.clock, **self.server_options)
+            member.server = self._make_server(member)
 
     async def astart(self) -> Hierarchy:
-        """Start every server in the running loop."""
+        """Start every server in the running loop, then the timeline (a LabClock starts
+        following real time here)."""
         self._make_servers()
         started = []
         try:
@@ -194,12 +291,32 @@ class Hierarchy:
             for server in started:
                 await server.astop()
             raise
+        loop = self.loop = asyncio.get_running_loop()
+        if isinstance(self.clock, LabClock) and self.clock.paused:
+            self.clock.run(loop)
+        self.timeline.start(self.clock, loop)
         return self
 
     async def astop(self) -> None:
+        self.timeline.stop()
+        await self.timeline.idle()
         for member in self.members:
             if member.server is not None:
                 await member.server.astop()
+
+    async def astop_server(self, host: str | Name) -> None:
+        """Stop one server (its sockets close; it keeps its faults, log and zones)."""
+        member = self.member(host)
+        if member.server is not None and member.server.running:
+            await member.server.astop()
+
+    async def astart_server(self, host: str | Name) -> None:
+        """Start one stopped server again, on the same addresses."""
+        member = self.member(host)
+        if member.server is None:
+            member.server = self._make_server(member)
+        if not member.server.running:
+            await member.server.astart()
 
     def start(self) -> Hierarchy:
         """Start every server on the background runner."""
@@ -224,6 +341,232 @@ class Hierarchy:
             server.reset()
 
 
+class LabControl:
+    """A lab as the control endpoint drives it (fakens.control's ControlTarget): its
+    servers, its clock (advance, pause) and its timeline, from any thread."""
+
+    def __init__(self, lab: Hierarchy) -> None:
+        self.lab = lab
+        self.name = lab.name
+
+    def servers(self) -> dict[str, Server]:
+        return {m.name: m.server for m in self.lab.members if m.server is not None}
+
+    def clock_info(self) -> dict[str, Any]:
+        clock = self.lab.clock
+        return {"kind": "lab", "now": clock.now(), "paused": getattr(clock, "paused", True),
+                "scale": self.lab.time_scale,
+                "next_event": None if (e := self.lab.timeline.next_due()) is None else e.to_dict(
+                    self.lab.timeline.events.index(e))}
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        if seconds < 0 or seconds != seconds:
+            raise ConfigError(f"advance {seconds}: the lab's clock only goes forward (seconds >= 0)")
+        self.lab.clock.advance(seconds)
+        self._settle()
+        return self.clock_info()
+
+    def pause_clock(self, paused: bool) -> dict[str, Any]:
+        clock = self.lab.clock
+        if not isinstance(clock, LabClock):
+            raise ConfigError("this lab's clock is a ManualClock: it moves only when advanced")
+        if paused:
+            clock.pause()
+        else:
+            clock.resume()
+        return self.clock_info()
+
+    def timeline(self) -> list[dict[str, Any]]:
+        return self.lab.timeline.status()
+
+    def run_event(self, index: int) -> dict[str, Any]:
+        loop = self.lab.loop
+        if loop is None:
+            raise ConfigError("the lab is not running")
+        event = asyncio.run_coroutine_threadsafe(self.lab.timeline.arun(index), loop).result(30)
+        return event.to_dict(index)
+
+    def _settle(self) -> None:
+        """Wait for the timeline events that moving the clock started."""
+        loop = self.lab.loop
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(self.lab.timeline.idle(), loop).result(30)
+
+
+def resolver_local_zones(zones: Iterable[Name]) -> list[str]:
+    """The special-use names (RFC 6761) and default reverse zones (RFC 6303) at or above
+    a served zone, for ``local-zone: NAME nodefault`` lines (unbound)."""
+    from fakens.resolverzones import default_local_zones
+
+    served = list(zones)
+    return [name for name in default_local_zones()
+            if any(origin.is_subdomain(dns.name.from_text(name)) for origin in served)]
+
+
+@dataclass
+class ZonePlan:
+    """A zone of a lab: a name unique in the lab, the zone, whether its parent delegates to it."""
+
+    name: str
+    zone: Zone
+    delegate: bool = True
+
+
+@dataclass
+class DelegationPlan:
+    """What a parent says about a child: NS hosts and (optional) glue addresses.
+
+    *glue* None: computed from the lab's servers for hosts in the parent's bailiwick."""
+
+    child: Name
+    ns: list[Name]
+    glue: dict[Name, list[str]] | None = None
+    ttl: int | None = None
+
+
+def loopback_addresses(port: int, octet: int | None = None, probe: bool = True) -> Iterator[str]:
+    """Addresses for a lab's servers on host loopback: 127.OCTET.BLOCK.10 onwards, in a
+    block free on *port* (probed by binding unless *probe* is False)."""
+    second = octet if octet is not None else worker_octet()
+    block = _free_block(second, port) if probe else 0
+    return (f"127.{second}.{block}.{n}" for n in range(10, 255))
+
+
+def plan_lab(
+    zones: Sequence[ZonePlan],
+    servers: Sequence[HierarchyServer] = (),
+    delegations: Sequence[DelegationPlan] = (),
+    *,
+    addresses: Iterator[str],
+    tld_servers: Mapping[str, int] | int = 1,
+    delegation_ttl: int = 86400,
+) -> tuple[list[HierarchyServer], dict[Name, Zone], dict[str, Zone], list[str]]:
+    """The servers, the zones by origin (the delegated one of each), every zone by name,
+    and warnings, for a lab of *zones* served by *servers* (more are made as needed).
+
+    - A root zone and TLD zones not given are made (the root on a.root-servers.test.,
+      a TLD on ns1..N.nic.TLD.).
+    - A zone that no given server lists is served by a server per NS host of its apex
+      (one is made for a host in no given server, when the host is in a zone of the lab).
+    - A server without addresses gets the next of *addresses*; the A record of its host in
+      the zone that holds it is set to that address (one of a zone's own NS hosts that the
+      zone gives no address keeps none: a mistake served on purpose).
+    - Every zone is delegated from its closest enclosing zone (or the root) to its apex NS
+      with glue for hosts in the parent's bailiwick, unless the parent already has NS for
+      it, the zone says ``delegate=False``, or a DelegationPlan says what the parent holds.
+    """
+    warnings: list[str] = []
+    by_name: dict[str, Zone] = {}
+    by_origin: dict[Name, list[ZonePlan]] = {}
+    for plan in zones:
+        by_name[plan.name] = plan.zone
+        by_origin.setdefault(plan.zone.origin, []).append(plan)
+    members: list[HierarchyServer] = []
+    by_host: dict[Name, HierarchyServer] = {}
+    made: set[int] = set()  # ids of the zones the planner made (root, TLDs)
+
+    def add_member(member: HierarchyServer) -> HierarchyServer:
+        members.append(member)
+        for host in member.hosts:
+            by_host.setdefault(host, member)
+        return member
+
+    def member(host: Name, zone: Zone) -> HierarchyServer:
+        found = by_host.get(host) or add_member(HierarchyServer(host, [], []))
+        if zone not in found.zones:
+            found.zones.append(zone)
+        return found
+
+    if dns.name.root not in by_origin:
+        root = Zone.from_text(_SOA.format(origin=".", ns=ROOT_SERVER, origin_text="") + f"\n. 3600000 NS {ROOT_SERVER}\n",
+                              origin=dns.name.root)
+        made.add(id(root))
+        by_name["."] = root
+        by_origin[dns.name.root] = [ZonePlan(".", root)]
+        given_root = next((s for s in servers if ROOT_SERVER in s.hosts), None)
+        if given_root is None:
+            member(ROOT_SERVER, root)  # first, so it gets .10
+        elif root not in given_root.zones:
+            given_root.zones.append(root)
+    for server in servers:
+        add_member(server)
+    listed = {id(z) for s in servers for z in s.zones}
+    count = tld_servers if isinstance(tld_servers, int) else None
+    for origin in sorted(by_origin):
+        if origin == dns.name.root:
+            continue
+        tld = dns.name.Name(origin.labels[-2:])
+        if tld in by_origin:
+            continue
+        n = count if count is not None else cast(Mapping[str, int], tld_servers).get(tld.labels[0].decode(), 1)
+        hosts = [dns.name.from_text(f"ns{i}.nic", tld) for i in range(1, n + 1)]
+        lines = [_SOA.format(origin=tld, ns=hosts[0], origin_text=tld.to_text())]
+        lines += [f"{tld} 86400 NS {h}" for h in hosts]
+        tld_zone = Zone.from_text("\n".join(lines) + "\n", origin=tld)
+        made.add(id(tld_zone))
+        by_name[tld.to_text()] = tld_zone
+        by_origin[tld] = [ZonePlan(tld.to_text(), tld_zone)]
+    for server in servers:
+        for ref in server.zone_refs:
+            if ref not in by_name:
+                raise ConfigError(f"server {server.name}: no zone {ref!r} in this lab (zones: {', '.join(by_name)})")
+            if by_name[ref] not in server.zones:
+                server.zones.append(by_name[ref])  # a made zone keeps its made servers too
+    origins = {o: plans[0].zone for o, plans in by_origin.items()}
+    below_root = {o: z for o, z in origins.items() if o != dns.name.root}
+    # servers for the zones no given server lists: made zones first (TLDs), then the rest by depth
+    unlisted = [p for o in sorted(by_origin, key=lambda o: (id(by_origin[o][0].zone) not in made, len(o), o))
+                for p in by_origin[o] if id(p.zone) not in listed and p.zone.origin != dns.name.root]
+    for plan in unlisted:
+        for host in _ns_hosts(plan.zone):
+            if _enclosing(below_root, host) is not None:  # a host in no zone here cannot be found: no server
+                member(host, plan.zone)
+    root_zone = by_origin[dns.name.root][0].zone
+    if id(root_zone) not in listed and not any(root_zone in m.zones for m in members):
+        for host in _ns_hosts(root_zone):
+            member(host, root_zone)
+    for m in members:
+        if not m.addresses:
+            try:
+                m.addresses = [next(addresses)]
+            except StopIteration:
+                raise ConfigError("more than 245 servers in one lab") from None
+    # addresses of the NS hosts in the zones that hold them
+    for m in members:
+        for host in m.hosts:
+            holder_origin = _enclosing_origin(origins, host)
+            if holder_origin is None:
+                continue
+            for plan in by_origin[holder_origin]:
+                _set_host_addresses(plan.zone, host, m, id(plan.zone) in made, warnings)
+    # delegations: every zone from its closest served ancestor (or the root)
+    explicit = {d.child: d for d in delegations}
+    for origin in sorted(by_origin, key=len):
+        if origin == dns.name.root:
+            continue
+        parent_origin = _enclosing_origin({o: z for o, z in origins.items() if o != origin}, origin) or dns.name.root
+        parents = [p.zone for p in by_origin[parent_origin]]
+        delegation = explicit.get(origin)
+        if delegation is None:
+            delegating = [p for p in by_origin[origin] if p.delegate]
+            if not delegating:
+                continue
+            delegation = DelegationPlan(origin, _ns_hosts(delegating[0].zone))
+        for parent in parents:
+            _delegate(parent, delegation, by_host, delegation.ttl or delegation_ttl, replace=origin in explicit)
+    # the root server's own name resolves in the test. TLD when fakens made it
+    test_tld = by_origin.get(dns.name.from_text("test."))
+    root_member = by_host.get(ROOT_SERVER)
+    if root_member is not None:
+        for zone in [p.zone for p in test_tld or []] + [root_zone]:
+            if id(zone) in made:
+                zone.edit(replace=[_address_record(ROOT_SERVER, a, 3600000) for a in root_member.addresses],
+                          bump_serial=False)
+    for zone in by_name.values():
+        zone.set_baseline()  # the lab as built is the version a reset returns to
+    return members, origins, by_name, warnings
+
+
 def build_hierarchy(
     zones: Iterable[Zone | str | os.PathLike[str]],
     *,
@@ -244,74 +587,57 @@ def build_hierarchy(
     ``delay`` fault in a lab answers once the test moves ``hierarchy.clock``.
     *server_options* go to every Server (e.g. ``minimal_responses=True``).
     """
-    given = {z.origin: z for z in load_zones(zones)}
-    if dns.name.root in given:
+    given = load_zones(zones)
+    if any(z.origin == dns.name.root for z in given):
         raise ConfigError("build_hierarchy makes the root zone itself; give the zones below it")
-    second = octet if octet is not None else worker_octet()
-    block = _free_block(second, port)
-    addresses = (f"127.{second}.{block}.{n}" for n in range(10, 255))
-    members: list[HierarchyServer] = []
-    by_host: dict[Name, HierarchyServer] = {}
+    plans = [ZonePlan(z.origin.to_text(), z) for z in given]
+    members, origins, by_name, warnings = plan_lab(
+        plans, addresses=loopback_addresses(port, octet), tld_servers=tld_servers, delegation_ttl=delegation_ttl)
+    root = origins[dns.name.root]
+    ordered = {dns.name.root: root, **{o: z for o, z in origins.items() if o != dns.name.root}}
+    return Hierarchy(port, members, ordered, clock or ManualClock(0.0), dict(server_options),
+                     all_zones=by_name, warnings=warnings)
 
-    def member(host: Name, zone: Zone) -> HierarchyServer:
-        found = by_host.get(host)
-        if found is None:
-            try:
-                address = next(addresses)
-            except StopIteration:
-                raise ConfigError("more than 245 servers in one hierarchy") from None
-            found = by_host[host] = HierarchyServer(host, address, [])
-            members.append(found)
-        if zone not in found.zones:
-            found.zones.append(zone)
-        return found
 
-    # the root first, so it gets .10
-    root = Zone.from_text(_SOA.format(origin=".", ns=ROOT_SERVER, origin_text="") + f"\n. 3600000 NS {ROOT_SERVER}\n",
-                          origin=dns.name.root)
-    member(ROOT_SERVER, root)
-    tlds: dict[Name, Zone] = {}
-    count = tld_servers if isinstance(tld_servers, int) else None
-    for origin in sorted(given):
-        tld = dns.name.Name(origin.labels[-2:])
-        if tld in given or tld in tlds:
-            continue
-        n = count if count is not None else cast(Mapping[str, int], tld_servers).get(tld.labels[0].decode(), 1)
-        hosts = [dns.name.from_text(f"ns{i}.nic", tld) for i in range(1, n + 1)]
-        lines = [_SOA.format(origin=tld, ns=hosts[0], origin_text=tld.to_text())]
-        lines += [f"{tld} 86400 NS {h}" for h in hosts]
-        tlds[tld] = Zone.from_text("\n".join(lines) + "\n", origin=tld)
-    all_zones = {**given, **tlds}
-    for tld in sorted(tlds):
-        for host in _ns_hosts(tlds[tld]):
-            member(host, tlds[tld])
-    for origin in sorted(given, key=len):
-        for host in _ns_hosts(given[origin]):
-            if _enclosing(all_zones, host) is not None:  # a host in no zone here cannot be found: no server
-                member(host, given[origin])
-    # addresses: NS hosts inside a served zone get A records there
-    for m in members[1:]:
-        holder = _enclosing(all_zones, m.host)
-        if holder is None:
-            continue
-        has_address = any(holder.current.get(m.host, t) is not None for t in (dns.rdatatype.A, dns.rdatatype.AAAA))
-        own_ns = m.host in _ns_hosts(holder) and holder not in tlds.values()
-        if has_address or not own_ns:
-            holder.edit(replace=[f"{m.host} 3600 A {m.address}"], remove=[f"{m.host} AAAA"], bump_serial=False)
-        # one of a zone's own NS hosts that the zone gives no address keeps none (a mistake
-        # served on purpose: the mail-migration incident); the parent's glue still has its server's address
-    # delegations: every zone from its closest served ancestor (or the root)
-    for origin, zone in sorted(all_zones.items(), key=lambda item: len(item[0])):
-        parent = _enclosing({o: z for o, z in all_zones.items() if o != origin}, origin) or root
-        _delegate(parent, zone, by_host, delegation_ttl)
-    # the root server's own name resolves in the test. TLD when fakens made it
-    test_tld = all_zones.get(dns.name.from_text("test."))
-    if test_tld is not None and test_tld in tlds.values():
-        test_tld.edit(replace=[f"{ROOT_SERVER} 3600000 A {members[0].address}"], bump_serial=False)
-    root.edit(replace=[f"{ROOT_SERVER} 3600000 A {members[0].address}"], bump_serial=False)
-    for zone in list(all_zones.values()) + [root]:
-        zone.set_baseline()  # the hierarchy as built is the version a reset returns to
-    return Hierarchy(port, members, {dns.name.root: root, **all_zones}, clock or ManualClock(0.0), dict(server_options))
+def parent_zones(lab: Hierarchy, child: Name) -> list[Zone]:
+    """The zones of the lab that delegate *child*: every zone (old and new copies alike) whose
+    origin is the closest enclosing origin of *child* in the lab."""
+    origins = {z.origin for z in lab.all_zones.values() if z.origin != child}
+    parent = _enclosing_origin(dict.fromkeys(origins, None), child) or dns.name.root  # type: ignore[arg-type]
+    return [z for z in lab.all_zones.values() if z.origin == parent]
+
+
+def delegate_zone(lab: Hierarchy, parent: Zone, plan: DelegationPlan) -> None:
+    """Make *parent* delegate *plan.child* as *plan* says, replacing what it held, with its
+    serial bumped (a registry's change): a timeline's delegation switch."""
+    by_host = {host: m for m in lab.members for host in m.hosts}
+    _delegate(parent, plan, by_host, plan.ttl or 86400, replace=True, bump_serial=True)
+
+
+def _address_record(host: Name, address: str, ttl: int) -> str:
+    return f"{host} {ttl} {'AAAA' if ':' in address else 'A'} {address}"
+
+
+def _set_host_addresses(zone: Zone, host: Name, member: HierarchyServer, made: bool, warnings: list[str]) -> None:
+    """Give *host* the addresses of its server in *zone* (the zone that holds the name)."""
+    version = zone.current
+    a, aaaa = (version.get(host, t) for t in (dns.rdatatype.A, dns.rdatatype.AAAA))
+    written = {rd.to_text() for rds in (a, aaaa) if rds is not None for rd in rds}
+    own_ns = host in _ns_hosts(zone) and not made
+    if member.given_addresses and not made:
+        if written and written != set(member.addresses):
+            warnings.append(f"zone {zone.origin}: {host} has address {', '.join(sorted(written))} but its server "
+                            f"listens on {', '.join(member.addresses)}; kept as written (a resolver goes to the zone's address)")
+            return
+        if written or own_ns:
+            return  # as written; or one of the zone's own NS hosts without an address, kept so
+    elif not written and own_ns:
+        return  # one of a zone's own NS hosts that the zone gives no address keeps none (an incident)
+    ttl = a.ttl if a is not None else aaaa.ttl if aaaa is not None else 3600
+    zone.edit(replace=[_address_record(host, address, ttl) for address in member.addresses],
+              remove=[f"{host} {kind}" for kind in ("A", "AAAA")
+                      if not any((":" in addr) == (kind == "AAAA") for addr in member.addresses)],
+              bump_serial=False)
 
 
 def _ns_hosts(zone: Zone) -> list[Name]:
@@ -321,27 +647,45 @@ def _ns_hosts(zone: Zone) -> list[Name]:
     return [cast(Name, r.target) for r in ns]
 
 
-def _enclosing(zones: Mapping[Name, Zone], name: Name) -> Zone | None:
+def _enclosing_origin(zones: Mapping[Name, Zone], name: Name) -> Name | None:
     candidate = name
     while True:
         if candidate in zones:
-            return zones[candidate]
+            return candidate
         if len(candidate) <= 1:
             return None
         candidate = candidate.parent()
 
 
-def _delegate(parent: Zone, child: Zone, by_host: Mapping[Name, HierarchyServer], ttl: int) -> None:
-    """Make *parent* delegate *child* to the child's apex NS, with glue, unless it already does."""
+def _enclosing(zones: Mapping[Name, Zone], name: Name) -> Zone | None:
+    origin = _enclosing_origin(zones, name)
+    return None if origin is None else zones[origin]
+
+
+def _delegate(parent: Zone, plan: DelegationPlan, by_host: Mapping[Name, HierarchyServer], ttl: int,
+              replace: bool = False, bump_serial: bool = False) -> None:
+    """Make *parent* delegate *plan.child* to *plan.ns*, with glue, unless it already does
+    (*replace*: the scenario says what the parent holds, whatever it held)."""
+    child = plan.child
     version = parent.current
-    if child.origin == parent.origin or version.get(child.origin, dns.rdatatype.NS) is not None:
+    if child == parent.origin:
         return
-    hosts = _ns_hosts(child)
-    records = [f"{child.origin} {ttl} NS {h}" for h in hosts]
-    for host in hosts:
-        if host.is_subdomain(parent.origin) and host in by_host:
-            records.append(f"{host} {ttl} A {by_host[host].address}")
-    parent.edit(add=records, bump_serial=False)
+    if version.get(child, dns.rdatatype.NS) is not None and not replace:
+        return
+    records = [f"{child} {ttl} NS {h}" for h in plan.ns]
+    for host in plan.ns:
+        if not host.is_subdomain(parent.origin):
+            continue  # out of the parent's bailiwick: no glue
+        if plan.glue is not None:
+            addresses = plan.glue.get(host, [])
+        else:
+            addresses = by_host[host].addresses if host in by_host else []
+        records += [_address_record(host, a, ttl) for a in addresses]
+    remove = [f"{child} NS"] if replace else []
+    if replace:
+        remove += [f"{h} {t}" for h in version.names if h.is_subdomain(child) for t in ("A", "AAAA")
+                   if version.get(h, dns.rdatatype.from_text(t)) is not None]
+    parent.edit(remove=remove, add=records, bump_serial=bump_serial)
 
 
 def bind_error_hint(error: str) -> str:
