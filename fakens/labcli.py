@@ -174,7 +174,7 @@ async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespac
             raise ServerError(bind_error_hint(str(e)).replace("A hierarchy", "A lab")
                               + f"\nOr use `fakens lab run {args.scenario} -- COMMAND` (a private namespace).") from None
         raise
-    log_file = open(args.log, "a", encoding="utf-8") if args.log else None
+    log_file = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115 (closed in finally)
     unwatch = _watch_logs(lab, args.verbose and not args.quiet, log_file)
     lab.timeline.listeners.append(lambda event: say(_event_line(lab, event)))
     control = _start_control(lab, args)
@@ -314,7 +314,7 @@ async def _wait(stop: asyncio.Event, duration: float | None, tick: Callable[[], 
             timeout = left if timeout is None else min(timeout, left)
         try:
             await asyncio.wait_for(stop.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         if tick is not None:
             tick()
@@ -428,7 +428,7 @@ async def _run_command(command: Sequence[str], stop: asyncio.Event, config_dir: 
         process.terminate()
         try:
             await asyncio.wait_for(waiter, 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             process.kill()
             await waiter
     stopper.cancel()

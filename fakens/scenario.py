@@ -586,10 +586,10 @@ def _check(r: _Reader, scenario: Scenario) -> None:
                           "and no zone of it serves the name; add a [[servers]] entry named so, or glue for it")
     for event in [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]:
         values = event.values
-        if "zone" in values and event.action in ("edit", "bump-serial"):
-            if not isinstance(values["zone"], str) or _find_zone(scenario, values["zone"]) is None:
-                r.problem(f"{event.path}.zone", f"no zone {values['zone']!r} in this scenario"
-                                                f"{did_you_mean(str(values['zone']), zone_names)}")
+        if "zone" in values and event.action in ("edit", "bump-serial") and (
+                not isinstance(values["zone"], str) or _find_zone(scenario, values["zone"]) is None):
+            r.problem(f"{event.path}.zone", f"no zone {values['zone']!r} in this scenario"
+                                            f"{did_you_mean(str(values['zone']), zone_names)}")
         if "zone" in values and event.action == "delegate":
             name = r.name(str(values["zone"]), f"{event.path}.zone")
             if name is not None and name not in origins and name != dns.name.root:
