@@ -26,7 +26,7 @@ from typing import Any
 from fakens.clock import Clock, Timer
 from fakens.errors import FakensError
 
-Apply = Callable[[], str | None | Awaitable[str | None]]
+Apply = Callable[[], str | Awaitable[str | None] | None]
 
 
 @dataclass
