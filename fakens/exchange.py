@@ -70,7 +70,8 @@ class Exchange:
     ixfr_serial: int | None = None
     note: str = ""
     rcode: int | None = None  # an extended rcode chosen for the reply (else read from the reply's header)
-    faults: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)  # the faults that changed something
+    matched: list[dict[str, Any]] = field(default_factory=list)  # those that fired and changed nothing
 
     @classmethod
     def receive(cls, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
@@ -146,19 +147,23 @@ class Exchange:
         return Facts(q.name, q.rdtype, q.rdclass, self.opcode, self.transport, self.client[0], edns, do, self.server)
 
     def entry(self, outcome: Outcome | None) -> LogEntry:
-        """The query log entry: the query's facts and what became of it."""
+        """The query log entry: the query's facts and what became of it (the query's bytes and a
+        Reply's messages kept as they are, not copied; a Stream's are added as they are sent)."""
         q = self.question
         entry = LogEntry(self.time, self.server, self.client, self.local, self.transport, self.msg_id,
                          q.name if q else None, int(q.rdtype) if q else None, int(q.rdclass) if q else None,
                          opcode=self.opcode, query_flags=self.flags & 0x87F0, edns=self._edns_record(),
-                         faults=self.faults, note=self.note)
-        if isinstance(outcome, Reply) and outcome.messages:
-            _, rflags, qd, an, ns, ar = HEADER.unpack_from(outcome.messages[0])
-            entry.rcode = self.rcode if self.rcode is not None else rflags & 0xF
-            entry.flags = rflags & 0x87F0
-            entry.counts = (qd, an, ns, ar)
-            entry.size = sum(len(m) for m in outcome.messages)
-            entry.messages = len(outcome.messages)
+                         faults=self.faults, note=self.note, matched=self.matched,
+                         delay=outcome.delay if outcome is not None else 0.0, query_bytes=self.wire)
+        if isinstance(outcome, Reply):
+            entry.reply_bytes = outcome.messages
+            if outcome.messages:
+                _, rflags, qd, an, ns, ar = HEADER.unpack_from(outcome.messages[0])
+                entry.rcode = self.rcode if self.rcode is not None else rflags & 0xF
+                entry.flags = rflags & 0x87F0
+                entry.counts = (qd, an, ns, ar)
+                entry.size = sum(len(m) for m in outcome.messages)
+                entry.messages = len(outcome.messages)
         entry.duration = time.perf_counter() - self.started
         return entry
 

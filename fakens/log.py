@@ -7,6 +7,15 @@ memory; a log file (JSON lines) gets every entry::
     server.log.entries(qname="www.example.test.", qtype="A", transport="udp")
     server.log.count(rcode="NXDOMAIN")
     server.log.to_jsonl("queries.jsonl")
+    server.log.to_pcap("queries.pcap")     # the bytes, for tshark or Wireshark (fakens.pcap)
+
+Each entry keeps the query's bytes as received and the reply's as sent
+(``query_bytes``, ``reply_bytes``: references to the bytes the server read
+and wrote, nothing copied), a broken-bytes fault's bytes too; a transfer
+keeps its first :attr:`QueryLog.stream_messages_kept` messages (64; 0 keeps
+none of a transfer's). They are not in the JSON lines. What they cost is the
+memory of the bytes the log keeps alive: ``limit`` entries' queries and
+replies, a transfer's at most 64 messages of up to 16 KiB.
 
 The per-query cost is creating one entry and appending it; turning entries
 into JSON happens when they are exported or flushed to the file.
@@ -28,10 +37,12 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+from fakens import pcap
 from fakens.errors import ConfigError
 from fakens.selectors import Facts, Selector
 
 DEFAULT_LIMIT = 100_000
+STREAM_MESSAGES_KEPT = 64
 
 
 @dataclass(slots=True)
@@ -39,8 +50,18 @@ class LogEntry:
     """One query and its outcome.
 
     ``qname`` keeps the case the client used; ``rcode`` is None when the
-    query was dropped (no reply). ``faults`` lists what each fault that
-    fired did.
+    query was dropped (no reply). ``faults`` lists the faults that changed
+    something and what each did; ``matched`` the faults that fired and found
+    nothing to change (``name``, ``type``, ``mode``, ``reason``: why, or None),
+    neither counted by their schedules nor matched by ``fault=``.
+
+    ``query_bytes`` is the message as received (empty for a connection a fault
+    refused before any query); ``reply_bytes`` the messages as sent, after any
+    broken-bytes fault (empty when nothing was sent: dropped, closed, reset,
+    stalled). A transfer keeps its first messages only (the log's
+    ``stream_messages_kept``); ``messages`` counts all that were sent and
+    ``reply_bytes_omitted`` those not kept. ``delay`` is how long the reply
+    waited on the server's clock before it went (a ``delay`` fault).
     """
 
     time: float
@@ -63,12 +84,26 @@ class LogEntry:
     duration: float = 0.0
     faults: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
+    matched: list[dict[str, Any]] = field(default_factory=list)
+    delay: float = 0.0
+    query_bytes: bytes = b""
+    reply_bytes: list[bytes] = field(default_factory=list)
 
     def facts(self) -> Facts:
         """What a selector reads of this entry (log filters and faults use one matcher)."""
         edns = self.edns
         return Facts(self.qname, self.qtype, self.qclass, self.opcode, self.transport, self.client[0],
                      edns is not None, bool(edns and edns.get("do")), self.server)
+
+    @property
+    def reply_bytes_omitted(self) -> int:
+        """How many messages were sent but not kept in ``reply_bytes`` (a long transfer's)."""
+        return self.messages - len(self.reply_bytes)
+
+    @property
+    def reply_time(self) -> float:
+        """When the reply went out, on the server's clock: ``time + delay + duration``."""
+        return self.time + self.delay + self.duration
 
     @property
     def qtype_text(self) -> str | None:
@@ -101,7 +136,9 @@ class LogEntry:
             "size": self.size,
             "messages": self.messages,
             "duration_ms": round(self.duration * 1000, 3),
+            "delay_ms": round(self.delay * 1000, 3),
             "faults": self.faults,
+            "matched": self.matched,
             "note": self.note,
         }
 
@@ -109,7 +146,8 @@ class LogEntry:
                 fault: str | None = None, **criteria: Any) -> bool:
         """Does this entry match? Criteria are the selector keys faults use
         (``qname``, ``qtype``, ``transport``, ``client`` ...), plus ``rcode``
-        (None: no reply was sent) and ``fault`` (the name or type of a fault that fired)."""
+        (None: no reply was sent) and ``fault`` (the name or type of a fault that changed
+        something; one that matched and changed nothing is in ``matched``, not matched here)."""
         return _LogFilter(selector, rcode, fault, criteria)(self)
 
     def __str__(self) -> str:
@@ -153,6 +191,7 @@ class QueryLog:
         self._file_lock = threading.Lock()
         self.total = 0
         self.name_for_messages = "the server"
+        self.stream_messages_kept = STREAM_MESSAGES_KEPT  # a transfer's reply_bytes: its first messages
         if path is not None:
             try:
                 self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open, closed by close()
@@ -261,6 +300,15 @@ class QueryLog:
             return
         for entry in chosen:
             path_or_file.write(json.dumps(entry.to_dict()) + "\n")
+
+    def to_pcap(self, path_or_file: str | IO[bytes], entries: Iterable[LogEntry] | None = None) -> int:
+        """Write entries (all kept ones by default) as a libpcap file: each query and each
+        reply message a UDP datagram or TCP segments between the client's and the server's
+        addresses (see :mod:`fakens.pcap`). Returns the number of packets written.
+
+        >>> server.log.to_pcap("queries.pcap", server.log.entries(qname="**.example.test."))
+        """
+        return pcap.write(path_or_file, list(self._entries) if entries is None else entries)
 
 
 def _describe(selector: Selector | None, criteria: Mapping[str, Any]) -> str:

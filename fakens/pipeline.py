@@ -145,7 +145,7 @@ class Pipeline:
         passage = reply.passage
         streaming = isinstance(outcome, Stream)
         if passage is not None:  # a stream's faults act as it is made: finished when it ends
-            x.faults = passage.records() if streaming else passage.finish()
+            x.faults, x.matched = passage.records() if streaming else passage.finish()
         entry = x.entry(outcome)
         if streaming:
             reply.entry = entry  # the stream fills in its messages, size and faults as it goes
@@ -169,9 +169,10 @@ class Pipeline:
         reply, template = hit
         entry = copy.copy(template)  # same question, byte for byte: only who, when and the ID differ
         entry.time, entry.client, entry.local, entry.id = x.time, x.client, x.local, x.msg_id
+        entry.query_bytes, entry.reply_bytes = x.wire, [reply]
         entry.duration = time.perf_counter() - x.started
         self.log.append(entry)
-        return Reply([reply])
+        return Reply(entry.reply_bytes)
 
     def _answer(self, x: Exchange, reply: _Replier) -> Outcome:
         """Parse, run the faults and the engine: the Outcome."""
@@ -278,12 +279,12 @@ class Pipeline:
         except Exception as e:  # a broken fault must not stop the server: record it, accept the connection
             self.errors.append(e)
             outcome = None
-        records = passage.finish()
+        faults, matched = passage.finish()
         if outcome is None:
             return None
         action = type(outcome).__name__.lower()
-        self.log.append(LogEntry(view.now, self.name, peer, local, "tcp", 0, None, None, None,
-                                 faults=records, note=f"TCP connection {action} before any query"))
+        self.log.append(LogEntry(view.now, self.name, peer, local, "tcp", 0, None, None, None, faults=faults,
+                                 matched=matched, note=f"TCP connection {action} before any query"))
         return action
 
     def notify_plan(self, version: ZoneVersion, plan: NotifyPlan) -> str:
@@ -411,7 +412,7 @@ class _Replier:
         if stopped_before:
             entry.note = _join(entry.note, "transfer stopped after 0 messages: the connection closed")
         if self.passage is not None:
-            entry.faults = self.passage.finish()
+            entry.faults, entry.matched = self.passage.finish()
         self.pipeline.log.to_file(entry)
 
     def _produce(self, stream: Stream, messages: Iterator[StreamMessage | None],
@@ -420,6 +421,7 @@ class _Replier:
         the log entry kept up to date (messages, size, faults; a stop noted)."""
         passage, faults = self.passage, self.pipeline.faults
         wire_faults = passage is not None and faults.may_fire("wire", passage)
+        kept = self.pipeline.log.stream_messages_kept
         started = time.perf_counter()
         sent = 0
         entry: LogEntry | None = None
@@ -436,7 +438,7 @@ class _Replier:
                     faults.run("wire", passage, view, box, once=True)
                     wire = box[0]
                     if entry is not None:
-                        entry.faults = passage.records()
+                        entry.faults, entry.matched = passage.records()
                 if entry is not None:
                     if sent == 0 and len(wire) >= 12:
                         _, rflags, qd, an, ns, ar = HEADER.unpack_from(wire)
@@ -445,6 +447,8 @@ class _Replier:
                         entry.counts = (qd, an, ns, ar)
                     entry.messages = sent + 1
                     entry.size += len(wire)
+                    if sent < kept:
+                        entry.reply_bytes.append(wire)
                 sent += 1
                 yield wire
         except GeneratorExit:

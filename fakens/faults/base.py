@@ -20,7 +20,7 @@ of a query's way (docs/architecture.md). Each hook gets a read-only
 A hook returns what it changed (a short text, shown in the query log) or None
 for nothing. A fault is counted by its schedule only at the hook points it
 implements, only when :meth:`Fault.can_act` says its hook can act there, and a
-fault that fired but changed nothing is not counted ("matched, no change").
+fault that fired but changed nothing is not counted (the log lists it in ``matched``).
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ implements that hook, its selector matches the exchange's :class:`Facts` and
 its :meth:`~Fault.can_act` says the hook could change something; only then
 does its schedule count (and draw). The decision holds for the rest of the
 exchange (a fault with several hooks is counted once). A fault that fired
-but changed nothing is counted back at :meth:`Passage.finish` and logged as
-"matched, no change". :meth:`could_match` asks the same question without
-counting (the fast path's test).
+but changed nothing is counted back at :meth:`Passage.finish` and logged in
+the entry's ``matched``, not in its ``faults``. :meth:`could_match` asks the
+same question without counting (the fast path's test).
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ if TYPE_CHECKING:
     from fakens.answer import Answer
 
 QUERY_HOOKS = ("before", "after", "transfer", "encoding", "wire")
-NO_CHANGE = "matched, no change"
+
+Records = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+"""The query log's (``faults``, ``matched``): the faults that changed something and what each
+did (``name``, ``type``, ``mode``, ``actions``); those that fired and changed nothing
+(``name``, ``type``, ``mode``, ``reason``: why, or None)."""
 
 
 @dataclass
@@ -60,25 +64,37 @@ class Passage:
         """Record what *fault* did (shown in the query log)."""
         self.notes.setdefault(fault.name, []).append(text)
 
-    def records(self) -> list[dict[str, Any]]:
-        """The query log's ``faults`` field so far (a stream's passage is finished when it ends)."""
-        return [{"name": f.name, "type": f.type_name, "mode": f.mode or None,
-                 "actions": self.notes.get(f.name) or [NO_CHANGE]} for f in self.fired]
-
-    def finish(self) -> list[dict[str, Any]]:
-        """Count back the faults that fired without changing anything, and return the
-        query log's ``faults`` field: every fault that fired and what it did."""
-        records = []
+    def records(self) -> Records:
+        """The query log's ``faults`` and ``matched`` so far (a stream's passage is finished
+        when it ends: until then a fault that has changed nothing yet is in ``matched``)."""
+        changed: list[dict[str, Any]] = []
+        matched: list[dict[str, Any]] = []
         for fault in self.fired:
             notes = self.notes.get(fault.name, [])
-            if all(isinstance(note, Unchanged) for note in notes):
+            record: dict[str, Any] = {"name": fault.name, "type": fault.type_name, "mode": fault.mode or None}
+            if _changed_nothing(notes):
+                record["reason"] = "; ".join(notes) or None
+                matched.append(record)
+            else:
+                record["actions"] = notes
+                changed.append(record)
+        return changed, matched
+
+    def finish(self) -> Records:
+        """Count back the faults that fired without changing anything, and return the query
+        log's ``faults`` (every fault that changed something, and what it did) and ``matched``
+        (the faults that fired and changed nothing, and why)."""
+        for fault in self.fired:
+            if _changed_nothing(self.notes.get(fault.name, [])):
                 _, counted = self.counts[id(fault)]
                 with fault.lock:
                     fault.schedule.uncount(counted)
-                notes = [f"{NO_CHANGE}: {note}" for note in notes] or [NO_CHANGE]
-            records.append({"name": fault.name, "type": fault.type_name, "mode": fault.mode or None,
-                            "actions": notes})
-        return records
+        return self.records()
+
+
+def _changed_nothing(notes: list[str]) -> bool:
+    """No note, or only :class:`Unchanged` ones: the fault fired and changed nothing."""
+    return all(isinstance(note, Unchanged) for note in notes)
 
 
 class FaultChain:

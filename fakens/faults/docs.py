@@ -83,13 +83,14 @@ NOTIFY (which asks for the SOA) alone.
 
 ## The query log
 
-Each log entry's `faults` lists every fault that fired for that query, with what it changed
+Each log entry's `faults` lists every fault that changed something for that query, with what it did
 (`{"name": "io-outage", "type": "nxdomain", "mode": null, "actions": ["nxdomain with the SOA of
 io."]}`), so a test can tell a fault's NXDOMAIN from a real one: an `nxdomain` fault does not even
 count a name that does not exist (it could not change the answer), so that query's `faults` is
-`[]`; a fault that fired and then found nothing to change shows `"actions": ["matched, no
-change"]` (with the reason when the fault gives one, e.g. `"matched, no change: no older version
-of example.test. kept"`) and is not counted by its schedule.
+`[]`. A fault that fired and then found nothing to change is not in `faults` (nor found by the
+log filter `fault=`): it is listed in the entry's `matched` (`{"name": "sd", "type":
+"stale-data", "mode": "version", "reason": "no older version of example.test. kept"}`, the reason
+None when the fault gives none) and is not counted by its schedule.
 
 ## The fault types
 

@@ -33,7 +33,7 @@ def make_negative(view: View, answer: Answer, kind: Kind, zone_name: dns.name.Na
     """Turn *answer* into an authoritative NXDOMAIN or NODATA with a zone's SOA."""
     origin = zone_name or answer.zone
     if origin is None or not can_make_negative(answer, kind, zone_name):
-        return None  # already so: nothing changed (the log shows "matched, no change")
+        return None  # already so: nothing changed (the log lists the fault in matched)
     zone = view.zones.get(origin)
     if zone is None:
         return Unchanged(f"zone {origin} not served")

@@ -132,7 +132,8 @@ class View:
 
 class Unchanged(str):
     """A hook's note that says why it changed nothing (``Unchanged("no older version kept")``):
-    the fault is logged as "matched, no change: ..." and is not counted by its schedule."""
+    the fault is logged in the entry's ``matched`` with this reason (not in its ``faults``) and
+    is not counted by its schedule."""
 
 
 @dataclass(frozen=True)

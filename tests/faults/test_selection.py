@@ -121,12 +121,14 @@ def test_default_fault_names_are_unique_across_threads() -> None:
 
 
 def test_a_match_that_changes_nothing_uses_up_nothing(server: fakens.Server) -> None:
-    """stale-data fires but the zone has no older version: logged "matched, no change", not
-    counted; after an edit, the one allowed firing (times=1) is still there."""
+    """stale-data fires but the zone has no older version: logged in ``matched`` (not in
+    ``faults``), not counted; after an edit, the one allowed firing (times=1) is still there."""
     server.faults.add("stale-data times=1 name=sd qname=www.example.test.")
     assert ask(server, "www.example.test.").answer[0][0].address == "192.0.2.10"
     (entry,) = server.log.entries()
-    assert entry.faults[0]["actions"] == ["matched, no change: no older version of example.test. kept"]
+    assert entry.faults == []
+    assert entry.matched == [{"name": "sd", "type": "stale-data", "mode": "version",
+                              "reason": "no older version of example.test. kept"}]
     server.zone("example.test.").edit(replace=["www 300 A 192.0.2.111"])
     assert ask(server, "www.example.test.").answer[0][0].address == "192.0.2.10"  # the old version, once
     assert ask(server, "www.example.test.").answer[0][0].address == "192.0.2.111"  # times=1 used up
@@ -139,7 +141,9 @@ def test_an_outcome_not_applied_uses_up_nothing(server: fakens.Server) -> None:
     server.faults.add("rcode rcode=SERVFAIL times=1 name=b")
     assert ask(server, "www.example.test.").rcode() == dns.rcode.REFUSED
     (entry,) = server.log.entries()
-    assert entry.faults[1]["actions"] == ["matched, no change: not applied: a already ended the query"]
+    assert [f["name"] for f in entry.faults] == ["a"]
+    assert entry.matched == [{"name": "b", "type": "rcode", "mode": None,
+                              "reason": "not applied: a already ended the query"}]
     server.faults.remove("a")
     assert ask(server, "www.example.test.").rcode() == dns.rcode.SERVFAIL
     assert ask(server, "www.example.test.").rcode() == dns.rcode.NOERROR

@@ -157,6 +157,7 @@ _PACKAGES = {
     "unbound-control": "unbound",
     "dnsperf": "dnsperf",
     "ip": "iproute2",
+    "tshark": "tshark",
     "unshare": "util-linux",
     "setpriv": "util-linux",
 }

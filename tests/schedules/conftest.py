@@ -36,6 +36,6 @@ def rcode_of(server: fakens.Server, qname: str, rdtype: str = "A", **kwargs: Any
 
 
 def fired(entry: fakens.LogEntry) -> list[str]:
-    """Names of the faults that fired for one log entry, in order."""
+    """Names of the faults that fired and changed something for one log entry, in order."""
     return [f["name"] for f in entry.faults]
 

@@ -424,12 +424,16 @@ def test_log_mode_of_a_fault_with_modes(server):
     assert entry.faults[0]["name"] == "l" and entry.faults[0]["mode"] == "servfail"
 
 
-def test_a_fault_that_fires_but_changes_nothing_appears_as_no_change(server):
+def test_a_fault_that_fires_but_changes_nothing_appears_as_matched(server):
     server.faults.add("stale-data name=sd first=1")  # fires, but the zone has no older version
     assert rcode_of(server, WWW) == "NOERROR"
     (entry,) = server.log.entries()
-    assert fired(entry) == ["sd"]
-    assert entry.faults[0]["actions"] == ["matched, no change: no older version of example.test. kept"]
+    assert fired(entry) == [], "a fault that changed nothing is not among the faults that fired"
+    assert entry.matched == [{"name": "sd", "type": "stale-data", "mode": "version",
+                              "reason": "no older version of example.test. kept"}]
+    assert entry.to_dict()["matched"] == entry.matched and entry.to_dict()["faults"] == []
+    assert "sd" not in str(entry)
+    assert server.log.entries(fault="sd") == [] and server.log.entries(fault="stale-data") == []
     assert server.faults.find("sd").schedule.fired == 0, "a match that changed nothing uses up nothing"
 
 
