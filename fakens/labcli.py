@@ -297,10 +297,10 @@ def _write_configs(lab: Hierarchy, args: argparse.Namespace) -> str:
 
 
 def _write_pcap(lab: Hierarchy, path: str) -> None:
-    from fakens.pcap import write_pcap
+    from fakens import pcap
 
     entries = sorted((e for m in lab.members if m.server is not None for e in m.server.log), key=lambda e: e.time)
-    write_pcap(path, entries)
+    pcap.write(path, entries)
 
 
 async def _wait(stop: asyncio.Event, duration: float | None, tick: Callable[[], None] | None) -> None:
