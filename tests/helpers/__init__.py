@@ -159,6 +159,7 @@ _PACKAGES = {
     "ip": "iproute2",
     "unshare": "util-linux",
     "setpriv": "util-linux",
+    "dot": "graphviz",
 }
 
 
