@@ -13,7 +13,7 @@
     [[servers]]                       # servers not given are made: one per NS host
     name = "ns6.nic.io."
     zones = ["io."]
-    faults = ["nxdomain qname=**.io. negative_ttl=900"]
+    faults = ["nxdomain qname=**.example.io. soa_zone=io."]
 
     [[timeline]]
     at = "30m"

@@ -160,6 +160,7 @@ _PACKAGES = {
     "tshark": "tshark",
     "unshare": "util-linux",
     "setpriv": "util-linux",
+    "dot": "graphviz",
 }
 
 
