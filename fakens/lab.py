@@ -512,7 +512,8 @@ def plan_lab(
                 raise ConfigError(f"server {server.name}: no zone {ref!r} in this lab (zones: {', '.join(by_name)})")
             if by_name[ref] not in server.zones:
                 server.zones.append(by_name[ref])  # a made zone keeps its made servers too
-    origins = {o: plans[0].zone for o, plans in by_origin.items()}
+    # the zone of each origin the parent delegates to (two providers' copies: the delegated one)
+    origins = {o: next((p for p in plans if p.delegate), plans[0]).zone for o, plans in by_origin.items()}
     below_root = {o: z for o, z in origins.items() if o != dns.name.root}
     # servers for the zones no given server lists: made zones first (TLDs), then the rest by depth
     unlisted = [p for o in sorted(by_origin, key=lambda o: (id(by_origin[o][0].zone) not in made, len(o), o))

@@ -21,7 +21,11 @@
     server = "ns6.nic.io."
     name = "nxdomain-1"
 
-The format (every key, with defaults) is in docs/scenarios.md. ``load_scenario``
+The format (every key, with defaults) is in docs/scenarios.md. ``[lab] port`` is 53 by
+default (referrals carry no port: a resolver that follows them goes to 53); ``port = 0``
+gives every server a free port of its own on each of its addresses, for tests that
+query the servers directly (``lab.server(name).addresses``; a server stopped and started
+again gets a new port; the tracer and the resolver configs need port 53). ``load_scenario``
 reads and checks a file without binding anything; every problem names the file,
 the line and the key path (``servers[2].faults[0].qname``), what was expected, and
 the near miss; ``build_lab`` plans the servers (addresses, NS, glue, the made root
@@ -38,6 +42,7 @@ import difflib
 import ipaddress
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -304,10 +309,14 @@ def _kind(value: Any) -> str:
             dict: "a table"}.get(type(value), type(value).__name__)
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+def load_scenario(path: str | os.PathLike[str], mode: str | None = None) -> Scenario:
     """Read and check a scenario file (zones loaded, faults parsed; nothing bound).
 
+    *mode*: the address mode the lab will run in ("loopback" or "namespace"; default
+    the scenario's ``lab.mode``): addresses are checked for it.
     Raises :class:`ScenarioError` listing every problem found."""
+    if mode is not None and mode not in MODES:
+        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -321,7 +330,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         raise ScenarioError([f"{path}: not valid TOML: {e}"]) from None
     reader = _Reader(path, TomlPlaces(text))
     scenario = _read(reader, document, os.path.dirname(os.path.abspath(path)))
-    _check(reader, scenario)
+    _check(reader, scenario, mode or scenario.mode)
     if reader.problems:
         raise ScenarioError(reader.problems)
     return scenario
@@ -370,7 +379,7 @@ def _read(r: _Reader, document: dict[str, Any], base: str) -> Scenario:
     return Scenario(
         path=r.path, name=r.string(lab, "name", "lab", default_name) or default_name,
         description=r.string(lab, "description", "lab", "") or "",
-        port=r.integer(lab, "port", "lab", 53, 1, 65535), mode=mode,
+        port=r.integer(lab, "port", "lab", 53, 0, 65535), mode=mode,
         delegation_ttl=r.integer(lab, "delegation_ttl", "lab", 86400, 1),
         tld_servers=tld_servers, zones=zone_specs,
         servers=[s for s in servers if s is not None], delegations=[d for d in delegations if d is not None],
@@ -448,7 +457,7 @@ def _read_fault(r: _Reader, item: Any, key_path: str) -> Fault | None:
         place = key_path
         if isinstance(item, dict):
             for key in item:
-                if f"{key}=" in message or f"'{key}'" in message or f" {key} " in message:
+                if re.search(rf"(?<![\w-]){re.escape(str(key))}(?![\w-])", message) and key != "type":
                     place = f"{key_path}.{key}"
                     break
         r.problem(place, message)
@@ -490,6 +499,11 @@ def _read_glue(r: _Reader, table: Mapping[str, Any], key_path: str) -> dict[Name
 
 
 def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool) -> EventSpec | None:
+    at = r.duration(table, "at", key_path)
+    if at is None:
+        if need_at and "at" not in table:
+            r.problem(key_path, "missing key 'at' (when it happens: \"30s\", \"2h\", seconds since the lab started)")
+        at = 0.0
     action = r.string(table, "action", key_path, required=True)
     if action is None:
         return None
@@ -498,11 +512,6 @@ def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool)
                                         f"valid actions: {', '.join(ACTIONS)}")
         return None
     r.keys(table, key_path, (*_COMMON_EVENT_KEYS, *ACTIONS[action]), f"a {action!r} event")
-    at = r.duration(table, "at", key_path)
-    if at is None:
-        if need_at and "at" not in table:
-            r.problem(key_path, "missing key 'at' (when it happens: \"30s\", \"2h\", seconds since the lab started)")
-        at = 0.0
     values = {k: v for k, v in table.items() if k not in _COMMON_EVENT_KEYS}
     need = {"edit": ("zone",), "bump-serial": ("zone",), "delegate": ("zone", "ns"), "add-fault": ("server", "fault"),
             "remove-fault": ("server", "name"), "stop": ("server",), "start": ("server",)}[action]
@@ -526,7 +535,7 @@ def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool)
     return EventSpec(at, action, values, key_path, r.string(table, "description", key_path, "") or "")
 
 
-def _check(r: _Reader, scenario: Scenario) -> None:
+def _check(r: _Reader, scenario: Scenario, mode: str) -> None:
     """What parses but cannot work: references to nothing, clashing addresses, modes."""
     zone_names = [z.name for z in scenario.zones]
     for spec in scenario.zones:
@@ -561,29 +570,30 @@ def _check(r: _Reader, scenario: Scenario) -> None:
             place = f"{server.path}.addresses[{i}]"
             ip = ipaddress.ip_address(address)
             key = f"{address}#{scenario.port}"
-            if key in used:
+            if key in used and scenario.port != 0:
                 r.problem(place, f"{address} port {scenario.port} is also {used[key]}'s: two servers cannot "
                                  "share an address and port")
             used[key] = server.name.to_text()
             if ip.is_multicast or ip.is_unspecified:
                 r.problem(place, f"{address} cannot be a server's address (multicast or unspecified)")
-            elif scenario.mode == "loopback" and not ip.is_loopback:
-                r.problem(place, f"{address} is not a loopback address, and lab.mode is \"loopback\" (servers on "
-                                 "this host's 127.0.0.0/8 and ::1): use 127.x.y.z, or run the lab in a private "
+            elif mode == "loopback" and not ip.is_loopback:
+                r.problem(place, f"{address} is not a loopback address, and the lab runs on this host's loopback "
+                                 "(mode \"loopback\": 127.0.0.0/8 and ::1): use 127.x.y.z, or run the lab in a private "
                                  "network namespace where any address works: `fakens lab run SCENARIO -- COMMAND` "
-                                 "(or mode = \"namespace\")")
-            elif scenario.mode == "loopback" and ip.version == 6 and address != "::1":
-                r.problem(place, f"{address}: on host loopback only ::1 is an IPv6 loopback address; use "
-                                 "`fakens lab run` (a private namespace) for an IPv6 address plan")
+                                 "(with lab.mode = \"namespace\")")
     lab_hosts = set(hosts)
-    for delegation in scenario.delegations:
-        for i, host in enumerate(delegation.ns):
-            if host in lab_hosts or (delegation.glue and host in delegation.glue):
+
+    def check_ns(ns: Sequence[Name], glue: Mapping[Name, Any] | None, key_path: str) -> None:
+        for i, host in enumerate(ns):
+            if host in lab_hosts or (glue and host in glue):
                 continue
             if _holder(scenario, host) is not None and _zone_named_host(scenario, host) is None:
-                r.problem(f"{delegation.path}.ns[{i}]",
+                r.problem(f"{key_path}.ns[{i}]",
                           f"{host} is no server of this scenario{did_you_mean(host.to_text(), server_names)} "
                           "and no zone of it serves the name; add a [[servers]] entry named so, or glue for it")
+
+    for delegation in scenario.delegations:
+        check_ns(delegation.ns, delegation.glue, delegation.path)
     for event in [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]:
         values = event.values
         if "zone" in values and event.action in ("edit", "bump-serial") and (
@@ -592,11 +602,14 @@ def _check(r: _Reader, scenario: Scenario) -> None:
                                             f"{did_you_mean(str(values['zone']), zone_names)}")
         if "zone" in values and event.action == "delegate":
             name = r.name(str(values["zone"]), f"{event.path}.zone")
-            if name is not None and name not in origins and name != dns.name.root:
-                r.problem(f"{event.path}.zone", f"no zone {name} in this scenario to delegate")
+            made_zones = [dns.name.from_text(z) for z in _made_zone_names(scenario)]
+            if name is not None and name not in origins and name not in made_zones:
+                r.problem(f"{event.path}.zone", f"no zone {name} in this scenario to delegate"
+                                                f"{did_you_mean(name.to_text(), [o.to_text() for o in origins])}")
+            check_ns(values.get("ns") or [], values.get("glue"), event.path)
         if "server" in values:
             ref = values["server"]
-            all_hosts = [h.to_text() for h in hosts] + _made_server_names(scenario)
+            all_hosts = list(dict.fromkeys([h.to_text() for h in hosts] + _made_server_names(scenario)))
             if not isinstance(ref, str) or _absolute(ref) not in all_hosts:
                 r.problem(f"{event.path}.server", f"no server {ref!r} in this scenario"
                                                   f"{did_you_mean(_absolute(str(ref)), all_hosts)}; servers: "
@@ -735,8 +748,13 @@ def build_lab(scenario: Scenario, *, mode: str | None = None, time_scale: float 
     zones = {spec.name: scale_zone(_fresh_copy(spec.zone), time_scale) for spec in scenario.zones}
     zone_plans = []
     for spec in scenario.zones:
-        delegate = spec.delegate if spec.delegate is not None else \
-            next(s for s in scenario.zones if s.zone.origin == spec.zone.origin) is spec
+        same = [s for s in scenario.zones if s.zone.origin == spec.zone.origin]
+        if spec.delegate is not None:
+            delegate = spec.delegate
+        elif any(s.delegate for s in same):
+            delegate = False  # another copy of the zone says it is the delegated one
+        else:
+            delegate = next(s for s in same if s.delegate is None) is spec
         zone_plans.append(ZonePlan(spec.name, zones[spec.name], delegate))
     members = []
     for server in scenario.servers:
