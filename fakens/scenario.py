@@ -57,7 +57,9 @@ import dns.ttl
 from fakens.clock import LabClock, ManualClock
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import Fault
+from fakens.faults.base import format_spec as format_fault
 from fakens.faults.spec import build as build_fault
+from fakens.faults.spec import parse_text as parse_fault_text
 from fakens.lab import (
     DelegationPlan,
     Hierarchy,
@@ -215,6 +217,23 @@ class _Reader:
         self.path = path
         self.places = places
         self.problems: list[str] = []
+        self.fault_numbers: dict[tuple[str, str], int] = {}
+
+    def fault_name(self, server: str, fault: Fault, item: Any) -> None:
+        """Name a fault the scenario gives no name= ``TYPE-N``, N counting that type on that
+        server in the order written (server faults, then add-fault events): names a
+        remove-fault event can use whatever else the process built."""
+        if isinstance(item, dict) and "name" in item:
+            return
+        if isinstance(item, str):
+            try:
+                if "name" in parse_fault_text(item):
+                    return
+            except ConfigError:
+                return
+        key = (_absolute(server), fault.type_name)
+        self.fault_numbers[key] = self.fault_numbers.get(key, 0) + 1
+        fault.name = f"{fault.type_name}-{self.fault_numbers[key]}"
 
     def problem(self, key_path: str, message: str) -> None:
         self.problems.append(f"{self.path}:{self.places.line(key_path)}: {key_path}: {message}")
@@ -440,6 +459,7 @@ def _read_server(r: _Reader, table: dict[str, Any], key_path: str) -> ServerSpec
     for i, item in enumerate(items):
         fault = _read_fault(r, item, f"{key_path}.faults[{i}]")
         if fault is not None:
+            r.fault_name(name.to_text(), fault, item)
             faults.append(fault)
     return ServerSpec(name, hosts, addresses, r.strings(table, "zones", key_path), faults, dict(options),
                       key_path, r.string(table, "description", key_path, "") or "")
@@ -519,7 +539,11 @@ def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool)
         if key not in values:
             r.problem(key_path, f"a {action!r} event needs {key!r}")
     if action == "add-fault" and "fault" in values:
-        _read_fault(r, values["fault"], f"{key_path}.fault")
+        fault = _read_fault(r, values["fault"], f"{key_path}.fault")
+        if fault is not None:
+            if isinstance(values.get("server"), str):
+                r.fault_name(values["server"], fault, values["fault"])
+            values["fault"] = fault.spec()
     if action == "edit":
         for key in ("add", "remove", "replace"):
             if key in values:
@@ -594,12 +618,19 @@ def _check(r: _Reader, scenario: Scenario, mode: str) -> None:
 
     for delegation in scenario.delegations:
         check_ns(delegation.ns, delegation.glue, delegation.path)
-    for event in [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]:
+    scratch: dict[str, Zone] = {}  # the edits tried in time order on copies: records that cannot be read
+    events = [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]
+    for event in sorted(events, key=lambda e: e.at):
         values = event.values
         if "zone" in values and event.action in ("edit", "bump-serial") and (
                 not isinstance(values["zone"], str) or _find_zone(scenario, values["zone"]) is None):
             r.problem(f"{event.path}.zone", f"no zone {values['zone']!r} in this scenario"
                                             f"{did_you_mean(str(values['zone']), zone_names)}")
+        elif event.action == "edit":
+            found = _find_zone(scenario, values["zone"])
+            assert found is not None
+            zone = scratch.setdefault(found.name, Zone(found.zone.current, found.zone.source))
+            _try_edit(r, zone, event)
         if "zone" in values and event.action == "delegate":
             name = r.name(str(values["zone"]), f"{event.path}.zone")
             made_zones = [dns.name.from_text(z) for z in _made_zone_names(scenario)]
@@ -614,6 +645,49 @@ def _check(r: _Reader, scenario: Scenario, mode: str) -> None:
                 r.problem(f"{event.path}.server", f"no server {ref!r} in this scenario"
                                                   f"{did_you_mean(_absolute(str(ref)), all_hosts)}; servers: "
                                                   f"{', '.join(all_hosts)}")
+            elif event.action == "remove-fault" and "name" in values:
+                known = _fault_names(scenario, _absolute(ref))
+                if str(values["name"]) not in known:
+                    r.problem(f"{event.path}.name", f"no fault {values['name']!r} on {_absolute(ref)}"
+                                                    f"{did_you_mean(str(values['name']), known)}; its faults: "
+                                                    f"{', '.join(known) or '(none)'} (a fault without name= is "
+                                                    "TYPE-N: the N-th of its type on that server)")
+
+
+def _try_edit(r: _Reader, zone: Zone, event: EventSpec) -> None:
+    """Apply an edit event to a scratch copy of its zone, reporting each record it cannot read."""
+    values = event.values
+    serial = values.get("serial")
+    if serial is not None and (isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial < 2**32):
+        r.problem(f"{event.path}.serial", f"expected a serial from 0 to 4294967295, got {serial!r}")
+        return
+    lists = {key: _as_list(values.get(key)) for key in ("remove", "replace", "add")}
+    if not all(isinstance(item, str) for items in lists.values() for item in items):
+        return  # reported by the reader
+    bad = False
+    for key, items in lists.items():
+        for j, item in enumerate(items):
+            try:
+                Zone(zone.current).edit(**{key: [item]}, bump_serial=False)
+            except FakensError as e:
+                r.problem(f"{event.path}.{key}[{j}]" if isinstance(values.get(key), list) else f"{event.path}.{key}",
+                          str(e))
+                bad = True
+    if not bad:
+        try:
+            zone.edit(**lists, bump_serial=bool(values.get("bump_serial", True)), serial=serial)
+        except FakensError as e:
+            r.problem(event.path, str(e))
+
+
+def _fault_names(scenario: Scenario, server: str) -> list[str]:
+    """The names of the faults a server has or gets from an add-fault event."""
+    names = [f.name for s in scenario.servers if server in [h.to_text() for h in s.hosts] for f in s.faults]
+    for event in [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]:
+        fault = event.values.get("fault")
+        if event.action == "add-fault" and isinstance(fault, dict) and _absolute(str(event.values.get("server"))) == server:
+            names.append(str(fault.get("name")))
+    return names
 
 
 def _absolute(text: str) -> str:
@@ -840,7 +914,7 @@ def _event(lab: Hierarchy, scenario: Scenario, spec: EventSpec, time_scale: floa
             return f"fault {fault} on {server_name}"
 
         apply = apply_add
-        describe = f"add fault {spec_value if isinstance(spec_value, str) else spec_value.get('type')} on {server_name}"
+        describe = f"add fault {format_fault(spec_value) if isinstance(spec_value, dict) else spec_value} on {server_name}"
     elif action == "remove-fault":
         server_name, fault_name = _absolute(values["server"]), str(values["name"])
 
