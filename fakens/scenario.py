@@ -346,7 +346,8 @@ def load_scenario(path: str | os.PathLike[str], mode: str | None = None) -> Scen
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError([f"{path}: not valid TOML: {e}"]) from None
+        at = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        raise ScenarioError([f"{path}:{at.group(1) if at else 1}: not valid TOML: {e}"]) from None
     reader = _Reader(path, TomlPlaces(text))
     scenario = _read(reader, document, os.path.dirname(os.path.abspath(path)))
     _check(reader, scenario, mode or scenario.mode)
@@ -475,10 +476,12 @@ def _read_fault(r: _Reader, item: Any, key_path: str) -> Fault | None:
     except ConfigError as e:
         message = str(e)
         place = key_path
-        if isinstance(item, dict):
-            for key in item:
-                if re.search(rf"(?<![\w-]){re.escape(str(key))}(?![\w-])", message) and key != "type":
-                    place = f"{key_path}.{key}"
+        if isinstance(item, dict):  # the key the message is about: "qname=...", else the word alone
+            keys = [str(k) for k in item if k != "type"]
+            for pattern in (r"(?<![\w-]){}=", r"(?<![\w-]){}(?![\w-])"):
+                found = [k for k in keys if re.search(pattern.format(re.escape(k)), message)]
+                if found:
+                    place = f"{key_path}.{found[0]}"
                     break
         r.problem(place, message)
         return None
@@ -563,7 +566,7 @@ def _check(r: _Reader, scenario: Scenario, mode: str) -> None:
     """What parses but cannot work: references to nothing, clashing addresses, modes."""
     zone_names = [z.name for z in scenario.zones]
     for spec in scenario.zones:
-        if zone_names.count(spec.name) > 1 and spec.path == next(z.path for z in scenario.zones if z.name == spec.name):
+        if zone_names.count(spec.name) > 1 and spec.path != next(z.path for z in scenario.zones if z.name == spec.name):
             r.problem(f"{spec.path}.name", f"two zones are named {spec.name!r}; give each a name = \"...\" "
                                            "(two providers' copies of one zone need names such as \"old\" and \"new\")")
     origins: dict[Name, list[ZoneSpec]] = {}
