@@ -400,7 +400,7 @@ def _read(r: _Reader, document: dict[str, Any], base: str) -> Scenario:
         path=r.path, name=r.string(lab, "name", "lab", default_name) or default_name,
         description=r.string(lab, "description", "lab", "") or "",
         port=r.integer(lab, "port", "lab", 53, 0, 65535), mode=mode,
-        delegation_ttl=r.integer(lab, "delegation_ttl", "lab", 86400, 1),
+        delegation_ttl=max(1, int(r.duration(lab, "delegation_ttl", "lab") or 86400)),
         tld_servers=tld_servers, zones=zone_specs,
         servers=[s for s in servers if s is not None], delegations=[d for d in delegations if d is not None],
         timeline=[e for e in timeline if e is not None], fix=fix, expect=expect, places=r.places)
