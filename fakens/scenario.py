@@ -755,16 +755,10 @@ def _made_server_names(scenario: Scenario) -> list[str]:
 # -- building -----------------------------------------------------------------------
 
 
-def scale_zone(zone: Zone, time_scale: float) -> Zone:
-    """A copy of *zone* with every TTL and the SOA's REFRESH, RETRY, EXPIRE and MINIMUM divided
-    by *time_scale* (whole seconds, rounded up, at least 1)."""
-    if time_scale == 1:
-        return zone
-    version = zone.current
-    nodes = {}
-    for owner, node in version.nodes.items():
-        new_node = {}
-        for key, rrset in node.items():
+def _scaled_rrsets(zone: Zone, time_scale: float) -> list[dns.rrset.RRset]:
+    out = []
+    for node in zone.current.nodes.values():
+        for rrset in node.values():
             copy = rrset.copy()
             copy.ttl = int(scaled(rrset.ttl, time_scale))
             if rrset.rdtype == dns.rdatatype.SOA:
@@ -772,10 +766,29 @@ def scale_zone(zone: Zone, time_scale: float) -> Zone:
                 copy.clear()
                 copy.add(soa.replace(**{k: int(scaled(getattr(soa, k), time_scale))
                                         for k in ("refresh", "retry", "expire", "minimum")}))
-            new_node[key] = copy
-        nodes[owner] = new_node
+            out.append(copy)
+    return out
+
+
+def scale_zone(zone: Zone, time_scale: float) -> Zone:
+    """A copy of *zone* with every TTL and the SOA's REFRESH, RETRY, EXPIRE and MINIMUM divided
+    by *time_scale* (whole seconds, rounded up, at least 1)."""
+    if time_scale == 1:
+        return zone
+    version = zone.current
+    nodes: dict[Name, dict[Any, Any]] = {}
+    for rrset in _scaled_rrsets(zone, time_scale):
+        nodes.setdefault(rrset.name, {})[(rrset.rdtype, rrset.covers)] = rrset
     new = ZoneVersion(version.origin, nodes, version.rdclass, version.where, version.record_where)
     return Zone(new, zone.source, zone.warnings)
+
+
+def _scale_in_place(zone: Zone, time_scale: float) -> None:
+    """Scale a lab's zone as it was planned (given zones, the made root and TLDs, the NS and
+    glue added to parents alike), and make that the version a reset returns to."""
+    if time_scale != 1:
+        zone.edit(replace=_scaled_rrsets(zone, time_scale), bump_serial=False)
+        zone.set_baseline()
 
 
 def _scale_fault(fault: Fault, time_scale: float) -> Fault:
@@ -822,7 +835,7 @@ def build_lab(scenario: Scenario, *, mode: str | None = None, time_scale: float 
     if time_scale <= 0 or not math.isfinite(time_scale):
         raise ConfigError(f"--time-scale {time_scale}: must be above 0 (100 plays an hour in 36 s)")
     mode = mode or scenario.mode
-    zones = {spec.name: scale_zone(_fresh_copy(spec.zone), time_scale) for spec in scenario.zones}
+    zones = {spec.name: _fresh_copy(spec.zone) for spec in scenario.zones}  # scaled once planned
     zone_plans = []
     for spec in scenario.zones:
         same = [s for s in scenario.zones if s.zone.origin == spec.zone.origin]
@@ -846,16 +859,18 @@ def build_lab(scenario: Scenario, *, mode: str | None = None, time_scale: float 
             server.name, list(server.addresses), served, hosts=list(server.hosts),
             faults=[_scale_fault(build_fault(f.spec()), time_scale) for f in server.faults],
             options=dict(server.options), given_addresses=bool(server.addresses), zone_refs=made_refs))
-    delegations = [DelegationPlan(d.zone, d.ns, d.glue, None if d.ttl is None else int(scaled(d.ttl, time_scale)))
-                   for d in scenario.delegations]
+    delegations = [DelegationPlan(d.zone, d.ns, d.glue, d.ttl) for d in scenario.delegations]
     plan_members, origins, by_name, warnings = plan_lab(
         zone_plans, members, delegations,
         addresses=loopback_addresses(scenario.port, octet, probe=probe and mode == "loopback"),
-        tld_servers=scenario.tld_servers, delegation_ttl=int(scaled(scenario.delegation_ttl, time_scale)))
+        tld_servers=scenario.tld_servers, delegation_ttl=scenario.delegation_ttl)
+    for zone in by_name.values():
+        _scale_in_place(zone, time_scale)
     root = origins[dns.name.root]
     ordered = {dns.name.root: root, **{o: z for o, z in origins.items() if o != dns.name.root}}
     lab = Hierarchy(scenario.port, plan_members, ordered, clock or LabClock(0.0), dict(server_options),
-                    name=scenario.name, all_zones=by_name, warnings=[*scenario.warnings, *warnings])
+                    name=scenario.name, all_zones=by_name, warnings=[*scenario.warnings, *warnings],
+                    time_scale=time_scale)
     events = [_event(lab, scenario, spec, time_scale) for spec in scenario.timeline]
     if fix and scenario.fix is not None:
         events += [replace(_event(lab, scenario, spec, time_scale), at=0.0) for spec in scenario.fix.events]

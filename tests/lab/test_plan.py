@@ -280,3 +280,22 @@ def test_two_labs_from_one_scenario_do_not_share_zones(tmp_path: Path) -> None:
     one.all_zones["example.test."].edit(add=["new 300 A 192.0.2.1"])
     assert two.all_zones["example.test."].serial == 1
     assert scenario.zones[0].zone.serial == 1
+
+
+def test_a_given_server_without_zones_serves_the_zones_naming_it(tmp_path: Path) -> None:
+    lab = plan(tmp_path, """\
+        [[zones]]
+        file = "example.test.zone"
+
+        [[servers]]
+        name = "ns1.example.test."
+        addresses = ["192.0.2.1"]
+
+        [[servers]]
+        name = "backup.example.test."
+        addresses = ["192.0.2.3"]
+        zones = ["example.test."]
+        """, files=FILES)
+    assert servers(lab)["ns1.example.test."] == (["192.0.2.1"], ["example.test."])
+    assert servers(lab)["backup.example.test."] == (["192.0.2.3"], ["example.test."])
+    assert "ns2.example.test." not in servers(lab)  # the zone is listed by a server: no more are made
