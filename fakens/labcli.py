@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fakens.errors import ConfigError, ServerError
-from fakens.lab import Hierarchy, bind_error_hint
+from fakens.lab import Hierarchy
 from fakens.log import LogEntry
 from fakens.scenario import Scenario, build_lab, load_scenario
 from fakens.timeline import Event
@@ -155,8 +155,22 @@ def _up(args: argparse.Namespace, command: Sequence[str] | None) -> int:
     if mode == "loopback" and scenario.mode == "namespace":
         raise ConfigError(f"{scenario.path}: lab.mode is \"namespace\" (its addresses need a private network "
                           f"namespace): use `fakens lab run {args.scenario} -- COMMAND`")
-    lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix)
+    try:
+        lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix)  # probes a 127.x block
+    except ServerError as e:
+        raise _bind_error(e, scenario, args) from None
     return asyncio.run(_serve_lab(lab, scenario, args, command, mode))
+
+
+def _bind_error(error: ServerError, scenario: Scenario, args: argparse.Namespace) -> ServerError:
+    """A bind error, with what to do when it is port 53 that could not be bound."""
+    text = str(error).split("\nA hierarchy binds port 53")[0]
+    if scenario.port >= 1024 or "ermission" not in text:
+        return error
+    return ServerError(f"{text}\nA lab's servers listen on port {scenario.port} of their addresses: run as root or "
+                       "with CAP_NET_BIND_SERVICE, or use "
+                       f"`fakens lab run {args.scenario} -- COMMAND` (a private network namespace; no root needed "
+                       "where unprivileged user namespaces are allowed)")
 
 
 async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespace,
@@ -171,10 +185,7 @@ async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespac
     try:
         await lab.astart()
     except ServerError as e:
-        if lab.port < 1024 and "ermission" in str(e):
-            raise ServerError(bind_error_hint(str(e)).replace("A hierarchy", "A lab")
-                              + f"\nOr use `fakens lab run {args.scenario} -- COMMAND` (a private namespace).") from None
-        raise
+        raise _bind_error(e, scenario, args) from None
     log_file = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115 (closed in finally)
     unwatch = _watch_logs(lab, args.verbose and not args.quiet, log_file)
     lab.timeline.listeners.append(lambda event: say(_event_line(lab, event)))
@@ -361,6 +372,9 @@ def _split_run_command(args: argparse.Namespace) -> list[str]:
     everything after SCENARIO, the options too; they are parsed here into *args*."""
     rest = list(args.run_command)
     if "--" not in rest:
+        if rest and rest[0].startswith("-"):
+            raise ConfigError(f"fakens lab run SCENARIO [OPTIONS] -- COMMAND: {rest[0]} is no command; give the "
+                              "command to run in the lab's namespace after --, e.g. -- sh")
         return rest
     cut = rest.index("--")
     options, command = rest[:cut], rest[cut + 1:]

@@ -671,14 +671,16 @@ def _try_edit(r: _Reader, zone: Zone, event: EventSpec) -> None:
     for key, items in lists.items():
         for j, item in enumerate(items):
             try:
-                Zone(zone.current).edit(**{key: [item]}, bump_serial=False)
+                Zone(zone.current).edit(add=[item] if key == "add" else [], remove=[item] if key == "remove" else [],
+                                        replace=[item] if key == "replace" else [], bump_serial=False)
             except FakensError as e:
                 r.problem(f"{event.path}.{key}[{j}]" if isinstance(values.get(key), list) else f"{event.path}.{key}",
                           str(e))
                 bad = True
     if not bad:
         try:
-            zone.edit(**lists, bump_serial=bool(values.get("bump_serial", True)), serial=serial)
+            zone.edit(add=lists["add"], remove=lists["remove"], replace=lists["replace"],
+                      bump_serial=bool(values.get("bump_serial", True)), serial=serial)
         except FakensError as e:
             r.problem(event.path, str(e))
 

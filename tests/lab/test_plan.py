@@ -201,12 +201,12 @@ def test_two_zones_with_one_origin_old_and_new_provider(tmp_path: Path) -> None:
     lab = plan(tmp_path, """\
         [[zones]]
         name = "old"
-        text = "$ORIGIN shop.example.\\n@ 300 SOA ns1.oldhost.example. h 1 3600 600 86400 300\\n@ 300 NS ns1.oldhost.example.\\nwww 300 A 192.0.2.1\\n"
+        text = "$ORIGIN shop.example.\\n@ 300 SOA ns1.oldhost.example. h 1 3600 600 86400 300\\n@ 300 NS ns1.oldhost.example.\\nwww A 192.0.2.1\\n"
 
         [[zones]]
         name = "new"
         delegate = true
-        text = "$ORIGIN shop.example.\\n@ 300 SOA ns1.newhost.example. h 5 3600 600 86400 300\\n@ 300 NS ns1.newhost.example.\\nwww 300 A 198.51.100.1\\n"
+        text = "$ORIGIN shop.example.\\n@ 300 SOA ns1.newhost.example. h 5 3600 600 86400 300\\n@ 300 NS ns1.newhost.example.\\nwww A 198.51.100.1\\n"
 
         [[zones]]
         text = "$ORIGIN oldhost.example.\\n@ 300 SOA ns1 h 1 3600 600 86400 300\\n@ 300 NS ns1\\n"

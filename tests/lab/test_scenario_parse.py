@@ -282,7 +282,7 @@ def test_durations(value: object, seconds: float) -> None:
 
 @pytest.mark.parametrize("value", ["30x", "", "h", -1, True, float("inf"), [30], "-5"])
 def test_bad_durations(value: object) -> None:
-    with pytest.raises(ValueError, match="duration|0 or more"):
+    with pytest.raises(ValueError, match=r"duration|0 or more"):
         parse_duration(value)
 
 
