@@ -360,7 +360,7 @@ class LabControl:
                     self.lab.timeline.events.index(e))}
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
-        if seconds < 0 or seconds != seconds:
+        if not 0 <= seconds < float("inf"):  # NaN too
             raise ConfigError(f"advance {seconds}: the lab's clock only goes forward (seconds >= 0)")
         self.lab.clock.advance(seconds)
         self._settle()
@@ -448,6 +448,7 @@ def plan_lab(
       a TLD on ns1..N.nic.TLD.).
     - A zone that no given server lists is served by a server per NS host of its apex
       (one is made for a host in no given server, when the host is in a zone of the lab).
+      A given server that lists no zones serves every zone whose apex NS names it.
     - A server without addresses gets the next of *addresses*; the A record of its host in
       the zone that holds it is set to that address (one of a zone's own NS hosts that the
       zone gives no address keeps none: a mistake served on purpose).
@@ -464,6 +465,7 @@ def plan_lab(
     members: list[HierarchyServer] = []
     by_host: dict[Name, HierarchyServer] = {}
     made: set[int] = set()  # ids of the zones the planner made (root, TLDs)
+    unassigned = [s for s in servers if not s.zones and not s.zone_refs]  # serve what names them (below)
 
     def add_member(member: HierarchyServer) -> HierarchyServer:
         members.append(member)
@@ -512,7 +514,16 @@ def plan_lab(
                 raise ConfigError(f"server {server.name}: no zone {ref!r} in this lab (zones: {', '.join(by_name)})")
             if by_name[ref] not in server.zones:
                 server.zones.append(by_name[ref])  # a made zone keeps its made servers too
-    origins = {o: plans[0].zone for o, plans in by_origin.items()}
+    # the zone of each origin the parent delegates to (two providers' copies: the delegated one)
+    origins = {o: next((p for p in plans if p.delegate), plans[0]).zone for o, plans in by_origin.items()}
+    # a given server that lists no zones serves those whose apex NS name one of its hosts
+    # (one copy per origin: the delegated one when two providers' copies both name it)
+    for server in unassigned:
+        for origin, plans in sorted(by_origin.items(), key=lambda item: (len(item[0]), item[0])):
+            naming = [p for p in plans if set(server.hosts) & set(_ns_hosts(p.zone))]
+            if naming and not any(z.origin == origin for z in server.zones):
+                chosen = next((p for p in naming if p.delegate), naming[0])
+                server.zones.append(chosen.zone)
     below_root = {o: z for o, z in origins.items() if o != dns.name.root}
     # servers for the zones no given server lists: made zones first (TLDs), then the rest by depth
     unlisted = [p for o in sorted(by_origin, key=lambda o: (id(by_origin[o][0].zone) not in made, len(o), o))

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fakens.errors import ConfigError, ServerError
-from fakens.lab import Hierarchy, bind_error_hint
+from fakens.lab import Hierarchy
 from fakens.log import LogEntry
 from fakens.scenario import Scenario, build_lab, load_scenario
 from fakens.timeline import Event
@@ -58,7 +58,7 @@ def add_lab_parser(sub: Any) -> None:
         p.add_argument("scenario", metavar="SCENARIO")
         _lab_options(p)
         if name == "run":
-            p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+            p.add_argument("run_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                            help="the command to run inside the namespace (after --)")
 
 
@@ -96,7 +96,7 @@ def run_lab_command(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, mode=args.mode)
     mode = args.mode or scenario.mode
     lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix, probe=False)
     print(f"{scenario.path}: lab {scenario.name!r}, mode {mode}: {len(lab.members)} servers, "
@@ -149,13 +149,28 @@ def _graph(lab: Hierarchy, path: str) -> None:
 
 
 def _up(args: argparse.Namespace, command: Sequence[str] | None) -> int:
-    scenario = load_scenario(args.scenario)
-    mode = "namespace" if os.environ.get(INSIDE_ENV) else "loopback"
+    inside = bool(os.environ.get(INSIDE_ENV))
+    scenario = load_scenario(args.scenario, mode="namespace" if inside else None)
+    mode = "namespace" if inside else "loopback"
     if mode == "loopback" and scenario.mode == "namespace":
         raise ConfigError(f"{scenario.path}: lab.mode is \"namespace\" (its addresses need a private network "
                           f"namespace): use `fakens lab run {args.scenario} -- COMMAND`")
-    lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix)
+    try:
+        lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix)  # probes a 127.x block
+    except ServerError as e:
+        raise _bind_error(e, scenario, args) from None
     return asyncio.run(_serve_lab(lab, scenario, args, command, mode))
+
+
+def _bind_error(error: ServerError, scenario: Scenario, args: argparse.Namespace) -> ServerError:
+    """A bind error, with what to do when it is port 53 that could not be bound."""
+    text = str(error).split("\nA hierarchy binds port 53")[0]
+    if scenario.port >= 1024 or "ermission" not in text:
+        return error
+    return ServerError(f"{text}\nA lab's servers listen on port {scenario.port} of their addresses: run as root or "
+                       "with CAP_NET_BIND_SERVICE, or use "
+                       f"`fakens lab run {args.scenario} -- COMMAND` (a private network namespace; no root needed "
+                       "where unprivileged user namespaces are allowed)")
 
 
 async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespace,
@@ -170,10 +185,7 @@ async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespac
     try:
         await lab.astart()
     except ServerError as e:
-        if lab.port < 1024 and "ermission" in str(e):
-            raise ServerError(bind_error_hint(str(e)).replace("A hierarchy", "A lab")
-                              + f"\nOr use `fakens lab run {args.scenario} -- COMMAND` (a private namespace).") from None
-        raise
+        raise _bind_error(e, scenario, args) from None
     log_file = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115 (closed in finally)
     unwatch = _watch_logs(lab, args.verbose and not args.quiet, log_file)
     lab.timeline.listeners.append(lambda event: say(_event_line(lab, event)))
@@ -355,16 +367,32 @@ def _live_view(lab: Hierarchy) -> None:
 # -- run (namespace) --------------------------------------------------------------------
 
 
+def _split_run_command(args: argparse.Namespace) -> list[str]:
+    """The COMMAND of ``lab run SCENARIO [OPTIONS] -- COMMAND``: argparse's REMAINDER takes
+    everything after SCENARIO, the options too; they are parsed here into *args*."""
+    rest = list(args.run_command)
+    if "--" not in rest:
+        if rest and rest[0].startswith("-"):
+            raise ConfigError(f"fakens lab run SCENARIO [OPTIONS] -- COMMAND: {rest[0]} is no command; give the "
+                              "command to run in the lab's namespace after --, e.g. -- sh")
+        return rest
+    cut = rest.index("--")
+    options, command = rest[:cut], rest[cut + 1:]
+    if options:
+        parser = argparse.ArgumentParser(prog="fakens lab run", add_help=False)
+        _lab_options(parser)
+        parser.parse_args(options, namespace=args)  # options given before SCENARIO stay unless given again
+    return command
+
+
 def _run(args: argparse.Namespace) -> int:
-    command = list(args.command)
-    if command and command[0] == "--":
-        command = command[1:]
+    command = _split_run_command(args)
     if not command:
         raise ConfigError("fakens lab run SCENARIO -- COMMAND: give the command to run in the lab's namespace "
                           "after --, e.g. -- unbound -d -c DIR/unbound.conf, or -- sh for a shell")
     if os.environ.get(INSIDE_ENV):
         return _up(args, command)
-    load_scenario(args.scenario)  # errors before any namespace is made
+    load_scenario(args.scenario, mode="namespace")  # errors before any namespace is made
     unshare = shutil.which("unshare")
     if unshare is None:
         raise ConfigError("fakens lab run needs unshare (util-linux) to make a private network namespace")

@@ -21,7 +21,11 @@
     server = "ns6.nic.io."
     name = "nxdomain-1"
 
-The format (every key, with defaults) is in docs/scenarios.md. ``load_scenario``
+The format (every key, with defaults) is in docs/scenarios.md. ``[lab] port`` is 53 by
+default (referrals carry no port: a resolver that follows them goes to 53); ``port = 0``
+gives every server a free port of its own on each of its addresses, for tests that
+query the servers directly (``lab.server(name).addresses``; a server stopped and started
+again gets a new port; the tracer and the resolver configs need port 53). ``load_scenario``
 reads and checks a file without binding anything; every problem names the file,
 the line and the key path (``servers[2].faults[0].qname``), what was expected, and
 the near miss; ``build_lab`` plans the servers (addresses, NS, glue, the made root
@@ -38,6 +42,7 @@ import difflib
 import ipaddress
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -52,7 +57,9 @@ import dns.ttl
 from fakens.clock import LabClock, ManualClock
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import Fault
+from fakens.faults.base import format_spec as format_fault
 from fakens.faults.spec import build as build_fault
+from fakens.faults.spec import parse_text as parse_fault_text
 from fakens.lab import (
     DelegationPlan,
     Hierarchy,
@@ -210,6 +217,23 @@ class _Reader:
         self.path = path
         self.places = places
         self.problems: list[str] = []
+        self.fault_numbers: dict[tuple[str, str], int] = {}
+
+    def fault_name(self, server: str, fault: Fault, item: Any) -> None:
+        """Name a fault the scenario gives no name= ``TYPE-N``, N counting that type on that
+        server in the order written (server faults, then add-fault events): names a
+        remove-fault event can use whatever else the process built."""
+        if isinstance(item, dict) and "name" in item:
+            return
+        if isinstance(item, str):
+            try:
+                if "name" in parse_fault_text(item):
+                    return
+            except ConfigError:
+                return
+        key = (_absolute(server), fault.type_name)
+        self.fault_numbers[key] = self.fault_numbers.get(key, 0) + 1
+        fault.name = f"{fault.type_name}-{self.fault_numbers[key]}"
 
     def problem(self, key_path: str, message: str) -> None:
         self.problems.append(f"{self.path}:{self.places.line(key_path)}: {key_path}: {message}")
@@ -304,10 +328,14 @@ def _kind(value: Any) -> str:
             dict: "a table"}.get(type(value), type(value).__name__)
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+def load_scenario(path: str | os.PathLike[str], mode: str | None = None) -> Scenario:
     """Read and check a scenario file (zones loaded, faults parsed; nothing bound).
 
+    *mode*: the address mode the lab will run in ("loopback" or "namespace"; default
+    the scenario's ``lab.mode``): addresses are checked for it.
     Raises :class:`ScenarioError` listing every problem found."""
+    if mode is not None and mode not in MODES:
+        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -318,10 +346,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError([f"{path}: not valid TOML: {e}"]) from None
+        at = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        raise ScenarioError([f"{path}:{at.group(1) if at else 1}: not valid TOML: {e}"]) from None
     reader = _Reader(path, TomlPlaces(text))
     scenario = _read(reader, document, os.path.dirname(os.path.abspath(path)))
-    _check(reader, scenario)
+    _check(reader, scenario, mode or scenario.mode)
     if reader.problems:
         raise ScenarioError(reader.problems)
     return scenario
@@ -370,8 +399,8 @@ def _read(r: _Reader, document: dict[str, Any], base: str) -> Scenario:
     return Scenario(
         path=r.path, name=r.string(lab, "name", "lab", default_name) or default_name,
         description=r.string(lab, "description", "lab", "") or "",
-        port=r.integer(lab, "port", "lab", 53, 1, 65535), mode=mode,
-        delegation_ttl=r.integer(lab, "delegation_ttl", "lab", 86400, 1),
+        port=r.integer(lab, "port", "lab", 53, 0, 65535), mode=mode,
+        delegation_ttl=max(1, int(r.duration(lab, "delegation_ttl", "lab") or 86400)),
         tld_servers=tld_servers, zones=zone_specs,
         servers=[s for s in servers if s is not None], delegations=[d for d in delegations if d is not None],
         timeline=[e for e in timeline if e is not None], fix=fix, expect=expect, places=r.places)
@@ -431,6 +460,7 @@ def _read_server(r: _Reader, table: dict[str, Any], key_path: str) -> ServerSpec
     for i, item in enumerate(items):
         fault = _read_fault(r, item, f"{key_path}.faults[{i}]")
         if fault is not None:
+            r.fault_name(name.to_text(), fault, item)
             faults.append(fault)
     return ServerSpec(name, hosts, addresses, r.strings(table, "zones", key_path), faults, dict(options),
                       key_path, r.string(table, "description", key_path, "") or "")
@@ -446,10 +476,12 @@ def _read_fault(r: _Reader, item: Any, key_path: str) -> Fault | None:
     except ConfigError as e:
         message = str(e)
         place = key_path
-        if isinstance(item, dict):
-            for key in item:
-                if f"{key}=" in message or f"'{key}'" in message or f" {key} " in message:
-                    place = f"{key_path}.{key}"
+        if isinstance(item, dict):  # the key the message is about: "qname=...", else the word alone
+            keys = [str(k) for k in item if k != "type"]
+            for pattern in (r"(?<![\w-]){}=", r"(?<![\w-]){}(?![\w-])"):
+                found = [k for k in keys if re.search(pattern.format(re.escape(k)), message)]
+                if found:
+                    place = f"{key_path}.{found[0]}"
                     break
         r.problem(place, message)
         return None
@@ -490,6 +522,11 @@ def _read_glue(r: _Reader, table: Mapping[str, Any], key_path: str) -> dict[Name
 
 
 def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool) -> EventSpec | None:
+    at = r.duration(table, "at", key_path)
+    if at is None:
+        if need_at and "at" not in table:
+            r.problem(key_path, "missing key 'at' (when it happens: \"30s\", \"2h\", seconds since the lab started)")
+        at = 0.0
     action = r.string(table, "action", key_path, required=True)
     if action is None:
         return None
@@ -498,11 +535,6 @@ def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool)
                                         f"valid actions: {', '.join(ACTIONS)}")
         return None
     r.keys(table, key_path, (*_COMMON_EVENT_KEYS, *ACTIONS[action]), f"a {action!r} event")
-    at = r.duration(table, "at", key_path)
-    if at is None:
-        if need_at and "at" not in table:
-            r.problem(key_path, "missing key 'at' (when it happens: \"30s\", \"2h\", seconds since the lab started)")
-        at = 0.0
     values = {k: v for k, v in table.items() if k not in _COMMON_EVENT_KEYS}
     need = {"edit": ("zone",), "bump-serial": ("zone",), "delegate": ("zone", "ns"), "add-fault": ("server", "fault"),
             "remove-fault": ("server", "name"), "stop": ("server",), "start": ("server",)}[action]
@@ -510,7 +542,11 @@ def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool)
         if key not in values:
             r.problem(key_path, f"a {action!r} event needs {key!r}")
     if action == "add-fault" and "fault" in values:
-        _read_fault(r, values["fault"], f"{key_path}.fault")
+        fault = _read_fault(r, values["fault"], f"{key_path}.fault")
+        if fault is not None:
+            if isinstance(values.get("server"), str):
+                r.fault_name(values["server"], fault, values["fault"])
+            values["fault"] = fault.spec()
     if action == "edit":
         for key in ("add", "remove", "replace"):
             if key in values:
@@ -526,11 +562,11 @@ def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool)
     return EventSpec(at, action, values, key_path, r.string(table, "description", key_path, "") or "")
 
 
-def _check(r: _Reader, scenario: Scenario) -> None:
+def _check(r: _Reader, scenario: Scenario, mode: str) -> None:
     """What parses but cannot work: references to nothing, clashing addresses, modes."""
     zone_names = [z.name for z in scenario.zones]
     for spec in scenario.zones:
-        if zone_names.count(spec.name) > 1 and spec.path == next(z.path for z in scenario.zones if z.name == spec.name):
+        if zone_names.count(spec.name) > 1 and spec.path != next(z.path for z in scenario.zones if z.name == spec.name):
             r.problem(f"{spec.path}.name", f"two zones are named {spec.name!r}; give each a name = \"...\" "
                                            "(two providers' copies of one zone need names such as \"old\" and \"new\")")
     origins: dict[Name, list[ZoneSpec]] = {}
@@ -561,46 +597,102 @@ def _check(r: _Reader, scenario: Scenario) -> None:
             place = f"{server.path}.addresses[{i}]"
             ip = ipaddress.ip_address(address)
             key = f"{address}#{scenario.port}"
-            if key in used:
+            if key in used and scenario.port != 0:
                 r.problem(place, f"{address} port {scenario.port} is also {used[key]}'s: two servers cannot "
                                  "share an address and port")
             used[key] = server.name.to_text()
             if ip.is_multicast or ip.is_unspecified:
                 r.problem(place, f"{address} cannot be a server's address (multicast or unspecified)")
-            elif scenario.mode == "loopback" and not ip.is_loopback:
-                r.problem(place, f"{address} is not a loopback address, and lab.mode is \"loopback\" (servers on "
-                                 "this host's 127.0.0.0/8 and ::1): use 127.x.y.z, or run the lab in a private "
+            elif mode == "loopback" and not ip.is_loopback:
+                r.problem(place, f"{address} is not a loopback address, and the lab runs on this host's loopback "
+                                 "(mode \"loopback\": 127.0.0.0/8 and ::1): use 127.x.y.z, or run the lab in a private "
                                  "network namespace where any address works: `fakens lab run SCENARIO -- COMMAND` "
-                                 "(or mode = \"namespace\")")
-            elif scenario.mode == "loopback" and ip.version == 6 and address != "::1":
-                r.problem(place, f"{address}: on host loopback only ::1 is an IPv6 loopback address; use "
-                                 "`fakens lab run` (a private namespace) for an IPv6 address plan")
+                                 "(with lab.mode = \"namespace\")")
     lab_hosts = set(hosts)
-    for delegation in scenario.delegations:
-        for i, host in enumerate(delegation.ns):
-            if host in lab_hosts or (delegation.glue and host in delegation.glue):
+
+    def check_ns(ns: Sequence[Name], glue: Mapping[Name, Any] | None, key_path: str) -> None:
+        for i, host in enumerate(ns):
+            if host in lab_hosts or (glue and host in glue):
                 continue
             if _holder(scenario, host) is not None and _zone_named_host(scenario, host) is None:
-                r.problem(f"{delegation.path}.ns[{i}]",
+                r.problem(f"{key_path}.ns[{i}]",
                           f"{host} is no server of this scenario{did_you_mean(host.to_text(), server_names)} "
                           "and no zone of it serves the name; add a [[servers]] entry named so, or glue for it")
-    for event in [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]:
+
+    for delegation in scenario.delegations:
+        check_ns(delegation.ns, delegation.glue, delegation.path)
+    scratch: dict[str, Zone] = {}  # the edits tried in time order on copies: records that cannot be read
+    events = [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]
+    for event in sorted(events, key=lambda e: e.at):
         values = event.values
         if "zone" in values and event.action in ("edit", "bump-serial") and (
                 not isinstance(values["zone"], str) or _find_zone(scenario, values["zone"]) is None):
             r.problem(f"{event.path}.zone", f"no zone {values['zone']!r} in this scenario"
                                             f"{did_you_mean(str(values['zone']), zone_names)}")
+        elif event.action == "edit":
+            found = _find_zone(scenario, values["zone"])
+            assert found is not None
+            zone = scratch.setdefault(found.name, Zone(found.zone.current, found.zone.source))
+            _try_edit(r, zone, event)
         if "zone" in values and event.action == "delegate":
             name = r.name(str(values["zone"]), f"{event.path}.zone")
-            if name is not None and name not in origins and name != dns.name.root:
-                r.problem(f"{event.path}.zone", f"no zone {name} in this scenario to delegate")
+            made_zones = [dns.name.from_text(z) for z in _made_zone_names(scenario)]
+            if name is not None and name not in origins and name not in made_zones:
+                r.problem(f"{event.path}.zone", f"no zone {name} in this scenario to delegate"
+                                                f"{did_you_mean(name.to_text(), [o.to_text() for o in origins])}")
+            check_ns(values.get("ns") or [], values.get("glue"), event.path)
         if "server" in values:
             ref = values["server"]
-            all_hosts = [h.to_text() for h in hosts] + _made_server_names(scenario)
+            all_hosts = list(dict.fromkeys([h.to_text() for h in hosts] + _made_server_names(scenario)))
             if not isinstance(ref, str) or _absolute(ref) not in all_hosts:
                 r.problem(f"{event.path}.server", f"no server {ref!r} in this scenario"
                                                   f"{did_you_mean(_absolute(str(ref)), all_hosts)}; servers: "
                                                   f"{', '.join(all_hosts)}")
+            elif event.action == "remove-fault" and "name" in values:
+                known = _fault_names(scenario, _absolute(ref))
+                if str(values["name"]) not in known:
+                    r.problem(f"{event.path}.name", f"no fault {values['name']!r} on {_absolute(ref)}"
+                                                    f"{did_you_mean(str(values['name']), known)}; its faults: "
+                                                    f"{', '.join(known) or '(none)'} (a fault without name= is "
+                                                    "TYPE-N: the N-th of its type on that server)")
+
+
+def _try_edit(r: _Reader, zone: Zone, event: EventSpec) -> None:
+    """Apply an edit event to a scratch copy of its zone, reporting each record it cannot read."""
+    values = event.values
+    serial = values.get("serial")
+    if serial is not None and (isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial < 2**32):
+        r.problem(f"{event.path}.serial", f"expected a serial from 0 to 4294967295, got {serial!r}")
+        return
+    lists = {key: _as_list(values.get(key)) for key in ("remove", "replace", "add")}
+    if not all(isinstance(item, str) for items in lists.values() for item in items):
+        return  # reported by the reader
+    bad = False
+    for key, items in lists.items():
+        for j, item in enumerate(items):
+            try:
+                Zone(zone.current).edit(add=[item] if key == "add" else [], remove=[item] if key == "remove" else [],
+                                        replace=[item] if key == "replace" else [], bump_serial=False)
+            except FakensError as e:
+                r.problem(f"{event.path}.{key}[{j}]" if isinstance(values.get(key), list) else f"{event.path}.{key}",
+                          str(e))
+                bad = True
+    if not bad:
+        try:
+            zone.edit(add=lists["add"], remove=lists["remove"], replace=lists["replace"],
+                      bump_serial=bool(values.get("bump_serial", True)), serial=serial)
+        except FakensError as e:
+            r.problem(event.path, str(e))
+
+
+def _fault_names(scenario: Scenario, server: str) -> list[str]:
+    """The names of the faults a server has or gets from an add-fault event."""
+    names = [f.name for s in scenario.servers if server in [h.to_text() for h in s.hosts] for f in s.faults]
+    for event in [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]:
+        fault = event.values.get("fault")
+        if event.action == "add-fault" and isinstance(fault, dict) and _absolute(str(event.values.get("server"))) == server:
+            names.append(str(fault.get("name")))
+    return names
 
 
 def _absolute(text: str) -> str:
@@ -665,16 +757,10 @@ def _made_server_names(scenario: Scenario) -> list[str]:
 # -- building -----------------------------------------------------------------------
 
 
-def scale_zone(zone: Zone, time_scale: float) -> Zone:
-    """A copy of *zone* with every TTL and the SOA's REFRESH, RETRY, EXPIRE and MINIMUM divided
-    by *time_scale* (whole seconds, rounded up, at least 1)."""
-    if time_scale == 1:
-        return zone
-    version = zone.current
-    nodes = {}
-    for owner, node in version.nodes.items():
-        new_node = {}
-        for key, rrset in node.items():
+def _scaled_rrsets(zone: Zone, time_scale: float) -> list[dns.rrset.RRset]:
+    out = []
+    for node in zone.current.nodes.values():
+        for rrset in node.values():
             copy = rrset.copy()
             copy.ttl = int(scaled(rrset.ttl, time_scale))
             if rrset.rdtype == dns.rdatatype.SOA:
@@ -682,10 +768,29 @@ def scale_zone(zone: Zone, time_scale: float) -> Zone:
                 copy.clear()
                 copy.add(soa.replace(**{k: int(scaled(getattr(soa, k), time_scale))
                                         for k in ("refresh", "retry", "expire", "minimum")}))
-            new_node[key] = copy
-        nodes[owner] = new_node
+            out.append(copy)
+    return out
+
+
+def scale_zone(zone: Zone, time_scale: float) -> Zone:
+    """A copy of *zone* with every TTL and the SOA's REFRESH, RETRY, EXPIRE and MINIMUM divided
+    by *time_scale* (whole seconds, rounded up, at least 1)."""
+    if time_scale == 1:
+        return zone
+    version = zone.current
+    nodes: dict[Name, dict[Any, Any]] = {}
+    for rrset in _scaled_rrsets(zone, time_scale):
+        nodes.setdefault(rrset.name, {})[(rrset.rdtype, rrset.covers)] = rrset
     new = ZoneVersion(version.origin, nodes, version.rdclass, version.where, version.record_where)
     return Zone(new, zone.source, zone.warnings)
+
+
+def _scale_in_place(zone: Zone, time_scale: float) -> None:
+    """Scale a lab's zone as it was planned (given zones, the made root and TLDs, the NS and
+    glue added to parents alike), and make that the version a reset returns to."""
+    if time_scale != 1:
+        zone.edit(replace=_scaled_rrsets(zone, time_scale), bump_serial=False)
+        zone.set_baseline()
 
 
 def _scale_fault(fault: Fault, time_scale: float) -> Fault:
@@ -732,11 +837,16 @@ def build_lab(scenario: Scenario, *, mode: str | None = None, time_scale: float 
     if time_scale <= 0 or not math.isfinite(time_scale):
         raise ConfigError(f"--time-scale {time_scale}: must be above 0 (100 plays an hour in 36 s)")
     mode = mode or scenario.mode
-    zones = {spec.name: scale_zone(_fresh_copy(spec.zone), time_scale) for spec in scenario.zones}
+    zones = {spec.name: _fresh_copy(spec.zone) for spec in scenario.zones}  # scaled once planned
     zone_plans = []
     for spec in scenario.zones:
-        delegate = spec.delegate if spec.delegate is not None else \
-            next(s for s in scenario.zones if s.zone.origin == spec.zone.origin) is spec
+        same = [s for s in scenario.zones if s.zone.origin == spec.zone.origin]
+        if spec.delegate is not None:
+            delegate = spec.delegate
+        elif any(s.delegate for s in same):
+            delegate = False  # another copy of the zone says it is the delegated one
+        else:
+            delegate = next(s for s in same if s.delegate is None) is spec
         zone_plans.append(ZonePlan(spec.name, zones[spec.name], delegate))
     members = []
     for server in scenario.servers:
@@ -751,16 +861,18 @@ def build_lab(scenario: Scenario, *, mode: str | None = None, time_scale: float 
             server.name, list(server.addresses), served, hosts=list(server.hosts),
             faults=[_scale_fault(build_fault(f.spec()), time_scale) for f in server.faults],
             options=dict(server.options), given_addresses=bool(server.addresses), zone_refs=made_refs))
-    delegations = [DelegationPlan(d.zone, d.ns, d.glue, None if d.ttl is None else int(scaled(d.ttl, time_scale)))
-                   for d in scenario.delegations]
+    delegations = [DelegationPlan(d.zone, d.ns, d.glue, d.ttl) for d in scenario.delegations]
     plan_members, origins, by_name, warnings = plan_lab(
         zone_plans, members, delegations,
         addresses=loopback_addresses(scenario.port, octet, probe=probe and mode == "loopback"),
-        tld_servers=scenario.tld_servers, delegation_ttl=int(scaled(scenario.delegation_ttl, time_scale)))
+        tld_servers=scenario.tld_servers, delegation_ttl=scenario.delegation_ttl)
+    for zone in by_name.values():
+        _scale_in_place(zone, time_scale)
     root = origins[dns.name.root]
     ordered = {dns.name.root: root, **{o: z for o, z in origins.items() if o != dns.name.root}}
     lab = Hierarchy(scenario.port, plan_members, ordered, clock or LabClock(0.0), dict(server_options),
-                    name=scenario.name, all_zones=by_name, warnings=[*scenario.warnings, *warnings])
+                    name=scenario.name, all_zones=by_name, warnings=[*scenario.warnings, *warnings],
+                    time_scale=time_scale)
     events = [_event(lab, scenario, spec, time_scale) for spec in scenario.timeline]
     if fix and scenario.fix is not None:
         events += [replace(_event(lab, scenario, spec, time_scale), at=0.0) for spec in scenario.fix.events]
@@ -822,7 +934,7 @@ def _event(lab: Hierarchy, scenario: Scenario, spec: EventSpec, time_scale: floa
             return f"fault {fault} on {server_name}"
 
         apply = apply_add
-        describe = f"add fault {spec_value if isinstance(spec_value, str) else spec_value.get('type')} on {server_name}"
+        describe = f"add fault {format_fault(spec_value) if isinstance(spec_value, dict) else spec_value} on {server_name}"
     elif action == "remove-fault":
         server_name, fault_name = _absolute(values["server"]), str(values["name"])
 

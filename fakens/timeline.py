@@ -98,6 +98,8 @@ class Timeline:
             event.result = outcome or ""
         except FakensError as e:
             event.error = str(e)
+        except Exception as e:  # an event's bug must not end the lab: kept like the others
+            event.error = f"{type(e).__name__}: {e}"
         finally:
             event.done = True
             self._running.discard(index)

@@ -1,0 +1,1 @@
+"""Labs from scenario files: parsing, planning, the timeline, the CLI (fakens lab)."""
