@@ -796,9 +796,11 @@ def _scale_in_place(zone: Zone, time_scale: float) -> None:
 def _scale_fault(fault: Fault, time_scale: float) -> Fault:
     schedule = fault.schedule
     if time_scale != 1 and (schedule.start is not None or schedule.until is not None):
-        fault.schedule = replace(schedule,
-                                 start=None if schedule.start is None else scaled(schedule.start, time_scale),
-                                 until=None if schedule.until is None else scaled(schedule.until, time_scale))
+        start = None if schedule.start is None else scaled(schedule.start, time_scale)
+        until = None if schedule.until is None else scaled(schedule.until, time_scale)
+        if start is not None and until is not None and (schedule.until or 0) > (schedule.start or 0):
+            until = max(until, start + 1)  # a window stays at least 1 s long (30..90 at 1/100: 1..2)
+        fault.schedule = replace(schedule, start=start, until=until)
     return fault
 
 
