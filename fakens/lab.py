@@ -257,6 +257,9 @@ class Hierarchy:
             f"  listen-on port {port} {{ {listen}; }}; listen-on-v6 {{ none; }};\n"
             "  recursion no; dnssec-validation no; notify no; empty-zones-enable no;\n"
             f"  allow-notify {{ {allow}; }};\n"
+            # a lab's SOA timers are seconds (scaled, or short on purpose): BIND's defaults clamp
+            # refresh to at least 300 s and retry to 500 s
+            "  min-refresh-time 2; max-refresh-time 10; min-retry-time 2; max-retry-time 10;\n"
             "};\n" + "".join(zones)
         )
 

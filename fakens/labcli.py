@@ -28,7 +28,7 @@ from typing import Any
 from fakens.errors import ConfigError, ServerError
 from fakens.lab import Hierarchy
 from fakens.log import LogEntry
-from fakens.scenario import Scenario, build_lab, load_scenario
+from fakens.scenario import Scenario, ScenarioError, build_lab, load_scenario
 from fakens.timeline import Event
 
 INSIDE_ENV = "FAKENS_LAB_NAMESPACE"  # set in the namespace `fakens lab run` made
@@ -51,6 +51,9 @@ def add_lab_parser(sub: Any) -> None:
     check.add_argument("--graph", metavar="FILE", help="draw the delegation tree (.svg, .dot or .png)")
     check.add_argument("--time-scale", type=float, default=1.0, metavar="N")
 
+    from fakens.verify import add_verify_parser
+
+    add_verify_parser(lab_sub)
     for name, text in (("up", "start every server of a scenario on this host's loopback and run until "
                               "Ctrl-C, SIGTERM or --for"),
                        ("run", "start a scenario in a private network namespace and run COMMAND in it")):
@@ -89,6 +92,10 @@ def run_lab_command(args: argparse.Namespace) -> int:
         return _check(args)
     if args.lab_command == "run":
         return _run(args)
+    if args.lab_command == "verify":
+        from fakens.verify import run_verify
+
+        return run_verify(args)
     return _up(args, command=None)
 
 
@@ -97,6 +104,10 @@ def run_lab_command(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, mode=args.mode)
+    from fakens.verify import expect_problems
+
+    if problems := expect_problems(scenario):
+        raise ScenarioError(problems)
     mode = args.mode or scenario.mode
     lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix, probe=False)
     print(f"{scenario.path}: lab {scenario.name!r}, mode {mode}: {len(lab.members)} servers, "

@@ -1,0 +1,769 @@
+"""``fakens lab verify``: run a lab, point real tools at it, compare what they show with its [expect].
+
+    fakens lab verify zones/labs/io-outage.toml --tool unbound            # the symptom
+    fakens lab verify zones/labs/io-outage.toml --tool unbound --fix      # gone with the fix
+    fakens lab verify zones/labs/lame-delegation.toml --tool zonemaster
+    fakens lab verify zones/labs/lame-delegation.toml --tool named-secondary
+    fakens lab verify SCENARIO --netns                                    # in a private namespace
+
+The lab runs in this process on host loopback, port 53 (root or CAP_NET_BIND_SERVICE; in a
+namespace of its own with ``--netns``, or when already inside ``unshare -n``). The tools
+(unbound, zonemaster-cli, BIND named) are started as subprocesses. The [expect] format is in
+docs/scenarios.md, "Expected symptoms"; :func:`expect_problems` checks it (``lab check`` does too).
+A lab with a timeline is played with its clock paused: each step moves the clock to its ``at``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+from fakens.clock import LabClock
+from fakens.errors import ConfigError
+from fakens.lab import Hierarchy
+from fakens.scenario import Scenario, build_lab, did_you_mean, load_scenario, parse_duration, scaled
+
+TOOLS = ("unbound", "zonemaster", "named-secondary", "zonecheck")
+_SECTION_TOOL = {"resolver": "unbound", "mail": "unbound", "checker": "zonemaster",
+                 "secondary": "named-secondary", "zonecheck": "zonecheck"}
+_TOP = ("time_scale", "resolver", "mail", "checker", "secondary", "zonecheck")
+_STEP = ("description", "at", "wait", "flush", "trials", "queries", "outcomes", "asked")
+_RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed")
+_OUTCOME = ("description", "qname", "qtype", "rcode", "answer", "soa", "soa_ttl", "min", "max")
+_ASKED = ("description", "servers", "qname", "min", "max")
+_QUERY = ("qname", "qtype")
+_CHECKER = ("description", "domain", "must", "must_not", "fixed")
+_SECONDARY = ("description", "zone", "qname", "qtype", "steps", "fixed")
+_SECONDARY_STEP = ("description", "at", "serial", "answer", "rcode", "log", "within", "hold")
+_MAIL = ("description", "domain", "messages", "sinks", "fixed")
+_SINK = ("name", "address", "port", "min", "max")
+_ZONECHECK = ("description", "must", "must_not", "fixed")
+_RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "TIMEOUT")
+
+
+# -- the [expect] table: checking -------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.problems: list[str] = []
+
+    def problem(self, key_path: str, message: str) -> None:
+        self.problems.append(f"{self.scenario.path}:{self.scenario.places.line(key_path)}: {key_path}: {message}")
+
+    def table(self, value: Any, path: str, allowed: Sequence[str], what: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a table ({what}), got {type(value).__name__}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.problem(f"{path}.{key}", f"unknown key in {what}{did_you_mean(key, allowed)}; "
+                                              f"valid keys: {', '.join(allowed)}")
+        return value
+
+    def tables(self, value: Any, path: str, allowed: Sequence[str], what: str) -> list[dict[str, Any]]:
+        if not isinstance(value, list):
+            self.problem(path, f"expected an array of tables ({what}), got {type(value).__name__}")
+            return []
+        return [self.table(item, f"{path}[{i}]", allowed, what) for i, item in enumerate(value)]
+
+    def fraction(self, table: Mapping[str, Any], path: str) -> None:
+        for key in ("min", "max"):
+            value = table.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 <= value <= 1):
+                self.problem(f"{path}.{key}", f"expected a fraction from 0 to 1, got {value!r}")
+        if isinstance(table.get("min"), (int, float)) and isinstance(table.get("max"), (int, float)) \
+                and table["min"] > table["max"]:
+            self.problem(f"{path}.min", f"min {table['min']} is above max {table['max']}")
+
+    def strings(self, table: Mapping[str, Any], key: str, path: str) -> None:
+        value = table.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            self.problem(f"{path}.{key}", "expected an array of strings")
+
+    def duration(self, table: Mapping[str, Any], key: str, path: str) -> None:
+        if key in table:
+            try:
+                parse_duration(table[key])
+            except ValueError as e:
+                self.problem(f"{path}.{key}", str(e))
+
+    def integer(self, table: Mapping[str, Any], key: str, path: str, low: int = 1) -> None:
+        value = table.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            self.problem(f"{path}.{key}", f"expected an integer of at least {low}, got {value!r}")
+
+    def qtype(self, table: Mapping[str, Any], path: str) -> None:
+        value = table.get("qtype", "A")
+        try:
+            dns.rdatatype.from_text(str(value))
+        except dns.rdatatype.UnknownRdatatype:
+            self.problem(f"{path}.qtype", f"{value!r} is not a record type")
+
+    def step(self, step: Mapping[str, Any], path: str, queries: list[tuple[str, str]]) -> None:
+        self.duration(step, "at", path)
+        self.duration(step, "wait", path)
+        self.integer(step, "trials", path)
+        if "flush" in step and not isinstance(step["flush"], bool):
+            self.problem(f"{path}.flush", "expected true or false")
+        if "queries" in step:
+            queries = []
+            for i, query in enumerate(self.tables(step["queries"], f"{path}.queries", _QUERY, "a query")):
+                if not isinstance(query.get("qname"), str):
+                    self.problem(f"{path}.queries[{i}]", "a query needs qname = \"www.example.test.\"")
+                    continue
+                self.qtype(query, f"{path}.queries[{i}]")
+                queries.append(_query_key(query))
+        if not queries and ("outcomes" in step or "asked" in step):
+            self.problem(path, "no queries = [{ qname = ..., qtype = ... }] to count outcomes over")
+        for i, outcome in enumerate(self.tables(step.get("outcomes", []), f"{path}.outcomes", _OUTCOME,
+                                                "an outcome")):
+            place = f"{path}.outcomes[{i}]"
+            self.fraction(outcome, place)
+            self.qtype(outcome, place)
+            self.strings(outcome, "answer", place)
+            if "rcode" in outcome and str(outcome["rcode"]).upper() not in _RCODES:
+                self.problem(f"{place}.rcode", f"{outcome['rcode']!r}: expected one of {', '.join(_RCODES)}")
+            ttl = outcome.get("soa_ttl")
+            if ttl is not None and (not isinstance(ttl, list) or len(ttl) != 2
+                                    or not all(isinstance(t, int) and not isinstance(t, bool) for t in ttl)):
+                self.problem(f"{place}.soa_ttl", "expected [lowest, highest] seconds")
+            if isinstance(outcome.get("qname"), str) and queries and _query_key(outcome) not in queries:
+                self.problem(f"{place}.qname", f"{outcome['qname']} {outcome.get('qtype', 'A')} is not one of "
+                                               "the step's queries")
+        for i, asked in enumerate(self.tables(step.get("asked", []), f"{path}.asked", _ASKED, "an asked count")):
+            place = f"{path}.asked[{i}]"
+            self.fraction(asked, place)
+            self.strings(asked, "servers", place)
+            if not asked.get("servers"):
+                self.problem(place, "servers = [\"ns1.example.test.\", ...]: the servers counted")
+
+    def resolver(self, table: Mapping[str, Any], path: str, inherited: list[tuple[str, str]]) -> None:
+        if "qname_minimisation" in table and not isinstance(table["qname_minimisation"], bool):
+            self.problem(f"{path}.qname_minimisation", "expected true or false")
+        queries = [_query_key(q) for q in table.get("queries", []) if isinstance(q, dict) and "qname" in q] \
+            or inherited
+        if "steps" in table:
+            for i, step in enumerate(self.tables(table["steps"], f"{path}.steps", _STEP, "a step")):
+                self.step(step, f"{path}.steps[{i}]", queries)
+        else:
+            self.step(table, path, queries)
+        if "fixed" in table:
+            fixed = self.table(table["fixed"], f"{path}.fixed", [k for k in _RESOLVER if k != "fixed"],
+                               "the symptoms with the fix")
+            self.resolver(fixed, f"{path}.fixed", queries)
+
+    def tags(self, table: Mapping[str, Any], path: str, allowed: Sequence[str], what: str) -> None:
+        self.table(table, path, allowed, what)
+        if allowed is _CHECKER and not isinstance(table.get("domain"), str):
+            self.problem(path, "the checker's symptoms need domain = \"example.test.\" (the zone it checks)")
+        self.strings(table, "must", path)
+        self.strings(table, "must_not", path)
+        if "fixed" in table:
+            self.tags(table["fixed"], f"{path}.fixed", [k for k in allowed if k != "fixed"], f"{what} with the fix")
+
+    def secondary(self, table: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+        self.table(table, path, allowed, "the secondary's symptoms")
+        for i, step in enumerate(self.tables(table.get("steps", []), f"{path}.steps", _SECONDARY_STEP, "a step")):
+            place = f"{path}.steps[{i}]"
+            for key in ("at", "within", "hold"):
+                self.duration(step, key, place)
+            self.integer(step, "serial", place, 0)
+            self.strings(step, "answer", place)
+            if "log" in step:
+                try:
+                    re.compile(str(step["log"]))
+                except re.error as e:
+                    self.problem(f"{place}.log", f"not a regular expression: {e}")
+        if "fixed" in table:
+            self.secondary(table["fixed"], f"{path}.fixed", [k for k in allowed if k != "fixed"])
+
+    def mail(self, table: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+        self.table(table, path, allowed, "the mail symptoms")
+        self.integer(table, "messages", path)
+        if allowed is _MAIL and not isinstance(table.get("domain"), str):
+            self.problem(path, "the mail symptoms need domain = \"example.test.\" (whose MX the sender uses)")
+        for i, sink in enumerate(self.tables(table.get("sinks", []), f"{path}.sinks", _SINK, "a mail sink")):
+            self.fraction(sink, f"{path}.sinks[{i}]")
+            if not isinstance(sink.get("address"), str):
+                self.problem(f"{path}.sinks[{i}]", "a sink needs address = \"127.0.25.1\" (an MX host's address)")
+            self.integer(sink, "port", f"{path}.sinks[{i}]")
+        if "fixed" in table:
+            self.mail(table["fixed"], f"{path}.fixed", [k for k in allowed if k != "fixed"])
+
+
+def _query_key(table: Mapping[str, Any]) -> tuple[str, str]:
+    qname = str(table.get("qname", ""))
+    return (qname if qname.endswith(".") else qname + ".").lower(), str(table.get("qtype", "A")).upper()
+
+
+def expect_problems(scenario: Scenario) -> list[str]:
+    """Every problem of the scenario's [expect] table, each ``file:line: key.path: message``."""
+    c = _Checker(scenario)
+    expect = c.table(scenario.expect, "expect", _TOP, "[expect]")
+    if "time_scale" in expect:
+        value = expect["time_scale"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            c.problem("expect.time_scale", f"expected a number above 0, got {value!r}")
+    if "resolver" in expect:
+        c.table(expect["resolver"], "expect.resolver", _RESOLVER, "[expect.resolver]")
+        if isinstance(expect["resolver"], dict):
+            c.resolver(expect["resolver"], "expect.resolver", [])
+    if "checker" in expect:
+        c.tags(expect["checker"], "expect.checker", _CHECKER, "[expect.checker]")
+    if "zonecheck" in expect:
+        c.tags(expect["zonecheck"], "expect.zonecheck", _ZONECHECK, "[expect.zonecheck]")
+    if "secondary" in expect:
+        c.secondary(expect["secondary"], "expect.secondary", _SECONDARY)
+    if "mail" in expect:
+        c.mail(expect["mail"], "expect.mail", _MAIL)
+    return c.problems
+
+
+def _section(expect: Mapping[str, Any], fix: bool) -> dict[str, Any]:
+    """*expect* (one tool's table) as it applies: the fixed sub-table over it with --fix."""
+    base = {k: v for k, v in expect.items() if k != "fixed"}
+    if not fix:
+        return base
+    fixed = expect.get("fixed", {})
+    if "steps" in fixed:
+        base.pop("outcomes", None)
+        base.pop("asked", None)
+    elif "outcomes" in fixed or "asked" in fixed or "sinks" in fixed or "must" in fixed or "must_not" in fixed:
+        for key in ("steps", "outcomes", "asked", "sinks", "must", "must_not"):
+            base.pop(key, None)
+    return {**base, **fixed}
+
+
+# -- the report ------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One expectation: what it says, what was observed, whether it held."""
+
+    tool: str
+    what: str
+    observed: str
+    bounds: str
+    ok: bool
+
+    def __str__(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'}  {self.tool}: {self.what}: {self.observed} (expected {self.bounds})"
+
+
+@dataclass
+class Report:
+    lab: str
+    fixed: bool
+    results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def text(self) -> str:
+        head = f"fakens lab verify {self.lab}{' --fix' if self.fixed else ''}"
+        lines = [head, *[f"  {n}" for n in self.notes], *[str(r) for r in self.results]]
+        passed = sum(r.ok for r in self.results)
+        lines.append(f"{passed}/{len(self.results)} expectations hold: {'PASS' if self.ok else 'FAIL'}")
+        return "\n".join(lines)
+
+
+def _bounds(table: Mapping[str, Any]) -> tuple[float, float, str]:
+    low, high = float(table.get("min", 0.0)), float(table.get("max", 1.0))
+    return low, high, f"{low:g}..{high:g}"
+
+
+def _fraction_result(tool: str, what: str, hits: int, total: int, table: Mapping[str, Any]) -> Result:
+    low, high, text = _bounds(table)
+    value = hits / total if total else 0.0
+    return Result(tool, what, f"{hits}/{total} = {value:.2f}", text, total > 0 and low - 1e-9 <= value <= high + 1e-9)
+
+
+# -- running the lab ---------------------------------------------------------------------
+
+
+@dataclass
+class RunningLab:
+    lab: Hierarchy
+    time_scale: float
+
+    def seconds(self, value: Any) -> float:
+        """A lab duration from [expect] in real seconds at this lab's time scale."""
+        return scaled(parse_duration(value), self.time_scale) if value is not None else 0.0
+
+    def move_to(self, at: Any) -> None:
+        """Move the (paused) lab clock to *at* (lab time, scaled) and wait for the events due."""
+        target = self.seconds(at)
+        clock = self.lab.clock
+        if target > clock.now():
+            clock.advance(target - clock.now() + 0.001)  # a hair past: timers due "at" it fire
+        self.settle()
+
+    def settle(self, deadline: float = 15.0) -> None:
+        end = time.monotonic() + deadline
+        now = self.lab.clock.now()
+        while time.monotonic() < end:
+            if all(e.done for e in self.lab.timeline.events if e.at < now):
+                return
+            time.sleep(0.02)
+        raise ConfigError("the lab's timeline events did not finish within 15 s")
+
+    def clear_logs(self) -> None:
+        for server in self.lab.servers.values():
+            server.log.clear()
+
+
+@contextmanager
+def running(scenario: Scenario, fix: bool, time_scale: float) -> Iterator[RunningLab]:
+    """The lab of *scenario* started (background thread), its clock paused once the
+    events at 0 (a fix's) have run."""
+    lab = build_lab(scenario, time_scale=time_scale, fix=fix, clock=LabClock(0.0))
+    lab.start()
+    try:
+        clock = lab.clock
+        if isinstance(clock, LabClock):
+            clock.pause()
+        run = RunningLab(lab, time_scale)
+        run.settle()
+        yield run
+    finally:
+        lab.stop()
+
+
+# -- unbound -----------------------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    rcode: str
+    answer: list[str]
+    soa: str | None
+    soa_ttl: int | None
+
+
+def _observe(reply: dns.message.Message | None, qtype: str) -> Observation:
+    if reply is None:
+        return Observation("TIMEOUT", [], None, None)
+    wanted = dns.rdatatype.from_text(qtype)
+    answer = sorted(rd.to_text() for rrset in reply.answer if rrset.rdtype == wanted for rd in rrset)
+    soa = next((rrset for rrset in reply.authority if rrset.rdtype == dns.rdatatype.SOA), None)
+    return Observation(dns.rcode.to_text(reply.rcode()), answer, None if soa is None else soa.name.to_text(),
+                       None if soa is None else soa.ttl)
+
+
+def _matches(outcome: Mapping[str, Any], seen: Observation) -> bool:
+    if "rcode" in outcome and seen.rcode != str(outcome["rcode"]).upper():
+        return False
+    if "answer" in outcome and seen.answer != sorted(outcome["answer"]):
+        return False
+    if "soa" in outcome and (seen.soa or "").lower() != _query_key({"qname": outcome["soa"]})[0]:
+        return False
+    if "soa_ttl" in outcome:
+        low, high = outcome["soa_ttl"]
+        if seen.soa_ttl is None or not low <= seen.soa_ttl <= high:
+            return False
+    return True
+
+
+def _describe(outcome: Mapping[str, Any]) -> str:
+    if outcome.get("description"):
+        return str(outcome["description"])
+    said = [f"{k}={outcome[k]}" for k in ("rcode", "answer", "soa", "soa_ttl") if k in outcome]
+    return f"{outcome.get('qname')} {outcome.get('qtype', 'A')} {' '.join(said)}"
+
+
+def ask(address: tuple[str, int], qname: str, qtype: str, timeout: float = 8.0) -> dns.message.Message | None:
+    """One recursive query (None on timeout)."""
+    query = dns.message.make_query(qname, qtype)
+    try:
+        return dns.query.udp(query, address[0], port=address[1], timeout=timeout)
+    except dns.exception.Timeout:
+        return None
+
+
+def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, directory: str,
+                    trials: int | None = None) -> None:
+    from fakens.testing import start_unbound
+
+    unbound = start_unbound(run.lab, directory, qname_minimisation=bool(expect.get("qname_minimisation", False)))
+    try:
+        steps = expect.get("steps") or [expect]
+        queries_before: list[Any] = expect.get("queries", [])
+        for number, step in enumerate(steps):
+            queries = step.get("queries", queries_before)
+            queries_before = queries
+            run.move_to(step.get("at", 0))
+            wait = run.seconds(step.get("wait"))
+            if wait:
+                time.sleep(wait)
+            n = trials or int(step.get("trials", expect.get("trials", 10)))
+            flush = bool(step.get("flush", True))
+            seen: dict[tuple[str, str], list[Observation]] = {}
+            asked: dict[str, list[set[str]]] = {}
+            for _ in range(n):
+                if flush:
+                    unbound.flush()
+                for query in queries:
+                    run.clear_logs()
+                    key = _query_key(query)
+                    seen.setdefault(key, []).append(_observe(ask(unbound.address, key[0], key[1]), key[1]))
+                    servers = {name for name, server in run.lab.servers.items()
+                               if any(str(e.qname).lower() == key[0] for e in server.log)}
+                    asked.setdefault(key[0], []).append(servers)
+            prefix = f"step {number + 1}: " if len(steps) > 1 else ""
+            if len(steps) > 1:
+                report.notes.append(f"step {number + 1}: {step.get('description', '')} (lab time "
+                                    f"{run.lab.clock.now():g} s, {n} trial(s), {'fresh' if flush else 'cached'})")
+            for outcome in step.get("outcomes", []):
+                got = seen.get(_query_key(outcome), [])
+                hits = sum(_matches(outcome, o) for o in got)
+                result = _fraction_result("resolver", prefix + _describe(outcome), hits, len(got), outcome)
+                if not result.ok:
+                    kinds = sorted({f"{o.rcode} {o.answer}" for o in got})
+                    result.observed += f"; seen: {', '.join(kinds[:4])}"
+                report.results.append(result)
+            for count in step.get("asked", []):
+                qname = _query_key(count)[0]
+                names = {_query_key({"qname": s})[0] for s in count.get("servers", [])}
+                per_trial = asked.get(qname, [])
+                hits = sum(bool(names & s) for s in per_trial)
+                what = count.get("description") or f"{qname} asked of {', '.join(sorted(names))}"
+                report.results.append(_fraction_result("resolver", prefix + str(what), hits, len(per_trial), count))
+    finally:
+        unbound.stop()
+
+
+# -- mail: a sender resolving MX through unbound, sinks on the MX hosts' addresses ----------
+
+
+def verify_mail(run: RunningLab, expect: Mapping[str, Any], report: Report, directory: str) -> None:
+    import smtplib
+
+    from aiosmtpd.controller import Controller
+
+    from fakens.testing import start_unbound
+
+    sinks = expect.get("sinks", [])
+    domain = str(expect["domain"])
+    counts: dict[str, int] = {str(s.get("name", s["address"])): 0 for s in sinks}
+
+    class Sink:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            counts[self.name] += 1
+            return "250 OK"
+
+    controllers = []
+    try:
+        for sink in sinks:
+            name = str(sink.get("name", sink["address"]))
+            controller = Controller(Sink(name), hostname=str(sink["address"]), port=int(sink.get("port", 25)))
+            controller.start()
+            controllers.append(controller)
+        ports = {str(s["address"]): int(s.get("port", 25)) for s in sinks}
+        unbound = start_unbound(run.lab, directory, qname_minimisation=False)
+        lost = 0
+        messages = int(expect.get("messages", 10))
+        try:
+            for i in range(messages):
+                unbound.flush()  # each message from a sender whose resolver starts fresh
+                target = _mail_target(unbound.address, domain)
+                if target is None or target not in ports:
+                    lost += 1
+                    continue
+                try:
+                    with smtplib.SMTP(target, ports[target], timeout=10) as smtp:
+                        smtp.sendmail(f"sender{i}@sender.test", [f"user@{domain.rstrip('.')}"],
+                                      f"Subject: lab message {i}\r\n\r\nfrom fakens lab verify\r\n")
+                except (OSError, smtplib.SMTPException):
+                    lost += 1
+        finally:
+            unbound.stop()
+    finally:
+        for controller in controllers:
+            controller.stop()
+    landed = ", ".join(f"{name} {count}" for name, count in counts.items())
+    report.notes.append(f"mail: {messages} messages to {domain} through the lab's resolver: {landed}, "
+                        f"undelivered {lost}")
+    for sink in sinks:
+        name = str(sink.get("name", sink["address"]))
+        report.results.append(_fraction_result("mail", f"messages that landed on {name} ({sink['address']})",
+                                               counts[name], messages, sink))
+
+
+def _mail_target(address: tuple[str, int], domain: str) -> str | None:
+    """The address a sender delivers to: the best MX's first A (None: no delivery)."""
+    reply = ask(address, domain, "MX")
+    if reply is None or reply.rcode() != dns.rcode.NOERROR:
+        return None
+    exchanges = sorted((rd.preference, rd.exchange.to_text()) for rrset in reply.answer
+                       if rrset.rdtype == dns.rdatatype.MX for rd in rrset)
+    for _, host in exchanges:
+        a = ask(address, host, "A")
+        if a is not None:
+            found = _observe(a, "A").answer
+            if found:
+                return found[0]
+    return None
+
+
+# -- zonemaster ------------------------------------------------------------------------
+
+
+def _tag_found(tag: str, found: set[tuple[str, str]]) -> bool:
+    if ":" in tag:
+        module, name = tag.split(":", 1)
+        return (module.upper(), name.upper()) in found
+    return any(name == tag.upper() for _, name in found)
+
+
+def zonemaster_findings(lab: Hierarchy, domain: str, directory: str, timeout: float = 300) -> list[dict[str, Any]]:
+    """Every message zonemaster-cli emits for *domain* against the lab (JSON stream, level INFO)."""
+    binary = shutil.which("zonemaster-cli")
+    if binary is None:
+        raise FileNotFoundError("zonemaster-cli")
+    hints = lab.write_root_hints(os.path.join(directory, "root.hints"))
+    done = subprocess.run([binary, domain, "--hints", hints, "--no-ipv6", "--level", "INFO", "--json-stream"],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    out = []
+    for line in done.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(message, dict) and "tag" in message:
+            out.append(message)
+    if not out:
+        raise ConfigError(f"zonemaster-cli gave no messages (exit {done.returncode}): {done.stderr[-500:]}")
+    return out
+
+
+def _verify_tags(tool: str, found: set[tuple[str, str]], expect: Mapping[str, Any], report: Report) -> None:
+    for tag in expect.get("must", []):
+        ok = _tag_found(tag, found)
+        report.results.append(Result(tool, f"reports {tag}", "reported" if ok else "not reported", "reported", ok))
+    for tag in expect.get("must_not", []):
+        ok = not _tag_found(tag, found)
+        report.results.append(Result(tool, f"does not report {tag}", "not reported" if ok else "reported",
+                                     "not reported", ok))
+
+
+def verify_checker(run: RunningLab, expect: Mapping[str, Any], report: Report, directory: str) -> None:
+    domain = str(expect.get("domain") or "")
+    messages = zonemaster_findings(run.lab, domain, directory)
+    found = {(str(m.get("module", "")).upper(), str(m["tag"]).upper()) for m in messages}
+    serious = sorted({f"{m.get('module')}:{m['tag']}" for m in messages
+                      if m.get("level") in ("WARNING", "ERROR", "CRITICAL")})
+    report.notes.append(f"zonemaster-cli {domain}: {len(messages)} messages; WARNING or worse: "
+                        f"{', '.join(serious) or 'none'}")
+    _verify_tags("zonemaster", found, expect, report)
+
+
+def verify_zonecheck(scenario: Scenario, fix: bool, expect: Mapping[str, Any], report: Report) -> None:
+    used = load_scenario(scenario.fix.file) if fix and scenario.fix is not None and scenario.fix.file else scenario
+    codes = {("", w.code.upper()) for spec in used.zones for w in spec.zone.warnings}
+    report.notes.append(f"zone check: {', '.join(sorted(c for _, c in codes)).lower() or 'no findings'}")
+    _verify_tags("zonecheck", codes, expect, report)
+
+
+# -- BIND named as a secondary -------------------------------------------------------------
+
+
+def verify_secondary(run: RunningLab, expect: Mapping[str, Any], report: Report, directory: str) -> None:
+    from fakens.testing import find_tool, free_port
+
+    binary = find_tool("named")
+    if binary is None:
+        raise FileNotFoundError("named")
+    port = free_port()
+    config = os.path.join(directory, "named-secondary.conf")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(run.lab.named_secondary_config(port, directory))
+    log_path = os.path.join(directory, "named.log")
+    zone = _query_key({"qname": expect.get("zone", "")})[0]
+    qname, qtype = _query_key({"qname": expect.get("qname", zone), "qtype": expect.get("qtype", "A")})
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([binary, "-g", "-c", config], stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    address = ("127.0.0.1", port)
+
+    def read_log() -> str:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def state() -> tuple[int | None, Observation]:
+        try:
+            soa = dns.query.udp(dns.message.make_query(zone, "SOA", flags=0), address[0], port=port, timeout=1)
+            serial = next((rd.serial for rrset in soa.answer if rrset.rdtype == dns.rdatatype.SOA for rd in rrset),
+                          None)
+            reply = dns.query.udp(dns.message.make_query(qname, qtype, flags=0), address[0], port=port, timeout=1)
+        except (dns.exception.Timeout, OSError):
+            return None, Observation("TIMEOUT", [], None, None)
+        return serial, _observe(reply, qtype)
+
+    try:
+        offset = 0
+        for number, step in enumerate(expect.get("steps", [])):
+            run.move_to(step.get("at", 0))
+            within = parse_duration(step.get("within", "20s"))
+            hold = parse_duration(step.get("hold", 0))
+
+            def holds(step: Mapping[str, Any] = step, since: int = offset) -> tuple[bool, str]:
+                serial, seen = state()
+                ok = True
+                if "serial" in step:
+                    ok &= serial == step["serial"]
+                if "answer" in step:
+                    ok &= seen.answer == sorted(step["answer"])
+                if "rcode" in step:
+                    ok &= seen.rcode == str(step["rcode"]).upper()
+                if "log" in step:
+                    ok &= re.search(str(step["log"]), read_log()[since:]) is not None
+                return bool(ok), f"serial {serial}, {seen.rcode} {seen.answer}"
+
+            end = time.monotonic() + within
+            ok, observed = holds()
+            while not ok and time.monotonic() < end and process.poll() is None:
+                time.sleep(0.2)
+                ok, observed = holds()
+            waited = within - max(0.0, end - time.monotonic())
+            if ok and hold:
+                end = time.monotonic() + hold
+                while ok and time.monotonic() < end:
+                    time.sleep(0.2)
+                    ok, observed = holds()
+                observed += f", held {hold:g} s" if ok else ", then changed"
+            else:
+                observed += f" after {waited:.1f} s"
+            said = [f"{k} {step[k]}" for k in ("serial", "answer", "rcode") if k in step]
+            if "log" in step:
+                said.append(f"log /{step['log']}/")
+            what = f"step {number + 1} (lab time {run.lab.clock.now():.0f} s)" + (
+                f": {step['description']}" if step.get("description") else "")
+            report.results.append(Result("named-secondary", what, observed, ", ".join(said), ok))
+            offset = len(read_log()) if "log" in step else offset
+        log_text = read_log()
+        ours = re.escape(zone.rstrip("."))
+        completed = len(re.findall(rf"transfer of '{ours}/IN' from \S+: Transfer completed", log_text))
+        refused = len(re.findall(rf"'{ours}/IN'.*REFUSED", log_text))
+        report.notes.append(f"named secondary on 127.0.0.1#{port}: {completed} transfers of {zone} completed, "
+                            f"{refused} log lines with REFUSED; log {log_path}")
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+# -- the command ------------------------------------------------------------------------
+
+
+def verify(scenario: Scenario, tools: Sequence[str], fix: bool = False, trials: int | None = None,
+           time_scale: float | None = None, directory: str | None = None,
+           say: Callable[[str], None] = lambda text: None) -> Report:
+    """Run the lab of *scenario* and check each tool's symptoms; the report says what held."""
+    problems = expect_problems(scenario)
+    if problems:
+        from fakens.scenario import ScenarioError
+
+        raise ScenarioError(problems)
+    expect = scenario.expect
+    scale = float(time_scale or expect.get("time_scale", 1.0))
+    report = Report(scenario.name, fix)
+    if scale != 1:
+        report.notes.append(f"time scale 1/{scale:g}")
+    directory = directory or tempfile.mkdtemp(prefix=f"fakens-verify-{scenario.name}-")
+    wanted = [t for t in tools if any(_SECTION_TOOL.get(s) == t for s in expect)]
+    if not wanted:
+        raise ConfigError(f"{scenario.path}: [expect] has nothing for {', '.join(tools)} (sections: "
+                          f"{', '.join(expect) or 'none'})")
+    for tool in wanted:
+        sections = [s for s in expect if _SECTION_TOOL.get(s) == tool]
+        if tool == "zonecheck":
+            verify_zonecheck(scenario, fix, _section(expect["zonecheck"], fix), report)
+            continue
+        for section in sections:
+            table = _section(expect[section], fix)
+            sub = os.path.join(directory, f"{tool}-{section}{'-fixed' if fix else ''}")
+            os.makedirs(sub, exist_ok=True)
+            say(f"{tool}: {section} ...")
+            with running(scenario, fix, scale) as run:
+                if section == "resolver":
+                    verify_resolver(run, table, report, sub, trials)
+                elif section == "mail":
+                    verify_mail(run, table, report, sub)
+                elif section == "checker":
+                    verify_checker(run, table, report, sub)
+                else:
+                    verify_secondary(run, table, report, sub)
+    return report
+
+
+def add_verify_parser(lab_sub: Any) -> None:
+    """``fakens lab verify`` (called from fakens.labcli)."""
+    p = lab_sub.add_parser("verify", help="run a lab with real tools and check its [expect] symptoms",
+                           description="Start the lab in this process (host loopback, port 53), run real tools "
+                                       "against it and compare what they show with the scenario's [expect] "
+                                       "(docs/scenarios.md). Exit 0 when every expectation holds, 1 otherwise.")
+    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("--tool", action="append", choices=TOOLS, help="the tool(s) to run (repeatable; default: every "
+                   "tool the scenario's [expect] has symptoms for)")
+    p.add_argument("--fix", action="store_true", help="apply the fix and check the symptoms with the fix")
+    p.add_argument("--trials", type=int, metavar="N", help="fresh resolutions per step (default: [expect]'s trials)")
+    p.add_argument("--time-scale", type=float, metavar="N", help="play the lab N times faster "
+                   "(default: [expect]'s time_scale, else 1)")
+    p.add_argument("--dir", metavar="DIR", help="where the tools' configs and logs go (default: a new /tmp dir)")
+    p.add_argument("--netns", action="store_true", help="run in a private network namespace of its own "
+                   "(unshare -n; root, or a user namespace): port 53 and the mail sinks' port 25 are free there")
+
+
+NETNS_ENV = "FAKENS_VERIFY_NETNS"
+
+
+def run_verify(args: Any) -> int:
+    """``fakens lab verify``: the exit status."""
+    if args.netns and not os.environ.get(NETNS_ENV):
+        unshare = shutil.which("unshare")
+        if unshare is None:
+            raise ConfigError("--netns needs unshare (util-linux)")
+        how = ["--net"] if os.geteuid() == 0 else ["--net", "--user", "--map-root-user"]
+        argv = [a for a in sys.argv[1:] if a != "--netns"]
+        return subprocess.call([unshare, *how, "--", sys.executable, "-m", "fakens", *argv],
+                               env={**os.environ, NETNS_ENV: "1"})
+    if os.environ.get(NETNS_ENV):
+        subprocess.run([shutil.which("ip") or "/usr/sbin/ip", "link", "set", "lo", "up"], check=True)
+    scenario = load_scenario(args.scenario)
+    tools = args.tool or list(TOOLS)
+    try:
+        report = verify(scenario, tools, fix=args.fix, trials=args.trials, time_scale=args.time_scale,
+                        directory=args.dir, say=lambda text: print(text, file=sys.stderr, flush=True))
+    except FileNotFoundError as e:
+        raise ConfigError(f"{e.args[0] if e.args else e} is not installed (Debian: scripts/install-tools)") from None
+    print(report.text())
+    return 0 if report.ok else 1

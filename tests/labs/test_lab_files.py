@@ -1,0 +1,60 @@
+"""Every shipped lab (zones/labs/) passes `fakens lab check`, with and without its fix, and a
+bad [expect] key is reported with file:line. Binds nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fakens.scenario import load_scenario
+from fakens.verify import expect_problems
+
+ROOT = Path(__file__).resolve().parents[2]
+LABS = sorted((ROOT / "zones" / "labs").glob("*.toml"))
+INCIDENT_LABS = ["mail-migration", "io-outage", "rfc1912", "lame-delegation", "switch-over"]
+
+
+def lab_check(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "fakens", "lab", "check", *args], capture_output=True,
+                          text=True, timeout=60, check=False, env=env, cwd=ROOT)
+
+
+def test_one_lab_per_incident() -> None:
+    names = {p.stem for p in LABS}
+    assert set(INCIDENT_LABS) <= names, names
+    for name in INCIDENT_LABS:
+        scenario = load_scenario(ROOT / "zones" / "labs" / f"{name}.toml")
+        assert scenario.fix is not None and (scenario.fix.file or scenario.fix.events), name
+        assert scenario.expect, name
+        assert (ROOT / "zones" / "labs" / f"{name}.toml").read_text().startswith("# Incident"), name
+
+
+@pytest.mark.parametrize("path", LABS, ids=[p.stem for p in LABS])
+def test_lab_check_passes(path: Path) -> None:
+    for extra in ([], ["--fix"]):
+        done = lab_check(str(path), *extra)
+        assert done.returncode == 0, done.stderr + done.stdout
+        assert done.stdout.rstrip().splitlines()[-1].startswith("ok"), done.stdout
+    assert expect_problems(load_scenario(path)) == []
+
+
+def test_bad_expect_keys_have_file_and_line(tmp_path: Path) -> None:
+    text = (ROOT / "zones" / "labs" / "io-outage.toml").read_text()
+    text = text.replace('rcode = "NXDOMAIN"\nmin = 0.1\nmax = 0.5', 'rcod = "NXDOMAIN"\nmin = 1.5\nmax = 0.5', 1)
+    text = text.replace("[expect.resolver]\ntrials = 60", "[expect.resolver]\ntrails = 60")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    lines = text.splitlines()
+    done = lab_check(str(bad))
+    assert done.returncode == 2, done.stdout
+    err = done.stderr
+    trails = lines.index("trails = 60") + 1
+    rcod = lines.index('rcod = "NXDOMAIN"') + 1
+    assert f"{bad}:{trails}: expect.resolver.trails: unknown key" in err and "did you mean 'trials'" in err, err
+    assert f"{bad}:{rcod}: expect.resolver.outcomes[0].rcod: unknown key" in err, err
+    assert f"{bad}:{rcod + 1}: expect.resolver.outcomes[0].min: expected a fraction" in err, err

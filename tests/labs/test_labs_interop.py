@@ -1,0 +1,72 @@
+"""The shipped labs against real tools, through fakens.verify (what `fakens lab verify` runs):
+each lab's [expect] symptoms hold with the broken lab, and its fixed symptoms with the fix.
+
+unbound for every lab (mail sinks for the migration lab), zonemaster-cli for the delegation
+labs (1, 4), BIND named as the secondary of lab 4. Each lab binds port 53 on 127.x.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import unavailable
+
+from fakens.scenario import load_scenario
+from fakens.verify import Report, verify
+
+pytestmark = pytest.mark.port53
+
+LABS = Path(__file__).resolve().parents[2] / "zones" / "labs"
+
+
+def run(name: str, tool: str, fix: bool, tmp_path: Path) -> Report:
+    report = verify(load_scenario(LABS / f"{name}.toml"), [tool], fix=fix, directory=str(tmp_path))
+    print(f"\n{report.text()}")
+    return report
+
+
+def failed(report: Report) -> str:
+    return "\n".join(str(r) for r in report.results if not r.ok) + "\n" + report.text()
+
+
+@pytest.mark.parametrize("name", ["io-outage", "mail-migration", "lame-delegation", "rfc1912", "switch-over"])
+def test_unbound_symptom_and_fix(name: str, tmp_path: Path, require_tool: Callable[[str], str]) -> None:
+    require_tool("unbound")
+    require_tool("unbound-control")
+    if name == "mail-migration":
+        try:
+            import aiosmtpd  # noqa: F401
+        except ImportError:
+            unavailable("needs aiosmtpd (pip install aiosmtpd; the [test] extra)")
+    broken = run(name, "unbound", False, tmp_path / "broken")
+    assert broken.ok and broken.results, failed(broken)
+    fixed = run(name, "unbound", True, tmp_path / "fixed")
+    assert fixed.ok and fixed.results, failed(fixed)
+    if name == "mail-migration":
+        assert any(r.tool == "mail" for r in broken.results), broken.text()
+        assert any(n.startswith("mail: ") for n in fixed.notes), fixed.text()
+
+
+@pytest.mark.parametrize("name", ["mail-migration", "lame-delegation"])
+def test_zonemaster_findings_and_fix(name: str, tmp_path: Path, require_tool: Callable[[str], str]) -> None:
+    require_tool("zonemaster-cli")
+    broken = run(name, "zonemaster", False, tmp_path / "broken")
+    assert broken.ok and any(r.what.startswith("reports ") for r in broken.results), failed(broken)
+    fixed = run(name, "zonemaster", True, tmp_path / "fixed")
+    assert fixed.ok and any(r.what.startswith("does not report ") for r in fixed.results), failed(fixed)
+
+
+def test_named_secondary_stale_refused_expired(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
+    require_tool("named")
+    broken = run("lame-delegation", "named-secondary", False, tmp_path / "broken")
+    assert broken.ok and len(broken.results) == 4, failed(broken)
+    fixed = run("lame-delegation", "named-secondary", True, tmp_path / "fixed")
+    assert fixed.ok and len(fixed.results) == 4, failed(fixed)
+
+
+def test_zonecheck_rfc1912(tmp_path: Path) -> None:
+    broken = run("rfc1912", "zonecheck", False, tmp_path)
+    assert broken.ok and len(broken.results) >= 12, failed(broken)
+    assert run("rfc1912", "zonecheck", True, tmp_path).ok
