@@ -45,7 +45,8 @@ class Answer:
     """A response in the making: rcode, flags and sections as RRsets.
 
     ``glue`` holds the referral's required (in-domain) glue; ``additional``
-    holds records that may be dropped without TC when space runs out.
+    holds records that may be dropped without TC when space runs out, and so
+    does ``authority`` in a positive answer (``authority_optional``).
     """
 
     kind: Kind
@@ -59,6 +60,13 @@ class Answer:
     version: ZoneVersion | None = None
     versions: Mapping[dns.name.Name, ZoneVersion] | None = field(default=None, repr=False)
     dnssec_ok: bool = field(default=False, repr=False)
+
+    @property
+    def authority_optional(self) -> bool:
+        """Is AUTHORITY optional data? In a positive answer it holds only the zone's NS RRset,
+        which may be left out when it does not fit, without TC (RFC 2181 9, as NSD and Knot);
+        a referral's NS and a negative answer's SOA are the answer itself."""
+        return self.kind is Kind.ANSWER
 
     def version_of(self, zone: ZoneHistory) -> ZoneVersion:
         """The version of *zone* this answer is made from (the current one unless overridden)."""

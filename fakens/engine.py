@@ -14,7 +14,12 @@ Choices (the same as BIND and NSD unless noted; see docs/answers.md):
 - CNAME and DNAME chains are followed through every zone the server holds,
   16 steps at most, stopping at a loop (NOERROR with the CNAMEs found);
 - positive answers carry the zone's NS in AUTHORITY and the addresses of NS,
-  MX and SRV targets in ADDITIONAL, unless ``minimal_responses``;
+  MX and SRV targets in ADDITIONAL, unless ``minimal_responses``; a DS answer
+  and the DNAME + CNAME answering a CNAME question carry neither (as NSD and
+  Knot); the addresses come from the zone that holds the record naming the
+  host (``additional_from="server"``: from any zone the server holds);
+- a referral carries the cut's DS only with DO=1 and from a signed zone (a
+  DNSKEY at its apex), as BIND, NSD and Knot;
 - ANY gets every RRset at the name, or with ``any_mode="rfc8482"`` one
   synthesized HINFO "RFC8482" record.
 """
@@ -46,6 +51,7 @@ _A, _AAAA, _NS, _SOA, _CNAME, _DNAME, _DS = (
     dns.rdatatype.CNAME, dns.rdatatype.DNAME, dns.rdatatype.DS,
 )
 _ANY = dns.rdatatype.ANY
+_DNSKEY = dns.rdatatype.DNSKEY
 _ADDRESS_TYPES = (_A, _AAAA)
 _TARGET_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.NS: "target", dns.rdatatype.SRV: "target"}
 _WILD = b"*"
@@ -59,12 +65,17 @@ class EngineOptions:
 
     - ``minimal_responses``: no NS in AUTHORITY of positive answers and no
       optional ADDITIONAL records (referral glue is still sent).
+    - ``additional_from``: where the addresses in ADDITIONAL of a positive
+      answer come from: ``"zone"`` (the zone that holds the NS, MX or SRV
+      record naming the host, as BIND, NSD and Knot) or ``"server"`` (any zone
+      the server holds: the closest enclosing zone of the host).
     - ``any_mode``: ``"all"`` (every RRset at the name) or ``"rfc8482"``.
     - ``identity``: the TXT of CHAOS ``id.server.`` / ``hostname.bind.``.
     - ``version``: the TXT of CHAOS ``version.bind.``; None refuses it.
     """
 
     minimal_responses: bool = False
+    additional_from: str = "zone"
     any_mode: str = "all"
     identity: str = "fakens"
     version: str | None = "fakens"
@@ -74,6 +85,10 @@ class EngineOptions:
             from fakens.errors import ConfigError
 
             raise ConfigError(f"any_mode must be 'all' or 'rfc8482', not {self.any_mode!r}")
+        if self.additional_from not in ("zone", "server"):
+            from fakens.errors import ConfigError
+
+            raise ConfigError(f"additional_from must be 'zone' or 'server', not {self.additional_from!r}")
 
 
 class Engine:
@@ -186,7 +201,9 @@ class Engine:
         wanted = rdatasets.get((rdtype, dns.rdatatype.NONE))
         if wanted is not None and len(wanted):
             result.answer.append(to_rrset(owner, wanted))
-            self._finish_positive(result, version)
+            # a DS answer is sent alone (BIND, NSD and Knot): it is the parent's data about a
+            # child, and a validator asks for it with nothing else to learn
+            self._finish_positive(result, version, with_ns=rdtype != _DS)
             return
         cname = rdatasets.get((_CNAME, dns.rdatatype.NONE))
         if cname is not None and len(cname):
@@ -221,7 +238,8 @@ class Engine:
         synthesized = dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, _CNAME, new_name)
         result.answer.append(_rrset(qname, dname.ttl, [synthesized]))
         if rdtype in (_CNAME, _ANY):  # the synthesized CNAME answers the question (RFC 1034 4.3.2 3a)
-            self._finish_positive(result, version)
+            # for CNAME, the DNAME and the CNAME alone, as NSD and Knot send them
+            self._finish_positive(result, version, with_ns=rdtype != _CNAME)
             return
         self._follow(result, qname, new_name, rdtype, seen)
 
@@ -233,14 +251,18 @@ class Engine:
             result.aa = False
         result.authority.append(to_rrset(cut, ns))
         ds = version.get(cut, _DS)
-        if ds is not None and result.dnssec_ok:
+        if ds is not None and result.dnssec_ok and is_signed(version):
             result.authority.append(to_rrset(cut, ds))
+        glue: list[dns.rrset.RRset] = []
+        sibling: list[dns.rrset.RRset] = []
         for rdata in ns:
             host = cast(dns.name.Name, rdata.target)
             if host.is_subdomain(cut):
-                result.glue.extend(_addresses(version, host))
+                glue.extend(_addresses(version, host))
             elif host.is_subdomain(version.origin):  # sibling glue (even below another cut), as BIND sends it
-                result.additional.extend(_addresses(version, host))
+                sibling.extend(_addresses(version, host))
+        result.glue.extend(_by_type(glue))  # every A, then every AAAA, as BIND and NSD send glue
+        result.additional.extend(_by_type(sibling))
 
     def _negative(self, result: Answer, version: ZoneVersion, kind: Kind) -> None:
         result.kind = kind
@@ -248,9 +270,9 @@ class Engine:
             result.rcode = dns.rcode.NXDOMAIN
         result.authority.append(negative_soa(version))
 
-    def _finish_positive(self, result: Answer, version: ZoneVersion) -> None:
+    def _finish_positive(self, result: Answer, version: ZoneVersion, with_ns: bool = True) -> None:
         result.kind = Kind.ANSWER
-        if self.options.minimal_responses:
+        if self.options.minimal_responses or not with_ns:
             return
         ns = version.get(version.origin, _NS)
         if ns is None:
@@ -261,22 +283,43 @@ class Engine:
         result.authority.append(to_rrset(version.origin, ns))
 
     def _add_additional(self, result: Answer) -> None:
+        """The A and AAAA of the NS, MX and SRV targets named in ANSWER and AUTHORITY, every A
+        first, then every AAAA (as BIND and NSD order them: when space runs out, more hosts keep
+        an address). By default each host's addresses come from the zone holding the record that
+        names it, and only from there (BIND, NSD and Knot): a served child's NS host is not
+        looked up in its parent, nor a zone's MX target in another zone of the server."""
         if self.options.minimal_responses:
             return
+        any_zone = self.options.additional_from == "server"
         present = {(r.name, r.rdtype) for r in result.answer}
-        hosts: dict[Name, bool] = {}  # host -> is an NS target (whose glue may be sent)
+        # (host, the version naming it or None for any zone) -> is an NS target (whose glue may be sent)
+        hosts: dict[tuple[Name, ZoneVersion | None], bool] = {}
         for rrset in result.answer + result.authority:
             field = _TARGET_FIELDS.get(rrset.rdtype)
             if field is None:
                 continue
+            source = None if any_zone else self._source(result, rrset)
+            if source is None and not any_zone:
+                continue
             for rdata in rrset:
-                host = cast(dns.name.Name, getattr(rdata, field))
-                hosts[host] = hosts.get(host, False) or rrset.rdtype == _NS
-        for host, is_ns in hosts.items():
-            for rrset in self._authoritative_addresses(host, result, glue_ok=is_ns):
-                if (rrset.name, rrset.rdtype) not in present:
-                    present.add((rrset.name, rrset.rdtype))
-                    result.additional.append(rrset)
+                key = (cast(dns.name.Name, getattr(rdata, field)), source)
+                hosts[key] = hosts.get(key, False) or rrset.rdtype == _NS
+        found: list[dns.rrset.RRset] = []
+        for (host, source), is_ns in hosts.items():
+            if source is None:
+                found.extend(self._authoritative_addresses(host, result, glue_ok=is_ns))
+            elif host.is_subdomain(source.origin):
+                found.extend(_zone_addresses(source, host, glue_ok=is_ns))
+        for rrset in _by_type(found):
+            if (rrset.name, rrset.rdtype) not in present:
+                present.add((rrset.name, rrset.rdtype))
+                result.additional.append(rrset)
+
+    def _source(self, result: Answer, rrset: dns.rrset.RRset) -> ZoneVersion | None:
+        """The version of the zone an RRset of the answer came from: the closest enclosing zone
+        of its owner (the parent for DS), as the engine answers from it."""
+        zone = self.find_zone(rrset.name, rrset.rdtype)
+        return None if zone is None else result.version_of(zone)
 
     def addresses_of(self, host: Name, versions: Mapping[Name, ZoneVersion] | None = None) -> list[dns.rrset.RRset]:
         """A and AAAA of *host* from the served zones (from *versions* where given), glue included."""
@@ -290,10 +333,7 @@ class Engine:
         zone = self.find_zone(host)
         if zone is None:
             return []
-        version = result.version_of(zone)
-        if not glue_ok and _below_cut(version, host):
-            return []
-        return _addresses(version, host)
+        return _zone_addresses(result.version_of(zone), host, glue_ok)
 
     def _chaos(self, qname: Name, rdtype: dns.rdatatype.RdataType) -> Answer:
         if rdtype not in (dns.rdatatype.TXT, _ANY):
@@ -322,6 +362,26 @@ def _below_cut(version: ZoneVersion, name: Name) -> bool:
             return True
         name = name.parent()
     return False
+
+
+def is_signed(version: ZoneVersion) -> bool:
+    """Is the zone signed? fakens signs nothing: a zone counts as signed when its apex holds a
+    DNSKEY RRset (as a signed zone loaded from a file does)."""
+    dnskey = version.get(version.origin, _DNSKEY)
+    return dnskey is not None and len(dnskey) > 0
+
+
+def _zone_addresses(version: ZoneVersion, host: Name, glue_ok: bool) -> list[dns.rrset.RRset]:
+    """A and AAAA of *host* in *version*: authoritative data, or glue below a cut when *glue_ok*."""
+    if not glue_ok and _below_cut(version, host):
+        return []
+    return _addresses(version, host)
+
+
+def _by_type(rrsets: list[dns.rrset.RRset]) -> list[dns.rrset.RRset]:
+    """Address RRsets in the order they go on the wire: every A, then every AAAA (hosts in the
+    order given), so that when a reply runs out of room more hosts keep an address."""
+    return sorted(rrsets, key=lambda rrset: _ADDRESS_TYPES.index(rrset.rdtype))
 
 
 def _addresses(version: ZoneVersion, host: Name) -> list[dns.rrset.RRset]:

@@ -1,9 +1,11 @@
 """Encoding an Answer into DNS messages: the server's OPT, truncation, TSIG.
 
 Truncation follows RFC 2181 section 9 and RFC 9471: optional ADDITIONAL
-records that do not fit are dropped without TC; required glue of a referral
-that does not fit sets TC (what fits is kept); when ANSWER or AUTHORITY does
-not fit, TC=1 and the reply holds only the question (and OPT), as BIND does.
+records that do not fit are dropped without TC, and so is the zone's NS RRset
+in the AUTHORITY of a positive answer (as NSD and Knot; BIND sets TC); required
+glue of a referral that does not fit sets TC (what fits is kept); when ANSWER
+or a required AUTHORITY (a referral's NS, a negative answer's SOA) does not
+fit, TC=1 and the reply holds only the question (and OPT).
 Records are written in a stable order (no shuffling), so the same answer is
 the same bytes every time::
 
@@ -143,11 +145,17 @@ def encode(
         return _finish(renderer, opt, signer)
     if answer is not None:
         answer_rrsets, authority, additional = answer.answer, answer.authority, answer.additional
+        optional = answer.authority_optional
         try:
             for rrset in answer_rrsets:
                 renderer.add_rrset(dns.renderer.ANSWER, rrset, want_shuffle=False)
             for rrset in authority:
-                renderer.add_rrset(dns.renderer.AUTHORITY, rrset, want_shuffle=False)
+                try:
+                    renderer.add_rrset(dns.renderer.AUTHORITY, rrset, want_shuffle=False)
+                except dns.exception.TooBig:
+                    if not optional:
+                        raise
+                    # the zone's NS of a positive answer: dropped without TC (RFC 2181 9)
         except dns.exception.TooBig:
             renderer = dns.renderer.Renderer(msg_id, flags | dns.flags.TC, max_size)
             renderer.reserve(min(reserve, max(0, max_size - 12)))

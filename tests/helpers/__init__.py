@@ -152,6 +152,8 @@ _PACKAGES = {
     "dig": "bind9-dnsutils",
     "named": "bind9",
     "named-checkzone": "bind9-utils",
+    "nsd": "nsd",
+    "knotd": "knot",
     "kdig": "knot-dnsutils",
     "unbound": "unbound",
     "unbound-control": "unbound",

@@ -48,6 +48,33 @@ def huge_txt_zone() -> fakens.Zone:
     return fakens.Zone.from_text("\n".join(lines) + "\n")
 
 
+def many_zone() -> fakens.Zone:
+    """s.test.: m.s.test. has 30 A records (the reply is 505 bytes without AUTHORITY); the zone's
+    4 NS do not fit beside them in 512 bytes."""
+    lines = ["$ORIGIN s.test.", "$TTL 300", "@ SOA ns1 hostmaster 1 7200 900 1209600 300"]
+    lines += [f"@ NS ns{i}\nns{i} A 127.0.0.{i}" for i in range(1, 5)]
+    lines += [f"m A 192.0.2.{100 + i}" for i in range(30)]
+    return fakens.Zone.from_text("\n".join(lines) + "\n")
+
+
+def test_answer_that_fits_without_its_authority_ns_is_not_truncated(make_server: Callable[..., fakens.Server]) -> None:
+    """RFC 2181 9: TC is not set merely because the optional AUTHORITY NS RRset does not fit (as
+    NSD and Knot; BIND 9.18 sets TC). The client gets the whole answer over UDP."""
+    server = make_server(zones=[many_zone()])
+    reply, wire = ask_wire(server, "m.s.test.", "A")
+    assert len(wire) <= 512
+    assert not reply.flags & dns.flags.TC and reply.flags & dns.flags.AA
+    assert _counts(wire) == (1, 30, 0, 0)
+    (a,) = reply.answer
+    assert len(a) == 30
+    assert dnslib_parse(wire).header.tc == 0
+    full, _ = ask_wire(server, "m.s.test.", "A", transport="tcp")
+    assert [len(r) for r in full.authority] == [4] and len(full.additional) == 4
+    # an answer that does not fit is still truncated to the question
+    reply, wire = ask_wire(server, "m.s.test.", "A", use_edns=0, payload=512)
+    assert reply.flags & dns.flags.TC and _counts(wire)[:3] == (1, 0, 0)
+
+
 def test_big_answer_without_edns_is_truncated_to_the_question(server: fakens.Server) -> None:
     reply, wire = ask_wire(server, BIG, "TXT")
     assert len(wire) <= 512

@@ -185,12 +185,14 @@ CASES = [
     Case("example.", "SOA", "REFUSED", Kind.REFUSED, False, why="the parent of a served zone is not served"),
     Case("www.sub", "A", "NOERROR", Kind.ANSWER, True,
          answer=["www.sub 600 A 192.0.2.61"], authority=["sub 600 NS ns1.sub", "sub 600 NS ns1"],
-         additional=["ns1.sub 600 A 192.0.2.60", "ns1 3600 A 192.0.2.1", "ns1 3600 AAAA 2001:db8::1"],
-         why="the closest enclosing zone (the child) answers, authoritatively"),
+         additional=["ns1.sub 600 A 192.0.2.60"],
+         why="the closest enclosing zone (the child) answers, authoritatively; ADDITIONAL only from "
+             "the child: ns1.example.test. is the parent's data (BIND, NSD, Knot)"),
     Case("sub", "NS", "NOERROR", Kind.ANSWER, True,
          answer=["sub 600 NS ns1.sub", "sub 600 NS ns1"],
-         additional=["ns1.sub 600 A 192.0.2.60", "ns1 3600 A 192.0.2.1", "ns1 3600 AAAA 2001:db8::1"],
-         why="NS at a served child's apex comes from the child, with no NS repeated in AUTHORITY"),
+         additional=["ns1.sub 600 A 192.0.2.60"],
+         why="NS at a served child's apex comes from the child, with no NS repeated in AUTHORITY, "
+             "and the addresses the child holds"),
     Case("@", "NS", "NOERROR", Kind.ANSWER, True, answer=APEX_NS, additional=NS_ADDRESSES,
          why="apex NS: not repeated in AUTHORITY"),
     Case("ns1", "A", "NOERROR", Kind.ANSWER, True,
@@ -226,17 +228,15 @@ CASES = [
          why="DS at an unsigned cut: NODATA from the parent with the parent's SOA"),
     Case("secure", "DS", "NOERROR", Kind.ANSWER, True,
          answer=["secure 3600 DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"],
-         authority=APEX_NS, additional=NS_ADDRESSES,
-         why="DS at a cut: answered from the parent side with AA"),
+         why="DS at a cut: answered from the parent side with AA, the DS alone (no NS, no addresses: "
+             "BIND, NSD, Knot)"),
     Case("sub", "DS", "NOERROR", Kind.ANSWER, True,
          answer=["sub 3600 DS 54321 13 2 FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210FEDCBA9876543210"],
-         authority=APEX_NS, additional=NS_ADDRESSES,
-         why="DS for a served child's apex goes to the served parent"),
+         why="DS for a served child's apex goes to the served parent, and comes alone"),
     Case("www.secure", "DS", "NOERROR", Kind.DELEGATION, False,
-         authority=["secure 3600 NS ns1",
-                    "secure 3600 DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"],
+         authority=["secure 3600 NS ns1"],
          additional=["ns1 3600 A 192.0.2.1", "ns1 3600 AAAA 2001:db8::1"],
-         dnssec_ok=True, why="DS below a cut, DO=1: referral with the cut's DS"),
+         dnssec_ok=True, why="DS below a cut, DO=1, from an unsigned zone: referral without DS (NSD, Knot, BIND)"),
     Case("www.secure", "DS", "NOERROR", Kind.DELEGATION, False,
          authority=["secure 3600 NS ns1"],
          additional=["ns1 3600 A 192.0.2.1", "ns1 3600 AAAA 2001:db8::1"],
@@ -250,8 +250,9 @@ CASES = [
          authority=APEX_NS, additional=NS_ADDRESSES, why="a CNAME chain followed to the end"),
     Case("toother", "A", "NOERROR", Kind.ANSWER, True,
          answer=["toother 3600 CNAME www.other.test.", "www.other.test. 3600 A 192.0.2.200"],
-         authority=OTHER_NS, additional=NS_ADDRESSES,
-         why="CNAME followed into another zone the server holds"),
+         authority=OTHER_NS,
+         why="CNAME followed into another zone the server holds; other.test.'s NS hosts are "
+             "example.test.'s data: no addresses"),
     Case("ext", "A", "NOERROR", Kind.CNAME, True, answer=["ext 3600 CNAME www.elsewhere.test."],
          why="CNAME out of the server's data: just the CNAME, NOERROR"),
     Case("dangling", "A", "NXDOMAIN", Kind.NXDOMAIN, True,
@@ -275,8 +276,16 @@ CASES = [
     Case("www.legacy", "A", "NOERROR", Kind.ANSWER, True,
          answer=["legacy 3600 DNAME other.test.", "www.legacy 3600 CNAME www.other.test.",
                  "www.other.test. 3600 A 192.0.2.200"],
-         authority=OTHER_NS, additional=NS_ADDRESSES,
+         authority=OTHER_NS,
          why="DNAME, a CNAME synthesized for the qname with the DNAME's TTL, the target resolved"),
+    Case("www.legacy", "CNAME", "NOERROR", Kind.ANSWER, True,
+         answer=["legacy 3600 DNAME other.test.", "www.legacy 3600 CNAME www.other.test."],
+         why="qtype CNAME below a DNAME: the DNAME and the synthesized CNAME answer it, alone "
+             "(RFC 6672 3.2; no NS, no addresses, as NSD and Knot)"),
+    Case("www.legacy", "ANY", "NOERROR", Kind.ANSWER, True,
+         answer=["legacy 3600 DNAME other.test.", "www.legacy 3600 CNAME www.other.test."],
+         authority=APEX_NS, additional=NS_ADDRESSES,
+         why="ANY below a DNAME: the synthesized CNAME answers it (RFC 1034 4.3.2 3a), with the zone's NS"),
     Case("a.b.legacy", "A", "NXDOMAIN", Kind.NXDOMAIN, True,
          answer=["legacy 3600 DNAME other.test.", "a.b.legacy 3600 CNAME a.b.other.test."],
          authority=[OTHER_SOA_NEG], why="DNAME rewrites every name below its owner; the target does not exist"),
@@ -348,6 +357,60 @@ MINIMAL_CASES = [
 @pytest.mark.parametrize("case", MINIMAL_CASES, ids=str)
 def test_minimal_responses(case: Case) -> None:
     check(MINIMAL, case)
+
+
+# additional_from="server": addresses from any zone the server holds (the default before it was "zone")
+ANY_ZONE = Engine(ZONES, EngineOptions(additional_from="server"))
+ANY_ZONE_CASES = [
+    Case("www.sub", "A", "NOERROR", Kind.ANSWER, True,
+         answer=["www.sub 600 A 192.0.2.61"], authority=["sub 600 NS ns1.sub", "sub 600 NS ns1"],
+         additional=["ns1.sub 600 A 192.0.2.60", "ns1 3600 A 192.0.2.1", "ns1 3600 AAAA 2001:db8::1"],
+         why="the child's NS host ns1.example.test. is looked up in the parent zone"),
+    Case("toother", "A", "NOERROR", Kind.ANSWER, True,
+         answer=["toother 3600 CNAME www.other.test.", "www.other.test. 3600 A 192.0.2.200"],
+         authority=OTHER_NS, additional=NS_ADDRESSES,
+         why="other.test.'s NS hosts looked up in example.test."),
+    Case("mx2", "MX", "NOERROR", Kind.ANSWER, True,
+         answer=["mx2 3600 MX 10 ns1.child"], authority=APEX_NS, additional=NS_ADDRESSES,
+         why="still no glue below a cut for an MX target"),
+]
+
+
+@pytest.mark.parametrize("case", ANY_ZONE_CASES, ids=str)
+def test_additional_from_any_zone(case: Case) -> None:
+    check(ANY_ZONE, case)
+
+
+def test_additional_from_is_checked() -> None:
+    from fakens.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="additional_from"):
+        EngineOptions(additional_from="anywhere")
+
+
+def test_additional_addresses_are_every_a_then_every_aaaa() -> None:
+    """The wire order: when a reply runs out of room, the IPv4 address of every host goes first
+    (BIND and NSD order them so), in the order the hosts are named."""
+    answer = lookup(ENGINE, "www", "A")
+    assert [(r.name.to_text(), dns.rdatatype.to_text(r.rdtype)) for r in answer.additional] == [
+        ("ns1.example.test.", "A"), ("ns2.example.test.", "A"), ("ns1.example.test.", "AAAA")]
+
+
+SIGNED = Engine([Zone.from_text(PARENT + "@ DNSKEY 257 3 13 "
+                                "mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==\n"),
+                 Zone.from_text(CHILD)])
+
+
+@pytest.mark.parametrize("dnssec_ok", [True, False], ids=["do1", "do0"])
+def test_referral_from_a_signed_zone_carries_the_ds_with_do(dnssec_ok: bool) -> None:
+    """RFC 4035 3.1.4: a signed zone's referral carries the cut's DS when the query has DO=1;
+    never with DO=0 (RFC 3225 3)."""
+    ds = ["secure 3600 DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"]
+    check(SIGNED, Case("www.secure", "A", "NOERROR", Kind.DELEGATION, False,
+                       authority=["secure 3600 NS ns1", *(ds if dnssec_ok else [])],
+                       additional=["ns1 3600 A 192.0.2.1", "ns1 3600 AAAA 2001:db8::1"], dnssec_ok=dnssec_ok))
+    check(SIGNED, Case("secure", "DS", "NOERROR", Kind.ANSWER, True, answer=ds, dnssec_ok=dnssec_ok,
+                       why="the DS query gets the DS, alone, with DO or without"))
 
 
 def test_ds_at_an_apex_without_the_parent_is_nodata_from_the_child() -> None:
