@@ -581,6 +581,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def do_OPTIONS(self) -> None:  # a browser's preflight: refused as any request with an Origin
+        self._serve("OPTIONS")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The base class's own errors (a malformed request, an unknown method) as JSON too."""
+        self.close_connection = True
+        self._send(code, {"error": message or self.responses.get(code, (f"HTTP {code}",))[0]})
+
     def _serve(self, method: str) -> None:
         control = self.server.control
         try:
@@ -650,7 +658,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     dropped[0] += 1
 
         unwatch = [server.log.watch(told) for _, server in follow.servers]
-        control.followers.add(entries)
+        with control.followed:
+            control.followers.add(entries)
         self.close_connection = True
         try:
             backlog: list[LogEntry] = []
@@ -684,9 +693,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             return  # the client went
         finally:
-            control.followers.discard(entries)
             for stop in unwatch:
                 stop()
+            with control.followed:
+                control.followers.discard(entries)
+                control.followed.notify_all()
 
     def _chunk(self, body: dict[str, Any]) -> None:
         data = (json.dumps(body, default=str) + "\n").encode()
@@ -753,7 +764,8 @@ class ControlServer:
         self.token = token or secrets.token_urlsafe(32)
         self.api = Api(target)
         self.connections: set[socket.socket] = set()
-        self.followers: set[queue.Queue[object]] = set()
+        self.followers: set[queue.Queue[object]] = set()  # the queues of the follow streams, under followed
+        self.followed = threading.Condition()
         self.stopping = threading.Event()
         self._http: _HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -789,9 +801,12 @@ class ControlServer:
         if http_server is None:
             return
         self.stopping.set()
-        for follower in list(self.followers):
-            with contextlib.suppress(queue.Full):
-                follower.put_nowait(_STOP)
+        with self.followed:
+            for follower in self.followers:
+                with contextlib.suppress(queue.Full):
+                    follower.put_nowait(_STOP)
+            # each stream ends with its last chunk before the connections are cut (a stuck client: 2 s at most)
+            self.followed.wait_for(lambda: not self.followers, timeout=2)
         http_server.shutdown()
         http_server.server_close()
         for connection in list(self.connections):  # idle keep-alive connections end now

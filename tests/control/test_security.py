@@ -4,6 +4,7 @@ and changes nothing."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -130,3 +131,17 @@ def test_a_huge_body_is_refused(control: ControlServer) -> None:
                       f"Content-Type: application/json\r\nContent-Length: {10 ** 9}\r\n\r\n").encode())
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_a_preflight_and_a_malformed_request_get_json_errors(control: ControlServer) -> None:
+    preflight = call(control, "OPTIONS", "/v1/faults", headers={"Origin": "http://evil.test",
+                                                                "Access-Control-Request-Method": "POST"})
+    assert preflight.status == 403 and "Origin" in preflight.error
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert call(control, "OPTIONS", "/v1/faults").status == 405
+    unknown = call(control, "BREW", "/v1/faults")
+    assert unknown.status == 501 and "BREW" in unknown.error
+    with socket.create_connection(control.address, timeout=TIMEOUT) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        answer = sock.recv(65536)
+    assert json.loads(answer) == {"error": "Bad request version ('ALL')"}  # no version: no status line (HTTP/0.9)
