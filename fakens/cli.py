@@ -1,4 +1,4 @@
-"""The command line: ``fakens serve`` and ``fakens zone check``.
+"""The command line: ``fakens serve``, ``fakens ctl``, ``fakens faults``, ``fakens trace`` and ``fakens zone check``.
 
     fakens serve zones/example.test.zone                 # 127.0.0.1:5053, UDP and TCP
     fakens serve zones/ --listen 127.0.0.10:53 --listen [::1]:5053 --log q.jsonl
@@ -6,23 +6,37 @@
     fakens faults [TYPE]                                  # the fault types and their documentation
     fakens trace www.example.test A --hints root.hints    # like dig +trace through a fake hierarchy
     fakens zone check zones/*.zone                        # warnings and errors with file:line
+    fakens serve zones/ --control 127.0.0.1:0 --ready-file run/ready.json
+    fakens ctl fault add "nxdomain qname=www.example.test." --ready-file run/ready.json
+    fakens ctl log --follow --ready-file run/ready.json   # see fakens.control, docs/control.md
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import datetime
+import functools
+import json
 import os
+import shlex
 import signal
 import sys
-from collections.abc import Sequence
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from fakens import __version__
+from fakens.control import ControlClient, ControlServer, ServeTarget, control_address, entry_line
 from fakens.errors import ConfigError, FakensError
+from fakens.faults.base import format_spec
 from fakens.faults.spec import load_fault_file
 from fakens.labcli import add_lab_parser, run_lab_command
 from fakens.options import DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_UDP_SIZE
+from fakens.ready import remove_ready_file, write_ready_file
 from fakens.server import Server
+from fakens.transport import Endpoint
 from fakens.zonenames import no_zone_files, zone_files
 from fakens.zones import Zone, load_zones
 
@@ -58,7 +72,15 @@ def _parser() -> argparse.ArgumentParser:
                             "(qname=**.x. is x and all below it, *.x. only below it; fakens faults lists the types)")
     serve.add_argument("--fault-file", action="append", default=[], metavar="FILE.toml",
                        help="faults from a TOML file of [[faults]] tables with the same keys, repeatable")
-    serve.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    serve.add_argument("--control", metavar="ADDR:PORT",
+                       help="serve the control endpoint (HTTP, for fakens ctl) on this loopback address; port 0: a free "
+                            "port. Needs --ready-file: its url and token are written there")
+    serve.add_argument("--ready-file", metavar="FILE",
+                       help="write FILE (JSON, mode 0600) once every socket is bound: the addresses, zones and the "
+                            "control endpoint's url and token; removed on exit")
+    talk = serve.add_mutually_exclusive_group()
+    talk.add_argument("-v", "--verbose", action="store_true", help="print a line for every query")
+    talk.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     faults = sub.add_parser("faults", help="list the fault types, or document one",
                             description="Without an argument: every fault type and what it does. "
@@ -80,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="wait this long for each server's reply (default 1)")
 
     add_lab_parser(sub)
+    _ctl_parser(sub)
 
     zone = sub.add_parser("zone", help="zone file tools")
     zone_sub = zone.add_subparsers(dest="zone_command", required=True, metavar="ZONE_COMMAND")
@@ -87,6 +110,98 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE", help="zone file or directory of zone files")
     check.add_argument("--origin", help="the zone's origin (default: from $ORIGIN, the SOA or the file name)")
     return parser
+
+READY_FILE_ENV = "FAKENS_READY_FILE"
+
+
+def _ctl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fakens ctl``: the commands, each taking --ready-file, --wait and --json wherever they are put."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--ready-file", metavar="FILE", default=argparse.SUPPRESS,
+                        help=f"the ready file of the fakens to control (default: ${READY_FILE_ENV})")
+    common.add_argument("--wait", type=float, metavar="SECONDS", default=argparse.SUPPRESS,
+                        help="wait up to SECONDS for the ready file to be written")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the endpoint's JSON (the log: one entry a line)")
+
+    def command(parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str) -> argparse.ArgumentParser:
+        return parent.add_parser(name, parents=[common], help=text, description=text)
+
+    def server_option(parser: argparse.ArgumentParser, what: str) -> None:
+        parser.add_argument("--server", metavar="NAME", help=f"{what} (needed when several servers run)")
+
+    ctl = sub.add_parser("ctl", parents=[common], help="control a running fakens serve (or lab) through its control endpoint",
+                         description="Talk to the control endpoint of a running fakens (fakens serve --control ADDR:PORT "
+                                     "--ready-file FILE), found through its ready file. Exit status: 0, 1 when the "
+                                     "endpoint refused or could not be reached (the message is printed), 2 on a wrong "
+                                     "command line.")
+    what = ctl.add_subparsers(dest="ctl_command", required=True, metavar="WHAT")
+    command(what, "servers", "the servers: addresses, zones, faults, query counts").set_defaults(handler=_ctl_servers)
+
+    fault = command(what, "fault", "add, list, change and remove faults")
+    fault_sub = fault.add_subparsers(dest="fault_command", required=True, metavar="ACTION")
+    fault.set_defaults(handler=_ctl_fault)
+    add = command(fault_sub, "add", "add a fault; it acts from the next query on")
+    add.add_argument("spec", nargs="+", metavar="SPEC",
+                     help='the fault as fakens serve --fault takes it: one quoted argument or several words, '
+                          'e.g. nxdomain qname=www.example.test.')
+    add.add_argument("--name", help="the fault's name (default: TYPE-N)")
+    server_option(add, "the server to add it to")
+    listing = command(fault_sub, "list", "the faults, with how often each was counted and fired")
+    listing.set_defaults(handler=functools.partial(_ctl_list, "faults", _fault_line))
+    server_option(listing, "only this server's")
+    change = command(fault_sub, "change", "change a fault's parameters, selector or schedule (its counts start again)")
+    change.add_argument("name", help="the fault's name")
+    change.add_argument("spec", nargs="+", metavar="KEY=VALUE", help="the keys to change, e.g. mode=refused probability=0.5")
+    server_option(change, "the server it is on")
+    remove = command(fault_sub, "remove", "remove a fault")
+    remove.add_argument("name", help="the fault's name")
+    server_option(remove, "the server it is on")
+
+    zone = command(what, "zone", "list and edit the zones served")
+    zone_sub = zone.add_subparsers(dest="zone_command", required=True, metavar="ACTION")
+    zone.set_defaults(handler=_ctl_zone)
+    zones = command(zone_sub, "list", "the zones and their serials")
+    zones.set_defaults(handler=functools.partial(_ctl_list, "zones", _zone_line))
+    server_option(zones, "only this server's")
+    edit = command(zone_sub, "edit", "edit a zone while it is served (serial + 1 unless --no-bump); "
+                                     "the server NOTIFYs its --notify secondaries")
+    edit.add_argument("origin", help="the zone, e.g. example.test.")
+    edit.add_argument("--add", action="append", default=[], metavar="RR", help='a record to add, e.g. "www 300 A 192.0.2.81"')
+    edit.add_argument("--remove", action="append", default=[], metavar="RR",
+                      help='what to remove: "www" (every RRset), "www A" (one RRset) or "www A 192.0.2.10" (one record)')
+    edit.add_argument("--replace", action="append", default=[], metavar="RR",
+                      help="a record whose RRset replaces the one of its name and type")
+    edit.add_argument("--no-bump", action="store_true", help="leave the serial as it is")
+    edit.add_argument("--serial", type=int, help="set the serial to N (lower is allowed: a deliberate mistake)")
+    server_option(edit, "the server whose zone it is")
+    bump = command(zone_sub, "bump", "raise a zone's serial by one (and NOTIFY)")
+    bump.add_argument("origin", help="the zone, e.g. example.test.")
+    server_option(bump, "the server whose zone it is")
+
+    clock = command(what, "clock", "show the clock, or move, pause or resume it (a lab's)")
+    clock.set_defaults(handler=_ctl_clock)
+    clock_sub = clock.add_subparsers(dest="clock_command", metavar="ACTION")
+    advance = command(clock_sub, "advance", "move the clock on, firing what falls due")
+    advance.add_argument("seconds", type=float, help="how far, in seconds")
+    command(clock_sub, "pause", "stop the clock")
+    command(clock_sub, "resume", "start the clock again")
+
+    timeline = command(what, "timeline", "list the timeline's events, or run one now")
+    timeline.set_defaults(handler=_ctl_timeline)
+    timeline_sub = timeline.add_subparsers(dest="timeline_command", metavar="ACTION")
+    run = command(timeline_sub, "run", "run one event now")
+    run.add_argument("index", type=int, help="the event's index (fakens ctl timeline lists them)")
+
+    log = command(what, "log", "the queries received (oldest first), or follow new ones")
+    log.set_defaults(handler=_ctl_log)
+    log.add_argument("-f", "--follow", action="store_true", help="print new queries as they come, until Ctrl-C")
+    for key, example in (("qname", "www.example.test. or **.example.test."), ("qtype", "A or A,AAAA"),
+                         ("rcode", "NXDOMAIN"), ("fault", "a fault's name or type"), ("transport", "udp or tcp"),
+                         ("client", "127.0.0.1 or 127.0.0.0/8")):
+        log.add_argument(f"--{key}", metavar=key.upper(), help=f"only queries with this {key} ({example})")
+    server_option(log, "only this server's")
+    log.add_argument("--limit", type=int, metavar="N", help="only the newest N (with --follow: show them first)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,12 +216,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _trace(args)
         if args.command == "lab":
             return run_lab_command(args)
+        if args.command == "ctl":
+            return _ctl(args)
         return _zone_check(args)
     except FakensError as e:
         print(f"fakens: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went (fakens ctl log --follow | head -1): that is the end
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 def _zone_check(args: argparse.Namespace) -> int:
@@ -143,6 +264,14 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--tcp-idle-timeout {args.tcp_idle_timeout}: must be above 0 seconds")
     if args.tcp_max_connections < 1:
         raise ConfigError(f"--tcp-max-connections {args.tcp_max_connections}: must be at least 1")
+    if args.control is not None and args.ready_file is None:
+        raise ConfigError("--control needs --ready-file FILE: the endpoint's url and the token that guards it are "
+                          "written there (mode 0600) for fakens ctl")
+    if args.control is not None:
+        control_address(args.control)  # a bad address fails before anything starts
+    if args.ready_file is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(args.ready_file)  # a stale one: nobody must read it before this server is ready
     zones = load_zones(args.zones)
     server = Server(
         zones,
@@ -162,7 +291,7 @@ def _serve(args: argparse.Namespace) -> int:
             server.faults.add(fault)
     for spec in args.fault:
         server.faults.add(spec)
-    return asyncio.run(_run(server, quiet=args.quiet))
+    return asyncio.run(_run(server, args))
 
 
 def _trace(args: argparse.Namespace) -> int:
@@ -198,32 +327,211 @@ def _faults(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(server: Server, quiet: bool) -> int:
+async def _run(server: Server, args: argparse.Namespace) -> int:
+    quiet = args.quiet
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if args.verbose:
+        server.log.watch(lambda entry: print(entry_line(entry), flush=True))
     await server.astart()
-    if not quiet:
-        where = ", ".join(str(e) for e in server.endpoints)
-        for zone in server.zones.values():
-            for warning in zone.warnings:
-                print(f"fakens: {warning}", file=sys.stderr)
-            print(f"fakens: serving {zone.origin} (serial {zone.serial}) on {where} (udp, tcp)", flush=True)
-        for fault in server.faults:
-            print(f"fakens: fault {fault}", flush=True)
-        if server.log.path:
-            print(f"fakens: logging queries to {server.log.path}", flush=True)
-        print("fakens: ready; Ctrl-C stops", flush=True)
+    control = None
     try:
+        if args.control is not None:
+            control = ControlServer(ServeTarget(server), args.control).start()
+        if args.ready_file is not None:
+            write_ready_file(args.ready_file, [server], control=control)
+        if not quiet:
+            where = ", ".join(str(e) for e in server.endpoints)
+            for zone in server.zones.values():
+                for warning in zone.warnings:
+                    print(f"fakens: {warning}", file=sys.stderr)
+                print(f"fakens: serving {zone.origin} (serial {zone.serial}) on {where} (udp, tcp)", flush=True)
+            for fault in server.faults:
+                print(f"fakens: fault {fault}", flush=True)
+            if server.log.path:
+                print(f"fakens: logging queries to {server.log.path}", flush=True)
+            if control is not None:
+                print(f"fakens: control endpoint on {control.url} (fakens ctl --ready-file {args.ready_file})", flush=True)
+            print("fakens: ready; Ctrl-C stops", flush=True)
         await stop.wait()
     finally:
+        if args.ready_file is not None:
+            remove_ready_file(args.ready_file)
+        if control is not None:
+            await control.astop()
         await server.astop()
         server.log.close()
     if not quiet:
         total = server.log.total
         print(f"fakens: stopped after {total} quer{'y' if total == 1 else 'ies'}", flush=True)
     return 0
+
+
+# -- fakens ctl ---------------------------------------------------------------------------------------
+
+
+def _ctl(args: argparse.Namespace) -> int:
+    path = getattr(args, "ready_file", None) or os.environ.get(READY_FILE_ENV)
+    if not path:
+        print(f"fakens: error: fakens ctl needs --ready-file FILE (or ${READY_FILE_ENV}): the file that "
+              f"fakens serve --control ADDR:PORT --ready-file FILE writes", file=sys.stderr)
+        return 2
+    try:
+        client = ControlClient.from_ready_file(path, wait=getattr(args, "wait", 0.0))
+        args.handler(client, args, getattr(args, "json", False))
+    except FakensError as e:
+        print(f"fakens: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _words(words: Sequence[str]) -> str:
+    """A spec given as one quoted argument, or as several words (joined, quoting kept)."""
+    return words[0] if len(words) == 1 else shlex.join(words)
+
+
+def _show(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _fault_text(fault: Mapping[str, Any]) -> str:
+    """The fault's spec without its name (shown before it)."""
+    return format_spec({k: v for k, v in fault["table"].items() if k != "name"})
+
+
+def _fault_line(fault: Mapping[str, Any], server: str | None = None) -> str:
+    where = f"{server}: " if server else ""
+    return f"{where}{fault['name']}: {_fault_text(fault)} (seen {fault['seen']}, fired {fault['fired']})"
+
+
+def _zone_line(zone: Mapping[str, Any], server: str | None = None) -> str:
+    where = f"{server}: " if server else ""
+    return f"{where}{zone['origin']} serial {zone['serial']} (version {zone['version']}, from {zone['source']})"
+
+
+def _ctl_list(what: str, line: Callable[[Mapping[str, Any], str | None], str], client: ControlClient,
+              args: argparse.Namespace, as_json: bool) -> None:
+    """``GET /v1/faults`` or ``/v1/zones``: a line each, naming its server when there are several."""
+    data = client.get(f"/v1/{what}", server=args.server)
+    if as_json:
+        return _show(data)
+    items = data[what]
+    several = len({item["server"] for item in items}) > 1
+    for item in items:
+        print(line(item, item["server"] if several else None))
+    if not items:
+        print(f"no {what}")
+    return None
+
+
+def _ctl_servers(client: ControlClient, args: argparse.Namespace, as_json: bool) -> None:
+    data = client.get("/v1/servers")
+    if as_json:
+        return _show(data)
+    count = len(data["servers"])
+    print(f"{data['name']}: {count} server{'s' if count != 1 else ''}")
+    for server in data["servers"]:
+        where = ", ".join(f"{Endpoint(a['address'], a['port'])} ({', '.join(a['transport'])})" for a in server["addresses"])
+        print(f"{server['name']} on {where}, {server['queries']} quer{'y' if server['queries'] == 1 else 'ies'}")
+        for zone in server["zones"]:
+            print(f"  zone {_zone_line(zone)}")
+        for fault in server["faults"]:
+            print(f"  fault {_fault_line(fault)}")
+        if server["notify"]:
+            print(f"  notify {', '.join(server['notify'])}")
+    return None
+
+
+def _ctl_fault(client: ControlClient, args: argparse.Namespace, as_json: bool) -> None:
+    action = args.fault_command
+    if action == "add":
+        body = {"spec": _words(args.spec), "name": args.name, "server": args.server}
+        data = client.post("/v1/faults", {k: v for k, v in body.items() if v is not None})
+        done = "added"
+    elif action == "change":
+        path = "/v1/faults/" + urllib.parse.quote(args.name, safe="")
+        data = client.patch(path, {k: v for k, v in {"spec": _words(args.spec), "server": args.server}.items() if v is not None})
+        done = "changed"
+    else:
+        data = client.delete("/v1/faults/" + urllib.parse.quote(args.name, safe=""), server=args.server)
+        done = "removed"
+    if as_json:
+        return _show(data)
+    fault = data.get("fault") or data["removed"]
+    print(f"{done} {fault['name']} on {data['server']}: {_fault_text(fault)}")
+    return None
+
+
+def _ctl_zone(client: ControlClient, args: argparse.Namespace, as_json: bool) -> None:
+    action = args.zone_command
+    body: dict[str, Any] = {"origin": args.origin}
+    if args.server is not None:
+        body["server"] = args.server
+    if action == "edit":
+        body.update(add=args.add, remove=args.remove, replace=args.replace, bump_serial=not args.no_bump)
+        if args.serial is not None:
+            body["serial"] = args.serial
+    data = client.post(f"/v1/zones/{action}", body)
+    if as_json:
+        return _show(data)
+    notified = ", ".join(f"{n['target']}" for n in data["notify"]) or "nobody (no --notify targets)"
+    print(f"{data['zone']['origin']} serial {data['old_serial']} -> {data['serial']} (version {data['version']}); "
+          f"NOTIFY to {notified}")
+    return None
+
+
+def _ctl_clock(client: ControlClient, args: argparse.Namespace, as_json: bool) -> None:
+    action = args.clock_command
+    if action is None:
+        data = client.get("/v1/clock")
+    elif action == "advance":
+        data = client.post("/v1/clock/advance", {"seconds": args.seconds})
+    else:
+        data = client.post(f"/v1/clock/{action}")
+    if as_json:
+        return _show(data)
+    now = data.get("now")
+    when = (datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat(timespec="milliseconds")
+            if isinstance(now, (int, float)) else str(now))
+    scale = data.get("scale", 1)
+    print(f"{data.get('kind', '?')} clock: {when}{' (paused)' if data.get('paused') else ''}"
+          f"{f', scale {scale}' if scale != 1 else ''}")
+    for key, value in data.items():
+        if key not in ("kind", "now", "paused", "scale"):
+            print(f"  {key}: {value}")
+    return None
+
+
+def _event_line(event: Mapping[str, Any]) -> str:
+    at = event.get("at")
+    when = f"at {at:g}s" if isinstance(at, (int, float)) else f"at {at}"
+    return f"{event.get('index', '?'):>3}  {when:<10}  {'done' if event.get('done') else 'pending':<7}  {event.get('action', '')}"
+
+
+def _ctl_timeline(client: ControlClient, args: argparse.Namespace, as_json: bool) -> None:
+    if args.timeline_command == "run":
+        data = client.post(f"/v1/timeline/{args.index}/run")
+        if not as_json:
+            print(f"ran {_event_line(data).strip()}")
+            return None
+        return _show(data)
+    data = client.get("/v1/timeline")
+    if as_json:
+        return _show(data)
+    for event in data["events"]:
+        print(_event_line(event))
+    if not data["events"]:
+        print("no timeline events")
+    return None
+
+
+def _ctl_log(client: ControlClient, args: argparse.Namespace, as_json: bool) -> None:
+    query = {key: getattr(args, key) for key in ("qname", "qtype", "rcode", "fault", "transport", "client", "server", "limit")}
+    entries = client.follow("/v1/log", **query) if args.follow else iter(client.get("/v1/log", **query)["entries"])
+    for entry in entries:
+        print(json.dumps(entry) if as_json else entry["text"], flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -261,26 +261,12 @@ def _watch_logs(lab: Hierarchy, verbose: bool, log_file: Any) -> Callable[[], No
     undo = []
     for member in lab.members:
         if member.server is not None:
-            undo.append(_subscribe(member.server.log, seen))
+            undo.append(member.server.log.watch(seen))
     def unwatch() -> None:
         for u in undo:
             u()
 
     return unwatch
-
-
-def _subscribe(log: Any, callback: Callable[[LogEntry], None]) -> Callable[[], None]:
-    watch = getattr(log, "watch", None)
-    if watch is not None:
-        return watch(callback)  # type: ignore[no-any-return]
-    original = log.append
-
-    def append(entry: LogEntry, to_file: bool = True) -> None:
-        original(entry, to_file)
-        callback(entry)
-
-    log.append = append
-    return lambda: setattr(log, "append", original)
 
 
 def _start_control(lab: Hierarchy, args: argparse.Namespace) -> Any:
@@ -300,7 +286,7 @@ def _start_control(lab: Hierarchy, args: argparse.Namespace) -> Any:
 def _write_ready(lab: Hierarchy, path: str, control: Any, config_dir: str) -> None:
     from fakens.ready import write_ready_file
 
-    servers = [m.server for m in lab.members if m.server is not None]
+    servers = {m.name: m.server for m in lab.members if m.server is not None}
     write_ready_file(path, servers, control, extra={"lab": lab.name, "config_dir": config_dir,
                                                     "root_hints": os.path.join(config_dir, "root.hints")})
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import collections
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -206,11 +206,16 @@ class QueryLog:
         self.total += 1
         if self._file is not None and to_file:
             self._pending.append(entry)
+        if self._watchers and to_file:
+            self._tell(entry)
 
     def to_file(self, entry: LogEntry) -> None:
-        """Queue an entry appended with ``to_file=False`` for the log file, now it is complete."""
+        """Queue an entry appended with ``to_file=False`` for the log file (and tell the
+        watchers of it), now it is complete."""
         if self._file is not None:
             self._pending.append(entry)
+        if self._watchers:
+            self._tell(entry)
 
     def flush(self) -> None:
         """Write entries not yet in the log file."""
@@ -309,6 +314,35 @@ class QueryLog:
         >>> server.log.to_pcap("queries.pcap", server.log.entries(qname="**.example.test."))
         """
         return pcap.write(path_or_file, list(self._entries) if entries is None else entries)
+
+    # -- watchers: told of every entry once it is complete (fakens serve -v, the control endpoint's follow)
+
+    _watchers: tuple[Callable[[LogEntry], object], ...] = ()
+
+    def watch(self, callback: Callable[[LogEntry], object]) -> Callable[[], None]:
+        """Call ``callback(entry)`` for every entry from now on, once it is complete (a
+        transfer's when it ends), in the thread that serves the query: it must be quick and
+        must not block (put it on a queue). One that raises is unwatched. Returns the function
+        that stops it (idempotent). Thread-safe; a log nobody watches pays one test per query."""
+        with _watch_lock:
+            self._watchers = (*self._watchers, callback)
+
+        def unwatch() -> None:
+            with _watch_lock:
+                self._watchers = tuple(w for w in self._watchers if w is not callback)
+
+        return unwatch
+
+    def _tell(self, entry: LogEntry) -> None:
+        for callback in self._watchers:
+            try:
+                callback(entry)
+            except Exception:  # a broken watcher must not break the query
+                with _watch_lock:
+                    self._watchers = tuple(w for w in self._watchers if w is not callback)
+
+
+_watch_lock = threading.Lock()
 
 
 def _describe(selector: Selector | None, criteria: Mapping[str, Any]) -> str:
