@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--udp-size", type=int, default=DEFAULT_UDP_SIZE, metavar="BYTES",
                        help=f"the server's EDNS UDP size, 512-65535 (default {DEFAULT_UDP_SIZE})")
     serve.add_argument("--minimal-responses", action="store_true", help="no NS/additional data in positive answers")
+    serve.add_argument("--additional-from", choices=["zone", "server"], default="zone",
+                       help="addresses in ADDITIONAL from the answering zone only (zone, as NSD, Knot and BIND) "
+                            "or from any zone served (server)")
     serve.add_argument("--any", choices=["all", "rfc8482"], default="all", dest="any_mode",
                        help="answer ANY with every RRset (all) or one HINFO (rfc8482)")
     serve.add_argument("--tcp-idle-timeout", type=float, default=DEFAULT_TCP_IDLE_TIMEOUT, metavar="SECONDS",
@@ -282,6 +285,7 @@ def _serve(args: argparse.Namespace) -> int:
         udp_size=args.udp_size,
         minimal_responses=args.minimal_responses,
         any_mode=args.any_mode,
+        additional_from=args.additional_from,
         tcp_idle_timeout=args.tcp_idle_timeout,
         tcp_max_connections=args.tcp_max_connections,
         log_file=args.log,

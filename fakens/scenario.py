@@ -86,7 +86,7 @@ ACTIONS = {
     "start": ("server",),
 }
 _COMMON_EVENT_KEYS = ("at", "action", "description")
-SERVER_OPTIONS = ("nsid", "udp_size", "minimal_responses", "any_mode", "version", "tcp_idle_timeout",
+SERVER_OPTIONS = ("nsid", "udp_size", "minimal_responses", "any_mode", "additional_from", "version", "tcp_idle_timeout",
                   "tcp_max_connections", "allow_transfer", "allow_notify", "notify", "ixfr_as_axfr",
                   "transfer_requires_tsig", "tsig_keys", "notify_key", "tsig_time_offset", "notify_retry",
                   "notify_attempts")

@@ -64,7 +64,9 @@ class Server:
     - ``name``: how the log and CHAOS ``id.server.`` name this server.
     - ``nsid``: the NSID option value (RFC 5001), sent when asked.
     - ``udp_size``: the server's EDNS UDP size (default 1232).
-    - ``minimal_responses``, ``any_mode``, ``version``: see EngineOptions.
+    - ``minimal_responses``, ``any_mode``, ``version``, ``additional_from`` (``"zone"``:
+      ADDITIONAL addresses only from the answering zone, as NSD, Knot and BIND; ``"server"``:
+      from any zone this server holds): see EngineOptions.
     - ``tcp_idle_timeout`` (10 s), ``tcp_max_connections`` (100).
     - ``notify``: ``"ADDR:PORT"`` of secondaries to NOTIFY after an edit.
     - ``allow_transfer`` / ``allow_notify``: networks allowed (None: any).
@@ -91,6 +93,7 @@ class Server:
         minimal_responses: bool = False,
         any_mode: str = "all",
         version: str | None = "fakens",
+        additional_from: str = "zone",
         tcp_idle_timeout: float = DEFAULT_TCP_IDLE_TIMEOUT,
         tcp_max_connections: int = DEFAULT_TCP_MAX_CONNECTIONS,
         notify: Sequence[str | tuple[str, int]] = (),
@@ -120,7 +123,8 @@ class Server:
         self.name = name
         self.listen = [parse_listen(item) for item in listen]
         self.engine = Engine(load_zones(zones), EngineOptions(
-            minimal_responses=minimal_responses, any_mode=any_mode, identity=name, version=version))
+            minimal_responses=minimal_responses, any_mode=any_mode, identity=name, version=version,
+            additional_from=additional_from))
         self.clock: Clock = clock or SystemClock()
         self.notifier = Notifier(list(options.notify), options.notify_retry, options.notify_attempts,
                                  options.keyring, options.notify_key, self.clock, options.tsig_time_offset)

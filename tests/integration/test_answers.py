@@ -131,3 +131,36 @@ def test_dnspython_query_functions_work(server: fakens.Server) -> None:
     assert [r.address for r in reply.answer[0]] == ["2001:db8::25"]
     reply = dns.query.tcp(query, host, port=port, timeout=5)
     assert [r.address for r in reply.answer[0]] == ["2001:db8::25"]
+
+
+PARENT = """
+$ORIGIN parent.test.
+$TTL 300
+@      SOA ns1 hostmaster 1 3600 600 86400 300
+@      NS  ns1
+ns1    A   192.0.2.1
+child  NS  ns.child
+ns.child A 192.0.2.53
+"""
+CHILD = """
+$ORIGIN child.parent.test.
+$TTL 300
+@      SOA ns hostmaster 1 3600 600 86400 300
+@      NS  ns
+@      MX  10 ns1.parent.test.
+ns     A   192.0.2.53
+"""
+
+
+@pytest.mark.parametrize(("additional_from", "expected"), [("zone", set()), ("server", {"192.0.2.1"})])
+def test_additional_from_the_answering_zone_or_the_server(make_server: Callable[..., fakens.Server],
+                                                          additional_from: str, expected: set[str]) -> None:
+    """An MX target in another zone of the same server gets no address by default (as NSD,
+    Knot and BIND); additional_from="server" adds it from that zone."""
+    server = make_server([PARENT, CHILD], additional_from=additional_from)
+    host, port = server.addresses[0]
+    reply = dns.query.udp(dns.message.make_query("child.parent.test.", "MX"), host, port=port, timeout=2)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.answer
+    addresses = {rd.address for rrset in reply.additional if rrset.name == dns.name.from_text("ns1.parent.test.")
+                 for rd in rrset}
+    assert addresses == expected
