@@ -23,6 +23,7 @@ from fakens.faults.spec import load_fault_file
 from fakens.labcli import add_lab_parser, run_lab_command
 from fakens.options import DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_UDP_SIZE
 from fakens.server import Server
+from fakens.zonefile import DEFAULT_MAX_GENERATE, DEFAULT_MAX_RECORDS, ZoneLimits
 from fakens.zonenames import no_zone_files, zone_files
 from fakens.zones import Zone, load_zones
 
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--fault-file", action="append", default=[], metavar="FILE.toml",
                        help="faults from a TOML file of [[faults]] tables with the same keys, repeatable")
     serve.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _add_zone_limits(serve)
 
     faults = sub.add_parser("faults", help="list the fault types, or document one",
                             description="Without an argument: every fault type and what it does. "
@@ -86,7 +88,22 @@ def _parser() -> argparse.ArgumentParser:
     check = zone_sub.add_parser("check", help="load zone files and print warnings and errors with file:line")
     check.add_argument("files", nargs="+", metavar="FILE", help="zone file or directory of zone files")
     check.add_argument("--origin", help="the zone's origin (default: from $ORIGIN, the SOA or the file name)")
+    _add_zone_limits(check)
     return parser
+
+
+def _add_zone_limits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
+                        help=f"refuse a zone of more than N records (default {DEFAULT_MAX_RECORDS:,})")
+    parser.add_argument("--max-generate", type=int, default=DEFAULT_MAX_GENERATE, metavar="N",
+                        help=f"refuse a $GENERATE of more than N records (default {DEFAULT_MAX_GENERATE:,})")
+
+
+def _zone_limits(args: argparse.Namespace) -> ZoneLimits:
+    for option, value in (("--max-records", args.max_records), ("--max-generate", args.max_generate)):
+        if value < 1:
+            raise ConfigError(f"{option} {value}: must be at least 1")
+    return ZoneLimits(max_records=args.max_records, max_generate=args.max_generate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _zone_check(args: argparse.Namespace) -> int:
+    limits = _zone_limits(args)
     errors = 0
     paths: list[str] = []
     for item in args.files:
@@ -123,7 +141,7 @@ def _zone_check(args: argparse.Namespace) -> int:
             paths.append(item)
     for path in paths:
         try:
-            zone = Zone.from_file(path, origin=args.origin)
+            zone = Zone.from_file(path, origin=args.origin, limits=limits)
         except FakensError as e:
             print(f"error: {e}")
             errors += 1
@@ -143,7 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--tcp-idle-timeout {args.tcp_idle_timeout}: must be above 0 seconds")
     if args.tcp_max_connections < 1:
         raise ConfigError(f"--tcp-max-connections {args.tcp_max_connections}: must be at least 1")
-    zones = load_zones(args.zones)
+    zones = load_zones(args.zones, limits=_zone_limits(args))
     server = Server(
         zones,
         listen=args.listen or [DEFAULT_LISTEN],

@@ -248,6 +248,9 @@ class _Tokenizer(dns.tokenizer.Tokenizer):
         return str(self.filename), line
 
 
+_CLASSES = frozenset({"IN", "CH", "CHAOS", "HS", "HESIOD", "CS", "NONE", "ANY"})
+
+
 class _Fail(Exception):
     """An error in the file: the message and hint; the reader adds the place."""
 
@@ -456,7 +459,7 @@ class _Reader:
             if ttl is None and token.value[:1].isdigit():
                 ttl = self._ttl(token.value, "TTL", place)
                 continue
-            if rdclass is None:
+            if rdclass is None and (token.value.upper() in _CLASSES or token.value[:5].upper() == "CLASS"):
                 try:
                     rdclass = dns.rdataclass.from_text(token.value)
                     continue
@@ -1010,6 +1013,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]] = {}
     places = RecordPlaces()
     outside: dict[Where, list[Name]] = {}
+    apex_raw = apex.labels
     apex_labels = tuple(label.lower() for label in apex.labels)
     depth = len(apex_labels)
     last_name: Name | None = None
@@ -1017,7 +1021,8 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     for name, ttl, rdata, place in records:
         if name is not last_name:
             labels = name.labels
-            if len(labels) < depth or tuple(label.lower() for label in labels[len(labels) - depth:]) != apex_labels:
+            if len(labels) < depth or (labels[len(labels) - depth:] != apex_raw and tuple(
+                    label.lower() for label in labels[len(labels) - depth:]) != apex_labels):
                 outside.setdefault(place, []).append(name)
                 continue
             node = nodes.setdefault(name, {})
@@ -1045,7 +1050,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     for name, node in nodes.items():
         for rrset in node.values():
             _check_size(name, rrset, places)
-    version = ZoneVersion(apex, nodes, where=places.first, record_where=places)
+    version = ZoneVersion(apex, nodes, where=places.first, record_where=places, copy=False)
     return version, warnings
 
 
@@ -1062,11 +1067,11 @@ def _check_size(name: Name, rrset: dns.rrset.RRset, places: RecordPlaces) -> Non
     """Refuse an RRset that no DNS message can carry: its records with the question
     for them are over 65,535 octets (fakens would SERVFAIL every query for it and
     every AXFR of the zone)."""
-    fixed = 12 + len(name.to_wire() or b"") + 4  # header and question
     per_record = 2 + 10  # a compressed owner, type, class, TTL and data length
     bound = _RDATA_BOUND.get(rrset.rdtype)
-    if bound is not None and fixed + len(rrset) * (per_record + bound) <= MAX_MESSAGE:
+    if bound is not None and 12 + 255 + 4 + len(rrset) * (per_record + bound) <= MAX_MESSAGE:
         return
+    fixed = 12 + len(name.to_wire() or b"") + 4  # header and question
     sizes = [len(rdata.to_wire() or b"") for rdata in rrset]
     text = dns.rdatatype.to_text(rrset.rdtype)
     biggest = max(sizes)

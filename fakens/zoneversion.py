@@ -113,11 +113,16 @@ class ZoneVersion:
         rdclass: dns.rdataclass.RdataClass = dns.rdataclass.IN,
         where: Mapping[tuple[Name, RdataType], Where] | None = None,
         record_where: Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where] | None = None,
+        *,
+        copy: bool = True,
     ) -> None:
+        """*copy* False: *nodes* is a new dict of RRsets each owned by its name (as the
+        zone file reader makes them), kept as it is: loading a big zone hashes every
+        name once less."""
         self.origin = origin
         self.rdclass = rdclass
         # Each RRset is stored owned by its name, so answers share it without a copy.
-        self.nodes: Mapping[Name, Node] = {
+        self.nodes: Mapping[Name, Node] = nodes if not copy else {
             owner: {key: to_rrset(owner, rdataset) for key, rdataset in node.items()} for owner, node in nodes.items()
         }
         self.number = next(_version_numbers)
@@ -125,12 +130,20 @@ class ZoneVersion:
         """The place of each RRset's first record in the zone file."""
         self.record_where: Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where] = record_where or {}
         """The place of each record in the zone file."""
-        names: set[Name] = set()
+        names: set[Name] = {origin}
         cuts: set[Name] = set()
+        below = len(origin.labels) + 1
+        ns = (dns.rdatatype.NS, _NONE)
         for owner, node in nodes.items():
             if not node:
                 continue
-            if owner != origin and (dns.rdatatype.NS, _NONE) in node:
+            depth = len(owner.labels)
+            if depth == below:  # the parent is the origin (most names): no walk up
+                names.add(owner)
+                if ns in node:
+                    cuts.add(owner)
+                continue
+            if ns in node and (depth != below - 1 or owner != origin):
                 cuts.add(owner)
             name = owner
             while name not in names:
