@@ -1036,12 +1036,13 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             warnings.append(ZoneWarning(
                 place, "ttl-mismatch",
                 f"{name} {dns.rdatatype.to_text(rdata.rdtype)}: TTL {ttl} differs from {rrset.ttl} "
-                f"earlier in the RRset (RFC 2181 5.2); the RRset is served with TTL {min(ttl, rrset.ttl)}"))
+                f"earlier in the RRset (RFC 2181 5.2); the RRset is served with TTL {rrset.ttl}, the first, "
+                f"as BIND does"))
         if rdata.rdtype == soa_type and len(rrset):
             warnings.append(ZoneWarning(place, "second-soa", "a second SOA record at the apex; the first is served"))
             continue
         size = len(rrset)
-        rrset.add(rdata, ttl)
+        rrset.add(rdata)
         if len(rrset) != size:
             places.add(name, rdata.rdtype, rdata, place)
     for place, names in outside.items():
