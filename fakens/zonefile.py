@@ -602,20 +602,30 @@ class _Reader:
                         "($GENERATE 1-9 host$ 3600 A 192.0.2.$) or put '$TTL 3600' before it")
         if ttl is None:
             ttl = self.default_ttl if self.default_ttl is not None else self.last_ttl
+        constant: dns.rdata.Rdata | None = None  # the data when it has no $: parsed once
+        type_text = dns.rdatatype.to_text(rdtype)
         for i in range(start, stop + 1, step):
             owner_text = _substitute(lhs_parts, i)
             data_text = _substitute(rhs_parts, i)
-            what = f"$GENERATE at {i} ({_shorten(owner_text)} {dns.rdatatype.to_text(rdtype)} {_shorten(data_text)})"
+
+            def what() -> str:
+                return f"$GENERATE at {i} ({_shorten(owner_text)} {type_text} {_shorten(data_text)})"  # noqa: B023
+
             try:
                 name = dns.name.from_text(owner_text, origin)
             except dns.exception.DNSException as e:
-                raise _Fail(f"{what}: the owner name: {_describe(e, origin)}") from None
-            try:
-                rdata = self._rdata(rdclass, rdtype, _Tokenizer(data_text, src.path, self), origin, place)
-            except _Fail as e:
-                raise _Fail(f"{what}: {e}") from None
-            except dns.exception.DNSException as e:
-                raise _Fail(f"{what}: {_describe(e)}") from None
+                raise _Fail(f"{what()}: the owner name: {_describe(e, origin)}") from None
+            if constant is not None:
+                rdata = constant
+            else:
+                try:
+                    rdata = self._rdata(rdclass, rdtype, _Tokenizer(data_text, src.path, self), origin, place)
+                except _Fail as e:
+                    raise _Fail(f"{what()}: {e}") from None
+                except dns.exception.DNSException as e:
+                    raise _Fail(f"{what()}: {_describe(e)}") from None
+                if all(isinstance(part, str) for part in rhs_parts):
+                    constant = rdata
             self._add(name, ttl, rdata, place)
 
 
