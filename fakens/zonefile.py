@@ -108,7 +108,7 @@ def read_text(text: str, filename: str = "<text>", origin: Name | None = None,
     """
     reader = _Reader(limits or ZoneLimits())
     reader.read(_Source(_Tokenizer(text, filename, reader), filename, None, origin, None))
-    return _build(reader.loaded, origin, filename)
+    return _built(reader.loaded, origin, filename)
 
 
 def read_file(path: str | os.PathLike[str], origin: Name | None = None,
@@ -132,7 +132,7 @@ def read_file(path: str | os.PathLike[str], origin: Name | None = None,
         if first:
             tok.ungotten_char = first
         reader.read(_Source(tok, path, ident, origin or origin_from_filename(path), None))
-    return _build(reader.loaded, origin, path)
+    return _built(reader.loaded, origin, path)
 
 
 # -- opening files ---------------------------------------------------------------------------
@@ -316,9 +316,10 @@ class _Reader:
         except MemoryError:
             count = len(self.loaded.records)
             self.loaded = _Loaded()
-            raise ZoneError(f"{self._where()}: out of memory after {count:,} records; the zone is larger than "
-                            f"this machine can hold (about 1 KB a record): lower max_records (--max-records) "
-                            f"to refuse such zones early; nothing from this zone was loaded") from None
+            raise ZoneError(f"{self._where()}: {_out_of_memory(count)}") from None
+        except Exception as e:  # a bug of fakens or dnspython: still placed, never a traceback
+            raise ZoneError(f"{self._where()}: fakens could not read this ({type(e).__name__}: {e}; please "
+                            f"report it); nothing from this zone was loaded") from e
         finally:
             for source in self.stack[1:]:
                 if source.file is not None:
@@ -417,7 +418,9 @@ class _Reader:
             f.close()
             raise _Fail(f"$INCLUDE {shown}: an include loop, {path} is already being read: "
                         f"{self._chain(place)} -> {path}; remove one of these $INCLUDE lines")
-        new = _Source(_Tokenizer(f, path, self), path, ident, origin, place, file=f)
+        # the included file starts with the current owner (as BIND and NSD read it); when it ends,
+        # the including file's own owner and origin hold again
+        new = _Source(_Tokenizer(f, path, self), path, ident, origin, place, src.last_name, file=f)
         self.stack.append(new)
 
     def _chain(self, place: Where) -> str:
@@ -650,6 +653,12 @@ def _check_absolute(rdata: dns.rdata.Rdata) -> None:
     except dns.name.NeedAbsoluteNameOrOrigin:
         raise _Fail("relative name in the record's data but no origin is known; start the file with "
                     "'$ORIGIN example.test.' or give the zone's origin, or end the name with a dot") from None
+
+
+def _out_of_memory(count: int) -> str:
+    return (f"out of memory after {count:,} records; the zone is larger than this machine can hold "
+            f"(about 1.4 KB a record): lower max_records (--max-records) to refuse such zones early; "
+            f"nothing from this zone was loaded")
 
 
 def _too_many(limit: int, already: int | None = None) -> str:
@@ -991,6 +1000,15 @@ def _shorten(text: str, size: int = 60) -> str:
 
 
 # -- building the version ---------------------------------------------------------------------
+
+def _built(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersion, list[ZoneWarning]]:
+    count = len(loaded.records)
+    try:
+        return _build(loaded, origin, source)
+    except MemoryError:
+        loaded.records.clear()
+        raise ZoneError(f"{source}: {_out_of_memory(count)}") from None
+
 
 def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersion, list[ZoneWarning]]:
     """The version the records make, leniently: records outside the zone, TTLs that

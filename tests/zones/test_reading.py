@@ -137,6 +137,13 @@ def test_origin_and_owner_are_the_including_files_after_an_include(tmp_path: Pat
     assert texts(zone, "x", "A") == ["192.0.2.7"]
 
 
+def test_an_included_file_starts_with_the_current_owner(tmp_path: Path) -> None:
+    (tmp_path / "blank.inc").write_text('  TXT "owned by ns1, the owner before the $INCLUDE"\n')
+    path = write(tmp_path / "zone.test.zone", HEAD + "$INCLUDE blank.inc\n")
+    assert texts(Zone.from_file(path), "ns1", "TXT") == ['"owned by ns1, the owner before the $INCLUDE"']
+    assert error_of("  TXT \"x\"\n" + HEAD).startswith("<text>:1: the line starts with a blank")
+
+
 # -- $INCLUDE of what is not a file, loops, depth (issue 10) ---------------------------------
 
 @pytest.mark.parametrize(("target", "kind"), [("/dev/zero", "a character device"), ("/dev/null", "a character device")])
@@ -303,6 +310,21 @@ def test_limits_reach_load_zones_and_directories(tmp_path: Path) -> None:
 def test_limits_are_checked(bad: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match="ZoneLimits"):
         ZoneLimits(**bad)  # type: ignore[arg-type]
+
+
+def test_running_out_of_memory_is_a_zone_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fakens.zonefile
+
+    real = fakens.zonefile._Reader._add
+
+    def add(self: fakens.zonefile._Reader, *args: object) -> None:
+        if len(self.loaded.records) >= 100:
+            raise MemoryError
+        real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fakens.zonefile._Reader, "_add", add)
+    message = error_of(HEAD + "$GENERATE 1-1000 h$ A 10.0.0.1\n")
+    assert message.startswith("<text>:8: out of memory after 100 records") and "--max-records" in message
 
 
 # -- names over 255 octets (issue 10): an error at file:line, never a traceback ----------------
