@@ -138,9 +138,9 @@ def test_origin_and_owner_are_the_including_files_after_an_include(tmp_path: Pat
 
 
 def test_an_included_file_starts_with_the_current_owner(tmp_path: Path) -> None:
-    (tmp_path / "blank.inc").write_text('  TXT "owned by ns1, the owner before the $INCLUDE"\n')
+    (tmp_path / "blank.inc").write_text('  TXT "owned by ns2, the owner before the $INCLUDE"\n')
     path = write(tmp_path / "zone.test.zone", HEAD + "$INCLUDE blank.inc\n")
-    assert texts(Zone.from_file(path), "ns1", "TXT") == ['"owned by ns1, the owner before the $INCLUDE"']
+    assert texts(Zone.from_file(path), "ns2", "TXT") == ['"owned by ns2, the owner before the $INCLUDE"']
     assert error_of("  TXT \"x\"\n" + HEAD).startswith("<text>:1: the line starts with a blank")
 
 
