@@ -21,6 +21,7 @@ docs/zones.md describes the rules; this module is their implementation.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -107,7 +108,8 @@ def read_text(text: str, filename: str = "<text>", origin: Name | None = None,
     is not *origin*). ``$INCLUDE`` paths are relative to the working directory.
     """
     reader = _Reader(limits or ZoneLimits())
-    reader.read(_Source(_Tokenizer(text, filename, reader), filename, None, origin, None))
+    lines = io.StringIO(text, newline=None)  # \r\n and \r read as \n, as for files
+    reader.read(_Source(_Tokenizer(lines, filename, reader), filename, None, origin, None))
     return _built(reader.loaded, origin, filename)
 
 
@@ -128,9 +130,8 @@ def read_file(path: str | os.PathLike[str], origin: Name | None = None,
         if first == "\ufeff":
             raise ZoneError(f"{path}:1: the file starts with a byte-order mark (U+FEFF); save it without one "
                             f"(BIND and NSD refuse such a file too); nothing from this zone was loaded")
+        f.seek(0)
         tok = _Tokenizer(f, path, reader)
-        if first:
-            tok.ungotten_char = first
         reader.read(_Source(tok, path, ident, origin or origin_from_filename(path), None))
     return _built(reader.loaded, origin, path)
 
@@ -280,7 +281,6 @@ class _Loaded:
 
     records: list[tuple[Name, int, dns.rdata.Rdata, Where]] = field(default_factory=list)
     warnings: list[ZoneWarning] = field(default_factory=list)
-    limits: ZoneLimits = field(default_factory=ZoneLimits)
 
 
 class _Reader:
@@ -298,7 +298,7 @@ class _Reader:
 
     def __init__(self, limits: ZoneLimits) -> None:
         self.limits = limits
-        self.loaded = _Loaded(limits=limits)
+        self.loaded = _Loaded()
         self.default_ttl: int | None = None
         self.last_ttl: int | None = None
         self.stack: list[_Source] = []

@@ -152,6 +152,7 @@ _PACKAGES = {
     "dig": "bind9-dnsutils",
     "named": "bind9",
     "named-checkzone": "bind9-utils",
+    "nsd-checkzone": "nsd",
     "kdig": "knot-dnsutils",
     "unbound": "unbound",
     "unbound-control": "unbound",
