@@ -657,7 +657,7 @@ def _check_absolute(rdata: dns.rdata.Rdata) -> None:
 
 def _out_of_memory(count: int) -> str:
     return (f"out of memory after {count:,} records; the zone is larger than this machine can hold "
-            f"(about 1.4 KB a record): lower max_records (--max-records) to refuse such zones early; "
+            f"(about 1.5 KB a record): lower max_records (--max-records) to refuse such zones early; "
             f"nothing from this zone was loaded")
 
 
