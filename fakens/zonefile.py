@@ -518,13 +518,12 @@ class _Reader:
         raise _Fail("the record has no TTL and none came before it; give it one ('www 3600 A 192.0.2.1') "
                     "or put '$TTL 3600' at the top of the file")
 
-    def _add(self, name: Name, ttl: int | None, rdata: dns.rdata.Rdata, place: Where) -> None:
-        if ttl is not None:
-            self.last_ttl = ttl
+    def _add(self, name: Name, ttl: int, rdata: dns.rdata.Rdata, place: Where) -> None:
+        self.last_ttl = ttl  # BIND's "last TTL" is every record's, written or taken
         records = self.loaded.records
         if len(records) >= self.limits.max_records:
             raise _Fail(_too_many(self.limits.max_records), place)
-        records.append((name, cast(int, ttl), rdata, place))
+        records.append((name, ttl, rdata, place))
 
     def _name(self, text: str, origin: Name | None, what: str, token: dns.tokenizer.Token | None = None) -> Name:
         if token is not None and not token.is_identifier():
@@ -553,10 +552,10 @@ class _Reader:
             tokens = _rest_of_record(tok, recorded)
             lenient = LENIENT_FORMS.get(rdtype)
             found = lenient.read(rdclass, rdtype, tokens) if lenient is not None else None
-            if found is None:
+            if lenient is None or found is None:
                 raise _Fail(_data_error(rdtype, e, origin)) from None
             rdata, note = found
-            self.warn(place, lenient.code if lenient else "lenient", note)
+            self.warn(place, lenient.code, note)
         except (ValueError, TypeError, UnicodeError, OverflowError) as e:  # pragma: no cover - dnspython wraps these
             raise _Fail(_data_error(rdtype, e, origin)) from None
         finally:
@@ -604,7 +603,7 @@ class _Reader:
             raise _Fail("the $GENERATE has no TTL and none came before it; give it one "
                         "($GENERATE 1-9 host$ 3600 A 192.0.2.$) or put '$TTL 3600' before it")
         if ttl is None:
-            ttl = self.default_ttl if self.default_ttl is not None else self.last_ttl
+            ttl = cast(int, self.default_ttl if self.default_ttl is not None else self.last_ttl)
         constant: dns.rdata.Rdata | None = None  # the data when it has no $: parsed once
         type_text = dns.rdatatype.to_text(rdtype)
         for i in range(start, stop + 1, step):
