@@ -37,6 +37,7 @@ from fakens.options import DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS
 from fakens.ready import remove_ready_file, write_ready_file
 from fakens.server import Server
 from fakens.transport import Endpoint
+from fakens.zonefile import DEFAULT_MAX_GENERATE, DEFAULT_MAX_RECORDS, ZoneLimits
 from fakens.zonenames import no_zone_files, zone_files
 from fakens.zones import Zone, load_zones
 
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     talk = serve.add_mutually_exclusive_group()
     talk.add_argument("-v", "--verbose", action="store_true", help="print a line for every query")
     talk.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _add_zone_limits(serve)
 
     faults = sub.add_parser("faults", help="list the fault types, or document one",
                             description="Without an argument: every fault type and what it does. "
@@ -112,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     check = zone_sub.add_parser("check", help="load zone files and print warnings and errors with file:line")
     check.add_argument("files", nargs="+", metavar="FILE", help="zone file or directory of zone files")
     check.add_argument("--origin", help="the zone's origin (default: from $ORIGIN, the SOA or the file name)")
+    _add_zone_limits(check)
     return parser
 
 READY_FILE_ENV = "FAKENS_READY_FILE"
@@ -207,6 +210,20 @@ def _ctl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     log.add_argument("--limit", type=int, metavar="N", help="only the newest N (with --follow: show them first)")
 
 
+def _add_zone_limits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
+                        help=f"refuse a zone of more than N records (default {DEFAULT_MAX_RECORDS:,})")
+    parser.add_argument("--max-generate", type=int, default=DEFAULT_MAX_GENERATE, metavar="N",
+                        help=f"refuse a $GENERATE of more than N records (default {DEFAULT_MAX_GENERATE:,})")
+
+
+def _zone_limits(args: argparse.Namespace) -> ZoneLimits:
+    for option, value in (("--max-records", args.max_records), ("--max-generate", args.max_generate)):
+        if value < 1:
+            raise ConfigError(f"{option} {value}: must be at least 1")
+    return ZoneLimits(max_records=args.max_records, max_generate=args.max_generate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -234,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _zone_check(args: argparse.Namespace) -> int:
+    limits = _zone_limits(args)
     errors = 0
     paths: list[str] = []
     for item in args.files:
@@ -247,7 +265,7 @@ def _zone_check(args: argparse.Namespace) -> int:
             paths.append(item)
     for path in paths:
         try:
-            zone = Zone.from_file(path, origin=args.origin)
+            zone = Zone.from_file(path, origin=args.origin, limits=limits)
         except FakensError as e:
             print(f"error: {e}")
             errors += 1
@@ -275,7 +293,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.ready_file is not None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(args.ready_file)  # a stale one: nobody must read it before this server is ready
-    zones = load_zones(args.zones)
+    zones = load_zones(args.zones, limits=_zone_limits(args))
     server = Server(
         zones,
         listen=args.listen or [DEFAULT_LISTEN],

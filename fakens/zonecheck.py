@@ -84,6 +84,12 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
                          f"{name} {dns.rdatatype.to_text(rdtype)} points at {target}, which is a CNAME "
                          f"(RFC 2181 10.3)", rdata)
         for label in name.relativize(origin).labels:
+            if not label.isascii():
+                shown = dns.name.Name([label]).to_text()
+                warn(name, next(iter(types)), "bad-hostname",
+                     f"{name}: label {shown!r} has bytes outside ASCII, served as they are (as BIND and NSD do; "
+                     f"BIND warns too); an internationalized name is written as IDNA, xn--...")
+                continue
             text = label.decode("ascii", "replace")
             if label == b"*" or text.startswith("_"):
                 continue

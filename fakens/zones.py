@@ -50,7 +50,7 @@ import dns.zonefile
 from fakens.errors import ZoneError
 from fakens.serial import serial_add, serial_gt
 from fakens.zonecheck import ZoneWarning, check_version
-from fakens.zonefile import read_file, read_text
+from fakens.zonefile import ZoneLimits, read_file, read_text
 from fakens.zonenames import ZONE_FILE_SUFFIXES, no_zone_files, zone_files
 from fakens.zoneversion import Name, Node, RdataType, TypeKey, Where, ZoneVersion, to_rrset
 
@@ -64,6 +64,7 @@ __all__ = [
     "TypeKey",
     "Where",
     "Zone",
+    "ZoneLimits",
     "ZoneVersion",
     "ZoneWarning",
     "load_zones",
@@ -98,21 +99,26 @@ class Zone:
         self._listeners: list[Callable[[], ChangeListener | None]] = []  # weak for bound methods
 
     @classmethod
-    def from_text(cls, text: str, origin: str | Name | None = None, filename: str = "<text>") -> Zone:
+    def from_text(cls, text: str, origin: str | Name | None = None, filename: str = "<text>", *,
+                  limits: ZoneLimits | None = None) -> Zone:
         """Load a zone from master-file text.
 
         *origin* is needed when the text has relative names before any
-        ``$ORIGIN``; the zone's apex is the owner of its SOA.
+        ``$ORIGIN``; the zone's apex is the owner of its SOA. *limits* bounds
+        what the text may make (records, ``$GENERATE``, ``$INCLUDE`` depth;
+        docs/zones.md).
         """
-        return cls._checked(*read_text(text, filename, _as_name(origin)), filename)
+        return cls._checked(*read_text(text, filename, _as_name(origin), limits), filename)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], origin: str | Name | None = None) -> Zone:
+    def from_file(cls, path: str | os.PathLike[str], origin: str | Name | None = None, *,
+                  limits: ZoneLimits | None = None) -> Zone:
         """Load a zone file. Without *origin*, the file name gives the origin for
         relative names before any ``$ORIGIN`` (``example.test.zone``,
-        ``db.example.test``, ``root.zone`` for the root)."""
+        ``db.example.test``, ``root.zone`` for the root). *limits*: as for
+        :meth:`from_text`."""
         path = os.fspath(path)
-        return cls._checked(*read_file(path, _as_name(origin)), path)
+        return cls._checked(*read_file(path, _as_name(origin), limits), path)
 
     @classmethod
     def _checked(cls, version: ZoneVersion, warnings: list[ZoneWarning], source: str) -> Zone:
@@ -322,11 +328,12 @@ def _as_name(origin: str | Name | None) -> Name | None:
     return dns.name.from_text(origin) if isinstance(origin, str) else origin
 
 
-def load_zones(sources: Iterable[str | os.PathLike[str] | Zone]) -> list[Zone]:
+def load_zones(sources: Iterable[str | os.PathLike[str] | Zone], *, limits: ZoneLimits | None = None) -> list[Zone]:
     """Zones from files, directories of zone files, zone text or Zone objects.
 
     A string with a line break in it is zone text (it must set ``$ORIGIN`` or
-    use absolute names), any other string a path.
+    use absolute names), any other string a path. *limits* applies to each
+    zone read (not to Zone objects, already loaded).
 
     >>> [z.origin.to_text() for z in load_zones(["zones/example.test.zone"])]
     ['example.test.']
@@ -336,14 +343,14 @@ def load_zones(sources: Iterable[str | os.PathLike[str] | Zone]) -> list[Zone]:
         if isinstance(source, Zone):
             zones.append(source)
         elif isinstance(source, str) and "\n" in source:
-            zones.append(Zone.from_text(source))
+            zones.append(Zone.from_text(source, limits=limits))
         elif os.path.isdir(source):
             found = zone_files(source)
             if not found:
                 raise ZoneError(no_zone_files(source))
-            zones.extend(Zone.from_file(p) for p in found)
+            zones.extend(Zone.from_file(p, limits=limits) for p in found)
         else:
-            zones.append(Zone.from_file(source))
+            zones.append(Zone.from_file(source, limits=limits))
     seen: dict[Name, Zone] = {}
     for zone in zones:
         if zone.origin in seen:

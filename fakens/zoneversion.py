@@ -7,7 +7,7 @@ snapshot to the end (see :mod:`fakens.zones` for the Zone that makes them).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -41,6 +41,57 @@ class Where:
         return f"{self.file}:{self.line}"
 
 
+class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
+    """The place of each record in the zone file, by (owner, type, rdata).
+
+    Kept per RRset, in file order, so loading a zone does not hash every
+    record's data; a lookup compares the records of one RRset. ``first`` is
+    the place of each RRset's first record, by (owner, type).
+    """
+
+    def __init__(self) -> None:
+        self._by_rrset: dict[tuple[Name, RdataType], list[tuple[dns.rdata.Rdata, Where]]] = {}
+        self.first: Mapping[tuple[Name, RdataType], Where] = _FirstPlaces(self._by_rrset)
+
+    def add(self, name: Name, rdtype: RdataType, rdata: dns.rdata.Rdata, where: Where) -> None:
+        """Record where one record (not yet added) is written."""
+        key = (name, rdtype)
+        found = self._by_rrset.get(key)
+        if found is None:
+            self._by_rrset[key] = [(rdata, where)]
+        else:
+            found.append((rdata, where))
+
+    def __getitem__(self, key: tuple[Name, RdataType, dns.rdata.Rdata]) -> Where:
+        name, rdtype, rdata = key
+        for held, where in self._by_rrset.get((name, rdtype), ()):
+            if held == rdata:
+                return where
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[tuple[Name, RdataType, dns.rdata.Rdata]]:
+        for (name, rdtype), held in self._by_rrset.items():
+            for rdata, _ in held:
+                yield name, rdtype, rdata
+
+    def __len__(self) -> int:
+        return sum(len(held) for held in self._by_rrset.values())
+
+
+class _FirstPlaces(Mapping[tuple[Name, RdataType], Where]):
+    def __init__(self, by_rrset: dict[tuple[Name, RdataType], list[tuple[dns.rdata.Rdata, Where]]]) -> None:
+        self._by_rrset = by_rrset
+
+    def __getitem__(self, key: tuple[Name, RdataType]) -> Where:
+        return self._by_rrset[key][0][1]
+
+    def __iter__(self) -> Iterator[tuple[Name, RdataType]]:
+        return iter(self._by_rrset)
+
+    def __len__(self) -> int:
+        return len(self._by_rrset)
+
+
 _version_numbers = itertools.count(1)
 
 
@@ -62,11 +113,16 @@ class ZoneVersion:
         rdclass: dns.rdataclass.RdataClass = dns.rdataclass.IN,
         where: Mapping[tuple[Name, RdataType], Where] | None = None,
         record_where: Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where] | None = None,
+        *,
+        copy: bool = True,
     ) -> None:
+        """*copy* False: *nodes* is a new dict of RRsets each owned by its name (as the
+        zone file reader makes them), kept as it is: loading a big zone hashes every
+        name once less."""
         self.origin = origin
         self.rdclass = rdclass
         # Each RRset is stored owned by its name, so answers share it without a copy.
-        self.nodes: Mapping[Name, Node] = {
+        self.nodes: Mapping[Name, Node] = nodes if not copy else {
             owner: {key: to_rrset(owner, rdataset) for key, rdataset in node.items()} for owner, node in nodes.items()
         }
         self.number = next(_version_numbers)
@@ -74,12 +130,20 @@ class ZoneVersion:
         """The place of each RRset's first record in the zone file."""
         self.record_where: Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where] = record_where or {}
         """The place of each record in the zone file."""
-        names: set[Name] = set()
+        names: set[Name] = {origin}
         cuts: set[Name] = set()
+        below = len(origin.labels) + 1
+        ns = (dns.rdatatype.NS, _NONE)
         for owner, node in nodes.items():
             if not node:
                 continue
-            if owner != origin and (dns.rdatatype.NS, _NONE) in node:
+            depth = len(owner.labels)
+            if depth == below:  # the parent is the origin (most names): no walk up
+                names.add(owner)
+                if ns in node:
+                    cuts.add(owner)
+                continue
+            if ns in node and (depth != below - 1 or owner != origin):
                 cuts.add(owner)
             name = owner
             while name not in names:

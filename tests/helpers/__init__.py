@@ -154,6 +154,7 @@ _PACKAGES = {
     "named-checkzone": "bind9-utils",
     "nsd": "nsd",
     "knotd": "knot",
+    "nsd-checkzone": "nsd",
     "kdig": "knot-dnsutils",
     "unbound": "unbound",
     "unbound-control": "unbound",
