@@ -426,9 +426,8 @@ def _read_zone(r: _Reader, table: dict[str, Any], key_path: str, base: str) -> Z
     except FakensError as e:
         r.problem(f"{key_path}.{'file' if file is not None else 'text'}", str(e))
         return None
-    if origin is not None and zone.origin != origin:
-        r.problem(f"{key_path}.origin", f"the zone's SOA is at {zone.origin}, not {origin}")
-        return None
+    # an SOA owner that is not the given origin: the zone is served under its SOA owner, with
+    # the loader's warning (as CoreDNS serves such a file), not refused
     name = r.string(table, "name", key_path, zone.origin.to_text()) or zone.origin.to_text()
     return ZoneSpec(name, zone, r.boolean(table, "delegate", key_path), key_path,
                     r.string(table, "description", key_path, "") or "")
