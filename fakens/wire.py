@@ -223,8 +223,11 @@ def encode_stream(
     exhausted = False
     ctx = None
     first = True
+    size = max_size
     while True:
-        renderer = dns.renderer.Renderer(msg_id, flags, max_size)
+        renderer = dns.renderer.Renderer(msg_id, flags, size)
+        size = max_size
+        again = False
         reserve = _tsig_reserve(signer) + (_opt_size(opt) if opt and first else 0)
         renderer.reserve(reserve)
         if first and question is not None:
@@ -254,6 +257,9 @@ def encode_stream(
                     carry.extendleft((index, part, starts and i == 0) for i, part in reversed(list(enumerate(parts))))
                     continue
                 if added == 0:
+                    if renderer.max_size < MAX_TCP:
+                        size, again = MAX_TCP, True  # one record bigger than max_size: a message of its own
+                        break
                     raise
                 break
             carry.popleft()
@@ -264,6 +270,8 @@ def encode_stream(
             added += 1
             if added % CHECKPOINT_EVERY == 0:
                 yield None
+        if again:
+            continue  # render this message again, up to 65535 bytes
         renderer.release_reserved()
         if opt is not None and first:
             _add_opt(renderer, opt)

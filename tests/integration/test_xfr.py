@@ -356,3 +356,27 @@ def test_axfr_question_keeps_the_clients_case(server: fakens.Server) -> None:
 def test_ixfr_with_a_newer_serial_than_the_servers_is_a_single_soa(server: fakens.Server) -> None:
     stream = tcp_stream(server, ixfr_query(ORIGIN, OLD_SERIAL + 10))
     assert records(stream) == [(ORIGIN, "SOA", OLD_SERIAL)]
+
+
+def test_a_record_bigger_than_a_transfer_message_goes_in_a_message_of_its_own(
+        make_server: Callable[..., fakens.Server]) -> None:
+    """A 30 KB TXT record (it loads and answers over TCP) does not fit the 16 KiB messages a
+    transfer is cut into: it gets a message of its own, up to 65535 bytes, and the AXFR completes."""
+    strings = " ".join('"' + "x" * 250 + '"' for _ in range(120))
+    server = make_server([f"""
+$ORIGIN big.test.
+$TTL 300
+@  SOA ns hostmaster 1 3600 600 86400 300
+@  NS  ns
+ns A   127.0.0.1
+a  TXT {strings}
+b  A   192.0.2.1
+"""])
+    host, port = server.addresses[0]
+    messages = list(dns.query.xfr(host, "big.test.", port=port, lifetime=10, relativize=False))
+    sizes = [len(m.to_wire()) for m in messages]
+    assert max(sizes) > 16384 and all(size <= 65535 for size in sizes), sizes
+    received = dns.zone.from_xfr(iter(messages), relativize=False, check_origin=False)
+    txt = received.get_rdataset("a.big.test.", "TXT")
+    assert txt is not None and sum(len(s) for s in txt[0].strings) == 250 * 120
+    assert received.get_rdataset("b.big.test.", "A") is not None
