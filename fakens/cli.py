@@ -134,7 +134,8 @@ def _ctl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         return parent.add_parser(name, parents=[common], help=text, description=text)
 
     def server_option(parser: argparse.ArgumentParser, what: str) -> None:
-        parser.add_argument("--server", metavar="NAME", help=f"{what} (needed when several servers run)")
+        listing = what.startswith("only")
+        parser.add_argument("--server", metavar="NAME", help=what if listing else f"{what} (needed when several servers run)")
 
     ctl = sub.add_parser("ctl", parents=[common], help="control a running fakens serve (or lab) through its control endpoint",
                          description="Talk to the control endpoint of a running fakens (fakens serve --control ADDR:PORT "

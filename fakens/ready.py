@@ -41,7 +41,7 @@ from fakens.errors import ConfigError
 if TYPE_CHECKING:
     from fakens.server import Server
 
-__all__ = ["FORMAT", "ReadyFile", "read_ready_file", "remove_ready_file", "server_summary", "wait_ready_file",
+__all__ = ["FORMAT", "ControlAddress", "ReadyFile", "read_ready_file", "remove_ready_file", "server_summary", "wait_ready_file",
            "write_ready_file"]
 
 FORMAT = 1

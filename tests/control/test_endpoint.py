@@ -3,6 +3,7 @@ real DNS query (dnspython), a zone edit's NOTIFY, and the log's filters and foll
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
@@ -21,7 +22,7 @@ from fakens.control import ControlServer, ServeTarget
 from fakens.errors import ConfigError
 from fakens.faults import build
 
-from .conftest import TIMEOUT, call
+from .conftest import EXAMPLE_ZONE, TIMEOUT, call
 
 WWW = "www.example.test."
 SERIAL = 2024010101
@@ -420,3 +421,23 @@ def test_requests_on_one_keep_alive_connection(server: fakens.Server, control: C
         assert response.status == 200 and json.loads(response.read())["fault"]["name"] == "d"
     finally:
         connection.close()
+
+
+async def test_usable_from_asyncio_code() -> None:
+    """Servers in the test's own loop: start() binds without blocking it, a fault change that
+    must run on that loop (the TCP listener closed) is made while the loop awaits, astop()."""
+    server = fakens.Server([fakens.Zone.from_file(EXAMPLE_ZONE)])
+    await server.astart()
+    control = ControlServer(ServeTarget(server)).start()
+    address = control.address
+    try:
+        assert address[1] != 0
+        added = await asyncio.to_thread(call, control, "POST", "/v1/faults", {"spec": "tcp-refused mode=closed"})
+        assert added.status == 201 and server.faults.listener_closed
+        (described,) = (await asyncio.to_thread(call, control, "GET", "/v1/servers")).body["servers"]
+        assert described["faults"][0]["type"] == "tcp-refused"
+    finally:
+        await control.astop()
+        await server.astop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=TIMEOUT)  # closed with astop()
