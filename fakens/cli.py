@@ -209,6 +209,8 @@ def _ctl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         log.add_argument(f"--{key}", metavar=key.upper(), help=f"only queries with this {key} ({example})")
     server_option(log, "only this server's")
     log.add_argument("--limit", type=int, metavar="N", help="only the newest N (with --follow: show them first)")
+    log.add_argument("--pcap", metavar="FILE", help="write the queries and replies (the bytes as sent) to FILE as a "
+                                                    "pcap capture (tshark, Wireshark) instead of printing them")
 
 
 def _add_zone_limits(parser: argparse.ArgumentParser) -> None:
@@ -552,6 +554,14 @@ def _ctl_timeline(client: ControlClient, args: argparse.Namespace, as_json: bool
 
 def _ctl_log(client: ControlClient, args: argparse.Namespace, as_json: bool) -> None:
     query = {key: getattr(args, key) for key in ("qname", "qtype", "rcode", "fault", "transport", "client", "server", "limit")}
+    if args.pcap:
+        if args.follow:
+            raise ConfigError("fakens ctl log: --pcap writes the queries kept so far; leave out --follow")
+        from fakens.pcap import write_captured
+
+        count = write_captured(args.pcap, client.get("/v1/log", wire="1", **query)["entries"])
+        print(f"{args.pcap}: {count} packets")
+        return
     entries = client.follow("/v1/log", **query) if args.follow else iter(client.get("/v1/log", **query)["entries"])
     for entry in entries:
         print(json.dumps(entry) if as_json else entry["text"], flush=True)

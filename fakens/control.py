@@ -164,6 +164,13 @@ def entry_json(entry: LogEntry) -> dict[str, Any]:
     return {**entry.to_dict(), "text": entry_line(entry)}
 
 
+def wire_json(entry: LogEntry) -> dict[str, Any]:
+    """The bytes of a query and its reply, hex (``/v1/log?wire=1``: ``fakens ctl log --pcap``),
+    with the times a capture needs."""
+    return {"query_hex": entry.query_bytes.hex(), "reply_hex": [m.hex() for m in entry.reply_bytes],
+            "reply_time": entry.reply_time}
+
+
 def fault_json(fault: Fault) -> dict[str, Any]:
     """A fault: name, type, mode, its spec as text and as a table, and its schedule's counts
     (``seen``: exchanges it was counted for, ``fired``: those it fired for)."""
@@ -454,10 +461,10 @@ class Api:
         return 200, self.target.run_event(_integer(request.match["index"], "event index", minimum=0))
 
     def log(self, request: Request) -> Reply:
-        unknown = sorted(set(request.query) - {*LOG_FILTERS, "server", "limit", "follow"})
+        unknown = sorted(set(request.query) - {*LOG_FILTERS, "server", "limit", "follow", "wire"})
         if unknown:
             raise HttpError(400, f"unknown log filter {', '.join(unknown)}; valid: "
-                                 f"{', '.join([*LOG_FILTERS, 'server', 'limit', 'follow'])}")
+                                 f"{', '.join([*LOG_FILTERS, 'server', 'limit', 'follow', 'wire'])}")
         servers = self.servers(request)
         criteria = {k: v for k, v in request.query.items() if k in SELECTOR_KEYS and k != "server"}
         selector = Selector.parse(criteria, context="log filter")
@@ -468,6 +475,8 @@ class Api:
         if follow:
             return Follow(servers, selector, rcode, fault, limit)
         entries = _matching(servers, selector, rcode, fault, limit)
+        if request.query.get("wire", "0").lower() in ("1", "true", "yes", "on"):
+            return 200, {"entries": [{**entry_json(e), **wire_json(e)} for e in entries]}
         return 200, {"entries": [entry_json(e) for e in entries]}
 
 

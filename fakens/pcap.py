@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 LINKTYPE_RAW = 101
 SNAPLEN = 262144
@@ -92,6 +92,31 @@ def write(path_or_file: str | IO[bytes], exchanges: Iterable[Exchanged]) -> int:
         with open(path_or_file, "wb") as f:
             return capture.write(f)
     return capture.write(path_or_file)
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One exchange as the control endpoint sends it (``/v1/log?wire=1``)."""
+
+    time: float
+    reply_time: float
+    client: Address
+    local: Address
+    transport: str
+    query_bytes: bytes
+    reply_bytes: list[bytes]
+
+
+def _address(text: str) -> Address:
+    host, _, port = text.rpartition("#")
+    return host, int(port)
+
+
+def write_captured(path_or_file: str | IO[bytes], entries: Iterable[Mapping[str, Any]]) -> int:
+    """:func:`write` for log entries as JSON with their bytes in hex (``fakens ctl log --pcap``)."""
+    return write(path_or_file, [
+        Captured(e["time"], e["reply_time"], _address(e["client"]), _address(e["local"]), e["transport"],
+                 bytes.fromhex(e["query_hex"]), [bytes.fromhex(m) for m in e["reply_hex"]]) for e in entries])
 
 
 def decode_as(exchanges: Iterable[Exchanged]) -> list[str]:

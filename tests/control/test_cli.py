@@ -248,3 +248,25 @@ def test_serve_refuses_bad_control_options(tmp_path: Path, options: list[str], m
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "fakens: ready" not in done.stdout
     assert not (tmp_path / "r.json").exists()
+
+
+def test_ctl_log_pcap_writes_what_tshark_reads(start: Callable[..., Serving], tmp_path: Path,
+                                               require_tool: Callable[[str], str]) -> None:
+    """``fakens ctl log --pcap FILE``: the queries kept, with the reply bytes as sent, read by tshark."""
+    tshark = require_tool("tshark")
+    serving = start()
+    serving.ctl("fault", "add", "nxdomain qname=nope.example.test.")
+    assert ask(serving.address, WWW, "A").rcode() == dns.rcode.NOERROR
+    assert ask(serving.address, "nope.example.test.", "A", transport="tcp").rcode() == dns.rcode.NXDOMAIN
+    capture = tmp_path / "log.pcap"
+    done = serving.ctl("log", "--pcap", str(capture))
+    # UDP: query, reply; TCP: SYN, SYN-ACK, ACK, the query, its ACK, the reply, its ACK
+    assert done.stdout.strip() == f"{capture}: 9 packets"
+    port = serving.address[1]
+    rows = subprocess.run([tshark, "-r", str(capture), "-d", f"tcp.port=={port},dns", "-d", f"udp.port=={port},dns",
+                           "-Y", "dns", "-T", "fields", "-e", "dns.qry.name", "-e", "dns.flags.response",
+                           "-e", "dns.flags.rcode"], capture_output=True, text=True, timeout=30, check=True).stdout.split("\n")
+    seen = sorted(tuple(row.split("\t")) for row in rows if row)
+    assert seen == sorted([("www.example.test", "0", ""), ("www.example.test", "1", "0"),   # query, reply NOERROR
+                           ("nope.example.test", "0", ""), ("nope.example.test", "1", "3")]), seen  # reply NXDOMAIN
+    assert serving.stop() == 0
