@@ -518,13 +518,18 @@ def _ctl_clock(client: ControlClient, args: argparse.Namespace, as_json: bool) -
     if as_json:
         return _show(data)
     now = data.get("now")
-    when = (datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat(timespec="milliseconds")
-            if isinstance(now, (int, float)) else str(now))
+    if data.get("kind") == "lab" and isinstance(now, (int, float)):
+        when = f"{now:.3f} s since the lab started"  # a lab's clock starts at 0
+    else:
+        when = (datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat(timespec="milliseconds")
+                if isinstance(now, (int, float)) else str(now))
     scale = data.get("scale", 1)
     print(f"{data.get('kind', '?')} clock: {when}{' (paused)' if data.get('paused') else ''}"
           f"{f', scale {scale}' if scale != 1 else ''}")
     for key, value in data.items():
-        if key not in ("kind", "now", "paused", "scale"):
+        if key == "next_event" and isinstance(value, Mapping):
+            print(f"  next event: {_event_line(value)}")
+        elif key not in ("kind", "now", "paused", "scale"):
             print(f"  {key}: {value}")
     return None
 
