@@ -324,3 +324,47 @@ def test_run_checks_the_scenario_before_making_a_namespace(tmp_path: Path) -> No
     done = fakens("lab", "run", str(path), "--", "true")
     assert done.returncode == 2
     assert "servers[1].addresses[1]: 2001:db8::1 port 53 is also ns1.example.test.'s" in done.stderr
+
+
+TIMELINE_SCENARIO = SCENARIO + """
+[[timeline]]
+at = "1h"
+action = "edit"
+zone = "example.test."
+add = ["late 300 A 192.0.2.99"]
+"""
+
+
+def test_up_with_ready_file_driven_by_ctl(tmp_path: Path, labs: list[Lab]) -> None:
+    """The lab in the background, found through its ready file; ``fakens ctl`` changes a fault
+    (seen on the next query), moves the lab's clock (the timeline's edit happens), lists the
+    timeline; SIGTERM stops it and removes the ready file."""
+    path = write(tmp_path, TIMELINE_SCENARIO, example_test_zone=EXAMPLE_ZONE)
+    ready = tmp_path / "lab.json"
+    lab = Lab(str(path), "--ready-file", str(ready), "--config-dir", str(tmp_path / "configs"))
+    labs.append(lab)
+    poll(ready.exists, 20, what="the lab's ready file")
+    assert oct(ready.stat().st_mode & 0o777) == "0o600"
+
+    def ctl(*args: str) -> str:
+        done = fakens("ctl", *args, "--ready-file", str(ready))
+        assert done.returncode == 0, f"fakens ctl {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    assert "ns1.example.test." in ctl("servers")
+    assert query("127.0.53.1", "www.example.test.").rcode() == dns.rcode.NOERROR
+    ctl("fault", "add", "rcode rcode=REFUSED qname=www.example.test.", "--server", "ns1.example.test.", "--name", "no-www")
+    assert query("127.0.53.1", "www.example.test.").rcode() == dns.rcode.REFUSED
+    assert "no-www" in ctl("fault", "list", "--server", "ns1.example.test.")
+    ctl("fault", "remove", "no-www", "--server", "ns1.example.test.")
+    assert query("127.0.53.1", "www.example.test.").rcode() == dns.rcode.NOERROR
+    assert "pending" in ctl("timeline")
+    assert query("127.0.53.1", "late.example.test.").rcode() == dns.rcode.NXDOMAIN
+    ctl("clock", "advance", "3600")  # an hour of lab time at once: the edit is due
+    assert query("127.0.53.1", "late.example.test.").answer[0][0].address == "192.0.2.99"
+    assert "done" in ctl("timeline")
+    assert "REFUSED" in ctl("log", "--server", "ns1.example.test.", "--rcode", "REFUSED")
+    lab.process.send_signal(signal.SIGTERM)
+    assert lab.finish() == 0, lab.output
+    assert "timeline at 36" in lab.output and "now serial 2" in lab.output  # printed with the lab time it ran at
+    assert not ready.exists()
