@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -191,6 +192,9 @@ async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespac
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     say: Callable[[str], None] = (lambda text: None) if args.quiet else (lambda text: print(text, flush=True))
+    if args.ready_file:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(args.ready_file)  # a stale one: nobody may read it before this lab is ready
     if mode == "namespace":
         _add_addresses(lab)
     try:
@@ -223,6 +227,10 @@ async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespac
             live = sys.stdout.isatty() and not args.verbose and not args.quiet
             await _wait(stop, args.duration, (lambda: _live_view(lab)) if live else None)
     finally:
+        if args.ready_file:
+            from fakens.ready import remove_ready_file
+
+            remove_ready_file(args.ready_file)
         if control is not None:
             control.stop()
         unwatch()
