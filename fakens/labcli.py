@@ -75,7 +75,8 @@ def _lab_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ready-file", metavar="PATH", help="write this JSON file (mode 0600) once every server "
                    "is bound: addresses, and the control endpoint's address and token")
     p.add_argument("--control", metavar="ADDR:PORT", default="127.0.0.1:0",
-                   help="the control endpoint (loopback only; default 127.0.0.1:0, a free port; 'none': no endpoint)")
+                   help="the control endpoint for fakens ctl (loopback only; default 127.0.0.1:0, a free port; "
+                        "'none': no endpoint); its url and token go into --ready-file, so it runs only with one")
     p.add_argument("--time-scale", type=float, default=1.0, metavar="N",
                    help="divide timeline times, TTLs, SOA timers and schedule windows by N (rounded up, at least 1 s)")
     p.add_argument("--for", type=float, dest="duration", metavar="SECONDS", help="run this long, then exit 0")
@@ -278,8 +279,8 @@ def _watch_logs(lab: Hierarchy, verbose: bool, log_file: Any) -> Callable[[], No
 
 
 def _start_control(lab: Hierarchy, args: argparse.Namespace) -> Any:
-    if args.control in (None, "none"):
-        return None
+    if args.control in (None, "none") or not args.ready_file:
+        return None  # the token that guards the endpoint is handed out only through the ready file
     try:
         from fakens.control import ControlServer
     except ImportError:  # pragma: no cover - until the control module lands
