@@ -527,9 +527,9 @@ def _ctl_clock(client: ControlClient, args: argparse.Namespace, as_json: bool) -
     print(f"{data.get('kind', '?')} clock: {when}{' (paused)' if data.get('paused') else ''}"
           f"{f', scale {scale}' if scale != 1 else ''}")
     for key, value in data.items():
-        if key == "next_event" and isinstance(value, Mapping):
-            print(f"  next event: {_event_line(value)}")
-        elif key not in ("kind", "now", "paused", "scale"):
+        if key == "next_event":
+            print(f"  next event: {_event_line(value)}" if isinstance(value, Mapping) else "  no event pending")
+        elif key not in ("kind", "now", "paused", "scale") and value is not None:
             print(f"  {key}: {value}")
     return None
 

@@ -297,9 +297,10 @@ class Api:
                 return next(iter(servers.items()))
             if not servers:
                 raise HttpError(409, f"{self.target.name} has no servers")
-            raise HttpError(400, f"{self.target.name} has {len(servers)} servers: say which with server= "
-                                 f"(one of {', '.join(servers)})")
-        return str(name), self._named(servers, str(name))
+            raise HttpError(400, f"{self.target.name} has {len(servers)} servers: say which one (fakens ctl "
+                                 f"--server NAME; \"server\" in the JSON): {', '.join(servers)}")
+        server = self._named(servers, str(name))
+        return next(n for n, s in servers.items() if s is server), server
 
     def servers(self, request: Request) -> list[tuple[str, Server]]:
         """The server the request names, or every one."""
@@ -307,12 +308,15 @@ class Api:
         name = request.param("server")
         if name is None:
             return list(servers.items())
-        return [(str(name), self._named(servers, str(name)))]
+        server = self._named(servers, str(name))
+        return [(next(n for n, s in servers.items() if s is server), server)]
 
     def _named(self, servers: Mapping[str, Server], name: str) -> Server:
-        server = servers.get(name)
+        """The server called *name*, with or without the trailing dot of a host name."""
+        server = servers.get(name) or servers.get(name + ".") or servers.get(name.rstrip("."))
         if server is None:
-            raise HttpError(404, f"no server named {name!r} in {self.target.name} (servers: {', '.join(servers) or 'none'})")
+            raise HttpError(404, f"no server named {name!r} in {self.target.name} "
+                                 f"(servers: {', '.join(servers) or 'none'})")
         return server
 
     def fault(self, server_name: str, server: Server, name: str) -> Fault:
@@ -346,8 +350,8 @@ class Api:
                 raise HttpError(404, f"{self.target.name} serves no zone {origin} (zones: {', '.join(served) or 'none'})")
             if len(found) > 1:
                 holders = [n for n, s in servers.items() if origin in s.zones]
-                raise HttpError(400, f"{origin} is served by several servers with zones of their own: say which with "
-                                     f"server= (one of {', '.join(holders)})")
+                raise HttpError(400, f"{origin} is served by several servers with zones of their own: say which one "
+                                     f"(fakens ctl --server NAME; \"server\" in the JSON): {', '.join(holders)}")
             (zone,) = found.values()
         return zone, [(n, s) for n, s in servers.items() if s.zones.get(origin) is zone]
 

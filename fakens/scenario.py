@@ -39,6 +39,7 @@ and TLDs) and returns a :class:`~fakens.lab.Hierarchy` ready to start::
 from __future__ import annotations
 
 import difflib
+import inspect
 import ipaddress
 import math
 import os
@@ -876,9 +877,31 @@ def build_lab(scenario: Scenario, *, mode: str | None = None, time_scale: float 
                     time_scale=time_scale)
     events = [_event(lab, scenario, spec, time_scale) for spec in scenario.timeline]
     if fix and scenario.fix is not None:
-        events += [replace(_event(lab, scenario, spec, time_scale), at=0.0) for spec in scenario.fix.events]
+        events += _apply_fix(lab, scenario, scenario.fix.events, time_scale)
     lab.timeline = Timeline(events)
     return lab
+
+
+def _apply_fix(lab: Hierarchy, scenario: Scenario, specs: Sequence[EventSpec], time_scale: float) -> list[Event]:
+    """Apply a fix's events to the planned lab, so that ``lab check --fix`` shows the fixed lab and
+    ``lab up --fix`` serves it from the first query; returns those that need running servers
+    (stop, start) as events at 0."""
+    later: list[Event] = []
+    for spec in specs:
+        if spec.action in ("add-fault", "remove-fault"):
+            member = lab.member(_absolute(spec.values["server"]))
+            if spec.action == "add-fault":
+                member.faults.append(_scale_fault(build_fault(spec.values["fault"]), time_scale))
+            else:
+                member.faults = [f for f in member.faults if getattr(f, "name", None) != str(spec.values["name"])]
+        elif spec.action in ("stop", "start"):
+            later.append(replace(_event(lab, scenario, spec, time_scale), at=0.0))
+        else:
+            result = _event(lab, scenario, spec, time_scale).apply()  # edit, bump-serial, delegate: zones only
+            assert not inspect.isawaitable(result)
+    for zone in lab.all_zones.values():
+        zone.set_baseline()  # a reset returns to the fixed lab
+    return later
 
 
 def _fresh_copy(zone: Zone) -> Zone:

@@ -41,10 +41,12 @@ def test_a_fault_change_must_name_its_server_when_there_are_several(lab: Lab) ->
                                ("DELETE", "/v1/faults/x", None), ("GET", "/v1/faults/x", None)):
         refused = call(control, method, path, body)
         assert refused.status == 400, path
-        assert refused.error == "test-lab has 2 servers: say which with server= (one of ns1, ns2)"
+        assert refused.error == 'test-lab has 2 servers: say which one (fakens ctl --server NAME; "server" in the JSON): ns1, ns2'
     added = call(control, "POST", "/v1/faults", {"spec": "nxdomain", "server": "ns2", "name": "nx"})
     assert added.status == 201 and added.body["server"] == "ns2"
     assert rcode(ns2) == "NXDOMAIN" and rcode(ns1) == "NOERROR"
+    dotted = call(control, "GET", "/v1/faults/nx?server=ns2.")  # a host name with its trailing dot is the same server
+    assert dotted.status == 200 and dotted.body["server"] == "ns2", dotted
     unknown = call(control, "POST", "/v1/faults", {"spec": "nxdomain", "server": "ns3"})
     assert unknown.status == 404 and unknown.error == "no server named 'ns3' in test-lab (servers: ns1, ns2)"
     assert call(control, "GET", "/v1/faults/nx?server=ns1").status == 404
@@ -83,7 +85,7 @@ def test_zones_of_their_own_need_the_server_named(make_server: Callable[..., fak
     b = make_server([fakens.Zone.from_file(EXAMPLE_ZONE)], name="b")
     with ControlServer(LabTarget({"a": a, "b": b}, clock, [])) as control:
         refused = call(control, "POST", "/v1/zones/bump", {"origin": "example.test."})
-        assert refused.status == 400 and "say which with server= (one of a, b)" in refused.error
+        assert refused.status == 400 and "say which one (fakens ctl --server NAME; \"server\" in the JSON): a, b" in refused.error
         assert call(control, "POST", "/v1/zones/bump", {"origin": "example.test.", "server": "b"}).status == 200
     assert (a.zone("example.test.").serial, b.zone("example.test.").serial) == (2024010101, 2024010102)
 

@@ -309,7 +309,9 @@ async def test_an_event_that_raises_anything_is_kept_as_an_error() -> None:
     assert event.done and event.error == "KeyError: 'boom'"
 
 
-async def test_the_fix_runs_its_events_at_start(tmp_path: Path, running: list[Hierarchy]) -> None:
+async def test_the_fix_is_applied_before_the_first_query(tmp_path: Path, running: list[Hierarchy]) -> None:
+    """A fix's events are applied when the lab is built (``lab check --fix`` shows the fixed lab,
+    ``lab up --fix`` serves it from the first query): no timeline event is left for them."""
     lab = await start(running, make_lab(tmp_path, """
 [[servers]]
 name = "ns3.example.test."
@@ -325,9 +327,9 @@ action = "remove-fault"
 server = "ns3.example.test."
 name = "nxdomain-1"
 """, fix=True))
-    await advance(lab, 0)
-    assert lab.timeline.events[0].done and lab.timeline.events[0].at == 0
+    assert not lab.timeline.events
     assert rcode(await ask(lab, "ns3.example.test.", "www.example.test.")) == "NOERROR"
+    assert not lab.member("ns3.example.test.").faults
 
 
 def test_the_fix_in_its_own_file(tmp_path: Path) -> None:
