@@ -553,11 +553,11 @@ class _Reader:
             lenient = LENIENT_FORMS.get(rdtype)
             found = lenient.read(rdclass, rdtype, tokens) if lenient is not None else None
             if lenient is None or found is None:
-                raise _Fail(_data_error(rdtype, e, origin)) from None
+                raise _Fail(data_error(rdtype, e, origin)) from None
             rdata, note = found
             self.warn(place, lenient.code, note)
         except (ValueError, TypeError, UnicodeError, OverflowError) as e:  # pragma: no cover - dnspython wraps these
-            raise _Fail(_data_error(rdtype, e, origin)) from None
+            raise _Fail(data_error(rdtype, e, origin)) from None
         finally:
             tok.recording = None
         if origin is None:
@@ -953,7 +953,7 @@ _EXAMPLES = {
 }
 
 
-def _data_error(rdtype: dns.rdatatype.RdataType, e: BaseException, origin: Name | None) -> str:
+def data_error(rdtype: dns.rdatatype.RdataType, e: BaseException, origin: Name | None) -> str:
     """What is wrong with a record's data, with what the type's data looks like."""
     cause = e.__cause__ if isinstance(e.__cause__, dns.exception.DNSException) else e
     detail = _describe(cause, origin)

@@ -50,7 +50,7 @@ import dns.zonefile
 from fakens.errors import ZoneError
 from fakens.serial import serial_add, serial_gt
 from fakens.zonecheck import ZoneWarning, check_version
-from fakens.zonefile import ZoneLimits, read_file, read_text
+from fakens.zonefile import ZoneLimits, data_error, read_file, read_text
 from fakens.zonenames import ZONE_FILE_SUFFIXES, no_zone_files, zone_files
 from fakens.zoneversion import Name, Node, RdataType, TypeKey, Where, ZoneVersion, to_rrset
 
@@ -262,7 +262,8 @@ class Zone:
                         item, origin=self.origin, default_ttl=default_ttl, rdclass=None
                     )
                 except dns.exception.DNSException as e:
-                    raise ZoneError(f"zone {self.origin}: cannot parse record {item!r}: {e}") from None
+                    raise ZoneError(f"zone {self.origin}: cannot parse record {item!r}: "
+                                    f"{record_error(item, e, self.origin)}") from None
                 self._check_owners(item)
             for rrset in rrsets:
                 if not rrset.name.is_subdomain(self.origin):
@@ -322,6 +323,19 @@ class Zone:
 
     def __repr__(self) -> str:
         return f"<Zone {self.origin} serial {self.serial} from {self.source}>"
+
+
+def record_error(text: str, e: BaseException, origin: Name) -> str:
+    """What is wrong with one record line an edit gives, as the zone reader says it
+    (``the A record's data does not parse: ... A data is an IPv4 address, e.g. 192.0.2.1``)."""
+    for word in text.split()[1:4]:
+        try:
+            rdtype = dns.rdatatype.from_text(word)
+        except dns.rdatatype.UnknownRdatatype:
+            continue
+        if word.upper() not in ("IN", "CH", "HS", "CS") and not word.isdigit():
+            return data_error(rdtype, e, origin)
+    return str(e)
 
 
 def _as_name(origin: str | Name | None) -> Name | None:

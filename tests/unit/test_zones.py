@@ -284,6 +284,22 @@ def test_edit_makes_a_new_version_and_bumps_the_serial() -> None:
     assert texts(newer, "mail", "A") == ["192.0.2.25", "192.0.2.26"]  # add joins the RRset
 
 
+@pytest.mark.parametrize(("record", "message"), [
+    ("new 300 A 192.0.2.300", "the A record's data does not parse: a value is not of the form the type takes; "
+                              "A data is an IPv4 address, e.g. 192.0.2.1"),
+    ("new 300 IN MX x", "the MX record's data does not parse: <input>:1: expecting an integer; "
+                        "MX data is a preference and a host, e.g. 10 mail.example.test."),
+])
+def test_an_edit_record_that_does_not_parse_says_what_the_data_looks_like(record: str, message: str) -> None:
+    """The same hint as a zone file's record (fakens ctl zone edit, timeline edits); nothing changes."""
+    zone = Zone.from_text(BASIC)
+    before = zone.current
+    with pytest.raises(ZoneError) as raised:
+        zone.edit(add=[record])
+    assert str(raised.value) == f"zone {zone.origin}: cannot parse record {record!r}: {message}"
+    assert zone.current is before
+
+
 def test_edit_remove_and_replace() -> None:
     zone = Zone.from_text(BASIC + "www AAAA 2001:db8::80\nwww TXT \"x\"\nmulti A 192.0.2.1\nmulti A 192.0.2.2\n")
     v = zone.edit(remove=["www AAAA", "multi A 192.0.2.1"], replace=["ns1 300 A 198.51.100.1"])
