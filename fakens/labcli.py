@@ -112,8 +112,13 @@ def _check(args: argparse.Namespace) -> int:
         raise ScenarioError(problems)
     mode = args.mode or scenario.mode
     lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix, probe=False)
-    print(f"{scenario.path}: lab {scenario.name!r}, mode {mode}: {len(lab.members)} servers, "
-          f"{len(lab.all_zones)} zones, {len(lab.timeline)} timeline events")
+    fixed = ""
+    if args.fix:
+        fixed = (f", with the fix in {scenario.fix.file}" if scenario.fix and scenario.fix.file else
+                 ", with its fix" if scenario.fix else ", which has no [fix]")
+    events = len(lab.timeline)
+    print(f"{scenario.path}: lab {scenario.name!r}{fixed}, mode {mode}: {len(lab.members)} servers, "
+          f"{len(lab.all_zones)} zones, {events} timeline event{'s' if events != 1 else ''}")
     print(plan_table(lab))
     for event in lab.timeline.events:
         print(f"  at {event.at:>8g}s  {event.describe}")

@@ -114,7 +114,7 @@ def test_check_prints_the_plan(tmp_path: Path) -> None:
     done = fakens("lab", "check", str(path))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == f"{path}: lab 'cli', mode loopback: 4 servers, 3 zones, 1 timeline events"
+    assert lines[0] == f"{path}: lab 'cli', mode loopback: 4 servers, 3 zones, 1 timeline event"
     assert lines[1].split() == ["SERVER", "ADDRESSES", "ZONES", "(SERIAL)", "FAULTS"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:6]}
     assert rows["ns1.example.test."] == ["127.0.53.1#53", "example.test.", "(1)", "-"]
@@ -326,7 +326,8 @@ def test_run_checks_the_scenario_before_making_a_namespace(tmp_path: Path) -> No
     assert "servers[1].addresses[1]: 2001:db8::1 port 53 is also ns1.example.test.'s" in done.stderr
 
 
-TIMELINE_SCENARIO = SCENARIO + """
+# addresses of its own: test_up_serves_... may run at the same time (pytest-xdist)
+TIMELINE_SCENARIO = SCENARIO.replace("127.0.53.", "127.0.54.") + """
 [[timeline]]
 at = "1h"
 action = "edit"
@@ -352,16 +353,16 @@ def test_up_with_ready_file_driven_by_ctl(tmp_path: Path, labs: list[Lab]) -> No
         return done.stdout
 
     assert "ns1.example.test." in ctl("servers")
-    assert query("127.0.53.1", "www.example.test.").rcode() == dns.rcode.NOERROR
+    assert query("127.0.54.1", "www.example.test.").rcode() == dns.rcode.NOERROR
     ctl("fault", "add", "rcode rcode=REFUSED qname=www.example.test.", "--server", "ns1.example.test.", "--name", "no-www")
-    assert query("127.0.53.1", "www.example.test.").rcode() == dns.rcode.REFUSED
+    assert query("127.0.54.1", "www.example.test.").rcode() == dns.rcode.REFUSED
     assert "no-www" in ctl("fault", "list", "--server", "ns1.example.test.")
     ctl("fault", "remove", "no-www", "--server", "ns1.example.test.")
-    assert query("127.0.53.1", "www.example.test.").rcode() == dns.rcode.NOERROR
+    assert query("127.0.54.1", "www.example.test.").rcode() == dns.rcode.NOERROR
     assert "pending" in ctl("timeline")
-    assert query("127.0.53.1", "late.example.test.").rcode() == dns.rcode.NXDOMAIN
+    assert query("127.0.54.1", "late.example.test.").rcode() == dns.rcode.NXDOMAIN
     ctl("clock", "advance", "3600")  # an hour of lab time at once: the edit is due
-    assert query("127.0.53.1", "late.example.test.").answer[0][0].address == "192.0.2.99"
+    assert query("127.0.54.1", "late.example.test.").answer[0][0].address == "192.0.2.99"
     assert "done" in ctl("timeline")
     assert "REFUSED" in ctl("log", "--server", "ns1.example.test.", "--rcode", "REFUSED")
     lab.process.send_signal(signal.SIGTERM)
