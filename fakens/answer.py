@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING
 
 import dns.name
 import dns.rcode
+import dns.rdatatype
 import dns.rrset
 
 from fakens.zones import ZoneVersion
 
 if TYPE_CHECKING:
     from fakens.faults.view import ZoneHistory
+
+_DENIAL_TYPES = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
 
 
 class Kind(enum.Enum):
@@ -38,6 +41,20 @@ class Kind(enum.Enum):
     REFUSED = "refused"
     XFR = "xfr"
     ERROR = "error"  # FORMERR, NOTIMP, NOTAUTH, BADVERS ...
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a signed answer must prove, noted by the engine as it answers: *name* does not
+    exist (NXDOMAIN), has no such type (NODATA), was answered from the wildcard *wildcard*
+    (ANSWER; NODATA with *wildcard* for a wildcard without the type), or is a delegation
+    whose DS absence needs proof (DELEGATION). :mod:`fakens.dnssec.answers` turns it into
+    NSEC or NSEC3 records for a DO=1 query to a signed zone."""
+
+    version: ZoneVersion
+    name: dns.name.Name
+    kind: Kind
+    wildcard: dns.name.Name | None = None
 
 
 @dataclass
@@ -60,13 +77,15 @@ class Answer:
     version: ZoneVersion | None = None
     versions: Mapping[dns.name.Name, ZoneVersion] | None = field(default=None, repr=False)
     dnssec_ok: bool = field(default=False, repr=False)
+    proofs: list[Proof] = field(default_factory=list, repr=False)
 
     @property
     def authority_optional(self) -> bool:
         """Is AUTHORITY optional data? In a positive answer it holds only the zone's NS RRset,
         which may be left out when it does not fit, without TC (RFC 2181 9, as NSD and Knot);
-        a referral's NS and a negative answer's SOA are the answer itself."""
-        return self.kind is Kind.ANSWER
+        a referral's NS and a negative answer's SOA are the answer itself, and so is a wildcard
+        answer's NSEC/NSEC3 proof."""
+        return self.kind is Kind.ANSWER and not any(r.rdtype in _DENIAL_TYPES for r in self.authority)
 
     def version_of(self, zone: ZoneHistory) -> ZoneVersion:
         """The version of *zone* this answer is made from (the current one unless overridden)."""

@@ -42,7 +42,8 @@ import dns.rdtypes.ANY.HINFO
 import dns.rdtypes.ANY.TXT
 import dns.rrset
 
-from fakens.answer import Answer, Kind
+from fakens.answer import Answer, Kind, Proof
+from fakens.dnssec.answers import add_dnssec
 from fakens.zones import Name, Zone, ZoneVersion, to_rrset
 
 MAX_CHAIN = 16
@@ -151,6 +152,8 @@ class Engine:
         self._resolve(result, result.version, qname, rdtype, seen=[], first=True)
         if result.kind is Kind.ANSWER or result.kind is Kind.CNAME:
             self._add_additional(result)
+        if dnssec_ok:
+            add_dnssec(result, self.zones, self.find_zone)  # RRSIGs and proofs of signed zones
         return result
 
     def _resolve(self, result: Answer, version: ZoneVersion, qname: Name,
@@ -171,7 +174,7 @@ class Engine:
             self._at_node(result, version, qname, qname, rdtype, node, seen)
             return
         if qname in version.names:  # an empty non-terminal
-            self._negative(result, version, Kind.NODATA)
+            self._negative(result, version, Kind.NODATA, qname)
             return
         # 2. Wildcard (RFC 4592): the source of synthesis is *.<closest encloser>.
         encloser = qname.parent()
@@ -182,12 +185,15 @@ class Engine:
         if wild:
             self._at_node(result, version, qname, source, rdtype, wild, seen)
             return
-        self._negative(result, version, Kind.NXDOMAIN)
+        self._negative(result, version, Kind.NXDOMAIN, qname)
 
     def _at_node(self, result: Answer, version: ZoneVersion, owner: Name, source: Name,
                  rdtype: dns.rdatatype.RdataType, node: dict[tuple[dns.rdatatype.RdataType, dns.rdatatype.RdataType], dns.rdataset.Rdataset] | object,
                  seen: list[Name]) -> None:
         rdatasets = cast(dict[tuple[dns.rdatatype.RdataType, dns.rdatatype.RdataType], dns.rdataset.Rdataset], node)
+        wildcard = source if source != owner else None
+        if wildcard is not None:  # a signed answer proves the name itself does not exist
+            result.proofs.append(Proof(version, owner, Kind.ANSWER, wildcard))
         if rdtype == _ANY:
             if self.options.any_mode == "rfc8482":
                 ttl = min(version.soa.ttl, 3600)
@@ -211,7 +217,9 @@ class Engine:
             target = cast(dns.rdtypes.ANY.CNAME.CNAME, cname[0]).target
             self._follow(result, owner, target, rdtype, seen)
             return
-        self._negative(result, version, Kind.NODATA)
+        if wildcard is not None:
+            result.proofs.pop()  # not a wildcard answer: a wildcard NODATA
+        self._negative(result, version, Kind.NODATA, owner, wildcard)
 
     def _follow(self, result: Answer, owner: Name, target: Name,
                 rdtype: dns.rdatatype.RdataType, seen: list[Name]) -> None:
@@ -253,6 +261,8 @@ class Engine:
         ds = version.get(cut, _DS)
         if ds is not None and result.dnssec_ok and is_signed(version):
             result.authority.append(to_rrset(cut, ds))
+        elif ds is None:
+            result.proofs.append(Proof(version, cut, Kind.DELEGATION))  # signed: the proof of no DS
         glue: list[dns.rrset.RRset] = []
         sibling: list[dns.rrset.RRset] = []
         for rdata in ns:
@@ -264,8 +274,10 @@ class Engine:
         result.glue.extend(_by_type(glue))  # every A, then every AAAA, as BIND and NSD send glue
         result.additional.extend(_by_type(sibling))
 
-    def _negative(self, result: Answer, version: ZoneVersion, kind: Kind) -> None:
+    def _negative(self, result: Answer, version: ZoneVersion, kind: Kind, qname: Name,
+                  wildcard: Name | None = None) -> None:
         result.kind = kind
+        result.proofs.append(Proof(version, qname, kind, wildcard))
         if kind is Kind.NXDOMAIN:
             result.rcode = dns.rcode.NXDOMAIN
         result.authority.append(negative_soa(version))
@@ -365,8 +377,8 @@ def _below_cut(version: ZoneVersion, name: Name) -> bool:
 
 
 def is_signed(version: ZoneVersion) -> bool:
-    """Is the zone signed? fakens signs nothing: a zone counts as signed when its apex holds a
-    DNSKEY RRset (as a signed zone loaded from a file does)."""
+    """Is the zone signed? A zone counts as signed when its apex holds a DNSKEY RRset (a zone
+    fakens signs, :mod:`fakens.dnssec`, or a signed zone loaded from a file)."""
     dnskey = version.get(version.origin, _DNSKEY)
     return dnskey is not None and len(dnskey) > 0
 

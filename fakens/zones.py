@@ -36,7 +36,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import dns.exception
 import dns.name
@@ -53,6 +53,9 @@ from fakens.zonecheck import ZoneWarning, check_version
 from fakens.zonefile import ZoneLimits, data_error, read_file, read_text
 from fakens.zonenames import ZONE_FILE_SUFFIXES, no_zone_files, zone_files
 from fakens.zoneversion import Name, Node, RdataType, TypeKey, Where, ZoneVersion, to_rrset
+
+if TYPE_CHECKING:
+    from fakens.dnssec.signer import ZoneSigner
 
 __all__ = [
     "HISTORY_LIMIT",
@@ -97,6 +100,8 @@ class Zone:
         self._history: list[ZoneVersion] = [first]
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], ChangeListener | None]] = []  # weak for bound methods
+        self.signer: ZoneSigner | None = None
+        """The zone's DNSSEC keys and signatures when it is served signed (fakens.dnssec.sign_zone)."""
 
     @classmethod
     def from_text(cls, text: str, origin: str | Name | None = None, filename: str = "<text>", *,

@@ -1,0 +1,219 @@
+"""Authenticated denial of existence: the NSEC (RFC 4034) or NSEC3 (RFC 5155) chain of a
+zone version, and the records that prove a negative or wildcard answer (RFC 4035 3.1.3,
+RFC 5155 7.2)::
+
+    chain = NsecChain(version)
+    chain.covering(name("nope.example.test."))   # the NSEC whose owner < name < next
+    proof_rrsets(chain, version, Proof(version, qname, Kind.NXDOMAIN))
+
+The chain holds the zone's authoritative names in canonical order (RFC 4034 6.1): names with
+data, delegation points included, glue below them left out; NSEC3 adds the empty
+non-terminals and, with opt-out, leaves out delegations without DS.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+from collections.abc import Iterator
+
+import dns.dnssec
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.NSEC
+import dns.rdtypes.ANY.NSEC3
+import dns.rrset
+
+from fakens.answer import Kind, Proof
+from fakens.dnssec.policy import Nsec3Params
+from fakens.zones import Name, ZoneVersion
+
+_NSEC, _NSEC3, _RRSIG = dns.rdatatype.NSEC, dns.rdatatype.NSEC3, dns.rdatatype.RRSIG
+_NS, _DS = dns.rdatatype.NS, dns.rdatatype.DS
+_NONE = dns.rdatatype.NONE
+_WILD = b"*"
+Bitmap = dns.rdtypes.ANY.NSEC.Bitmap
+
+
+def occluded(version: ZoneVersion, name: Name, rdtype: int) -> bool:
+    """Is the RRset at *name* not authoritative data: below a cut (glue), or at a cut and not
+    its DS (the delegation's NS is the child's, unsigned in the parent)?"""
+    cuts = version.cuts
+    if not cuts:
+        return False
+    if name in cuts:
+        return rdtype != _DS
+    depth = len(version.origin)
+    while len(name) > depth:
+        if name in cuts:
+            return True
+        name = name.parent()
+    return False
+
+
+def _below_cut(version: ZoneVersion, name: Name) -> bool:
+    return name not in version.cuts and occluded(version, name, _NS)
+
+
+def _types(version: ZoneVersion, name: Name) -> list[dns.rdatatype.RdataType]:
+    """The types of the RRsets at *name* a denial record lists (a cut: NS and DS only)."""
+    node = version.nodes.get(name) or {}
+    types = {rdtype for (rdtype, covers) in node if covers == _NONE}
+    if name in version.cuts:
+        types &= {_NS, _DS}
+    return sorted(types)
+
+
+def closest_encloser(names: frozenset[Name] | set[Name], qname: Name, origin: Name) -> Name:
+    """The longest ancestor of *qname* (itself excluded) in *names* (at worst *origin*)."""
+    name = qname
+    while name != origin and len(name) > len(origin):
+        name = name.parent()
+        if name in names:
+            return name
+    return origin
+
+
+def _wildcard(encloser: Name) -> Name:
+    return dns.name.Name((_WILD,) + encloser.labels)
+
+
+class NsecChain:
+    """The NSEC records of one zone version, made as they are asked for."""
+
+    def __init__(self, version: ZoneVersion) -> None:
+        self.version = version
+        self.ttl = version.negative_ttl()  # RFC 9077: min(SOA TTL, SOA minimum)
+        self.names = sorted(name for name, node in version.nodes.items() if node and not _below_cut(version, name))
+        self._made: dict[int, dns.rrset.RRset] = {}
+
+    def _record(self, index: int) -> dns.rrset.RRset:
+        found = self._made.get(index)
+        if found is None:
+            owner = self.names[index]
+            following = self.names[(index + 1) % len(self.names)]
+            types = [*_types(self.version, owner), _NSEC, _RRSIG]
+            rdata = dns.rdtypes.ANY.NSEC.NSEC(dns.rdataclass.IN, _NSEC, following, Bitmap.from_rdtypes(types))
+            found = dns.rrset.from_rdata_list(owner, self.ttl, [rdata])
+            self._made[index] = found
+        return found
+
+    def matching(self, name: Name) -> dns.rrset.RRset | None:
+        """The NSEC owned by *name*, or None."""
+        i = bisect.bisect_left(self.names, name)
+        if i < len(self.names) and self.names[i] == name:
+            return self._record(i)
+        return None
+
+    def covering(self, name: Name) -> dns.rrset.RRset:
+        """The NSEC whose span holds *name* (owner < name < next, wrapping at the end)."""
+        return self._record((bisect.bisect_right(self.names, name) - 1) % len(self.names))
+
+    def rrsets(self) -> Iterator[dns.rrset.RRset]:
+        """Every NSEC of the chain, in canonical order."""
+        return (self._record(i) for i in range(len(self.names)))
+
+    def proof(self, proof: Proof) -> list[dns.rrset.RRset]:
+        """The NSEC records proving *proof* (RFC 4035 3.1.3)."""
+        version, name = self.version, proof.name
+        if proof.kind is Kind.DELEGATION:
+            found = self.matching(name)
+            return [found] if found is not None else []
+        if proof.kind is Kind.ANSWER:  # a wildcard answer: the query name does not exist
+            return [self.covering(name)]
+        if proof.wildcard is not None:  # wildcard NODATA: no such name, and the wildcard lacks the type
+            wild = self.matching(proof.wildcard)
+            return [self.covering(name)] + ([wild] if wild is not None else [])
+        if proof.kind is Kind.NODATA:
+            found = self.matching(name)
+            return [found if found is not None else self.covering(name)]  # an empty non-terminal: covered
+        encloser = closest_encloser(version.names, name, version.origin)
+        return [self.covering(name), self.covering(_wildcard(encloser))]
+
+
+class Nsec3Chain:
+    """The NSEC3 records of one zone version (SHA-1, the policy's iterations and salt)."""
+
+    def __init__(self, version: ZoneVersion, params: Nsec3Params) -> None:
+        self.version = version
+        self.params = params
+        self.ttl = version.negative_ttl()
+        self.origin = version.origin
+        secure_cut = {c for c in version.cuts if version.get(c, _DS) is not None}
+        names = [name for name in version.names if not _below_cut(version, name)
+                 and not (params.opt_out and name in version.cuts and name not in secure_cut)]
+        self.hashed: dict[str, Name] = {self.hash(name): name for name in names}
+        self.names = frozenset(self.hashed.values())
+        self.hashes = sorted(self.hashed)
+        self._made: dict[int, dns.rrset.RRset] = {}
+
+    def hash(self, name: Name) -> str:
+        """The NSEC3 hash of *name*, base32hex as the owner's first label (upper case)."""
+        return dns.dnssec.nsec3_hash(name, self.params.salt, self.params.iterations, 1)
+
+    def owner(self, hashed: str) -> Name:
+        return dns.name.Name((hashed.lower().encode(),) + self.origin.labels)
+
+    def _record(self, index: int) -> dns.rrset.RRset:
+        found = self._made.get(index)
+        if found is None:
+            hashed = self.hashes[index]
+            name = self.hashed[hashed]
+            following = base64.b32hexdecode(self.hashes[(index + 1) % len(self.hashes)])
+            types = _types(self.version, name)
+            if types and (name not in self.version.cuts or _DS in types):
+                types.append(_RRSIG)
+            flags = 1 if self.params.opt_out else 0
+            rdata = dns.rdtypes.ANY.NSEC3.NSEC3(dns.rdataclass.IN, _NSEC3, 1, flags, self.params.iterations,
+                                                self.params.salt, following, Bitmap.from_rdtypes(sorted(types)))
+            found = dns.rrset.from_rdata_list(self.owner(hashed), self.ttl, [rdata])
+            self._made[index] = found
+        return found
+
+    def matching(self, name: Name) -> dns.rrset.RRset | None:
+        """The NSEC3 of *name* (its hash is an owner of the chain), or None."""
+        hashed = self.hash(name)
+        i = bisect.bisect_left(self.hashes, hashed)
+        if i < len(self.hashes) and self.hashes[i] == hashed:
+            return self._record(i)
+        return None
+
+    def covering(self, name: Name) -> dns.rrset.RRset:
+        """The NSEC3 whose span holds the hash of *name*."""
+        return self._record((bisect.bisect_right(self.hashes, self.hash(name)) - 1) % len(self.hashes))
+
+    def rrsets(self) -> Iterator[dns.rrset.RRset]:
+        """Every NSEC3 of the chain, in hash order."""
+        return (self._record(i) for i in range(len(self.hashes)))
+
+    def _encloser_proof(self, name: Name) -> tuple[Name, list[dns.rrset.RRset]]:
+        """The closest encloser proof (RFC 5155 7.2.1): its NSEC3, and the one covering the next closer name."""
+        encloser = closest_encloser(self.names, name, self.origin)
+        next_closer = name.split(len(encloser) + 1)[1]
+        matching = self.matching(encloser)
+        return encloser, [r for r in (matching, self.covering(next_closer)) if r is not None]
+
+    def proof(self, proof: Proof) -> list[dns.rrset.RRset]:
+        """The NSEC3 records proving *proof* (RFC 5155 7.2)."""
+        name = proof.name
+        if proof.kind is Kind.ANSWER:  # 7.2.6: the next closer name is covered
+            encloser = proof.wildcard.parent() if proof.wildcard is not None else self.origin
+            return [self.covering(name.split(len(encloser) + 1)[1])]
+        if proof.kind in (Kind.NODATA, Kind.DELEGATION) and proof.wildcard is None:
+            found = self.matching(name)
+            if found is not None:
+                return [found]
+            if proof.kind is Kind.NODATA and name in self.version.names and name not in self.version.cuts:
+                return []  # cannot happen: every existing name has an NSEC3
+            return self._encloser_proof(name)[1]  # 7.2.4 / 7.2.7: an opt-out span covers it
+        if proof.wildcard is not None:  # 7.2.5: wildcard NODATA
+            _, records = self._encloser_proof(name)
+            wild = self.matching(proof.wildcard)
+            return records + ([wild] if wild is not None else [])
+        encloser, records = self._encloser_proof(name)  # 7.2.2: NXDOMAIN
+        return records + [self.covering(_wildcard(encloser))]
+
+
+Chain = NsecChain | Nsec3Chain
+"""Either chain: ``matching``, ``covering``, ``rrsets`` and ``proof`` alike."""

@@ -1,0 +1,234 @@
+"""Signing a zone: a :class:`ZoneSigner` per zone, holding its keys and its signatures.
+
+Signatures are made when first needed (a DO=1 answer, a transfer, :meth:`ZoneSigner.sign_all`)
+and cached by (owner, type, TTL, records), so an edit of the zone re-signs only the RRsets
+it changed; the NSEC/NSEC3 chain is made once per zone version. Signatures are valid in real
+time (validators check them against their own clocks): from now + ``inception_offset`` to
+now + ``lifetime``, and made again once half the lifetime has passed::
+
+    zone = Zone.from_file("zones/example.test.zone")
+    signer = sign_zone(zone, DnssecPolicy(algorithm=13))   # DNSKEY, CDS, CDNSKEY added to the apex
+    signer.ds_rrset()                                      # what the parent holds
+    signer.sign_all(zone.current)                          # every signature now, not lazily
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+
+import dns.dnssec
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rdtypes.ANY.NSEC3PARAM
+import dns.rdtypes.ANY.RRSIG
+import dns.rrset
+
+from fakens.dnssec.denial import Chain, Nsec3Chain, NsecChain, occluded
+from fakens.dnssec.keys import SigningKey, generate_keys, load_keys
+from fakens.dnssec.policy import DnssecPolicy
+from fakens.zones import Name, Zone, ZoneVersion
+
+RRSIG = dns.rdtypes.ANY.RRSIG.RRSIG
+_KSK_TYPES = frozenset({dns.rdatatype.DNSKEY, dns.rdatatype.CDS, dns.rdatatype.CDNSKEY})
+_APEX_TYPES = ("DNSKEY", "CDS", "CDNSKEY", "NSEC3PARAM")
+_DIGEST_NAMES = {1: "SHA1", 2: "SHA256", 4: "SHA384"}
+_CHAINS_KEPT = 4
+_SigKey = tuple[Name, int, int, int, frozenset[dns.rdata.Rdata]]
+
+
+class ZoneSigner:
+    """The keys and signatures of one zone (shared by every server that serves it)."""
+
+    def __init__(self, origin: Name, policy: DnssecPolicy | None = None, keys: Sequence[SigningKey] | None = None,
+                 now: Callable[[], float] = time.time) -> None:
+        self.origin = origin
+        self.policy = policy or DnssecPolicy()
+        if keys is None:
+            keys = load_keys(self.policy.key_dir, origin) if self.policy.key_dir else generate_keys(self.policy)
+        self.keys: list[SigningKey] = list(keys)
+        self.ksks = [k for k in self.keys if k.is_ksk]
+        self.zsks = [k for k in self.keys if not k.is_ksk] or self.ksks  # a CSK signs everything
+        self.now = now
+        self._lock = threading.Lock()
+        self._signatures: dict[_SigKey, list[RRSIG]] = {}
+        self._chains: OrderedDict[int, Chain] = OrderedDict()
+        self._window: tuple[int, int] = (0, 0)
+        self._window_made = -1.0
+        self.signed = 0
+        """How many RRsets this signer has signed (cache misses), for tests and benchmarks."""
+        self._dns_policy = dns.dnssec.allow_all_policy  # 5 and 7 are signed on purpose
+
+    # -- what the zone and its parent publish ------------------------------------------------
+
+    def apex_rrsets(self, ttl: int) -> list[dns.rrset.RRset]:
+        """DNSKEY (every key), CDS and CDNSKEY (the KSKs, unless ``cds=False``) and NSEC3PARAM."""
+        out = [dns.rrset.from_rdata_list(self.origin, ttl, [k.dnskey for k in self.keys])]
+        if self.policy.cds:
+            cds = [dns.dnssec.make_cds(self.origin, k.dnskey, _DIGEST_NAMES[self.policy.ds_digest]) for k in self.ksks]
+            cdnskey = [dns.dnssec.make_cdnskey(k.private.public_key(), k.algorithm, flags=k.dnskey.flags)
+                       for k in self.ksks]
+            out += [dns.rrset.from_rdata_list(self.origin, ttl, cds), dns.rrset.from_rdata_list(self.origin, ttl, cdnskey)]
+        nsec3 = self.policy.nsec3
+        if nsec3 is not None:
+            param = dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM(dns.rdataclass.IN, dns.rdatatype.NSEC3PARAM, 1, 0,
+                                                          nsec3.iterations, nsec3.salt)
+            out.append(dns.rrset.from_rdata_list(self.origin, ttl, [param]))
+        return out
+
+    def ds_rdatas(self, digest: int | None = None) -> list[dns.rdata.Rdata]:
+        """The DS records of the KSKs (digest type *digest*, default the policy's)."""
+        name = _DIGEST_NAMES[digest or self.policy.ds_digest]
+        return [dns.dnssec.make_ds(self.origin, k.dnskey, name) for k in self.ksks]
+
+    def ds_rrset(self, ttl: int = 3600, digest: int | None = None) -> dns.rrset.RRset:
+        """The DS RRset a parent holds for this zone."""
+        return dns.rrset.from_rdata_list(self.origin, ttl, self.ds_rdatas(digest))
+
+    def install(self, zone: Zone) -> None:
+        """Publish the keys in *zone* (DNSKEY, CDS, CDNSKEY, NSEC3PARAM at the apex, the serial
+        kept) and attach this signer to it; a zone just loaded keeps that as its baseline."""
+        version = zone.current
+        ttl = self.policy.dnskey_ttl if self.policy.dnskey_ttl is not None else version.soa.ttl
+        fresh = len(zone.history) == 1
+        remove = [f"@ {t}" for t in _APEX_TYPES if version.get(version.origin, dns.rdatatype.from_text(t)) is not None]
+        zone.edit(remove=remove, add=self.apex_rrsets(ttl), bump_serial=False)
+        if fresh:
+            zone.set_baseline()
+        zone.signer = self
+
+    # -- signatures -----------------------------------------------------------------------------
+
+    def window(self) -> tuple[int, int]:
+        """(inception, expiration) of the signatures made now, in seconds since the epoch."""
+        now = self.now()
+        if now - self._window_made > self.policy.lifetime / 2:
+            with self._lock:
+                self._window_made = now
+                self._window = (int(now) + self.policy.inception_offset, int(now) + self.policy.lifetime)
+                self._signatures.clear()
+        return self._window
+
+    def keys_for(self, rdtype: int) -> list[SigningKey]:
+        """The keys that sign an RRset of *rdtype*: the KSKs for DNSKEY, CDS and CDNSKEY, else the ZSKs."""
+        return self.ksks if rdtype in _KSK_TYPES else self.zsks
+
+    def sign_rrset(self, owner: Name, rdataset: dns.rdataset.Rdataset, *, inception: int | None = None,
+                   expiration: int | None = None, keys: Iterable[SigningKey] | None = None) -> list[RRSIG]:
+        """Signatures of one RRset, not cached: the keys and validity given, or the zone's
+        (the tool of faults that sign on purpose with a wrong key or time)."""
+        start, end = self.window()
+        return [
+            dns.dnssec.sign((owner, rdataset), key.private, self.origin, key.dnskey,
+                            inception=start if inception is None else inception,
+                            expiration=end if expiration is None else expiration,
+                            policy=self._dns_policy)
+            for key in (keys if keys is not None else self.keys_for(rdataset.rdtype))
+        ]
+
+    def signatures(self, owner: Name, rdataset: dns.rdataset.Rdataset) -> list[RRSIG]:
+        """The signatures of the RRset *rdataset* owned by *owner* (cached by its content)."""
+        self.window()
+        key = (owner, rdataset.rdtype, rdataset.covers, rdataset.ttl, frozenset(rdataset))
+        found = self._signatures.get(key)
+        if found is None:
+            found = self.sign_rrset(owner, rdataset)
+            self._signatures[key] = found
+            self.signed += 1
+        return found
+
+    def rrsig_rrset(self, owner: Name, rdataset: dns.rdataset.Rdataset, served_as: Name | None = None,
+                    ttl: int | None = None) -> dns.rrset.RRset:
+        """The RRSIG RRset of *rdataset* at *owner*, as served: owned by *served_as* (a name
+        synthesized from a wildcard), with *ttl* (the served RRset's)."""
+        rrset = dns.rrset.RRset(served_as or owner, rdataset.rdclass, dns.rdatatype.RRSIG, rdataset.rdtype)
+        for rrsig in self.signatures(owner, rdataset):
+            rrset.add(rrsig)
+        rrset.ttl = rdataset.ttl if ttl is None else ttl
+        return rrset
+
+    # -- denial of existence ----------------------------------------------------------------
+
+    def chain(self, version: ZoneVersion) -> Chain:
+        """The NSEC or NSEC3 chain of *version* (made once per version)."""
+        with self._lock:
+            chain = self._chains.get(version.number)
+            if chain is not None:
+                self._chains.move_to_end(version.number)
+                return chain
+        nsec3 = self.policy.nsec3
+        chain = Nsec3Chain(version, nsec3) if nsec3 is not None else NsecChain(version)
+        with self._lock:
+            self._chains[version.number] = chain
+            while len(self._chains) > _CHAINS_KEPT:
+                self._chains.popitem(last=False)
+        return chain
+
+    def signed_rrsets(self, version: ZoneVersion) -> list[dns.rrset.RRset]:
+        """Every RRset of *version* with its signatures, and the NSEC/NSEC3 chain signed: a
+        signed zone's transfer content, in a stable order (the SOA first)."""
+        out: list[dns.rrset.RRset] = []
+        for rrset in version.rrsets():
+            out.append(rrset)
+            if not occluded(version, rrset.name, rrset.rdtype):
+                out.append(self.rrsig_rrset(rrset.name, rrset))
+        for rrset in self.chain(version).rrsets():
+            out.append(rrset)
+            out.append(self.rrsig_rrset(rrset.name, rrset))
+        return out
+
+    def sign_all(self, version: ZoneVersion) -> int:
+        """Sign every authoritative RRset of *version* and its chain now (not when first
+        asked); how many signatures were made."""
+        before = self.signed
+        self.signed_rrsets(version)
+        return self.signed - before
+
+    def __repr__(self) -> str:
+        return f"<ZoneSigner {self.origin} {self.keys}>"
+
+
+def sign_zone(zone: Zone, policy: DnssecPolicy | None = None, keys: Sequence[SigningKey] | None = None) -> ZoneSigner:
+    """Sign *zone* with *policy* (default: algorithm 13, KSK + ZSK, NSEC): keys generated (or
+    read from ``policy.key_dir``) and published at the apex; answers to DO=1 queries then
+    carry signatures and proofs."""
+    signer = ZoneSigner(zone.origin, policy, keys)
+    signer.install(zone)
+    return signer
+
+
+def sign_zones(zones: Iterable[Zone], policy: DnssecPolicy | None = None, ds_ttl: int = 3600) -> list[ZoneSigner]:
+    """Sign every zone of *zones* not signed yet, and give each served parent the DS of its
+    signed children (a chain of trust inside one server, or one lab)."""
+    zones = list(zones)
+    signers = [z.signer if z.signer is not None else sign_zone(z, policy) for z in zones]
+    add_ds_records(zones, ds_ttl)
+    return signers
+
+
+def add_ds_records(zones: Iterable[Zone], ttl: int = 3600) -> None:
+    """For each signed zone whose parent zone is among *zones* and delegates to it, put the
+    child's DS at the cut in the parent (the serial kept; a fresh parent keeps that as its
+    baseline)."""
+    by_origin: dict[Name, list[Zone]] = {}
+    for zone in zones:
+        by_origin.setdefault(zone.origin, []).append(zone)
+    for origin, children in by_origin.items():
+        signer = next((z.signer for z in children if z.signer is not None), None)
+        if signer is None or origin == dns.name.root:
+            continue
+        parent = origin.parent()
+        while parent not in by_origin and len(parent) > 1:
+            parent = parent.parent()
+        for zone in by_origin.get(parent, []):
+            if zone.current.get(origin, dns.rdatatype.NS) is None:
+                continue
+            fresh = len(zone.history) == 1
+            zone.edit(replace=[signer.ds_rrset(ttl)], bump_serial=False)
+            if fresh:
+                zone.set_baseline()
