@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--udp-size", type=int, default=DEFAULT_UDP_SIZE, metavar="BYTES",
                        help=f"the server's EDNS UDP size, 512-65535 (default {DEFAULT_UDP_SIZE})")
     serve.add_argument("--minimal-responses", action="store_true", help="no NS/additional data in positive answers")
+    serve.add_argument("--dnssec", action="store_true",
+                       help="serve every zone signed (keys generated, algorithm 13, NSEC; docs/dnssec.md)")
+    serve.add_argument("--trust-anchor", metavar="FILE",
+                       help="with --dnssec: write the served zones' DS records to FILE (a trust-anchors clause for "
+                            "BIND and delv when FILE ends in .conf, else DS records for unbound's trust-anchor-file)")
     serve.add_argument("--additional-from", choices=["zone", "server"], default="zone",
                        help="addresses in ADDITIONAL from the answering zone only (zone, as NSD, Knot and BIND) "
                             "or from any zone served (server)")
@@ -297,6 +302,15 @@ def _serve(args: argparse.Namespace) -> int:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(args.ready_file)  # a stale one: nobody must read it before this server is ready
     zones = load_zones(args.zones, limits=_zone_limits(args))
+    if args.trust_anchor is not None and not args.dnssec:
+        raise ConfigError("--trust-anchor FILE needs --dnssec: only zones fakens signs have keys it can write")
+    if args.dnssec:
+        from fakens.dnssec import sign_zones
+        from fakens.dnssec.anchors import write_trust_anchor
+
+        sign_zones(zones)
+        if args.trust_anchor is not None:
+            write_trust_anchor(args.trust_anchor, zones)
     server = Server(
         zones,
         listen=args.listen or [DEFAULT_LISTEN],

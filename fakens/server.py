@@ -80,6 +80,9 @@ class Server:
       shared ManualClock; default SystemClock, real time).
     - ``tsig_time_offset``: seconds added to real time in the TSIG time signed
       (replies, NOTIFY, TSIG errors): a server whose clock is off (default 0).
+    - ``dnssec``: sign the zones not signed yet: True (algorithm 13, KSK + ZSK, NSEC), a
+      ``fakens.dnssec.DnssecPolicy`` or its table; served parents get their children's DS
+      (docs/dnssec.md). A Zone signed with ``fakens.dnssec.sign_zone`` is served signed anyway.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class Server:
         log_file: str | None = None,
         clock: Clock | None = None,
         tsig_time_offset: float = 0.0,
+        dnssec: object = None,
     ) -> None:
         if not listen:
             raise ConfigError("a server needs at least one listen address, e.g. listen=['127.0.0.1:0']")
@@ -122,7 +126,7 @@ class Server:
         options = self.options
         self.name = name
         self.listen = [parse_listen(item) for item in listen]
-        self.engine = Engine(load_zones(zones), EngineOptions(
+        self.engine = Engine(_signed(load_zones(zones), dnssec), EngineOptions(
             minimal_responses=minimal_responses, any_mode=any_mode, identity=name, version=version,
             additional_from=additional_from))
         self.clock: Clock = clock or SystemClock()
@@ -364,3 +368,13 @@ class Server:
     def __repr__(self) -> str:
         where = ", ".join(str(e) for e in self.endpoints) or "not running"
         return f"<Server {self.name} {where} zones={[str(o) for o in self.engine.zones]}>"
+
+
+def _signed(zones: list[Zone], dnssec: object) -> list[Zone]:
+    """*zones*, signed as *dnssec* says (None/False: as they are)."""
+    if dnssec is None or dnssec is False:
+        return zones
+    from fakens.dnssec import DnssecPolicy, sign_zones
+
+    sign_zones(zones, DnssecPolicy.from_value(dnssec))
+    return zones

@@ -34,6 +34,7 @@ _NS, _DS = dns.rdatatype.NS, dns.rdatatype.DS
 _NONE = dns.rdatatype.NONE
 _WILD = b"*"
 Bitmap = dns.rdtypes.ANY.NSEC.Bitmap
+Bitmap3 = dns.rdtypes.ANY.NSEC3.Bitmap
 
 
 def occluded(version: ZoneVersion, name: Name, rdtype: int) -> bool:
@@ -166,7 +167,7 @@ class Nsec3Chain:
                 types.append(_RRSIG)
             flags = 1 if self.params.opt_out else 0
             rdata = dns.rdtypes.ANY.NSEC3.NSEC3(dns.rdataclass.IN, _NSEC3, 1, flags, self.params.iterations,
-                                                self.params.salt, following, Bitmap.from_rdtypes(sorted(types)))
+                                                self.params.salt, following, Bitmap3.from_rdtypes(sorted(types)))
             found = dns.rrset.from_rdata_list(self.owner(hashed), self.ttl, [rdata])
             self._made[index] = found
         return found
