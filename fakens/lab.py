@@ -41,6 +41,8 @@ import dns.name
 import dns.rdatatype
 
 from fakens.clock import LabClock, ManualClock
+from fakens.dnssec import DnssecPolicy, add_ds_records, sign_zone
+from fakens.dnssec.anchors import ds_text, write_trust_anchors
 from fakens.errors import ConfigError, ServerError
 from fakens.server import Server
 from fakens.timeline import Timeline
@@ -198,20 +200,41 @@ class Hierarchy:
         each needs ``local-zone: "NAME" nodefault`` in unbound."""
         return resolver_local_zones(self.zones)
 
+    @property
+    def signed(self) -> bool:
+        """Is the lab's root signed (a chain of trust a validator can follow from it)?"""
+        root = self.zones.get(dns.name.root)
+        return root is not None and root.signer is not None
+
+    @property
+    def trust_anchors(self) -> str:
+        """The signed root's DS records in zone-file form (unbound's ``trust-anchor-file``)."""
+        return ds_text([self.zones[dns.name.root]])
+
+    def write_trust_anchors(self, directory: str | os.PathLike[str]) -> dict[str, str]:
+        """Write the root's trust anchor to *directory* as ``root.ds`` (DS records: unbound) and
+        ``trust-anchors.conf`` (a ``trust-anchors`` clause: BIND's named.conf, ``delv -a``)."""
+        return write_trust_anchors([self.zones[dns.name.root]], directory)
+
     def unbound_config(self, port: int, directory: str, interface: str = "127.0.0.1",
                        control: str | None = None, qname_minimisation: bool = True,
                        do_ip6: bool = False) -> str:
         """An unbound.conf that resolves through this hierarchy only (root hints
-        written to *directory*/root.hints; the control channel on a unix socket)."""
+        written to *directory*/root.hints; the control channel on a unix socket). A signed lab
+        is validated: the root's trust anchor in *directory*/root.ds, the validator module on."""
         hints = self.write_root_hints(os.path.join(directory, "root.hints"))
         control = control or os.path.join(directory, "unbound.ctl")
+        modules, validation = "iterator", ""
+        if self.signed:
+            modules = "validator iterator"
+            validation = f'  trust-anchor-file: "{self.write_trust_anchors(directory)["ds"]}"\n  val-log-level: 2\n'
         local_zones = "".join(f'  local-zone: "{name}" nodefault\n' for name in self.special_use_zones())
         return (
             "server:\n"
             f"  interface: {interface}\n  port: {port}\n  do-ip6: {'yes' if do_ip6 else 'no'}\n  do-ip4: yes\n"
             '  username: ""\n  chroot: ""\n  logfile: ""\n  pidfile: ""\n'
             f'  directory: "{directory}"\n  root-hints: "{hints}"\n'
-            "  do-not-query-localhost: no\n  module-config: \"iterator\"\n"
+            f'  do-not-query-localhost: no\n  module-config: "{modules}"\n{validation}'
             f"{local_zones}"
             "  discard-timeout: 0\n"
             f"  qname-minimisation: {'yes' if qname_minimisation else 'no'}\n"
@@ -222,17 +245,22 @@ class Hierarchy:
     def named_config(self, port: int, directory: str, listen: str = "127.0.0.1") -> str:
         """A named.conf for BIND as a recursive resolver through this hierarchy only
         (``empty-zones-enable no``: BIND's built-in RFC 6303 zones would shadow the lab's
-        reverse zones)."""
+        reverse zones). A signed lab is validated (its trust anchor in *directory*/trust-anchors.conf)."""
         hints = self.write_root_hints(os.path.join(directory, "root.hints"))
+        validation, anchors = "no", ""
+        if self.signed:
+            validation = "yes"
+            anchors = f'include "{self.write_trust_anchors(directory)["bind"]}";\n'
         return (
             "options {\n"
             f'  directory "{directory}"; pid-file "{directory}/named.pid";\n'
             f'  session-keyfile "{directory}/session.key"; managed-keys-directory "{directory}";\n'
             f"  listen-on port {port} {{ {listen}; }}; listen-on-v6 {{ none; }};\n"
-            "  recursion yes; allow-query { any; }; dnssec-validation no; notify no;\n"
+            f"  recursion yes; allow-query {{ any; }}; dnssec-validation {validation}; notify no;\n"
             "  empty-zones-enable no; qname-minimization off;\n"
             "};\n"
             f'zone "." {{ type hint; file "{hints}"; }};\n'
+            f"{anchors}"
         )
 
     def named_secondary_config(self, port: int, directory: str, listen: str = "127.0.0.1") -> str:
@@ -413,6 +441,8 @@ class ZonePlan:
     name: str
     zone: Zone
     delegate: bool = True
+    dnssec: DnssecPolicy | None = None
+    """Sign the zone with this policy (its parent in the lab then holds its DS)."""
 
 
 @dataclass
@@ -443,6 +473,7 @@ def plan_lab(
     addresses: Iterator[str],
     tld_servers: Mapping[str, int] | int = 1,
     delegation_ttl: int = 86400,
+    dnssec: DnssecPolicy | None = None,
 ) -> tuple[list[HierarchyServer], dict[Name, Zone], dict[str, Zone], list[str]]:
     """The servers, the zones by origin (the delegated one of each), every zone by name,
     and warnings, for a lab of *zones* served by *servers* (more are made as needed).
@@ -458,6 +489,9 @@ def plan_lab(
     - Every zone is delegated from its closest enclosing zone (or the root) to its apex NS
       with glue for hosts in the parent's bailiwick, unless the parent already has NS for
       it, the zone says ``delegate=False``, or a DelegationPlan says what the parent holds.
+    - Zones with a ``dnssec`` policy are signed; the made root and TLDs too (with *dnssec*, by
+      default the default policy when any zone is signed), and every signed zone's parent holds
+      its DS: a chain of trust from the root (``Hierarchy.trust_anchors``).
     """
     warnings: list[str] = []
     by_name: dict[str, Zone] = {}
@@ -576,9 +610,26 @@ def plan_lab(
             if id(zone) in made:
                 zone.edit(replace=[_address_record(ROOT_SERVER, a, 3600000) for a in root_member.addresses],
                           bump_serial=False)
+    _sign_lab(zones, [z for z in by_name.values() if id(z) in made], origins, dnssec, delegation_ttl)
     for zone in by_name.values():
         zone.set_baseline()  # the lab as built is the version a reset returns to
     return members, origins, by_name, warnings
+
+
+def _sign_lab(plans: Sequence[ZonePlan], made: Sequence[Zone], origins: Mapping[Name, Zone],
+              dnssec: DnssecPolicy | None, ttl: int) -> None:
+    """Sign the zones that say so and the made ones (a signed root and TLDs above signed zones),
+    then give each delegated signed zone's parent its DS."""
+    signed = [p for p in plans if p.dnssec is not None]
+    if not signed and dnssec is None:
+        return
+    for plan in signed:
+        if plan.zone.signer is None:
+            sign_zone(plan.zone, plan.dnssec)
+    for zone in made:
+        if zone.signer is None:
+            sign_zone(zone, dnssec or DnssecPolicy())
+    add_ds_records(origins.values(), ttl)
 
 
 def build_hierarchy(
@@ -589,6 +640,7 @@ def build_hierarchy(
     clock: ManualClock | None = None,
     delegation_ttl: int = 86400,
     octet: int | None = None,
+    dnssec: bool | DnssecPolicy | None = None,
     **server_options: Any,
 ) -> Hierarchy:
     """Plan a hierarchy for *zones* (servers not started yet: use ``with`` or start()).
@@ -600,13 +652,17 @@ def build_hierarchy(
     every timer (delays, NOTIFY retries, TCP idle timeouts) wait on it, so a
     ``delay`` fault in a lab answers once the test moves ``hierarchy.clock``.
     *server_options* go to every Server (e.g. ``minimal_responses=True``).
+    *dnssec*: sign every zone, the made root and TLDs included (True or a DnssecPolicy), with
+    the DS records in the parents; ``trust_anchors`` then says what a validator trusts.
     """
     given = load_zones(zones)
     if any(z.origin == dns.name.root for z in given):
         raise ConfigError("build_hierarchy makes the root zone itself; give the zones below it")
-    plans = [ZonePlan(z.origin.to_text(), z) for z in given]
+    policy = DnssecPolicy.from_value(dnssec)
+    plans = [ZonePlan(z.origin.to_text(), z, dnssec=policy) for z in given]
     members, origins, by_name, warnings = plan_lab(
-        plans, addresses=loopback_addresses(port, octet), tld_servers=tld_servers, delegation_ttl=delegation_ttl)
+        plans, addresses=loopback_addresses(port, octet), tld_servers=tld_servers, delegation_ttl=delegation_ttl,
+        dnssec=policy)
     root = origins[dns.name.root]
     ordered = {dns.name.root: root, **{o: z for o, z in origins.items() if o != dns.name.root}}
     return Hierarchy(port, members, ordered, clock or ManualClock(0.0), dict(server_options),
