@@ -56,6 +56,7 @@ import dns.rrset
 import dns.ttl
 
 from fakens.clock import LabClock, ManualClock
+from fakens.dnssec import DnssecPolicy
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import Fault
 from fakens.faults.base import format_spec as format_fault
@@ -92,8 +93,8 @@ SERVER_OPTIONS = ("nsid", "udp_size", "minimal_responses", "any_mode", "addition
                   "transfer_requires_tsig", "tsig_keys", "notify_key", "tsig_time_offset", "notify_retry",
                   "notify_attempts")
 _TOP = ("lab", "zones", "servers", "delegations", "timeline", "fix", "expect")
-_LAB = ("name", "description", "port", "mode", "delegation_ttl", "tld_servers")
-_ZONE = ("name", "origin", "file", "text", "delegate", "description")
+_LAB = ("name", "description", "port", "mode", "delegation_ttl", "tld_servers", "dnssec")
+_ZONE = ("name", "origin", "file", "text", "delegate", "description", "dnssec")
 _SERVER = ("name", "hosts", "addresses", "zones", "faults", "options", "description")
 _DELEGATION = ("zone", "ns", "glue", "ttl", "description")
 _FIX = ("description", "file", "events")
@@ -115,6 +116,8 @@ class ZoneSpec:
     delegate: bool | None
     path: str
     description: str = ""
+    dnssec: DnssecPolicy | bool | None = None
+    """The zone's own signing policy, False for unsigned, None: as the lab's ``dnssec`` says."""
 
 
 @dataclass
@@ -173,6 +176,8 @@ class Scenario:
     expect: dict[str, Any]
     places: TomlPlaces
     warnings: list[str] = field(default_factory=list)
+    dnssec: DnssecPolicy | None = None
+    """``[lab] dnssec``: every zone (the made root and TLDs too) signed unless it says otherwise."""
 
     def where(self, path: str) -> str:
         """``lab.toml:41: servers[2].faults[0]`` for error messages."""
@@ -235,6 +240,18 @@ class _Reader:
         key = (_absolute(server), fault.type_name)
         self.fault_numbers[key] = self.fault_numbers.get(key, 0) + 1
         fault.name = f"{fault.type_name}-{self.fault_numbers[key]}"
+
+    def dnssec(self, table: Mapping[str, Any], key_path: str) -> DnssecPolicy | None:
+        """The ``dnssec`` key of a table (true, false or a policy table), problems at the
+        innermost key (``zones[1].dnssec.nsec3.iterations``)."""
+        if "dnssec" not in table:
+            return None
+        try:
+            return DnssecPolicy.from_value(table["dnssec"], f"{key_path}.dnssec")
+        except ConfigError as e:
+            where, _, message = str(e).partition(": ")
+            self.problem(where, message)
+            return None
 
     def problem(self, key_path: str, message: str) -> None:
         self.problems.append(f"{self.path}:{self.places.line(key_path)}: {key_path}: {message}")
@@ -404,7 +421,8 @@ def _read(r: _Reader, document: dict[str, Any], base: str) -> Scenario:
         delegation_ttl=max(1, int(r.duration(lab, "delegation_ttl", "lab") or 86400)),
         tld_servers=tld_servers, zones=zone_specs,
         servers=[s for s in servers if s is not None], delegations=[d for d in delegations if d is not None],
-        timeline=[e for e in timeline if e is not None], fix=fix, expect=expect, places=r.places)
+        timeline=[e for e in timeline if e is not None], fix=fix, expect=expect, places=r.places,
+        dnssec=r.dnssec(lab, "lab"))
 
 
 def _read_zone(r: _Reader, table: dict[str, Any], key_path: str, base: str) -> ZoneSpec | None:
@@ -430,8 +448,10 @@ def _read_zone(r: _Reader, table: dict[str, Any], key_path: str, base: str) -> Z
     # an SOA owner that is not the given origin: the zone is served under its SOA owner, with
     # the loader's warning (as CoreDNS serves such a file), not refused
     name = r.string(table, "name", key_path, zone.origin.to_text()) or zone.origin.to_text()
+    dnssec = r.dnssec(table, key_path)
     return ZoneSpec(name, zone, r.boolean(table, "delegate", key_path), key_path,
-                    r.string(table, "description", key_path, "") or "")
+                    r.string(table, "description", key_path, "") or "",
+                    False if dnssec is None and table.get("dnssec") is False else dnssec)
 
 
 def _read_server(r: _Reader, table: dict[str, Any], key_path: str) -> ServerSpec | None:
@@ -849,7 +869,9 @@ def build_lab(scenario: Scenario, *, mode: str | None = None, time_scale: float 
             delegate = False  # another copy of the zone says it is the delegated one
         else:
             delegate = next(s for s in same if s.delegate is None) is spec
-        zone_plans.append(ZonePlan(spec.name, zones[spec.name], delegate))
+        policy = scenario.dnssec if spec.dnssec is None else spec.dnssec  # False: unsigned in a signed lab
+        zone_plans.append(ZonePlan(spec.name, zones[spec.name], delegate,
+                                   policy if isinstance(policy, DnssecPolicy) else None))
     members = []
     for server in scenario.servers:
         served, made_refs = [], []
@@ -867,7 +889,7 @@ def build_lab(scenario: Scenario, *, mode: str | None = None, time_scale: float 
     plan_members, origins, by_name, warnings = plan_lab(
         zone_plans, members, delegations,
         addresses=loopback_addresses(scenario.port, octet, probe=probe and mode == "loopback"),
-        tld_servers=scenario.tld_servers, delegation_ttl=scenario.delegation_ttl)
+        tld_servers=scenario.tld_servers, delegation_ttl=scenario.delegation_ttl, dnssec=scenario.dnssec)
     for zone in by_name.values():
         _scale_in_place(zone, time_scale)
     root = origins[dns.name.root]
