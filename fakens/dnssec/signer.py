@@ -14,6 +14,7 @@ now + ``lifetime``, and made again once half the lifetime has passed::
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -39,6 +40,9 @@ _KSK_TYPES = frozenset({dns.rdatatype.DNSKEY, dns.rdatatype.CDS, dns.rdatatype.C
 _APEX_TYPES = ("DNSKEY", "CDS", "CDNSKEY", "NSEC3PARAM")
 _DIGEST_NAMES = {1: "SHA1", 2: "SHA256", 4: "SHA384"}
 _CHAINS_KEPT = 4
+_RRSIG_HEAD = struct.Struct("!HBBIIIH")  # type covered, algorithm, labels, original TTL, expiration, inception, tag
+_RR_FIXED = struct.Struct("!HHI")
+_LENGTH = struct.Struct("!H")
 _SigKey = tuple[Name, int, int, int, frozenset[dns.rdata.Rdata]]
 
 
@@ -62,7 +66,7 @@ class ZoneSigner:
         self._window_made = -1.0
         self.signed = 0
         """How many RRsets this signer has signed (cache misses), for tests and benchmarks."""
-        self._dns_policy = dns.dnssec.allow_all_policy  # 5 and 7 are signed on purpose
+        self._facts: dict[int, tuple[int, bytes]] = {}  # id(key) -> (key tag, signer name's wire form)
 
     # -- what the zone and its parent publish ------------------------------------------------
 
@@ -123,13 +127,37 @@ class ZoneSigner:
         """Signatures of one RRset, not cached: the keys and validity given, or the zone's
         (the tool of faults that sign on purpose with a wrong key or time)."""
         start, end = self.window()
-        return [
-            dns.dnssec.sign((owner, rdataset), key.private, self.origin, key.dnskey,
-                            inception=start if inception is None else inception,
-                            expiration=end if expiration is None else expiration,
-                            policy=self._dns_policy)
-            for key in (keys if keys is not None else self.keys_for(rdataset.rdtype))
-        ]
+        start = start if inception is None else inception
+        end = end if expiration is None else expiration
+        return [self._sign(owner, rdataset, key, start, end)
+                for key in (keys if keys is not None else self.keys_for(rdataset.rdtype))]
+
+    def _sign(self, owner: Name, rdataset: dns.rdataset.Rdataset, key: SigningKey, inception: int,
+              expiration: int) -> RRSIG:
+        """One RRSIG, as ``dns.dnssec.sign`` makes it (the tests compare them byte for byte) at
+        half its cost: the signed data (RFC 4034 3.1.8.1) is built here once per RRset, the key
+        tag and the signer's wire form once per key, and the key's own ``sign`` does the
+        cryptography."""
+        labels = len(owner) - 1 - (1 if owner.is_wild() else 0)
+        tag, signer_wire = self._key_facts(key)
+        rdtype, ttl = rdataset.rdtype, rdataset.ttl
+        head = _RRSIG_HEAD.pack(rdtype, key.algorithm, labels, ttl, expiration, inception, tag)
+        owner_wire = owner.canonicalize().to_wire()
+        assert owner_wire is not None
+        fixed = owner_wire + _RR_FIXED.pack(rdtype, rdataset.rdclass, ttl)
+        records = sorted(rdata.to_digestable(self.origin) for rdata in rdataset)
+        data = b"".join([head, signer_wire, *(fixed + _LENGTH.pack(len(r)) + r for r in records)])
+        signature = key.private.sign(data, verify=False)
+        return RRSIG(rdataset.rdclass, dns.rdatatype.RRSIG, rdtype, key.algorithm, labels, ttl, expiration,
+                     inception, tag, self.origin, signature)
+
+    def _key_facts(self, key: SigningKey) -> tuple[int, bytes]:
+        found = self._facts.get(id(key))
+        if found is None:
+            wire = self.origin.canonicalize().to_wire()
+            assert wire is not None
+            found = self._facts[id(key)] = (key.key_tag, wire)
+        return found
 
     def signatures(self, owner: Name, rdataset: dns.rdataset.Rdataset) -> list[RRSIG]:
         """The signatures of the RRset *rdataset* owned by *owner* (cached by its content)."""

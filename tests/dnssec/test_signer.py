@@ -1,0 +1,66 @@
+"""The signer in memory: its RRSIGs are dnspython's byte for byte, for every algorithm and
+for wildcard owners; the signature cache; the validity window in real time."""
+
+from __future__ import annotations
+
+import dns.dnssec
+import dns.name
+import dns.rdatatype
+import pytest
+
+import fakens
+from fakens.dnssec import ALGORITHMS, DnssecPolicy, ZoneSigner, sign_zone
+
+from .conftest import ZONE
+
+DETERMINISTIC = [8, 10, 13, 14, 15, 16]  # RSA PKCS#1 v1.5, RFC 6979 ECDSA and EdDSA: the same bytes each time
+
+
+@pytest.mark.parametrize("algorithm", DETERMINISTIC)
+def test_rrsig_same_as_dnspython_sign(algorithm: int) -> None:
+    zone = fakens.Zone.from_file(ZONE)
+    signer = sign_zone(zone, DnssecPolicy(algorithm=algorithm, rsa_bits=1024))
+    version = zone.current
+    start, end = signer.window()
+    for owner_text, rdtype in (("www.example.test.", "AAAA"), ("*.wild.example.test.", "TXT"), ("example.test.", "MX"),
+                               ("example.test.", "DNSKEY"), ("ftp.example.test.", "CNAME")):
+        owner = dns.name.from_text(owner_text)
+        rdataset = version.get(owner, dns.rdatatype.from_text(rdtype))
+        assert rdataset is not None
+        ours = signer.signatures(owner, rdataset)
+        keys = signer.keys_for(rdataset.rdtype)
+        theirs = [dns.dnssec.sign((owner, rdataset), k.private, zone.origin, k.dnskey, inception=start, expiration=end,
+                                  policy=dns.dnssec.allow_all_policy) for k in keys]
+        assert ours == theirs, owner_text
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_every_algorithm_validates(algorithm: int) -> None:
+    zone = fakens.Zone.from_file(ZONE)
+    policy = DnssecPolicy(algorithm=algorithm, rsa_bits=1024, nsec3=None)
+    signer = sign_zone(zone, policy)
+    keyring = {zone.origin: zone.current.rrset(zone.origin, dns.rdatatype.DNSKEY)}
+    rrset = zone.current.rrset(dns.name.from_text("www.example.test."), dns.rdatatype.A)
+    assert rrset is not None
+    dns.dnssec.validate(rrset, signer.rrsig_rrset(rrset.name, rrset), keyring, policy=dns.dnssec.allow_all_policy)
+
+
+def test_window_follows_real_time_and_renews() -> None:
+    now = [1_800_000_000.0]
+    signer = ZoneSigner(dns.name.from_text("example.test."), DnssecPolicy(lifetime=1000, inception_offset=-60),
+                        now=lambda: now[0])
+    assert signer.window() == (1_800_000_000 - 60, 1_800_000_000 + 1000)
+    now[0] += 400  # under half the lifetime: the same signatures
+    assert signer.window() == (1_800_000_000 - 60, 1_800_000_000 + 1000)
+    now[0] += 200
+    assert signer.window() == (1_800_000_600 - 60, 1_800_000_600 + 1000)
+
+
+def test_signatures_cached_by_content() -> None:
+    zone = fakens.Zone.from_file(ZONE)
+    signer = sign_zone(zone)
+    total = signer.sign_all(zone.current)
+    assert total == signer.signed > 20
+    assert signer.sign_all(zone.current) == 0
+    zone.edit(add=["www 300 TXT changed"])  # a new RRset and the SOA's new serial; the NSEC at www now lists TXT
+    assert signer.sign_all(zone.current) == 3
