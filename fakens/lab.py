@@ -424,6 +424,24 @@ class LabControl:
             asyncio.run_coroutine_threadsafe(self.lab.timeline.idle(), loop).result(30)
 
 
+def write_resolver_configs(lab: Hierarchy, directory: str | os.PathLike[str], port: int = 5300) -> str:
+    """Write unbound.conf (resolver on *port*), named.conf (*port* + 1) and
+    named-secondary.conf (*port* + 2) for *lab* into *directory* (made if missing);
+    return its absolute path. unbound runs with qname minimisation off, as
+    ``lab verify`` runs it: the shipped labs' figures count fresh resolutions that way
+    (with it on, unbound retries an NXDOMAIN with the full name and hides most TLD failures)."""
+    os.makedirs(directory, exist_ok=True)
+    where = os.path.abspath(directory)
+    with open(os.path.join(where, "unbound.conf"), "w", encoding="utf-8") as f:
+        f.write(lab.unbound_config(port, where, qname_minimisation=False,
+                                   do_ip6=any(":" in a for m in lab.members for a in m.addresses)))
+    with open(os.path.join(where, "named.conf"), "w", encoding="utf-8") as f:
+        f.write(lab.named_config(port + 1, where))
+    with open(os.path.join(where, "named-secondary.conf"), "w", encoding="utf-8") as f:
+        f.write(lab.named_secondary_config(port + 2, where))
+    return where
+
+
 def resolver_local_zones(zones: Iterable[Name]) -> list[str]:
     """The special-use names (RFC 6761) and default reverse zones (RFC 6303) at or above
     a served zone, for ``local-zone: NAME nodefault`` lines (unbound)."""

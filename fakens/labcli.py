@@ -1,7 +1,7 @@
 """``fakens lab``: check, start and run scenario files from the shell.
 
-    fakens lab check zones/labs/io-outage.toml            # validate; binds nothing
-    fakens lab up zones/labs/io-outage.toml --config-dir lab/ --ready-file lab.json
+    fakens lab check fakens/labs/io-outage.toml            # validate; binds nothing
+    fakens lab up fakens/labs/io-outage.toml --config-dir lab/ --ready-file lab.json
     fakens lab up SCENARIO --time-scale 100 --for 60      # a 48 h switch-over in about 29 minutes
     fakens lab run SCENARIO -- unbound -d -c lab/unbound.conf   # in a private network namespace
 
@@ -26,14 +26,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fakens.catalog import lab_path, listing
 from fakens.errors import ConfigError, ServerError
-from fakens.lab import Hierarchy
+from fakens.lab import Hierarchy, write_resolver_configs
 from fakens.log import LogEntry
 from fakens.scenario import Scenario, ScenarioError, build_lab, load_scenario
 from fakens.timeline import Event
 
 INSIDE_ENV = "FAKENS_LAB_NAMESPACE"  # set in the namespace `fakens lab run` made
 DEFAULT_RESOLVER_PORT = 5300
+SCENARIO_HELP = "a scenario file, or the name of a shipped lab (fakens lab list)"
 
 
 def add_lab_parser(sub: Any) -> None:
@@ -45,13 +47,15 @@ def add_lab_parser(sub: Any) -> None:
     check = lab_sub.add_parser("check", help="validate a scenario without binding anything",
                                description="Read a scenario, load its zones and faults, plan its servers "
                                            "and print the plan; every error with file:line and key path.")
-    check.add_argument("scenario", metavar="SCENARIO")
+    check.add_argument("scenario", metavar="SCENARIO", help=SCENARIO_HELP)
     check.add_argument("--mode", choices=["loopback", "namespace"], help="check for this address mode "
                        "(default: the scenario's lab.mode)")
     check.add_argument("--fix", action="store_true", help="check the scenario with its fix applied")
     check.add_argument("--graph", metavar="FILE", help="draw the delegation tree (.svg, .dot or .png)")
     check.add_argument("--time-scale", type=float, default=1.0, metavar="N")
 
+    lab_sub.add_parser("list", help="the shipped labs, one line each (their names work as SCENARIO)",
+                       description="The labs installed with fakens: name, what it reproduces, its fix.")
     from fakens.verify import add_verify_parser
 
     add_verify_parser(lab_sub)
@@ -59,7 +63,7 @@ def add_lab_parser(sub: Any) -> None:
                               "Ctrl-C, SIGTERM or --for"),
                        ("run", "start a scenario in a private network namespace and run COMMAND in it")):
         p = lab_sub.add_parser(name, help=text, description=text + ".")
-        p.add_argument("scenario", metavar="SCENARIO")
+        p.add_argument("scenario", metavar="SCENARIO", help=SCENARIO_HELP)
         _lab_options(p)
         if name == "run":
             p.add_argument("run_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
@@ -90,6 +94,10 @@ def _lab_options(p: argparse.ArgumentParser) -> None:
 
 def run_lab_command(args: argparse.Namespace) -> int:
     """Dispatch ``fakens lab ...``; returns the exit status."""
+    if args.lab_command == "list":
+        print(listing())
+        return 0
+    args.scenario = str(lab_path(args.scenario))
     if args.lab_command == "check":
         return _check(args)
     if args.lab_command == "run":
@@ -315,19 +323,7 @@ def _write_ready(lab: Hierarchy, path: str, control: Any, config_dir: str) -> No
 
 def _write_configs(lab: Hierarchy, args: argparse.Namespace) -> str:
     directory = args.config_dir or tempfile.mkdtemp(prefix=f"fakens-lab-{lab.name}-")
-    os.makedirs(directory, exist_ok=True)
-    directory = os.path.abspath(directory)
-    port = args.resolver_port
-    with open(os.path.join(directory, "unbound.conf"), "w", encoding="utf-8") as f:
-        # qname minimisation off, as `lab verify` runs it: the shipped labs' figures count fresh resolutions
-        # that way (with it on, unbound retries an NXDOMAIN with the full name and hides most TLD failures)
-        f.write(lab.unbound_config(port, directory, qname_minimisation=False,
-                                   do_ip6=any(":" in a for m in lab.members for a in m.addresses)))
-    with open(os.path.join(directory, "named.conf"), "w", encoding="utf-8") as f:
-        f.write(lab.named_config(port + 1, directory))
-    with open(os.path.join(directory, "named-secondary.conf"), "w", encoding="utf-8") as f:
-        f.write(lab.named_secondary_config(port + 2, directory))
-    return directory
+    return write_resolver_configs(lab, directory, args.resolver_port)
 
 
 def _write_pcap(lab: Hierarchy, path: str) -> None:

@@ -25,6 +25,9 @@ Fixtures:
 - ``fakens_hierarchy``: a factory building root, TLD and zone servers on
   127.x addresses, port 53 (see :mod:`fakens.lab`); needs root,
   CAP_NET_BIND_SERVICE or a private network namespace.
+- ``fakens_lab``: a factory starting a shipped lab by name (``fakens_lab("io-outage")``,
+  ``fakens lab list``) or a scenario file, with its resolver configs and symptom table
+  (:class:`fakens.testing.LabRun`); port 53 as ``fakens_hierarchy``.
 - ``fakens_unbound``: a factory starting unbound in front of a hierarchy.
 
 When a test fails, the query logs of the servers it used are attached to the
@@ -42,10 +45,10 @@ from typing import Any, Literal
 
 import pytest
 
-from fakens.errors import ServerError
+from fakens.errors import ConfigError, ServerError
 from fakens.lab import Hierarchy, build_hierarchy
 from fakens.server import Server
-from fakens.testing import Unbound, resolver_for, start_unbound
+from fakens.testing import LabRun, Unbound, resolver_for, start_lab, start_unbound
 
 _SERVERS = pytest.StashKey[list[Server]]()
 _SAVED_LOGS = pytest.StashKey[dict[int, list[Any]]]()
@@ -228,6 +231,33 @@ def fakens_hierarchy(request: pytest.FixtureRequest) -> Iterator[Callable[..., H
     for hierarchy in built:
         hierarchy.stop()
     _check_errors([s for h in built for s in h.servers.values()])
+
+
+@pytest.fixture
+def fakens_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LabRun]]:
+    """A factory: ``fakens_lab("io-outage", fix=False, time_scale=1.0, **server_options) -> LabRun``
+    (started): a shipped lab by name (``fakens lab list``) or a scenario file, with
+    ``.hierarchy`` (its servers), ``.config_dir`` (unbound.conf, named.conf) and ``.expect``
+    (the symptom table). Port 53 like ``fakens_hierarchy``."""
+    started: list[LabRun] = []
+
+    def make(name_or_path: str | os.PathLike[str], **options: Any) -> LabRun:
+        path = name_or_path
+        if isinstance(name_or_path, str) and not os.path.exists(name_or_path) and name_or_path.endswith(".toml"):
+            path = _resolve_path(request, name_or_path)
+        try:
+            lab = start_lab(path, str(tmp_path_factory.mktemp("lab")), **options)
+        except (ServerError, ConfigError) as e:
+            pytest.fail(str(e), pytrace=False)
+        started.append(lab)
+        for server in lab.hierarchy.servers.values():
+            _track(request, server)
+        return lab
+
+    yield make
+    for lab in started:
+        lab.stop()
+    _check_errors([s for lab in started for s in lab.hierarchy.servers.values()])
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ the line and the key path (``servers[2].faults[0].qname``), what was expected, a
 the near miss; ``build_lab`` plans the servers (addresses, NS, glue, the made root
 and TLDs) and returns a :class:`~fakens.lab.Hierarchy` ready to start::
 
-    scenario = load_scenario("zones/labs/io-outage.toml")
+    scenario = load_scenario("fakens/labs/io-outage.toml")
     lab = build_lab(scenario, time_scale=100)
     async with lab_running(lab): ...
 """

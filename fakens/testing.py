@@ -22,12 +22,16 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import dns.resolver
 
 from fakens.errors import ServerError
 from fakens.lab import Hierarchy
 from fakens.server import Server
+
+if TYPE_CHECKING:
+    from fakens.scenario import Scenario
 
 
 def find_tool(name: str) -> str | None:
@@ -145,3 +149,53 @@ def start_unbound(hierarchy: Hierarchy, directory: str, qname_minimisation: bool
     except BaseException:
         unbound.stop()  # never leave it running
         raise
+
+
+@dataclass
+class LabRun:
+    """A shipped lab (or a scenario file) started for a test: its servers, resolver configs
+    and expected-symptom table::
+
+        lab = start_lab("io-outage", "/tmp/lab")     # or fakens_lab("io-outage") in pytest
+        lab.hierarchy.servers_for("io.")             # the running servers
+        lab.config_dir                               # unbound.conf, named.conf, named-secondary.conf
+        lab.expect["unbound"]                        # what a resolver must show (docs/scenarios.md)
+        lab.stop()
+    """
+
+    scenario: Scenario
+    hierarchy: Hierarchy
+    config_dir: str
+
+    @property
+    def expect(self) -> dict[str, Any]:
+        """The scenario's ``[expect]`` table (symptoms by tool)."""
+        return self.scenario.expect
+
+    @property
+    def root_hints(self) -> str:
+        """The lab's root hints (a resolver's only way in)."""
+        return self.hierarchy.root_hints
+
+    def stop(self) -> None:
+        self.hierarchy.stop()
+
+
+def start_lab(name_or_path: str | os.PathLike[str], directory: str, *, fix: bool = False,
+              time_scale: float = 1.0, **server_options: Any) -> LabRun:
+    """Build and start a lab (a shipped lab's name or a scenario file) on this host's
+    loopback (port 53 unless the scenario says otherwise: root, CAP_NET_BIND_SERVICE or a
+    private network namespace), with resolver configs written into *directory*."""
+    from fakens.catalog import lab_path
+    from fakens.lab import write_resolver_configs
+    from fakens.scenario import build_lab, load_scenario
+
+    scenario = load_scenario(lab_path(name_or_path))
+    hierarchy = build_lab(scenario, fix=fix, time_scale=time_scale, **server_options)
+    hierarchy.start()
+    try:
+        config_dir = write_resolver_configs(hierarchy, directory)
+    except BaseException:
+        hierarchy.stop()
+        raise
+    return LabRun(scenario, hierarchy, config_dir)

@@ -1,9 +1,9 @@
 """``fakens lab verify``: run a lab, point real tools at it, compare what they show with its [expect].
 
-    fakens lab verify zones/labs/io-outage.toml --tool unbound            # the symptom
-    fakens lab verify zones/labs/io-outage.toml --tool unbound --fix      # gone with the fix
-    fakens lab verify zones/labs/lame-delegation.toml --tool zonemaster
-    fakens lab verify zones/labs/lame-delegation.toml --tool named-secondary
+    fakens lab verify fakens/labs/io-outage.toml --tool unbound            # the symptom
+    fakens lab verify fakens/labs/io-outage.toml --tool unbound --fix      # gone with the fix
+    fakens lab verify fakens/labs/lame-delegation.toml --tool zonemaster
+    fakens lab verify fakens/labs/lame-delegation.toml --tool named-secondary
     fakens lab verify SCENARIO --netns                                    # in a private namespace
 
 The lab runs in this process on host loopback, port 53 (root or CAP_NET_BIND_SERVICE; in a
@@ -737,7 +737,7 @@ def add_verify_parser(lab_sub: Any) -> None:
                            description="Start the lab in this process (host loopback, port 53), run real tools "
                                        "against it and compare what they show with the scenario's [expect] "
                                        "(docs/scenarios.md). Exit 0 when every expectation holds, 1 otherwise.")
-    p.add_argument("scenario", metavar="SCENARIO")
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario file, or the name of a shipped lab (fakens lab list)")
     p.add_argument("--tool", action="append", choices=TOOLS, help="the tool(s) to run (repeatable; default: every "
                    "tool the scenario's [expect] has symptoms for)")
     p.add_argument("--fix", action="store_true", help="apply the fix and check the symptoms with the fix")

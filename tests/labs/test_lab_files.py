@@ -1,4 +1,4 @@
-"""Every shipped lab (zones/labs/) passes `fakens lab check`, with and without its fix, and a
+"""Every shipped lab (fakens/labs/) passes `fakens lab check`, with and without its fix, and a
 bad [expect] key is reported with file:line. Binds nothing."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fakens.scenario import load_scenario
 from fakens.verify import expect_problems
 
 ROOT = Path(__file__).resolve().parents[2]
-LABS = sorted((ROOT / "zones" / "labs").glob("*.toml"))
+LABS = sorted((ROOT / "fakens" / "labs").glob("*.toml"))
 INCIDENT_LABS = ["mail-migration", "io-outage", "rfc1912", "lame-delegation", "switch-over"]
 
 
@@ -28,10 +28,10 @@ def test_one_lab_per_incident() -> None:
     names = {p.stem for p in LABS}
     assert set(INCIDENT_LABS) <= names, names
     for name in INCIDENT_LABS:
-        scenario = load_scenario(ROOT / "zones" / "labs" / f"{name}.toml")
+        scenario = load_scenario(ROOT / "fakens" / "labs" / f"{name}.toml")
         assert scenario.fix is not None and (scenario.fix.file or scenario.fix.events), name
         assert scenario.expect, name
-        assert (ROOT / "zones" / "labs" / f"{name}.toml").read_text().startswith("# Incident"), name
+        assert (ROOT / "fakens" / "labs" / f"{name}.toml").read_text().startswith("# Incident"), name
 
 
 @pytest.mark.parametrize("path", LABS, ids=[p.stem for p in LABS])
@@ -44,7 +44,7 @@ def test_lab_check_passes(path: Path) -> None:
 
 
 def test_bad_expect_keys_have_file_and_line(tmp_path: Path) -> None:
-    text = (ROOT / "zones" / "labs" / "io-outage.toml").read_text()
+    text = (ROOT / "fakens" / "labs" / "io-outage.toml").read_text()
     text = text.replace('rcode = "NXDOMAIN"\nmin = 0.1\nmax = 0.5', 'rcod = "NXDOMAIN"\nmin = 1.5\nmax = 0.5', 1)
     text = text.replace("[expect.resolver]\ntrials = 60", "[expect.resolver]\ntrails = 60")
     bad = tmp_path / "bad.toml"

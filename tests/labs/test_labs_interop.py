@@ -18,7 +18,7 @@ from fakens.verify import Report, verify
 
 pytestmark = pytest.mark.port53
 
-LABS = Path(__file__).resolve().parents[2] / "zones" / "labs"
+LABS = Path(__file__).resolve().parents[2] / "fakens" / "labs"
 
 
 def run(name: str, tool: str, fix: bool, tmp_path: Path) -> Report:

@@ -1,11 +1,10 @@
 """The reply cache: used only where no fault could act, and never changing what a client sees.
 
-Whether a reply came from the cache is seen the way a client would: the reply bytes (the same
-as the first reply but for the ID) and the timing class in the query log (`duration`: a
-cached reply is copied, at least an order of magnitude faster than the engine's).
+What a client sees is checked on the reply (the same bytes as the first reply but for the ID,
+the same records, faults still acting); whether a reply came from the cache is read from the
+cache's hit counter, not from timings (a shared machine makes any timing bound flaky: CI once
+saw an engine answer within 4x of a cached one).
 """
-
-import statistics
 
 import dns.message
 import dns.rcode
@@ -41,21 +40,9 @@ def handled(server: Server, name: str, rdtype: str = "A", **kw: object) -> dns.m
     return handled_wire(server, name, rdtype, **kw)[0]
 
 
-def variants(name: str) -> list[str]:
-    """The same name in REPEATS different spellings: each is a different cache key."""
-    return [name[:i] + name[i].upper() + name[i + 1:] for i in range(REPEATS)]
-
-
-def engine_duration(server: Server, name: str) -> float:
-    """The median time the engine takes for *name* (log durations of questions never asked)."""
-    before = len(server.log)
-    for spelled in variants(name):
-        handled(server, spelled)
-    return statistics.median(e.duration for e in server.log.entries()[before:])
-
-
-def durations(server: Server, count: int) -> list[float]:
-    return [e.duration for e in server.log.entries()[-count:]]
+def hits(server: Server) -> int:
+    """Replies served from the cache so far."""
+    return server.pipeline.cache.hits
 
 
 def test_a_repeated_question_is_answered_from_the_cache_with_the_same_records() -> None:
@@ -65,10 +52,11 @@ def test_a_repeated_question_is_answered_from_the_cache_with_the_same_records() 
     for reply, wire in repeats:
         assert wire[2:] == first_wire[2:]  # byte for byte but the ID
         assert reply.answer == first.answer and reply.authority == first.authority
-    assert len(server.log) == REPEATS + 1
+    assert len(server.log) == REPEATS + 1  # a cached reply is logged like any other
     assert all(e.rcode == dns.rcode.NOERROR and e.qname == first.question[0].name for e in server.log)
-    cached = statistics.median(durations(server, REPEATS))
-    assert cached * 4 < engine_duration(server, "www.example.test."), "repeats not served from the cache"
+    assert hits(server) == REPEATS, "repeats not served from the cache"
+    handled(server, "wWw.example.test.")  # another spelling is another question
+    assert hits(server) == REPEATS
 
 
 def test_queries_no_fault_could_touch_use_the_cache_and_the_others_never_do() -> None:
@@ -76,12 +64,10 @@ def test_queries_no_fault_could_touch_use_the_cache_and_the_others_never_do() ->
     server.faults.add("nxdomain qname=www.example.test. every=2 name=w")
     for _ in range(REPEATS + 1):
         assert handled(server, "mail.example.test.").rcode() == dns.rcode.NOERROR
-    mail_cached = statistics.median(durations(server, REPEATS))  # the fault's selector cannot match mail
-    assert mail_cached * 4 < engine_duration(server, "mail.example.test."), "mail not served from the cache"
+    assert hits(server) == REPEATS, "mail not served from the cache"  # the selector cannot match mail
     rcodes = [handled(server, "www.example.test.").rcode() for _ in range(2 * REPEATS)]
     assert rcodes == [dns.rcode.NOERROR, dns.rcode.NXDOMAIN] * REPEATS  # every 2nd, never a cached reply
-    www = durations(server, 2 * REPEATS)
-    assert min(www) > 4 * mail_cached, "a query the fault could match was served from the cache"
+    assert hits(server) == REPEATS, "a query the fault could match was served from the cache"
 
 
 def test_a_selector_the_header_cannot_decide_keeps_every_query_off_the_cache() -> None:
@@ -89,12 +75,11 @@ def test_a_selector_the_header_cannot_decide_keeps_every_query_off_the_cache() -
     server.faults.add("nodata edns=true name=e")  # EDNS is only known after parsing the query
     for _ in range(REPEATS):
         assert handled(server, "mail.example.test.").answer
-    repeated = durations(server, REPEATS - 1)  # every repeat, the first query aside
+    assert hits(server) == 0, "a query the fault might match was served from the cache"
     plain = Server([Zone.from_text(ZONE)])  # the same question where no fault could match: cached
     for _ in range(REPEATS):
         handled(plain, "mail.example.test.")
-    cached = statistics.median(durations(plain, REPEATS - 1))
-    assert min(repeated) > 4 * cached, "a query the fault might match was served from the cache"
+    assert hits(plain) == REPEATS - 1
     assert not handled(server, "mail.example.test.", use_edns=0).answer  # the fault acts on EDNS queries
 
 

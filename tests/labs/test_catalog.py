@@ -1,0 +1,64 @@
+"""The shipped labs as a catalog: `fakens lab list`, labs addressed by name, installed
+with the package (package data), and the `fakens_lab` fixture in a user's pytest run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from fakens.catalog import LABS_DIR, lab_path, shipped_labs
+from fakens.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fakens(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fakens", *args], capture_output=True, text=True,
+                          timeout=60, check=False, cwd="/")
+
+
+def test_lab_list_shows_every_shipped_lab_with_its_description() -> None:
+    result = fakens("lab", "list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    labs = shipped_labs()
+    assert {"io-outage", "mail-migration", "rfc1912", "lame-delegation", "switch-over"} <= set(labs)
+    for name, path in labs.items():
+        description = tomllib.loads(path.read_text())["lab"]["description"]
+        if name.endswith("-fixed") and name[:-6] in labs:
+            assert any(line.startswith(name[:-6] + " ") and f"fixed: {name}" in line for line in lines), name
+        else:
+            assert any(line.startswith(name + " ") and " ".join(description.split()) in line for line in lines), name
+    assert len(lines) == len([n for n in labs if not (n.endswith("-fixed") and n[:-6] in labs)])
+
+
+def test_a_shipped_lab_is_addressed_by_name_from_any_directory() -> None:
+    result = fakens("lab", "check", "io-outage")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{LABS_DIR / 'io-outage.toml'}: lab 'io-outage'")
+    assert lab_path("io-outage") == LABS_DIR / "io-outage.toml"
+    assert lab_path("own.toml") == Path("own.toml")  # a file of one's own stays a path (its error says so)
+
+
+def test_an_unknown_lab_name_says_which_ones_exist_and_suggests_the_nearest() -> None:
+    result = fakens("lab", "check", "io-outag")
+    assert result.returncode == 2
+    assert "io-outag: no such file and no shipped lab of that name; did you mean io-outage?" in result.stderr
+    assert "mail-migration" in result.stderr and "fakens lab list" in result.stderr
+    with pytest.raises(ConfigError, match="no shipped lab"):
+        lab_path("nothing-like-it")
+
+
+def test_the_wheel_carries_the_shipped_labs(tmp_path: Path) -> None:
+    """pip does not install zones/: the labs are package data."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, timeout=300)
+    wheel = next(tmp_path.glob("fakens-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for lab in shipped_labs():
+        assert f"fakens/labs/{lab}.toml" in names, names
