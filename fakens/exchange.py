@@ -2,8 +2,10 @@
 
 The transport hands the pipeline bytes; :meth:`Exchange.receive` reads the
 header, :meth:`Exchange.read_question` the question (cheaply, for the fast
-path and fault selection) and :meth:`Exchange.parse` the rest through
-dnspython (OPT, TSIG, an IXFR client's SOA). Every later stage reads its facts
+path and fault selection) and :meth:`Exchange.parse` the rest: a plain query
+(one question, at most an OPT record whose options cannot fail to parse) by
+fakens' own reader, anything else through dnspython (TSIG, an IXFR client's SOA,
+malformed messages), with the same facts either way. Every later stage reads its facts
 from the exchange, never from the bytes, and at the end the exchange becomes
 the query log entry::
 
@@ -30,6 +32,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 import dns.tsig
 
+from fakens.fastpath import question_end
 from fakens.faults.view import EdnsFacts
 from fakens.log import LogEntry
 from fakens.options import Keyring
@@ -39,6 +42,15 @@ from fakens.wire import Question, TsigSigner
 
 HEADER = struct.Struct("!HHHHHH")
 _QUESTION_TAIL = struct.Struct("!HH")
+_OPT_FIXED = struct.Struct("!HHIH")
+_OPTION_HEAD = struct.Struct("!HH")
+
+
+def _opaque_option(code: int, data: bytes) -> bool:
+    """Whether dnspython reads this EDNS option back to exactly *data* and cannot refuse it."""
+    if code == dns.edns.OptionType.COOKIE:
+        return len(data) == 8 or 16 <= len(data) <= 40
+    return dns.edns.get_option_class(dns.edns.OptionType.make(code)) is dns.edns.GenericOption
 
 
 class TsigError(Exception):
@@ -88,7 +100,7 @@ class Exchange:
 
     @property
     def is_response(self) -> bool:
-        return bool(self.flags & dns.flags.QR)
+        return bool(self.flags & 0x8000)  # QR (an int test: the enum's is slower)
 
     def read_question(self) -> bool:
         """Read the first question from the bytes (no dnspython message); False when it cannot be read."""
@@ -104,12 +116,15 @@ class Exchange:
         self.question = Question(name, dns.rdatatype.RdataType.make(rdtype), dns.rdataclass.RdataClass.make(rdclass))
         return True
 
-    def parse(self, keyring: Keyring | None, tsig_time_offset: float = 0.0) -> dns.message.Message:
-        """Parse the whole message through dnspython (TSIG verified with *keyring*).
+    def parse(self, keyring: Keyring | None, tsig_time_offset: float = 0.0) -> dns.message.Message | None:
+        """Parse the whole message: a plain query by :meth:`read_plain` (None returned: no
+        dnspython message made), else through dnspython (TSIG verified with *keyring*).
 
         The replies' signer signs at real time plus *tsig_time_offset*. Raises :class:`TsigError` for a TSIG that does not verify and
         ``dns.exception.DNSException`` for a message that does not parse.
         """
+        if self.read_plain():
+            return None
         try:
             message = dns.message.from_wire(self.wire, keyring=keyring, one_rr_per_rrset=False)
         except (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.BadTime, dns.tsig.PeerError) as e:
@@ -131,6 +146,42 @@ class Exchange:
                 self.ixfr_serial = cast(dns.rdtypes.ANY.SOA.SOA, rrset[0]).serial
                 break
         return message
+
+    def read_plain(self) -> bool:
+        """Read a plain query without dnspython: QUERY, one question written without
+        compression, no answer or authority records, and either nothing more or one OPT
+        record (root owner) whose options dnspython reads as opaque bytes or are a
+        well-formed COOKIE; the message ending exactly there. False (nothing read
+        beyond the question) for anything else, which dnspython then parses, so every
+        message dnspython refuses is still refused the same way."""
+        wire = self.wire
+        if (self.flags & 0xF800) or self.qdcount != 1 or wire[6:10] != b"\x00\x00\x00\x00":
+            return False
+        arcount = wire[10] << 8 | wire[11]
+        end = question_end(wire)
+        if end is None or arcount > 1 or not self.read_question():
+            return False
+        size = len(wire)
+        if arcount == 0:
+            return size == end
+        if size < end + 11 or wire[end] != 0:
+            return False
+        rdtype, payload, ttl, rdlen = _OPT_FIXED.unpack_from(wire, end + 1)
+        at = end + 11
+        if rdtype != dns.rdatatype.OPT or at + rdlen != size:
+            return False
+        options: list[tuple[int, bytes]] = []
+        while at < size:
+            if at + 4 > size:
+                return False
+            code, length = _OPTION_HEAD.unpack_from(wire, at)
+            data = wire[at + 4:at + 4 + length]
+            at += 4 + length
+            if at > size or not _opaque_option(code, data):
+                return False
+            options.append((code, data))
+        self.edns = EdnsFacts((ttl >> 16) & 0xFF, payload, ttl & 0xFFFF, tuple(options))
+        return True
 
     @property
     def dnssec_ok(self) -> bool:

@@ -20,7 +20,13 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-MAX_ENTRIES = 10_000
+MAX_BYTES = 32 * 1024 * 1024
+"""What the cached replies may take (keys, replies and a log template each, estimated):
+past it the oldest are forgotten first, so a big zone's distinct questions do not empty
+the cache of the repeated ones all at once."""
+
+ENTRY_OVERHEAD = 400
+"""The bytes of one entry beyond its key and reply (dict slot, tuple, log template)."""
 
 
 def question_end(wire: bytes) -> int | None:
@@ -42,9 +48,10 @@ def question_end(wire: bytes) -> int | None:
 class ReplyCache(Generic[T]):
     """Reply bytes (and a value of the caller's, e.g. a log template) by query key."""
 
-    def __init__(self, limit: int = MAX_ENTRIES) -> None:
-        self.limit = limit
-        self._entries: dict[bytes, tuple[bytes, T]] = {}
+    def __init__(self, limit_bytes: int = MAX_BYTES) -> None:
+        self.limit_bytes = limit_bytes
+        self._entries: dict[bytes, tuple[bytes, T]] = {}  # oldest first (dicts keep insertion order)
+        self.size = 0  # estimated bytes held
         self.hits = 0
 
     @staticmethod
@@ -68,10 +75,24 @@ class ReplyCache(Generic[T]):
 
     def put(self, key: bytes, reply: bytes, value: T) -> None:
         """Keep a reply whose question is the one in *key*."""
-        if len(self._entries) >= self.limit:
-            self._entries.clear()
-        self._entries[key] = (reply, value)
+        entries = self._entries
+        old = entries.pop(key, None)
+        if old is not None:
+            self.size -= _cost(key, old[0])
+        entries[key] = (reply, value)
+        self.size += _cost(key, reply)
+        while self.size > self.limit_bytes and entries:
+            oldest = next(iter(entries))
+            self.size -= _cost(oldest, entries.pop(oldest)[0])
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         """Forget every reply (a zone changed)."""
         self._entries.clear()
+        self.size = 0
+
+
+def _cost(key: bytes, reply: bytes) -> int:
+    return len(key) + len(reply) + ENTRY_OVERHEAD

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import collections
 import json
+import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import IO, Any
 
 import dns.flags
@@ -88,6 +89,11 @@ class LogEntry:
     delay: float = 0.0
     query_bytes: bytes = b""
     reply_bytes: list[bytes] = field(default_factory=list)
+
+    def copy(self) -> LogEntry:
+        """A shallow copy (the fast path's: a cached reply's entry from its template,
+        five times quicker than :func:`copy.copy` on a slotted dataclass)."""
+        return LogEntry(*_ENTRY_FIELDS(self))
 
     def facts(self) -> Facts:
         """What a selector reads of this entry (log filters and faults use one matcher)."""
@@ -155,6 +161,9 @@ class LogEntry:
         rcode = self.rcode_text or "no reply"
         faults = f" [faults: {', '.join(f['name'] for f in self.faults)}]" if self.faults else ""
         return f"{self.server} {self.transport} {self.client[0]}#{self.client[1]} {question} -> {rcode}{faults}"
+
+
+_ENTRY_FIELDS = operator.attrgetter(*(f.name for f in fields(LogEntry)))
 
 
 _UNSET: Any = object()

@@ -20,7 +20,6 @@ fault added at run time through them):
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import threading
 import time
@@ -167,7 +166,7 @@ class Pipeline:
         if hit is None:
             return None
         reply, template = hit
-        entry = copy.copy(template)  # same question, byte for byte: only who, when and the ID differ
+        entry = template.copy()  # same question, byte for byte: only who, when and the ID differ
         entry.time, entry.client, entry.local, entry.id = x.time, x.client, x.local, x.msg_id
         entry.query_bytes, entry.reply_bytes = x.wire, [reply]
         entry.duration = time.perf_counter() - x.started
@@ -177,7 +176,7 @@ class Pipeline:
     def _answer(self, x: Exchange, reply: _Replier) -> Outcome:
         """Parse, run the faults and the engine: the Outcome."""
         try:
-            message = x.parse(self.options.keyring, self.options.tsig_time_offset)
+            x.parse(self.options.keyring, self.options.tsig_time_offset)
         except TsigError as e:
             x.note = f"TSIG: {type(e.error).__name__}: {e.error}"
             return Reply([_tsig_error_reply(x, e.error, self.options.tsig_time_offset)])
@@ -191,13 +190,12 @@ class Pipeline:
             early, reply.delay = self.faults.before(reply.passage, reply.view)
             if early is not None:
                 return reply.delayed(reply.carry_out(early))
-        return reply.delayed(self._dispatch(x, message.opcode(), reply))
+        return reply.delayed(self._dispatch(x, x.opcode, reply))
 
     def _dispatch(self, x: Exchange, opcode: int, reply: _Replier) -> Outcome:
         if opcode not in (dns.opcode.QUERY, dns.opcode.NOTIFY):
             return reply.error(dns.rcode.NOTIMP)
-        assert x.message is not None
-        if x.qdcount != 1 or len(x.message.question) != 1:
+        if x.qdcount != 1 or (x.message is not None and len(x.message.question) != 1):
             x.note = f"QDCOUNT {x.qdcount}"
             return reply.error(dns.rcode.FORMERR, question=False)
         if x.edns is not None and x.edns.version > 0:

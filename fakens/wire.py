@@ -36,6 +36,7 @@ import dns.rrset
 import dns.tsig
 
 from fakens.answer import Answer
+from fakens.fastwire import encode_fast
 
 MIN_UDP = 512
 MAX_TCP = 65535
@@ -129,7 +130,29 @@ def encode(
     opt: Opt | None = None,
     signer: TsigSigner | None = None,
 ) -> bytes:
-    """One reply message, truncated to *max_size* as RFC 2181/9471 say."""
+    """One reply message, truncated to *max_size* as RFC 2181/9471 say (by the fast
+    encoder of :mod:`fakens.fastwire` when it can, else by dnspython's renderer)."""
+    rcode_value = int(rcode)
+    if opt is not None:
+        opt.extended_rcode = (rcode_value >> 4) & 0xFF
+    if signer is None:
+        fast = encode_fast(msg_id, flags, rcode_value, question, answer, max_size, opt)
+        if fast is not None:
+            return fast
+    return encode_reference(msg_id, flags, rcode_value, question, answer, max_size, opt, signer)
+
+
+def encode_reference(
+    msg_id: int,
+    flags: int,
+    rcode: int,
+    question: Question | None,
+    answer: Answer | None,
+    max_size: int,
+    opt: Opt | None = None,
+    signer: TsigSigner | None = None,
+) -> bytes:
+    """:func:`encode` by dnspython's renderer alone (the reference the fast encoder is held to)."""
     rcode_value = int(rcode)
     if opt is not None:
         opt.extended_rcode = (rcode_value >> 4) & 0xFF

@@ -10,6 +10,7 @@ import dns.message
 import dns.rcode
 
 from fakens import Server, Zone
+from fakens.fastpath import ENTRY_OVERHEAD, ReplyCache
 
 ZONE = """
 $ORIGIN example.test.
@@ -89,3 +90,27 @@ def test_an_edit_empties_the_cache() -> None:
     handled(server, "www.example.test.")
     zone.edit(replace=["www 300 A 192.0.2.99"])
     assert handled(server, "www.example.test.").answer[0][0].address == "192.0.2.99"
+
+
+def test_a_fault_added_at_runtime_acts_on_the_very_next_query_of_a_cached_question() -> None:
+    server = Server([Zone.from_text(ZONE)])
+    for _ in range(3):
+        handled(server, "www.example.test.")
+    assert hits(server) == 2
+    server.faults.add("nxdomain qname=www.example.test. name=n")
+    assert handled(server, "www.example.test.").rcode() == dns.rcode.NXDOMAIN
+    server.faults.remove("n")
+    assert handled(server, "www.example.test.").rcode() == dns.rcode.NOERROR
+
+
+def test_the_cache_is_bounded_by_bytes_and_forgets_the_oldest_first() -> None:
+    cache: ReplyCache[None] = ReplyCache(limit_bytes=10 * (ENTRY_OVERHEAD + 100))
+    keys = [b"k%03d" % i + bytes(46) for i in range(30)]  # 50-byte keys, 50-byte replies
+    for key in keys:
+        cache.put(key, bytes(50), None)
+        assert cache.size <= cache.limit_bytes
+    assert len(cache) == 10
+    assert cache.get(keys[0], bytes(12)) is None  # the oldest went first
+    assert cache.get(keys[-1], b"\x12\x34" + bytes(10)) == (b"\x12\x34" + bytes(48), None)  # the ID patched in
+    cache.clear()
+    assert len(cache) == 0 and cache.size == 0

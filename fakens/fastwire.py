@@ -1,0 +1,205 @@
+"""The fast encoder: a reply's bytes without dnspython's renderer, byte for byte the same.
+
+:func:`fakens.wire.encode` tries :func:`encode_fast` first and renders with dnspython
+when it returns None: a reply that does not fit (truncation is decided by the
+reference encoder alone), a TSIG-signed reply, an empty RRset, or record types whose
+names dnspython compresses in ways not mirrored here. Everything else comes out as
+dnspython's renderer would write it, name compression included (same table, same
+offsets), so the rest of fakens cannot tell which encoder ran; the test
+``tests/unit/test_fastwire.py`` checks that over every record type fakens loads::
+
+    wire = encode_fast(msg_id, flags, rcode, question, answer, 1232, opt)
+    if wire is None:
+        ...  # dnspython's renderer
+
+What makes it fast: each RRset's records are turned once into byte pieces and names
+(kept by the RRset's identity: the zones' stored RRsets are read-only and shared by
+every answer), and compression keys are lower-cased wire suffixes rather than
+``dns.name.Name`` objects, whose hashing is most of dnspython's rendering cost.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+import dns.name
+import dns.rdata
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+import dns.rdtypes.mxbase
+import dns.rdtypes.nsbase
+import dns.rrset
+
+if TYPE_CHECKING:
+    from fakens.answer import Answer
+    from fakens.wire import Opt, Question
+
+_HEADER = struct.Struct("!HHHHHH")
+_RR_FIXED = struct.Struct("!HHI")
+_POINTER = struct.Struct("!H")
+_SHORT = struct.Struct("!H")
+_SOA_TAIL = struct.Struct("!IIIII")
+_QUESTION_TAIL = struct.Struct("!HH")
+_DO = 0x8000
+
+
+class NameParts:
+    """A name as the encoder writes it: its wire form as given and lower-cased, and
+    where each label starts (the root aside)."""
+
+    __slots__ = ("lower", "starts", "wire")
+
+    def __init__(self, name: dns.name.Name) -> None:
+        labels = name.labels
+        wire = bytearray()
+        starts: list[int] = []
+        for label in labels:
+            if label:
+                starts.append(len(wire))
+            wire.append(len(label))
+            wire += label
+        self.wire = bytes(wire)
+        self.lower = self.wire.lower()  # bytes.lower: ASCII only, as dnspython compares names
+        self.starts = tuple(starts)
+
+
+Piece = bytes | NameParts
+"""Part of a record's data: bytes as they are, or a name that may be compressed."""
+
+
+class RecordsParts:
+    """One RRset ready to write: its owner, and per record the fixed fields and data pieces."""
+
+    __slots__ = ("owner", "records", "rrset")
+
+    def __init__(self, rrset: dns.rrset.RRset, records: list[tuple[bytes, tuple[Piece, ...]]]) -> None:
+        self.rrset = rrset  # kept alive, so that its id is not reused while cached
+        self.owner = NameParts(rrset.name)
+        self.records = records
+
+
+_NS_TO_WIRE = dns.rdtypes.nsbase.NSBase._to_wire
+_MX_TO_WIRE = dns.rdtypes.mxbase.MXBase._to_wire
+_SOA_TO_WIRE = dns.rdtypes.ANY.SOA.SOA._to_wire
+# types whose data dnspython writes with names compressed otherwise than NS, MX and SOA do
+_NOT_MIRRORED = frozenset({dns.rdatatype.AMTRELAY, dns.rdatatype.IPSECKEY})
+
+MAX_CACHED_RRSETS = 200_000
+_parts: dict[int, RecordsParts] = {}
+
+
+def _pieces(rdata: dns.rdata.Rdata) -> tuple[Piece, ...] | None:
+    """The data of one record as pieces, or None when it is not mirrored here."""
+    to_wire = type(rdata)._to_wire
+    if to_wire is _NS_TO_WIRE:
+        return (NameParts(rdata.target),)  # type: ignore[attr-defined]
+    if to_wire is _MX_TO_WIRE:
+        return (_SHORT.pack(rdata.preference), NameParts(rdata.exchange))  # type: ignore[attr-defined]
+    if to_wire is _SOA_TO_WIRE:
+        soa: dns.rdtypes.ANY.SOA.SOA = rdata  # type: ignore[assignment]
+        return (NameParts(soa.mname), NameParts(soa.rname),
+                _SOA_TAIL.pack(soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum))
+    if rdata.rdtype in _NOT_MIRRORED:
+        return None
+    try:
+        return (rdata.to_wire() or b"",)  # written with no compression table: the same bytes either way
+    except dns.name.NeedAbsoluteNameOrOrigin:
+        return None
+
+
+def rrset_parts(rrset: dns.rrset.RRset) -> RecordsParts | None:
+    """*rrset* ready to write (made once per RRset object), or None when it is not mirrored."""
+    found = _parts.get(id(rrset))
+    if found is not None and found.rrset is rrset:
+        return found
+    if len(rrset) == 0 or not rrset.name.is_absolute():
+        return None
+    fixed = _RR_FIXED.pack(rrset.rdtype, rrset.rdclass, rrset.ttl)
+    records: list[tuple[bytes, tuple[Piece, ...]]] = []
+    for rdata in rrset:
+        pieces = _pieces(rdata)
+        if pieces is None:
+            return None
+        records.append((fixed, pieces))
+    made = RecordsParts(rrset, records)
+    if len(_parts) >= MAX_CACHED_RRSETS:
+        _parts.clear()
+    _parts[id(rrset)] = made
+    return made
+
+
+def _write_name(out: bytearray, compress: dict[bytes, int], name: NameParts) -> None:
+    """Write *name* at the end of *out*, compressed as dnspython compresses it."""
+    lower = name.lower
+    wire = name.wire
+    starts = name.starts
+    for i, start in enumerate(starts):
+        key = lower[start:]
+        pos = compress.get(key)
+        if pos is not None:
+            out += _POINTER.pack(0xC000 + pos)
+            return
+        here = len(out)
+        if here <= 0x3FFF:
+            compress[key] = here
+        end = starts[i + 1] if i + 1 < len(starts) else len(wire) - 1
+        out += wire[start:end]
+    out.append(0)
+
+
+def _write_rrset(out: bytearray, compress: dict[bytes, int], parts: RecordsParts) -> int:
+    owner = parts.owner
+    for fixed, pieces in parts.records:
+        _write_name(out, compress, owner)
+        out += fixed
+        length_at = len(out)
+        out += b"\x00\x00"
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                out += piece
+            else:
+                _write_name(out, compress, piece)
+        _SHORT.pack_into(out, length_at, len(out) - length_at - 2)
+    return len(parts.records)
+
+
+def _opt_wire(opt: Opt, rcode: int) -> bytes:
+    """The OPT record as :func:`fakens.wire._add_opt` has dnspython write it."""
+    ednsflags = (((rcode >> 4) & 0xFF) << 24) | (_DO if opt.do else 0)
+    data = b"".join(_SHORT.pack(o.otype) + _SHORT.pack(len(w)) + w
+                    for o in opt.options for w in (o.to_wire() or b"",))
+    return b"\x00" + _RR_FIXED.pack(dns.rdatatype.OPT, opt.payload, ednsflags) + _SHORT.pack(len(data)) + data
+
+
+def encode_fast(msg_id: int, flags: int, rcode: int, question: Question | None, answer: Answer | None,
+                max_size: int, opt: Opt | None = None) -> bytes | None:
+    """The bytes :func:`fakens.wire.encode` makes (unsigned), or None when the reference
+    encoder must make them (the reply does not fit, or has records not mirrored here)."""
+    rcode_value = int(rcode)
+    flags = (flags & ~0x000F) | (rcode_value & 0x000F)
+    opt_wire = _opt_wire(opt, rcode_value) if opt is not None else b""
+    limit = max_size - min(len(opt_wire), max(0, max_size - 12))
+    out = bytearray(12)
+    compress: dict[bytes, int] = {}
+    qdcount = 0
+    if question is not None:
+        _write_name(out, compress, NameParts(question.name))
+        out += _QUESTION_TAIL.pack(question.rdtype, question.rdclass)
+        qdcount = 1
+    counts = [0, 0, 0]
+    if answer is not None:
+        sections = ((0, answer.answer), (1, answer.authority), (2, answer.glue), (2, answer.additional))
+        for section, rrsets in sections:
+            for rrset in rrsets:
+                parts = rrset_parts(rrset)
+                if parts is None:
+                    return None
+                counts[section] += _write_rrset(out, compress, parts)
+    if len(out) > limit or len(out) + len(opt_wire) > max_size:
+        return None  # something does not fit: the reference encoder decides what goes
+    if opt is not None:
+        out += opt_wire
+        counts[2] += 1
+    _HEADER.pack_into(out, 0, msg_id, flags, qdcount, counts[0], counts[1], counts[2])
+    return bytes(out)

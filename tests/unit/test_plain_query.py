@@ -1,0 +1,82 @@
+"""fakens' own reader of plain queries sees what dnspython sees, and leaves the rest to it."""
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.rrset
+import pytest
+
+from fakens.exchange import Exchange
+
+CLIENT = ("127.0.0.1", 4000)
+LOCAL = ("127.0.0.1", 53)
+
+
+def exchange(wire: bytes) -> Exchange:
+    x = Exchange.receive(wire, CLIENT, LOCAL, "udp", "ns1", 0.0)
+    assert x is not None
+    return x
+
+
+def by_dnspython(wire: bytes) -> Exchange:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Exchange, "read_plain", lambda self: False)
+        x = exchange(wire)
+        assert x.parse(keyring=None) is not None
+    return x
+
+
+COOKIE = dns.edns.GenericOption(dns.edns.OptionType.COOKIE, bytes(range(8)))
+FULL_COOKIE = dns.edns.GenericOption(dns.edns.OptionType.COOKIE, bytes(range(24)))
+PRIVATE = dns.edns.GenericOption(65001, b"\x01\x02")
+EMPTY_PRIVATE = dns.edns.GenericOption(65002, b"")
+
+PLAIN = [
+    dict(),
+    dict(use_edns=0),
+    dict(use_edns=0, want_dnssec=True, payload=4096),
+    dict(use_edns=0, payload=512, options=[COOKIE]),
+    dict(use_edns=0, options=[FULL_COOKIE, PRIVATE, EMPTY_PRIVATE]),
+    dict(use_edns=1),  # BADVERS is the pipeline's to answer: the reader still reads it
+    dict(use_edns=0, ednsflags=0x4000),  # an unknown EDNS flag bit
+]
+
+
+@pytest.mark.parametrize("kw", PLAIN, ids=[str(k) for k in PLAIN])
+def test_plain_queries_are_read_without_dnspython_to_the_same_facts(kw: dict[str, object]) -> None:
+    query = dns.message.make_query("WwW.Example.TEST.", "AAAA", **kw)  # type: ignore[arg-type]
+    query.flags |= dns.flags.CD
+    wire = query.to_wire()
+    ours = exchange(wire)
+    assert ours.parse(keyring=None) is None  # read by fakens' reader: no dnspython message
+    reference = by_dnspython(wire)
+    assert ours.question == reference.question and ours.question is not None
+    assert ours.question.name.to_text() == "WwW.Example.TEST."  # the case as written
+    assert ours.edns == reference.edns
+    assert ours.facts() == reference.facts()
+    assert ours.entry(None).edns == reference.entry(None).edns
+
+
+def test_everything_else_goes_to_dnspython() -> None:
+    base = dns.message.make_query("www.example.test.", "A", use_edns=0).to_wire()
+    ecs = dns.message.make_query("www.example.test.", "A", use_edns=0,
+                                 options=[dns.edns.ECSOption("192.0.2.0", 24)]).to_wire()
+    bad_cookie = dns.message.make_query("www.example.test.", "A", use_edns=0,
+                                        options=[dns.edns.GenericOption(10, b"short")]).to_wire()
+    notify = dns.message.make_query("example.test.", "SOA")
+    notify.set_opcode(dns.opcode.NOTIFY)
+    ixfr = dns.message.make_query("example.test.", "IXFR")
+    ixfr.authority.append(dns.rrset.from_text("example.test.", 0, "IN", "SOA", ". . 1 0 0 0 0"))
+    others = {
+        "trailing junk": base + b"\x00",
+        "OPT cut short": base[:-2],
+        "an option overrunning the OPT": base[:-2] + b"\x00\x04" + b"\x00\x08\x00\x08",
+        "ECS (dnspython checks it)": ecs,
+        "a malformed COOKIE": bad_cookie,
+        "NOTIFY": notify.to_wire(),
+        "IXFR with a SOA": ixfr.to_wire(),
+        "a response": dns.message.make_response(dns.message.make_query("x.test.", "A")).to_wire(),
+    }
+    for what, wire in others.items():
+        assert not exchange(wire).read_plain(), what
