@@ -12,6 +12,16 @@ Query names: ``www.example.test.`` (exactly that name), ``*.example.test.``
 (any name below, not the name itself, as a wildcard), ``example.test.``
 with ``subtree`` / written ``**.example.test.`` (the name and all below).
 Types (``qtype``) include AXFR and IXFR: transfers are selected by type.
+
+A value starting with ``!`` negates the key: ``qtype=!SOA`` (every type but
+SOA), ``qname=!**.sub.example.test.`` (every name outside that subtree),
+``qtype=!SOA,NS`` (neither; ``!SOA,!NS`` says the same). The ``!`` applies to
+the whole list, so ``SOA,!NS`` is an error, and so is ``!`` on the true/false
+keys ``edns`` and ``do`` (write ``edns=false``). A negated key still needs
+the fact it reads: ``qname=!x.`` does not match a connection (no question)::
+
+    Selector.parse({"qtype": "!SOA"})
+    Selector(qtypes=frozenset({6}), negated=frozenset({"qtype"}))
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import dns.rdatatype
 from fakens.errors import ConfigError
 
 SELECTOR_KEYS = ("qname", "qtype", "qclass", "opcode", "transport", "client", "edns", "do", "server")
+NEGATABLE_KEYS = ("qname", "qtype", "qclass", "opcode", "transport", "client", "server")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -37,6 +48,23 @@ def _split(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v).strip() for v in value]
     return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _negation(where: str, key: str, values: list[str]) -> tuple[bool, list[str]]:
+    """(negated, the values without ``!``): a leading ``!`` negates the whole list."""
+    negated = bool(values) and values[0].startswith("!")
+    stripped = []
+    for v in values:
+        if v.startswith("!") and not negated:
+            raise ConfigError(f"{where}selector {key}={','.join(values)!r}: ! negates the whole list, so it "
+                              f"goes first ({key}=!{','.join(x.lstrip('!') for x in values)}: none of them)")
+        stripped.append(v[1:].strip() if v.startswith("!") else v)
+    if negated and key not in NEGATABLE_KEYS:
+        raise ConfigError(f"{where}selector {key}={','.join(values)!r}: {key} is true or false, ! makes no sense "
+                          f"there; write {key}=false (or {key}=true)")
+    if any(not v for v in stripped):
+        raise ConfigError(f"{where}selector {key}={','.join(values)!r}: ! without a value; write e.g. {key}=!VALUE")
+    return negated, stripped
 
 
 def parse_bool(where: str, value: Any) -> bool:
@@ -123,34 +151,47 @@ class Selector:
     edns: bool | None = None
     do: bool | None = None
     servers: frozenset[str] = frozenset()
+    negated: frozenset[str] = frozenset()  # the keys written with ! (met when their criterion is not)
+
+    def __post_init__(self) -> None:
+        odd = self.negated - set(NEGATABLE_KEYS)
+        if odd:
+            raise ConfigError(f"Selector(negated={sorted(odd)}): only {', '.join(NEGATABLE_KEYS)} can be negated")
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], allowed: tuple[str, ...] = SELECTOR_KEYS, context: str = "") -> Selector:
         """A selector from ``{key: value}`` (values are text, or lists, as a spec gives them)."""
         where = f"{context}: " if context else ""
         fields: dict[str, Any] = {}
+        negated: set[str] = set()
         for key, value in values.items():
             if key not in allowed:
                 raise ConfigError(f"{where}selector {key!r} is not supported here; valid: {', '.join(allowed)}")
             if not isinstance(value, bool) and not _split(value):
                 raise ConfigError(f"{where}selector {key}= is empty: give a value or leave the key out")
+            items: list[str] = []
+            if not isinstance(value, bool):
+                negate, items = _negation(where, key, _split(value))
+                if negate:
+                    negated.add(key)
+                    value = ",".join(items)
             if key == "qname":
-                fields["qnames"] = tuple(NamePattern.parse(v) for v in _split(value))
+                fields["qnames"] = tuple(NamePattern.parse(v) for v in items)
             elif key == "qtype":
-                fields["qtypes"] = frozenset(_enum(dns.rdatatype.from_text, "qtype", v) for v in _split(value))
+                fields["qtypes"] = frozenset(_enum(dns.rdatatype.from_text, "qtype", v) for v in items)
             elif key == "qclass":
-                fields["qclasses"] = frozenset(_enum(dns.rdataclass.from_text, "qclass", v) for v in _split(value))
+                fields["qclasses"] = frozenset(_enum(dns.rdataclass.from_text, "qclass", v) for v in items)
             elif key == "opcode":
-                fields["opcodes"] = frozenset(_enum(dns.opcode.from_text, "opcode", v) for v in _split(value))
+                fields["opcodes"] = frozenset(_enum(dns.opcode.from_text, "opcode", v) for v in items)
             elif key == "transport":
-                transports = frozenset(v.lower() for v in _split(value))
+                transports = frozenset(v.lower() for v in items)
                 bad = transports - {"udp", "tcp"}
                 if bad:
                     raise ConfigError(f"{where}selector transport={value!r}: use udp or tcp")
                 fields["transports"] = transports
             elif key == "client":
                 nets = []
-                for v in _split(value):
+                for v in items:
                     try:
                         nets.append(ipaddress.ip_network(v, strict=False))
                     except ValueError:
@@ -161,33 +202,34 @@ class Selector:
             elif key == "do":
                 fields["do"] = parse_bool(f"{where}selector {key}", value)
             elif key == "server":
-                fields["servers"] = frozenset(_split(value))
-        return cls(**fields)
+                fields["servers"] = frozenset(items)
+        return cls(**fields, negated=frozenset(negated))
 
     def matches(self, facts: Facts) -> bool:
         """Do these facts meet every criterion?"""
         qname, client, edns, do = facts.qname, facts.client, facts.edns, facts.do
-        if self.qnames and (qname is None or not any(p.matches(qname) for p in self.qnames)):
+        no = self.negated
+        if self.qnames and (qname is None or any(p.matches(qname) for p in self.qnames) == ("qname" in no)):
             return False
-        if self.qtypes and facts.qtype not in self.qtypes:
+        if self.qtypes and (facts.qtype is None or (facts.qtype in self.qtypes) == ("qtype" in no)):
             return False
-        if self.qclasses and facts.qclass not in self.qclasses:
+        if self.qclasses and (facts.qclass is None or (facts.qclass in self.qclasses) == ("qclass" in no)):
             return False
-        if self.opcodes and facts.opcode not in self.opcodes:
+        if self.opcodes and (facts.opcode in self.opcodes) == ("opcode" in no):
             return False
-        if self.transports and facts.transport not in self.transports:
+        if self.transports and (facts.transport in self.transports) == ("transport" in no):
             return False
         if self.clients:
             if client is None:
                 return False
             address = ipaddress.ip_address(client)
-            if not any(address in net for net in self.clients):
+            if any(address in net for net in self.clients) == ("client" in no):
                 return False
         if self.edns is not None and edns is not None and edns != self.edns:
             return False
         if self.do is not None and do is not None and do != self.do:
             return False
-        if self.servers and facts.server not in self.servers:
+        if self.servers and (facts.server is None or (facts.server in self.servers) == ("server" in no)):
             return False
         return True
 
@@ -216,7 +258,7 @@ class Selector:
             out["do"] = str(self.do).lower()
         if self.servers:
             out["server"] = ",".join(sorted(self.servers))
-        return out
+        return {k: "!" + v if k in self.negated else v for k, v in out.items()}
 
 
 def _enum(parse: Any, key: str, value: str) -> int:

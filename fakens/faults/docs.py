@@ -49,6 +49,15 @@ seed = 7
 OPT), `do` (the DO bit), `server` (the server's name, in a lab). All given must match. A fault
 whose selector does not match a query leaves the reply byte for byte as it would be without it.
 
+A value starting with `!` negates its key, for "everything except": `qtype=!SOA` (every type
+but SOA), `qname=!**.sub.example.test.` (every name outside that subtree), `qtype=!SOA,NS`
+(neither SOA nor NS: the `!` covers the whole list, `!SOA,!NS` says the same, `SOA,!NS` is an
+error). Every key but the true/false ones (`edns`, `do`: write `edns=false`) can be negated; a
+negated key still needs its fact (`qname=!x.` matches no connection, which has no question).
+The query log's filters take the same values (`server.log.entries(qtype="!SOA")`, `fakens ctl
+log --qtype '!SOA'`). In a shell, quote a `!` word (`'qtype=!SOA'`): interactive bash expands
+`!` in double quotes.
+
 ## Schedules
 
 `probability` with `seed` (each fault has its own generator: the k-th query the fault sees

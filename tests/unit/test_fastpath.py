@@ -89,3 +89,16 @@ def test_an_edit_empties_the_cache() -> None:
     handled(server, "www.example.test.")
     zone.edit(replace=["www 300 A 192.0.2.99"])
     assert handled(server, "www.example.test.").answer[0][0].address == "192.0.2.99"
+
+
+def test_a_negated_selector_keeps_only_the_queries_it_covers_off_the_cache() -> None:
+    """``qtype=!SOA`` is decided from the question: SOA queries (not covered) use the cache,
+    every other type is answered by the fault, never from the cache."""
+    server = Server([Zone.from_text(ZONE)])
+    server.faults.add("nodata qtype=!SOA name=n")
+    for _ in range(REPEATS + 1):
+        assert handled(server, "example.test.", "SOA").answer
+    assert hits(server) == REPEATS, "SOA (outside !SOA) not served from the cache"
+    for _ in range(REPEATS):
+        assert not handled(server, "www.example.test.", "A").answer
+    assert hits(server) == REPEATS, "a query the negated selector covers was served from the cache"
