@@ -6,12 +6,19 @@ queries" and "the log holds these queries" mean the same thing::
     Selector.parse({"qname": "*.example.test.", "qtype": "A,AAAA", "transport": "udp"})
     Selector(qname="example.test.", subtree=True)      # the name and everything below
     Selector(client="127.0.0.0/8", edns=True, do=True)
+    Selector.parse({"edns_option": "65001"})           # the query carries EDNS option 65001
+    Selector.parse({"edns_option": "unknown"})         # ... an option fakens does not know
     selector.matches(Facts(qname=dns.name.from_text("www.example.test."), qtype=1))
 
 Query names: ``www.example.test.`` (exactly that name), ``*.example.test.``
 (any name below, not the name itself, as a wildcard), ``example.test.``
 with ``subtree`` / written ``**.example.test.`` (the name and all below).
 Types (``qtype``) include AXFR and IXFR: transfers are selected by type.
+
+``edns_option`` lists option codes (``65001``), names (``COOKIE``, see
+:mod:`fakens.ednsoptions`) or ``unknown`` (any code not in
+:data:`~fakens.ednsoptions.KNOWN_OPTIONS`): met when the query carries one of
+them (a query without OPT carries none).
 
 A value starting with ``!`` negates the key: ``qtype=!SOA`` (every type but
 SOA), ``qname=!**.sub.example.test.`` (every name outside that subtree),
@@ -37,10 +44,11 @@ import dns.opcode
 import dns.rdataclass
 import dns.rdatatype
 
+from fakens.ednsoptions import is_known, option_code
 from fakens.errors import ConfigError
 
-SELECTOR_KEYS = ("qname", "qtype", "qclass", "opcode", "transport", "client", "edns", "do", "server")
-NEGATABLE_KEYS = ("qname", "qtype", "qclass", "opcode", "transport", "client", "server")
+SELECTOR_KEYS = ("qname", "qtype", "qclass", "opcode", "transport", "client", "edns", "do", "edns_option", "server")
+NEGATABLE_KEYS = ("qname", "qtype", "qclass", "opcode", "transport", "client", "edns_option", "server")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -83,8 +91,9 @@ def parse_bool(where: str, value: Any) -> bool:
 class Facts:
     """What a selector reads of a query, a connection or an outgoing NOTIFY.
 
-    ``edns``/``do`` None means "not known yet" (the fast path reads only the
+    ``edns``/``do``/``options`` None means "not known yet" (the fast path reads only the
     header and question): criteria on them then count as met ("could match").
+    ``options`` are the EDNS option codes the query carries, in order.
     A connection has no question; a NOTIFY has its zone as ``qname``.
     """
 
@@ -97,6 +106,7 @@ class Facts:
     edns: bool | None = False
     do: bool | None = False
     server: str | None = None
+    options: tuple[int, ...] | None = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,8 @@ class Selector:
     edns: bool | None = None
     do: bool | None = None
     servers: frozenset[str] = frozenset()
+    edns_options: frozenset[int] = frozenset()  # with edns_unknown: the query carries one of them
+    edns_unknown: bool = False  # ... or an option not in fakens.ednsoptions.KNOWN_OPTIONS
     negated: frozenset[str] = frozenset()  # the keys written with ! (met when their criterion is not)
 
     def __post_init__(self) -> None:
@@ -203,6 +215,9 @@ class Selector:
                 fields["do"] = parse_bool(f"{where}selector {key}", value)
             elif key == "server":
                 fields["servers"] = frozenset(items)
+            elif key == "edns_option":
+                fields["edns_unknown"] = any(v.lower() == "unknown" for v in items)
+                fields["edns_options"] = frozenset(_option(where, v) for v in items if v.lower() != "unknown")
         return cls(**fields, negated=frozenset(negated))
 
     def matches(self, facts: Facts) -> bool:
@@ -229,9 +244,15 @@ class Selector:
             return False
         if self.do is not None and do is not None and do != self.do:
             return False
+        if ((self.edns_options or self.edns_unknown) and facts.options is not None
+                and self._carries_option(facts.options) == ("edns_option" in no)):
+            return False
         if self.servers and (facts.server is None or (facts.server in self.servers) == ("server" in no)):
             return False
         return True
+
+    def _carries_option(self, options: tuple[int, ...]) -> bool:
+        return any(code in self.edns_options or (self.edns_unknown and not is_known(code)) for code in options)
 
     @property
     def empty(self) -> bool:
@@ -256,9 +277,20 @@ class Selector:
             out["edns"] = str(self.edns).lower()
         if self.do is not None:
             out["do"] = str(self.do).lower()
+        if self.edns_options or self.edns_unknown:
+            out["edns_option"] = ",".join([str(c) for c in sorted(self.edns_options)]
+                                          + (["unknown"] if self.edns_unknown else []))
         if self.servers:
             out["server"] = ",".join(sorted(self.servers))
         return {k: "!" + v if k in self.negated else v for k, v in out.items()}
+
+
+def _option(where: str, value: str) -> int:
+    try:
+        return option_code(value)
+    except ValueError:
+        raise ConfigError(f"{where}selector edns_option={value!r}: not an EDNS option; give a code 0..65535 "
+                          f"(edns_option=65001), a name (COOKIE, NSID, ECS ...) or unknown") from None
 
 
 def _enum(parse: Any, key: str, value: str) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import dns.edns
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -125,3 +126,77 @@ def test_a_negated_name_needs_a_question() -> None:
     selector = Selector.parse({"qname": "!www.example.test."})
     assert not selector.matches(Facts(transport="tcp"))
     assert selector.matches(Facts(qname=dns.name.from_text("ns1.example.test."), qtype=1))
+
+
+# -- selectors on EDNS option codes ------------------------------------------------------------
+
+PRIVATE = 65001  # a private-use option code (RFC 6891 section 9: 65001-65534)
+WWW = "www.example.test."
+
+
+def with_options(*codes: int, name: str = WWW, rdtype: str = "A") -> dns.message.Message:
+    """A query with OPT carrying these option codes (data that parses where dnspython knows the code)."""
+    data = {8: b"\x00\x01\x18\x00\xc0\x00\x02", 10: b"\x01" * 8, 15: b"\x00\x00"}  # ECS 192.0.2.0/24, COOKIE, EDE
+    options = [dns.edns.GenericOption(dns.edns.OptionType.make(c), data.get(c, b"\x01")) for c in codes]
+    return dns.message.make_query(name, rdtype, use_edns=0, options=options)
+
+
+def test_edns_no_opt_only_when_the_query_carries_option_65001(server: Server) -> None:
+    """``edns mode=no-opt edns_option=65001``: a server (or middlebox) that strips OPT from its
+    replies only when the query carries one option; the same query without it keeps OPT."""
+    server.faults.add(f"edns mode=no-opt edns_option={PRIVATE}")
+    stripped = ask(server, with_options(PRIVATE))
+    assert stripped.edns == -1 and stripped.answer  # the answer, without OPT
+    assert ask(server, with_options(dns.edns.OptionType.COOKIE)).edns == 0
+    assert ask(server, with_options()).edns == 0
+    assert ask(server, with_options(dns.edns.OptionType.COOKIE, PRIVATE)).edns == -1  # one of the options is enough
+    assert ask(server, with_options(PRIVATE), transport="tcp").edns == -1
+
+
+@pytest.mark.parametrize("mode", ["formerr", "drop", "badvers"])
+def test_edns_modes_that_end_the_query_select_on_an_option(server: Server, mode: str) -> None:
+    server.faults.add(f"edns mode={mode} edns-option={PRIVATE}")  # - or _ in the key
+    plain = ask(server, with_options(dns.edns.OptionType.NSID))
+    assert plain.rcode() == dns.rcode.NOERROR and plain.answer
+    if mode == "drop":
+        with pytest.raises(dns.exception.Timeout):
+            ask(server, with_options(PRIVATE), timeout=0.5)
+        return
+    reply = ask(server, with_options(PRIVATE))
+    assert reply.rcode() == {"formerr": dns.rcode.FORMERR, "badvers": dns.rcode.BADVERS}[mode]
+    assert not reply.answer
+
+
+def test_edns_echo_options_selected_by_option(server: Server) -> None:
+    server.faults.add(f"edns mode=echo-options edns_option={PRIVATE}")
+    echoed = ask(server, with_options(PRIVATE))
+    assert [int(o.otype) for o in echoed.options] == [PRIVATE]
+    ecs = ask(server, dns.message.make_query(WWW, "A", use_edns=0, options=[
+        dns.edns.ECSOption("192.0.2.0", 24)]))
+    assert ecs.options == ()  # not selected: nothing echoed
+
+
+def test_edns_option_unknown_means_any_code_fakens_does_not_know(server: Server) -> None:
+    server.faults.add("rcode rcode=REFUSED edns_option=unknown")
+    for known in (3, 8, 10, 12, 15, 19):  # NSID, ECS, COOKIE, PADDING, EDE, ZONEVERSION
+        assert ask(server, with_options(known)).rcode() == dns.rcode.NOERROR, known
+    for unknown in (PRIVATE, 4, 20, 65535):
+        assert ask(server, with_options(unknown)).rcode() == dns.rcode.REFUSED, unknown
+    assert ask(server, WWW).rcode() == dns.rcode.NOERROR  # no OPT: no option at all
+
+
+def test_edns_option_by_name_negated_and_in_the_log(server: Server) -> None:
+    fault = server.faults.add("nodata edns_option=!COOKIE,65001 name=n")
+    assert fault.spec()["edns_option"] == "!10,65001"
+    assert build(str(fault)).selector == fault.selector
+    assert not ask(server, WWW).answer  # no OPT: carries neither
+    assert not ask(server, with_options(dns.edns.OptionType.NSID)).answer
+    assert ask(server, with_options(dns.edns.OptionType.COOKIE)).answer
+    assert ask(server, with_options(PRIVATE)).answer
+    assert server.log.count(edns_option=PRIVATE) == 1
+    assert server.log.count(edns_option="cookie,unknown") == 2
+    assert server.log.count(edns_option="!unknown") == 3
+    with pytest.raises(ConfigError, match="edns_option='BOGUS': not an EDNS option"):
+        server.faults.add("nodata edns_option=BOGUS")
+    with pytest.raises(ConfigError, match="edns_option='70000'"):
+        server.log.count(edns_option="70000")

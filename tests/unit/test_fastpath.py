@@ -102,3 +102,17 @@ def test_a_negated_selector_keeps_only_the_queries_it_covers_off_the_cache() -> 
     for _ in range(REPEATS):
         assert not handled(server, "www.example.test.", "A").answer
     assert hits(server) == REPEATS, "a query the negated selector covers was served from the cache"
+
+
+def test_an_edns_option_selector_keeps_every_query_off_the_cache() -> None:
+    """The options are in the OPT record, read only after the question: a fault on
+    ``edns_option=65001`` could match any query, so none is answered from the cache."""
+    import dns.edns
+
+    server = Server([Zone.from_text(ZONE)])
+    server.faults.add("edns mode=no-opt edns_option=65001 name=o")
+    for _ in range(REPEATS):
+        assert handled(server, "mail.example.test.", use_edns=0).edns == 0
+    assert hits(server) == 0, "a query the fault might match was served from the cache"
+    option = dns.edns.GenericOption(dns.edns.OptionType.make(65001), b"x")
+    assert handled(server, "mail.example.test.", use_edns=0, options=[option]).edns == -1
