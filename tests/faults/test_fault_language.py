@@ -4,6 +4,7 @@ codes, the verbatim answer fault. Over real loopback sockets with dnspython as t
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterator
 
 import dns.edns
@@ -14,6 +15,7 @@ import dns.name
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import pytest
 from helpers import ask
 
@@ -200,3 +202,124 @@ def test_edns_option_by_name_negated_and_in_the_log(server: Server) -> None:
         server.faults.add("nodata edns_option=BOGUS")
     with pytest.raises(ConfigError, match="edns_option='70000'"):
         server.log.count(edns_option="70000")
+
+
+# -- the verbatim answer -----------------------------------------------------------------------
+
+
+def rrsets(section: list[dns.rrset.RRset]) -> list[str]:
+    return [line for r in section for line in r.to_text().splitlines()]
+
+
+def test_verbatim_ns_answer_owned_by_another_name(server: Server) -> None:
+    """A broken server answering an A query with an NS RRset of another owner, no AA."""
+    server.faults.add('verbatim qname=www.example.test. answer="other.test. 300 IN NS ns.other.test." flags=none')
+    reply = ask(server, WWW)
+    assert rrsets(reply.answer) == ["other.test. 300 IN NS ns.other.test."]
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert not reply.flags & dns.flags.AA and reply.flags & dns.flags.QR and reply.flags & dns.flags.RD
+    assert reply.question[0].name == dns.name.from_text(WWW)
+    assert ask(server, "ns1.example.test.").answer[0].rdtype == dns.rdatatype.A  # the selector holds
+
+
+def test_verbatim_in_txt_to_a_chaos_query(server: Server) -> None:
+    server.faults.add('verbatim qclass=CH qname=version.bind. answer="version.bind. 0 IN TXT \\"9.9.9\\""')
+    reply = ask(server, "version.bind.", "TXT", rdclass="CH")
+    assert reply.question[0].rdclass == dns.rdataclass.CH
+    (txt,) = reply.answer
+    assert txt.rdclass == dns.rdataclass.IN and txt.ttl == 0 and txt[0].strings == (b"9.9.9",)
+    assert reply.flags & dns.flags.AA
+
+
+def test_verbatim_authority_from_elsewhere_and_nxdomain_with_answers(server: Server) -> None:
+    server.faults.add("verbatim", qname="www.example.test.", rcode="NXDOMAIN",
+                      answer=["@ A 192.0.2.99", "@ 60 A 192.0.2.98"],
+                      authority=["elsewhere.test. 7200 IN SOA ns.elsewhere.test. h.elsewhere.test. 1 2 3 4 5",
+                                 "elsewhere.test. 7200 NS ns.elsewhere.test."],
+                      additional="ns.elsewhere.test. 10 A 203.0.113.1; ns.elsewhere.test. 10 AAAA 2001:db8::53",
+                      ttl=42)
+    reply = ask(server, WWW)
+    assert reply.rcode() == dns.rcode.NXDOMAIN
+    (a,) = reply.answer  # two lines of one owner and type: one RRset, the first TTL written wins
+    assert a.name == dns.name.from_text(WWW) and sorted(r.address for r in a) == ["192.0.2.98", "192.0.2.99"]
+    assert [(str(r.name), dns.rdatatype.to_text(r.rdtype), r.ttl) for r in reply.authority] == [
+        ("elsewhere.test.", "SOA", 7200), ("elsewhere.test.", "NS", 7200)]
+    assert [dns.rdatatype.to_text(r.rdtype) for r in reply.additional] == ["A", "AAAA"]
+    entry = server.log.entries()[-1]
+    assert entry.faults[0]["type"] == "verbatim" and entry.rcode == dns.rcode.NXDOMAIN
+
+
+def test_verbatim_over_tcp_with_given_flags_and_any_name(server: Server) -> None:
+    """Computed from nothing: also for a name no zone serves (the engine would refuse it)."""
+    server.faults.add('verbatim qname=**.nowhere.test. answer="@ TXT \\"a;b\\"; x.nowhere.test. 1 CH TXT y" '
+                      'flags=RA,AD,TC name=v')
+    reply = ask(server, "q.nowhere.test.", "TXT", transport="tcp")
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert rrsets(reply.answer) == ['q.nowhere.test. 300 IN TXT "a;b"', 'x.nowhere.test. 1 CH TXT "y"']
+    for bit in (dns.flags.RA, dns.flags.AD, dns.flags.TC):
+        assert reply.flags & bit
+    assert not reply.flags & dns.flags.AA
+    fault = server.faults.get("v")
+    assert fault is not None and build(str(fault)).values == fault.values  # round-trips through text
+
+
+def test_verbatim_from_rrsets_and_a_fault_file(server: Server, tmp_path: pathlib.Path) -> None:
+    import dns.rrset
+
+    from fakens.faults.spec import load_fault_file
+
+    ns = dns.rrset.from_text("other.test.", 300, "IN", "NS", "ns.other.test.")
+    server.faults.add("verbatim", qname=WWW, answer=[ns])
+    assert rrsets(ask(server, WWW).answer) == ["other.test. 300 IN NS ns.other.test."]
+    server.faults.reset()
+    path = tmp_path / "faults.toml"
+    path.write_text('[[faults]]\ntype = "verbatim"\nqname = "www.example.test."\nrcode = "REFUSED"\n'
+                    'flags = ["RA"]\nauthority = ["example.test. 5 IN NS a.test.", "example.test. 5 IN NS b.test."]\n')
+    (fault,) = load_fault_file(str(path))
+    server.faults.add(fault)
+    reply = ask(server, WWW)
+    assert reply.rcode() == dns.rcode.REFUSED and reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
+    assert [len(r) for r in reply.authority] == [2]
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ('verbatim answer="www A not-an-address"', "fault verbatim: answer='www A not-an-address'"),
+    ("verbatim rcode=BADVERS", "extended RCODE; use the rcode fault"),
+    ("verbatim flags=AA,XX", "unknown flag 'XX'"),
+])
+def test_verbatim_bad_input_is_a_clear_error(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        build(spec)
+
+
+def test_verbatim_as_a_scenario_table(tmp_path: pathlib.Path) -> None:
+    """The structured form in a scenario: lists of record lines, flags as a list."""
+    from fakens.scenario import load_scenario
+
+    (tmp_path / "lab.toml").write_text(f'''
+[[zones]]
+origin = "example.test."
+text = """{ZONE}"""
+
+[[servers]]
+name = "ns1.example.test."
+
+[[servers.faults]]
+type = "verbatim"
+qname = "www.example.test."
+flags = ["RA"]
+rcode = "NXDOMAIN"
+answer = ["other.test. 300 IN NS ns.other.test.", "other.test. 300 IN NS ns2.other.test."]
+''')
+    scenario = load_scenario(str(tmp_path / "lab.toml"))
+    (fault,) = scenario.servers[0].faults
+    with Server([ZONE], listen=["127.0.0.1:0"]) as server:
+        server.faults.add(fault)
+        reply = ask(server, WWW)
+    assert reply.rcode() == dns.rcode.NXDOMAIN and reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
+    assert sorted(r.target.to_text() for r in reply.answer[0]) == ["ns.other.test.", "ns2.other.test."]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(bad_text := (tmp_path / "lab.toml").read_text().replace('"NXDOMAIN"', '"BADVERS"'))
+    assert "BADVERS" in bad_text
+    with pytest.raises(ConfigError, match=r"servers\[0\]\.faults\[0\].*extended RCODE"):
+        load_scenario(str(bad))
