@@ -193,9 +193,13 @@ class Exchange:
         q = self.question
         edns: bool | None = self.edns is not None if known_edns else None
         do: bool | None = self.dnssec_ok if known_edns else None
+        options: tuple[int, ...] | None = None
+        if known_edns:
+            options = tuple(code for code, _ in self.edns.options) if self.edns is not None else ()
         if q is None:
-            return Facts(None, None, None, self.opcode, self.transport, self.client[0], edns, do, self.server)
-        return Facts(q.name, q.rdtype, q.rdclass, self.opcode, self.transport, self.client[0], edns, do, self.server)
+            return Facts(None, None, None, self.opcode, self.transport, self.client[0], edns, do, self.server, options)
+        return Facts(q.name, q.rdtype, q.rdclass, self.opcode, self.transport, self.client[0], edns, do, self.server,
+                     options)
 
     def entry(self, outcome: Outcome | None) -> LogEntry:
         """The query log entry: the query's facts and what became of it (the query's bytes and a

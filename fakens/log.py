@@ -39,6 +39,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from fakens import pcap
+from fakens.ednsoptions import option_code
 from fakens.errors import ConfigError
 from fakens.selectors import Facts, Selector
 
@@ -98,8 +99,9 @@ class LogEntry:
     def facts(self) -> Facts:
         """What a selector reads of this entry (log filters and faults use one matcher)."""
         edns = self.edns
+        options = tuple(_option_codes(edns.get("options", ()))) if edns else ()
         return Facts(self.qname, self.qtype, self.qclass, self.opcode, self.transport, self.client[0],
-                     edns is not None, bool(edns and edns.get("do")), self.server)
+                     edns is not None, bool(edns and edns.get("do")), self.server, options)
 
     @property
     def reply_bytes_omitted(self) -> int:
@@ -164,6 +166,15 @@ class LogEntry:
 
 
 _ENTRY_FIELDS = operator.attrgetter(*(f.name for f in fields(LogEntry)))
+
+
+def _option_codes(names: Any) -> Iterator[int]:
+    """The codes of a log record's EDNS options (names as dnspython writes them, or numbers)."""
+    for name in names:
+        try:
+            yield option_code(name)
+        except ValueError:
+            continue
 
 
 _UNSET: Any = object()

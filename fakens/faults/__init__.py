@@ -18,6 +18,7 @@ from fakens.faults import network as _network  # noqa: F401
 from fakens.faults import rawbytes as _rawbytes  # noqa: F401
 from fakens.faults import records as _records  # noqa: F401
 from fakens.faults import transfer as _transfer  # noqa: F401
+from fakens.faults import verbatim as _verbatim  # noqa: F401
 from fakens.faults.base import REGISTRY, Fault, Param, Schedule, register
 from fakens.faults.chain import FaultChain, Passage
 from fakens.faults.spec import build, parse_text

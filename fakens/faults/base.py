@@ -63,7 +63,7 @@ def register(cls: type[Fault]) -> type[Fault]:
 class Param:
     """One parameter of a fault type: how to read it from text, its default, its meaning."""
 
-    kind: str  # "int" | "float" | "str" | "bool" | "name" | "names" | "list" | "rcode"
+    kind: str  # "int" | "float" | "str" | "bool" | "name" | "names" | "list" | "rcode" | "records"
     default: Any = None
     help: str = ""
     required: bool = False
@@ -87,11 +87,46 @@ class Param:
                 return tuple(str(v).strip() for v in items if str(v).strip())
             if self.kind == "rcode":
                 return dns.rcode.from_text(str(value).upper())
+            if self.kind == "records":
+                return record_lines(value)
             return str(value)
         except Exception:
             expected = {"int": "an integer", "float": "a number", "bool": "true or false", "name": "a domain name",
-                        "names": "domain names separated by commas", "rcode": "an RCODE such as SERVFAIL"}.get(self.kind, "text")
+                        "names": "domain names separated by commas", "rcode": "an RCODE such as SERVFAIL",
+                        "records": "records as zone-file lines, separated by ';' (or a list of them)"}.get(self.kind, "text")
             raise ConfigError(f"{where}: expected {expected}") from None
+
+
+def record_lines(value: Any) -> tuple[str, ...]:
+    """Zone-file record lines from text (separated by ``;`` outside quotes, or line breaks), a
+    list of such texts, or dnspython RRsets: ``"a. 60 A 192.0.2.1; b. 60 TXT \"x;y\""``."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    lines: list[str] = []
+    for item in items:
+        if isinstance(item, dns.rrset.RRset):
+            lines.extend(item.to_text().splitlines())
+            continue
+        if not isinstance(item, str):
+            raise ValueError(item)
+        current, quoted, escaped = [], False, False
+        for ch in item + "\n":
+            if escaped:
+                current.append(ch)
+                escaped = False
+            elif ch == "\\":
+                current.append(ch)
+                escaped = True
+            elif ch == '"':
+                current.append(ch)
+                quoted = not quoted
+            elif (ch == ";" and not quoted) or ch == "\n":
+                line = "".join(current).strip()
+                if line:
+                    lines.append(line)
+                current = []
+            else:
+                current.append(ch)
+    return tuple(lines)
 
 
 def _integer(value: Any) -> int:
@@ -290,6 +325,8 @@ class Fault:
                 continue
             if param.kind == "rcode":
                 value = dns.rcode.to_text(value)
+            elif param.kind == "records":
+                value = "; ".join(value)
             elif isinstance(value, tuple):
                 value = ",".join(v.to_text() if isinstance(v, dns.name.Name) else str(v) for v in value)
             elif isinstance(value, dns.name.Name):

@@ -46,8 +46,21 @@ seed = 7
 `**.example.test.` for the name and everything below; comma-separated lists), `qtype`
 (transfers are the types AXFR and IXFR), `qclass`, `opcode` (QUERY, NOTIFY, UPDATE),
 `transport` (udp, tcp), `client` (an address or network), `edns` (true/false: the query has
-OPT), `do` (the DO bit), `server` (the server's name, in a lab). All given must match. A fault
+OPT), `do` (the DO bit), `edns_option` (the query carries one of these EDNS option codes:
+`edns_option=65001`, names such as `COOKIE` or `NSID`, or `unknown` for any code fakens does not
+know: NSID 3, DAU 5, DHU 6, N3U 7, ECS 8, EXPIRE 9, COOKIE 10, TCP-KEEPALIVE 11, PADDING 12,
+CHAIN 13, KEY-TAG 14, EDE 15, REPORT-CHANNEL 18, ZONEVERSION 19 are known), `server` (the
+server's name, in a lab). All given must match. A fault
 whose selector does not match a query leaves the reply byte for byte as it would be without it.
+
+A value starting with `!` negates its key, for "everything except": `qtype=!SOA` (every type
+but SOA), `qname=!**.sub.example.test.` (every name outside that subtree), `qtype=!SOA,NS`
+(neither SOA nor NS: the `!` covers the whole list, `!SOA,!NS` says the same, `SOA,!NS` is an
+error). Every key but the true/false ones (`edns`, `do`: write `edns=false`) can be negated; a
+negated key still needs its fact (`qname=!x.` matches no connection, which has no question).
+The query log's filters take the same values (`server.log.entries(qtype="!SOA")`, `fakens ctl
+log --qtype '!SOA'`). In a shell, quote a `!` word (`'qtype=!SOA'`): interactive bash expands
+`!` in double quotes.
 
 ## Schedules
 

@@ -8,6 +8,7 @@ import dns.edns
 import dns.flags
 import dns.rcode
 
+from fakens.ednsoptions import is_known
 from fakens.faults.base import Fault, Param, register
 from fakens.faults.view import Act, ErrorReply
 from fakens.outcome import Drop
@@ -15,7 +16,6 @@ from fakens.outcome import Drop
 if TYPE_CHECKING:
     from fakens.faults.view import Encoding, View
 
-KNOWN_OPTIONS = {int(dns.edns.OptionType.NSID), int(dns.edns.OptionType.COOKIE), int(dns.edns.OptionType.PADDING)}
 _WHEN = ("opt", "version", "option", "flag")
 
 
@@ -31,7 +31,13 @@ class Edns(Fault):
 
     Parameters: ``when`` (modes formerr and drop): ``opt`` (default: any query
     with OPT), ``version`` (EDNS version > 0), ``option`` (an option the server
-    does not know), ``flag`` (an unknown EDNS flag set).
+    does not know: a code not in fakens' list of known options, as ``edns_option=unknown``),
+    ``flag`` (an unknown EDNS flag set).
+
+    Selectors: ``edns_option`` narrows every mode to queries carrying given option codes:
+    ``edns mode=no-opt edns_option=65001`` is a server that drops OPT from its replies only
+    when the query carries option 65001; ``edns mode=formerr edns_option=unknown`` is the
+    same server as ``when=option``.
 
     Client sees: what a resolver's EDNS fallback logic has to survive.
 
@@ -57,7 +63,7 @@ class Edns(Fault):
         if self.when == "version":
             return edns.version > 0
         if self.when == "option":
-            return any(code not in KNOWN_OPTIONS for code, _ in edns.options)
+            return any(not is_known(code) for code, _ in edns.options)
         if self.when == "flag":
             return bool(edns.flags & ~dns.flags.DO)
         return True

@@ -326,6 +326,9 @@ def test_log_filters_as_the_python_api(server: fakens.Server, control: ControlSe
     assert qnames(transport="tcp") == [(WWW, "AAAA")]
     assert qnames(client="127.0.0.0/8")[-1] == ("ftp.example.test.", "CNAME")
     assert qnames(client="192.0.2.1") == []
+    assert qnames(qtype="!A") == [(WWW, "AAAA"), ("ftp.example.test.", "CNAME")]  # negated, as faults take it
+    encoded = call(control, "GET", "/v1/log?qtype=%21A,CNAME").body["entries"]  # the ! URL-encoded
+    assert [(e["qname"], e["qtype"]) for e in encoded] == [(WWW, "AAAA")]
     assert qnames(qname="**.example.test.", limit="2") == [("mail.example.test.", "A"), ("ftp.example.test.", "CNAME")]
     assert qnames(limit="0") == []
     assert len(qnames(limit="99")) == 4
@@ -335,6 +338,7 @@ def test_log_filters_as_the_python_api(server: fakens.Server, control: ControlSe
     ("colour=red", "unknown log filter colour"),
     ("rcode=BOGUS", "not an rcode"),
     ("qtype=NOPE", "NOPE"),
+    ("edns=!true", "! makes no sense there"),
     ("limit=-1", "limit"),
     ("limit=many", "limit"),
     ("server=ns9", "ns9"),

@@ -484,6 +484,13 @@ def check_flags(env: Env, case: Case) -> None:
     assert addresses(rrset_of(reply.answer, "www.example.test.", A)) == {"192.0.2.11"}
 
 
+def check_verbatim(env: Env, case: Case) -> None:
+    reply = ask(env.addr, case.query())
+    assert reply.rcode() == dns.rcode.NXDOMAIN and reply.flags & dns.flags.RA and not reply.flags & dns.flags.AA
+    assert [r.to_text() for r in reply.answer] == ["other.test. 60 IN NS ns.other.test."]
+    assert [r.to_text() for r in reply.authority] == ['elsewhere.test. 9 CH TXT "x"'] and not reply.additional
+
+
 # ---- delegation faults --------------------------------------------------------------------
 
 
@@ -1139,6 +1146,8 @@ CASES: dict[tuple[str, str], Case] = {
                                     check_stale_data_records, qname="mail.example.test."),
     ("ttl", ""): Case("ttl ttl=86400 negative=42", check_ttl),
     ("flags", ""): Case("flags set=RA,AD clear=AA", check_flags),
+    ("verbatim", ""): Case('verbatim rcode=NXDOMAIN flags=RA answer="other.test. 60 NS ns.other.test." '
+                           'authority="elsewhere.test. 9 CH TXT x"', check_verbatim),
     ("lame", "refused"): Case("lame mode=refused", _lame_rcode(dns.rcode.REFUSED)),
     ("lame", "servfail"): Case("lame mode=servfail", _lame_rcode(dns.rcode.SERVFAIL)),
     ("lame", "noaa"): Case("lame mode=noaa", check_lame_noaa),

@@ -114,3 +114,30 @@ def test_the_cache_is_bounded_by_bytes_and_forgets_the_oldest_first() -> None:
     assert cache.get(keys[-1], b"\x12\x34" + bytes(10)) == (b"\x12\x34" + bytes(48), None)  # the ID patched in
     cache.clear()
     assert len(cache) == 0 and cache.size == 0
+
+
+def test_a_negated_selector_keeps_only_the_queries_it_covers_off_the_cache() -> None:
+    """``qtype=!SOA`` is decided from the question: SOA queries (not covered) use the cache,
+    every other type is answered by the fault, never from the cache."""
+    server = Server([Zone.from_text(ZONE)])
+    server.faults.add("nodata qtype=!SOA name=n")
+    for _ in range(REPEATS + 1):
+        assert handled(server, "example.test.", "SOA").answer
+    assert hits(server) == REPEATS, "SOA (outside !SOA) not served from the cache"
+    for _ in range(REPEATS):
+        assert not handled(server, "www.example.test.", "A").answer
+    assert hits(server) == REPEATS, "a query the negated selector covers was served from the cache"
+
+
+def test_an_edns_option_selector_keeps_every_query_off_the_cache() -> None:
+    """The options are in the OPT record, read only after the question: a fault on
+    ``edns_option=65001`` could match any query, so none is answered from the cache."""
+    import dns.edns
+
+    server = Server([Zone.from_text(ZONE)])
+    server.faults.add("edns mode=no-opt edns_option=65001 name=o")
+    for _ in range(REPEATS):
+        assert handled(server, "mail.example.test.", use_edns=0).edns == 0
+    assert hits(server) == 0, "a query the fault might match was served from the cache"
+    option = dns.edns.GenericOption(dns.edns.OptionType.make(65001), b"x")
+    assert handled(server, "mail.example.test.", use_edns=0, options=[option]).edns == -1

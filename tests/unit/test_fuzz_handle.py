@@ -54,6 +54,7 @@ FAULT_SPECS = {
     "ns-no-address": "ns-no-address hosts=ns2.example.test.",
     "edns": "edns mode=formerr",
     "wrong-id": "wrong-id",
+    "verbatim": 'verbatim rcode=NXDOMAIN flags=none answer="other.test. 5 CH TXT x; @ 7 NS ns.other.test."',
     "wrong-question": "wrong-question mode=name to=other.example.test.",
     "malformed": "malformed mode=counts",
     "stale-serial": "stale-serial mode=lower",

@@ -43,7 +43,7 @@ PLAIN = [
 ]
 
 
-@pytest.mark.parametrize("kw", PLAIN, ids=[str(k) for k in PLAIN])
+@pytest.mark.parametrize("kw", PLAIN, ids=[",".join(sorted(k)) or "no-edns" for k in PLAIN])
 def test_plain_queries_are_read_without_dnspython_to_the_same_facts(kw: dict[str, object]) -> None:
     query = dns.message.make_query("WwW.Example.TEST.", "AAAA", **kw)  # type: ignore[arg-type]
     query.flags |= dns.flags.CD
