@@ -406,8 +406,12 @@ def _addresses(version: ZoneVersion, host: Name) -> list[dns.rrset.RRset]:
 
 
 def negative_soa(version: ZoneVersion) -> dns.rrset.RRset:
-    """The SOA RRset of a negative answer from *version*: TTL min(SOA TTL, minimum) (RFC 2308 5)."""
-    return _rrset(version.origin, version.negative_ttl(), list(version.soa))
+    """The SOA RRset of a negative answer from *version*: TTL min(SOA TTL, minimum) (RFC 2308 5).
+    Made once per version and shared by its answers: treat it as read-only."""
+    made = version.negative_soa
+    if made is None:
+        made = version.negative_soa = _rrset(version.origin, version.negative_ttl(), list(version.soa))
+    return made
 
 
 def _rrset(owner: Name, ttl: int, rdatas: list[dns.rdata.Rdata]) -> dns.rrset.RRset:

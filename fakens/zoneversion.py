@@ -104,7 +104,7 @@ class ZoneVersion:
     points (names below the apex that own NS).
     """
 
-    __slots__ = ("cuts", "names", "nodes", "number", "origin", "rdclass", "record_where", "soa", "where")
+    __slots__ = ("cuts", "names", "negative_soa", "nodes", "number", "origin", "rdclass", "record_where", "soa", "where")
 
     def __init__(
         self,
@@ -159,6 +159,8 @@ class ZoneVersion:
             raise ZoneError(f"zone {origin}: no SOA record at the apex; add one, e.g. "
                             f"'@ 3600 SOA ns1 hostmaster 1 3600 600 86400 300'")
         self.soa = soa
+        self.negative_soa: dns.rrset.RRset | None = None
+        """The SOA RRset of negative answers, made once (``fakens.engine.negative_soa``): read-only."""
 
     @property
     def serial(self) -> int:
