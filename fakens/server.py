@@ -269,7 +269,7 @@ class Server:
             await self._close_sockets()
             raise
         if public:
-            self._warn_public(public)
+            self._warn_public([e for e in self.endpoints if not counts_as_loopback(e.host)])
         self.notifier.attach(self._loop, self._udp)
         if self.log.path is not None:
             self._flush_task = asyncio.ensure_future(self._flush_log())
