@@ -402,3 +402,13 @@ def test_a_public_server_warns_and_limits_non_loopback_clients(not_only_lo: None
         assert not isinstance(server.handle(small, outside, local, "udp"), Drop)
         # and it answers over loopback on the wire
         assert ask_wire(("127.0.0.1", port), "www.example.test.", "A")[0].answer
+
+
+def test_serve_names_the_flags(not_only_lo: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from fakens.cli import main
+
+    assert main(["serve", "zones/example.test.zone", "--listen", "192.0.2.1:0"]) != 0
+    assert "192.0.2.1:0 is not a loopback address" in capsys.readouterr().err
+    assert main(["serve", "zones/example.test.zone", "--tcp-query-timeout", "0", "--max-transfers", "0"]) != 0
+    err = capsys.readouterr().err
+    assert "--tcp-query-timeout 0.0: must be above 0 seconds" in err and "--max-transfers 0: must be at least 1" in err
