@@ -33,10 +33,18 @@ from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import format_spec
 from fakens.faults.spec import load_fault_file
 from fakens.labcli import add_lab_parser, run_lab_command
-from fakens.options import DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_UDP_SIZE
+from fakens.options import (
+    DEFAULT_PUBLIC_REPLY_RATIO,
+    DEFAULT_PUBLIC_UDP_SIZE,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_LIMIT_BURST,
+    DEFAULT_TCP_IDLE_TIMEOUT,
+    DEFAULT_TCP_MAX_CONNECTIONS,
+    DEFAULT_UDP_SIZE,
+)
 from fakens.ready import remove_ready_file, write_ready_file
 from fakens.server import Server
-from fakens.transport import Endpoint
+from fakens.transport import Endpoint, TcpLimits
 from fakens.zonefile import DEFAULT_MAX_GENERATE, DEFAULT_MAX_RECORDS, ZoneLimits
 from fakens.zonenames import no_zone_files, zone_files
 from fakens.zones import Zone, load_zones
@@ -76,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"close a TCP connection idle this long (default {DEFAULT_TCP_IDLE_TIMEOUT:g})")
     serve.add_argument("--tcp-max-connections", type=int, default=DEFAULT_TCP_MAX_CONNECTIONS, metavar="N",
                        help=f"close TCP connections beyond this many at once (default {DEFAULT_TCP_MAX_CONNECTIONS})")
+    _add_guard_options(serve)
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
                        help='a fault, repeatable, e.g. --fault "nxdomain qname=**.example.test. probability=0.3 seed=7" '
                             "(qname=**.x. is x and all below it, *.x. only below it; fakens faults lists the types)")
@@ -218,6 +227,54 @@ def _ctl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                                                     "pcap capture (tshark, Wireshark) instead of printing them")
 
 
+def _add_guard_options(serve: argparse.ArgumentParser) -> None:
+    """The TCP limits, transfer limits and public-address safety options of ``fakens serve``."""
+    limits = TcpLimits()
+    for flag, kind, default, metavar, text in [
+        ("--tcp-max-per-client", int, limits.max_per_client, "N", "TCP connections at once from one client address"),
+        ("--tcp-query-timeout", float, limits.query_timeout, "SECONDS", "time to read one whole query from its first byte"),
+        ("--tcp-write-timeout", float, limits.write_timeout, "SECONDS",
+         "a connection whose output does not drain for this long is aborted"),
+        ("--tcp-max-pipelined", int, limits.max_pipelined, "N", "unanswered queries per connection before reading pauses"),
+        ("--tcp-max-buffered", int, limits.max_buffered, "BYTES", "output buffered per connection before it is aborted"),
+        ("--max-transfers", int, limits.max_transfers, "N", "zone transfers sent at once (more wait their turn)"),
+        ("--rate-limit", float, DEFAULT_RATE_LIMIT, "PER_SECOND",
+         "with --allow-public: UDP replies a second per non-loopback /24 (0: off)"),
+        ("--rate-limit-burst", int, DEFAULT_RATE_LIMIT_BURST, "N", "with --allow-public: the rate limit's burst"),
+        ("--public-udp-size", int, DEFAULT_PUBLIC_UDP_SIZE, "BYTES",
+         "with --allow-public: larger UDP replies to non-loopback clients are truncated (0: off)"),
+        ("--public-reply-ratio", float, DEFAULT_PUBLIC_REPLY_RATIO, "RATIO",
+         "with --allow-public: UDP replies over RATIO times the query (and 512 bytes) are truncated (0: off)"),
+    ]:
+        serve.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{text} (default {default})")
+    serve.add_argument("--allow-transfer", action="append", metavar="NET",
+                       help="address or network allowed to transfer zones, repeatable; 'any' for everyone "
+                            "(default: loopback clients only)")
+    serve.add_argument("--allow-public", action="store_true",
+                       help="allow listening on addresses that are not loopback (rate limit and reply size cap "
+                            "then apply to non-loopback clients)")
+
+
+_GUARD_KEYWORDS = ("tcp_max_per_client", "tcp_query_timeout", "tcp_write_timeout", "tcp_max_pipelined",
+                   "tcp_max_buffered", "max_transfers", "rate_limit", "rate_limit_burst", "public_udp_size",
+                   "public_reply_ratio", "allow_public")
+
+
+def _guard_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Server keywords of :func:`_add_guard_options`' flags."""
+    options: dict[str, Any] = {key: getattr(args, key) for key in _GUARD_KEYWORDS}
+    nets = args.allow_transfer
+    options["allow_transfer"] = ["0.0.0.0/0", "::/0"] if nets and "any" in nets else nets
+    return options
+
+
+def _as_flags(message: str) -> str:
+    """A Server error message with its keywords written as ``fakens serve`` flags."""
+    for key in sorted((*_GUARD_KEYWORDS, "allow_transfer"), key=len, reverse=True):
+        message = message.replace(key, "--" + key.replace("_", "-"))
+    return message
+
+
 def _add_zone_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
                         help=f"refuse a zone of more than N records (default {DEFAULT_MAX_RECORDS:,})")
@@ -311,7 +368,20 @@ def _serve(args: argparse.Namespace) -> int:
         sign_zones(zones)
         if args.trust_anchor is not None:
             write_trust_anchor(args.trust_anchor, zones)
-    server = Server(
+    try:
+        server = _make_server(zones, args)
+    except ConfigError as e:
+        raise ConfigError(_as_flags(str(e))) from None
+    for path in args.fault_file:
+        for fault in load_fault_file(path):
+            server.faults.add(fault)
+    for spec in args.fault:
+        server.faults.add(spec)
+    return asyncio.run(_run(server, args))
+
+
+def _make_server(zones: list[Zone], args: argparse.Namespace) -> Server:
+    return Server(
         zones,
         listen=args.listen or [DEFAULT_LISTEN],
         name=args.name,
@@ -324,13 +394,8 @@ def _serve(args: argparse.Namespace) -> int:
         tcp_idle_timeout=args.tcp_idle_timeout,
         tcp_max_connections=args.tcp_max_connections,
         log_file=args.log,
+        **_guard_options(args),
     )
-    for path in args.fault_file:
-        for fault in load_fault_file(path):
-            server.faults.add(fault)
-    for spec in args.fault:
-        server.faults.add(spec)
-    return asyncio.run(_run(server, args))
 
 
 def _trace(args: argparse.Namespace) -> int:

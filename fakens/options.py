@@ -1,8 +1,17 @@
 """A server's settings, checked once and frozen; the CLI reads its defaults here too.
 
-    options = ServerOptions.make(udp_size=1400, allow_transfer=["127.0.0.0/8"])
+    options = ServerOptions.make(udp_size=1400, allow_transfer=["127.0.0.0/8"], tcp_max_per_client=5)
     options.udp_size            # 1400
     options.allows_transfer("127.0.0.2")   # True
+    options.tcp_limits.max_per_client     # 5
+
+``allow_transfer`` left out (None) allows the clients that count as loopback
+(:func:`fakens.transport.counts_as_loopback`); ``["0.0.0.0/0", "::/0"]`` allows anyone.
+``allow_public`` must be True for a server to bind an address that is not loopback;
+then non-loopback clients get at most ``rate_limit`` UDP replies a second per /24
+(IPv6: /56; a burst of ``rate_limit_burst``) and UDP replies no larger than
+``public_udp_size`` bytes nor than ``public_reply_ratio`` times their query (512
+bytes always allowed); larger ones are sent truncated (TC). 0 turns each off.
 
 :class:`fakens.server.Server` takes the same keywords and builds one of these.
 """
@@ -13,16 +22,21 @@ import dataclasses
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 import dns.name
 import dns.tsig
 
 from fakens.errors import ConfigError
-from fakens.transport import TcpLimits, parse_listen, require_local
+from fakens.transport import TcpLimits, counts_as_loopback, parse_listen, require_local
 
 DEFAULT_UDP_SIZE = 1232
 DEFAULT_TCP_IDLE_TIMEOUT = TcpLimits.idle_timeout
 DEFAULT_TCP_MAX_CONNECTIONS = TcpLimits.max_connections
+DEFAULT_RATE_LIMIT = 20.0  # UDP replies a second per non-loopback /24 of a public server
+DEFAULT_RATE_LIMIT_BURST = 40
+DEFAULT_PUBLIC_UDP_SIZE = 1232
+DEFAULT_PUBLIC_REPLY_RATIO = 4.0
 NOTIFY_RETRY = 1.0  # seconds before the first retry of an unanswered NOTIFY (then 2x, 3x ...)
 NOTIFY_ATTEMPTS = 5  # sends at most (BIND's number)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -50,6 +64,23 @@ def allowed(nets: tuple[Network, ...] | None, host: str) -> bool:
     return any(address in net for net in nets)
 
 
+class GuardOptions(TypedDict, total=False):
+    """The keywords (of :class:`fakens.server.Server` and :meth:`ServerOptions.make`) that keep a
+    server up under abuse and from being an open amplifier; defaults in :class:`TcpLimits` and above."""
+
+    tcp_max_per_client: int
+    tcp_query_timeout: float
+    tcp_write_timeout: float
+    tcp_max_pipelined: int
+    tcp_max_buffered: int
+    max_transfers: int
+    allow_public: bool
+    rate_limit: float
+    rate_limit_burst: int
+    public_udp_size: int
+    public_reply_ratio: float
+
+
 @dataclass(frozen=True)
 class ServerOptions:
     """Everything about a server but its zones, addresses and name (see :class:`fakens.server.Server`)."""
@@ -70,6 +101,11 @@ class ServerOptions:
     notify_key: dns.name.Name | None = None
     ixfr_as_axfr: bool = False
     tsig_time_offset: float = 0.0  # seconds added to real time in the TSIG time the server signs
+    allow_public: bool = False
+    rate_limit: float = DEFAULT_RATE_LIMIT
+    rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
+    public_udp_size: int = DEFAULT_PUBLIC_UDP_SIZE
+    public_reply_ratio: float = DEFAULT_PUBLIC_REPLY_RATIO
 
     @classmethod
     def make(
@@ -92,12 +128,35 @@ class ServerOptions:
         notify_key: str | None = None,
         ixfr_as_axfr: bool = False,
         tsig_time_offset: float = 0.0,
+        **guard: Unpack[GuardOptions],
     ) -> ServerOptions:
-        """Options from the keywords users write, each checked with an error that says how to fix it."""
+        """Options from the keywords users write, each checked with an error that says how to fix it
+        (*guard*: the keywords of :class:`GuardOptions`)."""
+        tcp_max_per_client = guard.get("tcp_max_per_client", TcpLimits.max_per_client)
+        tcp_query_timeout = guard.get("tcp_query_timeout", TcpLimits.query_timeout)
+        tcp_write_timeout = guard.get("tcp_write_timeout", TcpLimits.write_timeout)
+        tcp_max_pipelined = guard.get("tcp_max_pipelined", TcpLimits.max_pipelined)
+        tcp_max_buffered = guard.get("tcp_max_buffered", TcpLimits.max_buffered)
+        max_transfers = guard.get("max_transfers", TcpLimits.max_transfers)
+        allow_public = guard.get("allow_public", False)
+        rate_limit = guard.get("rate_limit", DEFAULT_RATE_LIMIT)
+        rate_limit_burst = guard.get("rate_limit_burst", DEFAULT_RATE_LIMIT_BURST)
+        public_udp_size = guard.get("public_udp_size", DEFAULT_PUBLIC_UDP_SIZE)
+        public_reply_ratio = guard.get("public_reply_ratio", DEFAULT_PUBLIC_REPLY_RATIO)
         if not 512 <= udp_size <= 65535:
             raise ConfigError(f"udp_size {udp_size}: must be between 512 and 65535 (1232 is the usual choice)")
-        if tcp_max_connections < 1 or tcp_idle_timeout <= 0:
-            raise ConfigError("tcp_max_connections must be at least 1 and tcp_idle_timeout above 0")
+        limits = TcpLimits(tcp_idle_timeout, tcp_max_connections, tcp_max_per_client, tcp_query_timeout,
+                           tcp_write_timeout, tcp_max_pipelined, tcp_max_buffered, max_transfers)
+        problems = limits.problems()
+        if problems:  # the keyword names: max_transfers as it is, the others with tcp_ before them
+            raise ConfigError("; ".join(p if p.startswith("max_transfers") else f"tcp_{p}" for p in problems))
+        if rate_limit < 0 or rate_limit_burst < 1:
+            raise ConfigError(f"rate_limit {rate_limit} / rate_limit_burst {rate_limit_burst}: the rate must be "
+                              f"0 (off) or more replies a second, the burst at least 1")
+        if public_udp_size and not 512 <= public_udp_size <= 65535:
+            raise ConfigError(f"public_udp_size {public_udp_size}: must be 0 (off) or between 512 and 65535")
+        if public_reply_ratio < 0:
+            raise ConfigError(f"public_reply_ratio {public_reply_ratio}: must be 0 (off) or above")
         keyring: dict[dns.name.Name, dns.tsig.Key] | None = None
         if tsig_keys:
             keyring = {}
@@ -118,7 +177,7 @@ class ServerOptions:
             minimal_responses=minimal_responses,
             any_mode=any_mode,
             version=version,
-            tcp_limits=TcpLimits(tcp_idle_timeout, tcp_max_connections),
+            tcp_limits=limits,
             notify=tuple(require_local(parse_listen(t, default_port=53, what="notify target"), "notify target")
                          for t in notify),
             notify_retry=notify_retry,
@@ -130,6 +189,11 @@ class ServerOptions:
             notify_key=notify_key_name,
             ixfr_as_axfr=ixfr_as_axfr,
             tsig_time_offset=tsig_time_offset,
+            allow_public=allow_public,
+            rate_limit=rate_limit,
+            rate_limit_burst=rate_limit_burst,
+            public_udp_size=public_udp_size,
+            public_reply_ratio=public_reply_ratio,
         )
 
     def replace(self, **changes: object) -> ServerOptions:
@@ -137,6 +201,9 @@ class ServerOptions:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def allows_transfer(self, client: str) -> bool:
+        """Is *client* in ``allow_transfer`` (left out: does it count as loopback)?"""
+        if self.allow_transfer is None:
+            return counts_as_loopback(client)
         return allowed(self.allow_transfer, client)
 
     def allows_notify(self, client: str) -> bool:

@@ -44,11 +44,13 @@ from fakens.exchange import HEADER, Exchange, TsigError
 from fakens.fastpath import ReplyCache
 from fakens.faults.chain import FaultChain, Passage
 from fakens.faults.view import Encoding, ErrorReply, NotifyPlan, StreamPart, TransferPlan, View, ZoneHistory
+from fakens.guard import PublicGuard, truncated
 from fakens.log import LogEntry, QueryLog
 from fakens.notify import Notifier, notify_refusal
 from fakens.options import ServerOptions
 from fakens.outcome import Drop, Outcome, Reply, Stream
 from fakens.selectors import Facts
+from fakens.transport import counts_as_loopback
 from fakens.wire import (
     MAX_TCP,
     MIN_UDP,
@@ -109,6 +111,7 @@ class Pipeline:
         self.cache: ReplyCache[LogEntry] = ReplyCache()
         self._generation = 0  # counts zone changes: a reply computed across one is not cached
         self._lock = threading.Lock()
+        self.guard: PublicGuard | None = None  # set by a server bound publicly (fakens.guard)
 
     def zones_changed(self) -> None:
         """A zone was edited, added or removed: cached replies are stale."""
@@ -119,7 +122,21 @@ class Pipeline:
     # -- one query ---------------------------------------------------------------------
 
     def handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
-        """Turn one received message into an Outcome, logging it first."""
+        """Turn one received message into an Outcome, logging it first (and, for a public
+        server's non-loopback UDP clients, rate-limited and size-capped: :mod:`fakens.guard`)."""
+        outcome = self._handle(wire, client, local, transport)
+        guard = self.guard
+        if guard is None or transport != "udp" or not isinstance(outcome, Reply) or counts_as_loopback(client[0]):
+            return outcome
+        if not guard.allow(client[0], self.clock.now()):
+            return Drop()
+        cap = guard.cap(len(wire))
+        if cap is not None and any(len(m) > cap for m in outcome.messages):
+            guard.truncated += 1
+            return Reply([truncated(outcome.messages[0], wire)], outcome.delay)
+        return outcome
+
+    def _handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
         x = Exchange.receive(wire, client, local, transport, self.name, self.clock.now())
         if x is None:
             return Drop()  # not even a header: nothing to answer

@@ -91,7 +91,9 @@ _COMMON_EVENT_KEYS = ("at", "action", "description")
 SERVER_OPTIONS = ("nsid", "udp_size", "minimal_responses", "any_mode", "additional_from", "version", "tcp_idle_timeout",
                   "tcp_max_connections", "allow_transfer", "allow_notify", "notify", "ixfr_as_axfr",
                   "transfer_requires_tsig", "tsig_keys", "notify_key", "tsig_time_offset", "notify_retry",
-                  "notify_attempts")
+                  "notify_attempts", "tcp_max_per_client", "tcp_query_timeout", "tcp_write_timeout",
+                  "tcp_max_pipelined", "tcp_max_buffered", "max_transfers", "allow_public", "rate_limit",
+                  "rate_limit_burst", "public_udp_size", "public_reply_ratio")
 _TOP = ("lab", "zones", "servers", "delegations", "timeline", "fix", "expect")
 _LAB = ("name", "description", "port", "mode", "delegation_ttl", "tld_servers", "dnssec")
 _ZONE = ("name", "origin", "file", "text", "delegate", "description", "dnssec")

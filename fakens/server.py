@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Unpack
 
 import dns.name
 import dns.tsig
@@ -33,6 +35,7 @@ from fakens.clock import Clock, SystemClock
 from fakens.engine import Engine, EngineOptions
 from fakens.errors import ConfigError, ServerError
 from fakens.faults import FaultChain
+from fakens.guard import PublicGuard
 from fakens.log import DEFAULT_LIMIT, QueryLog
 from fakens.notify import Notifier, NotifyRecord
 from fakens.options import (
@@ -41,12 +44,22 @@ from fakens.options import (
     DEFAULT_UDP_SIZE,
     NOTIFY_ATTEMPTS,
     NOTIFY_RETRY,
+    GuardOptions,
     ServerOptions,
 )
 from fakens.outcome import Outcome
 from fakens.pipeline import Pipeline
 from fakens.runner import BackgroundRunner, background
-from fakens.transport import Endpoint, TcpListener, UdpEndpoint, bind_pair, parse_listen, require_local
+from fakens.transport import (
+    Endpoint,
+    TcpListener,
+    TransferSlots,
+    UdpEndpoint,
+    bind_pair,
+    counts_as_loopback,
+    parse_listen,
+    require_local,
+)
 from fakens.zones import Name, Zone, ZoneVersion, load_zones
 
 __all__ = ["Server"]
@@ -67,9 +80,22 @@ class Server:
     - ``minimal_responses``, ``any_mode``, ``version``, ``additional_from`` (``"zone"``:
       ADDITIONAL addresses only from the answering zone, as NSD, Knot and BIND; ``"server"``:
       from any zone this server holds): see EngineOptions.
-    - ``tcp_idle_timeout`` (10 s), ``tcp_max_connections`` (100).
+    - TCP limits (RFC 7766, :mod:`fakens.transport.tcp`): ``tcp_idle_timeout`` (10 s),
+      ``tcp_max_connections`` (100; when full, the connection idle longest is closed for a
+      new one), ``tcp_max_per_client`` (20 per client address), ``tcp_query_timeout`` (2 s
+      for one whole query from its first byte), ``tcp_write_timeout`` (5 s: output that
+      does not drain aborts the connection), ``tcp_max_pipelined`` (100 unanswered queries
+      per connection), ``tcp_max_buffered`` (1 MiB of output per connection), and
+      ``max_transfers`` (10 zone transfers sent at once; more wait their turn).
     - ``notify``: ``"ADDR:PORT"`` of secondaries to NOTIFY after an edit.
-    - ``allow_transfer`` / ``allow_notify``: networks allowed (None: any).
+    - ``allow_transfer``: networks allowed to transfer zones (None, the default: the
+      clients that count as loopback; ``["0.0.0.0/0", "::/0"]``: anyone).
+      ``allow_notify``: networks whose NOTIFY is accepted (None: any).
+    - ``allow_public``: bind addresses that are not loopback (without it, ServerError);
+      a warning on stderr says what is exposed, and non-loopback UDP clients get at most
+      ``rate_limit`` (20) replies a second per /24, a burst of ``rate_limit_burst`` (40),
+      and replies no larger than ``public_udp_size`` (1232) nor ``public_reply_ratio`` (4)
+      times their query (512 bytes always allowed), else truncated (TC); 0 turns each off.
     - ``tsig_keys``: {key name: base64 secret} (hmac-sha256) or dnspython
       Keys; ``transfer_requires_tsig``: refuse unsigned AXFR/IXFR;
       ``notify_key``: the key that signs outgoing NOTIFY.
@@ -113,6 +139,7 @@ class Server:
         clock: Clock | None = None,
         tsig_time_offset: float = 0.0,
         dnssec: object = None,
+        **guard: Unpack[GuardOptions],
     ) -> None:
         if not listen:
             raise ConfigError("a server needs at least one listen address, e.g. listen=['127.0.0.1:0']")
@@ -122,7 +149,7 @@ class Server:
             notify=notify, notify_retry=notify_retry, notify_attempts=notify_attempts,
             allow_transfer=allow_transfer, allow_notify=allow_notify, tsig_keys=tsig_keys,
             transfer_requires_tsig=transfer_requires_tsig, notify_key=notify_key, ixfr_as_axfr=ixfr_as_axfr,
-            tsig_time_offset=tsig_time_offset)
+            tsig_time_offset=tsig_time_offset, **guard)
         options = self.options
         self.name = name
         self.listen = [parse_listen(item) for item in listen]
@@ -223,14 +250,16 @@ class Server:
         """Bind every listen address and serve in the running loop."""
         if self._udp:
             raise ServerError(f"server {self.name} is already running on {self.endpoints[0]}")
+        public = self._public_addresses()
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        transfers = TransferSlots(self.options.tcp_limits.max_transfers)
         try:
             for host, port in self.listen:
                 udp_sock, tcp_sock = bind_pair(host, port)
                 try:
                     self._tcp.append(await TcpListener.start(tcp_sock, self.handle, self.options.tcp_limits,
-                                                             self.pipeline.on_connect, self.clock))
+                                                             self.pipeline.on_connect, self.clock, transfers))
                     self._udp.append(await UdpEndpoint.start(udp_sock, self.handle, self.clock))
                 except BaseException:
                     udp_sock.close()
@@ -239,10 +268,40 @@ class Server:
         except BaseException:
             await self._close_sockets()
             raise
+        if public:
+            self._warn_public([e for e in self.endpoints if not counts_as_loopback(e.host)])
         self.notifier.attach(self._loop, self._udp)
         if self.log.path is not None:
             self._flush_task = asyncio.ensure_future(self._flush_log())
         return self
+
+    def _public_addresses(self) -> list[Endpoint]:
+        """The listen addresses that do not count as loopback; ServerError when there are
+        some and ``allow_public`` is not set."""
+        public = [Endpoint(host, port) for host, port in self.listen if not counts_as_loopback(host)]
+        if public and not self.options.allow_public:
+            where = ", ".join(str(e) for e in public)
+            raise ServerError(
+                f"server {self.name}: {where} is not a loopback address (127.0.0.0/8, ::1): other machines could "
+                f"query it. Listen on loopback, or pass --allow-public (Server(allow_public=True), scenario "
+                f"option allow_public = true) to expose it on purpose")
+        return public
+
+    def _warn_public(self, public: list[Endpoint]) -> None:
+        options = self.options
+        guard = PublicGuard(options.rate_limit, options.rate_limit_burst, options.public_udp_size,
+                            options.public_reply_ratio)
+        self.pipeline.guard = guard
+        rate = (f"at most {options.rate_limit:g} UDP replies/s per /24 (burst {options.rate_limit_burst})"
+                if options.rate_limit else "no rate limit (rate_limit=0)")
+        caps = [f"{options.public_udp_size} bytes"] if options.public_udp_size else []
+        if options.public_reply_ratio:
+            caps.append(f"{options.public_reply_ratio:g} times the query (512 bytes always allowed)")
+        size = f"UDP replies larger than {' or '.join(caps)} sent truncated (TC)" if caps else "no reply size cap"
+        print(f"fakens: warning: server {self.name} listens on {', '.join(str(e) for e in public)}, reachable "
+              f"from other machines: anyone who can reach it gets its zones and its faults' answers "
+              f"(transfers only as allow_transfer says). For clients that are not loopback: {rate}; {size}.",
+              file=sys.stderr, flush=True)
 
     async def astop(self) -> None:
         """Close every socket and connection at once, and flush the log file."""

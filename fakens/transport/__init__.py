@@ -5,9 +5,16 @@ and carries out the :mod:`fakens.outcome` it gets back. It decides nothing
 about DNS meaning.
 """
 
-from fakens.transport.bind import Endpoint, bind_pair, parse_listen, require_local, stays_on_this_machine
-from fakens.transport.tcp import TcpLimits, TcpListener
+from fakens.transport.bind import (
+    Endpoint,
+    bind_pair,
+    counts_as_loopback,
+    parse_listen,
+    require_local,
+    stays_on_this_machine,
+)
+from fakens.transport.tcp import TcpLimits, TcpListener, TransferSlots
 from fakens.transport.udp import UdpEndpoint
 
-__all__ = ["Endpoint", "TcpLimits", "TcpListener", "UdpEndpoint", "bind_pair", "parse_listen", "require_local",
-           "stays_on_this_machine"]
+__all__ = ["Endpoint", "TcpLimits", "TcpListener", "TransferSlots", "UdpEndpoint", "bind_pair", "counts_as_loopback",
+           "parse_listen", "require_local", "stays_on_this_machine"]

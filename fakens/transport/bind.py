@@ -6,13 +6,23 @@ server's address can be bound again at once::
 
     parse_listen("[::1]:5053")     # ("::1", 5053)
     udp, tcp = bind_pair("127.0.0.1", 0)
+
+:func:`counts_as_loopback` says which addresses fakens treats as loopback (for
+the default ``allow_transfer``, ``allow_public`` and the rate limit): 127.0.0.0/8,
+::1, and any address when this process's network namespace has no interface
+but ``lo`` (a lab's private namespace from ``fakens lab run``)::
+
+    counts_as_loopback("127.0.0.2")    # True
+    counts_as_loopback("192.0.2.1")    # True only inside a namespace with just lo
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fakens.errors import ConfigError, ServerError
@@ -61,6 +71,39 @@ def parse_listen(spec: str | tuple[str, int], default_port: int = 5053, what: st
     if not 0 <= port <= 65535:
         raise ConfigError(f"{what} {spec!r}: port {port} is out of range 0-65535")
     return host, port
+
+
+def _interface_names() -> list[str]:
+    """The names of this network namespace's interfaces (``socket.if_nameindex``)."""
+    try:
+        return [name for _, name in socket.if_nameindex()]
+    except OSError:
+        return ["unknown"]  # cannot tell: assume a real network
+
+
+interface_names: Callable[[], list[str]] = _interface_names
+"""Where :func:`only_loopback_here` gets the interface list (tests replace it, then
+call ``only_loopback_here.cache_clear()``)."""
+
+
+@functools.cache
+def only_loopback_here() -> bool:
+    """Has this process's network namespace no interface but ``lo``? (Checked once, then cached.)"""
+    names = interface_names()
+    return bool(names) and all(name == "lo" for name in names)
+
+
+def counts_as_loopback(address: str) -> bool:
+    """Is *address* loopback for fakens' safety rules: 127.0.0.0/8, ::1 (also as
+    ::ffff:127.x.y.z), or any address in a network namespace whose only interface is
+    ``lo``, where nothing can reach another machine? A text that is not an address: False."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or only_loopback_here()
 
 
 def stays_on_this_machine(host: str) -> bool:
