@@ -17,6 +17,7 @@ from fakens.faults import edns as _edns  # noqa: F401
 from fakens.faults import network as _network  # noqa: F401
 from fakens.faults import rawbytes as _rawbytes  # noqa: F401
 from fakens.faults import records as _records  # noqa: F401
+from fakens.faults import signatures as _signatures  # noqa: F401
 from fakens.faults import transfer as _transfer  # noqa: F401
 from fakens.faults.base import REGISTRY, Fault, Param, Schedule, register
 from fakens.faults.chain import FaultChain, Passage

@@ -1,0 +1,294 @@
+"""Every fault of signed zones (``signed_only``) and every mode, over real sockets with
+dnspython as the client, and checked with dnspython's own validation (``dns.dnssec.validate``)
+against the DNSKEY sets the server serves.
+
+``CASES`` must cover every ``signed_only`` fault type and mode (the other faults have their
+table in tests/faults/test_fault_wire.py). Per case three tests: the fault on the wire (what
+its docstring says a client sees, and the log naming it), the same fault with a selector
+that does not match (the bytes of the fault-free server, ``faults == []``), and a DO=0 query
+(no DNSSEC records to break: the fault does not even count it).
+
+One module-scoped server serves test. (signed; the DS of its two children), example.test.
+(signed with NSEC, edited once so it has a history) and n3.test. (signed with NSEC3).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import dns.dnssec
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.DNSKEY
+import dns.rdtypes.ANY.DS
+import dns.rdtypes.ANY.NSEC
+import dns.rdtypes.ANY.NSEC3
+import dns.rdtypes.ANY.RRSIG
+import dns.rrset
+import pytest
+
+import fakens
+from fakens.dnssec import DnssecPolicy, Nsec3Params, add_ds_records, sign_zone
+from fakens.faults import REGISTRY
+
+from .conftest import ZONE
+
+TEST = dns.name.from_text("test.")
+EXAMPLE = dns.name.from_text("example.test.")
+N3 = dns.name.from_text("n3.test.")
+FAULT = "dnssec-fault"
+RRSIG, NSEC, NSEC3, DS, DNSKEY = (dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3, dns.rdatatype.DS,
+                                  dns.rdatatype.DNSKEY)
+N3_PARAMS = Nsec3Params(iterations=0, salt=b"")
+
+TEST_ZONE = """$ORIGIN test.
+$TTL 3600
+@           SOA   ns1.test. hostmaster.test. 1 3600 600 86400 300
+@           NS    ns1.test.
+ns1         A     127.0.0.40
+example     NS    ns1.example.test.
+ns1.example A     127.0.0.12
+n3          NS    ns1.n3.test.
+ns1.n3      A     127.0.0.41
+"""
+
+N3_ZONE = """$ORIGIN n3.test.
+$TTL 3600
+@           SOA   ns1.n3.test. hostmaster.n3.test. 1 3600 600 86400 300
+@           NS    ns1.n3.test.
+ns1         A     127.0.0.41
+www         A     192.0.2.1
+mail        A     192.0.2.2
+mail        MX    10 mail.n3.test.
+"""
+
+
+@dataclass
+class Env:
+    server: fakens.Server
+    keyring: dict[dns.name.Name, dns.rrset.RRset]
+    mark: int = 0
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return self.server.addresses[0]
+
+
+def _keys(addr: tuple[str, int], origin: dns.name.Name) -> dns.rrset.RRset:
+    reply = dns.query.tcp(dns.message.make_query(origin, "DNSKEY", want_dnssec=True), addr[0], port=addr[1], timeout=3)
+    keys = reply.find_rrset(reply.answer, origin, dns.rdataclass.IN, DNSKEY)
+    dns.dnssec.validate(keys, reply.find_rrset(reply.answer, origin, dns.rdataclass.IN, RRSIG, DNSKEY), {origin: keys})
+    return keys
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[Env]:
+    example = fakens.Zone.from_file(ZONE)
+    example.edit(replace=["www 300 A 192.0.2.11"])
+    zones = [fakens.Zone.from_text(TEST_ZONE), example, fakens.Zone.from_text(N3_ZONE)]
+    sign_zone(zones[0])
+    sign_zone(zones[1])
+    sign_zone(zones[2], DnssecPolicy(nsec3=N3_PARAMS))
+    add_ds_records(zones)
+    server = fakens.Server(zones, listen=["127.0.0.1:0"])
+    server.start()
+    try:
+        addr = server.addresses[0]
+        yield Env(server, {origin: _keys(addr, origin) for origin in (TEST, EXAMPLE, N3)})
+    finally:
+        server.stop()
+
+
+def query(qname: str, qtype: str, do: bool = True) -> dns.message.Message:
+    q = dns.message.make_query(qname, qtype, use_edns=0, want_dnssec=do, payload=1232)
+    q.id = 0x4242
+    return q
+
+
+def ask(env: Env, qname: str, qtype: str = "A", do: bool = True) -> dns.message.Message:
+    return dns.query.tcp(query(qname, qtype, do), env.addr[0], port=env.addr[1], timeout=3)
+
+
+def rrset(section: list[dns.rrset.RRset], name: str | dns.name.Name, rdtype: int,
+          covers: int = dns.rdatatype.NONE) -> dns.rrset.RRset:
+    owner = dns.name.from_text(name) if isinstance(name, str) else name
+    found = [r for r in section if r.name == owner and r.rdtype == rdtype and r.covers == covers]
+    assert found, f"no {owner} {dns.rdatatype.to_text(rdtype)} in {[r.to_text() for r in section]}"
+    return found[0]
+
+
+def sig(section: list[dns.rrset.RRset], name: str | dns.name.Name, covers: int) -> dns.rrset.RRset:
+    return rrset(section, name, RRSIG, covers)
+
+
+def validates(env: Env, data: dns.rrset.RRset, rrsig: dns.rrset.RRset, now: float | None = None) -> bool:
+    try:
+        dns.dnssec.validate(data, rrsig, env.keyring, now=now)
+    except dns.dnssec.ValidationFailure:
+        return False
+    return True
+
+
+def first(rrsig: dns.rrset.RRset) -> dns.rdtypes.ANY.RRSIG.RRSIG:
+    rdata = rrsig[0]
+    assert isinstance(rdata, dns.rdtypes.ANY.RRSIG.RRSIG)
+    return rdata
+
+
+def all_valid(env: Env, message: dns.message.Message) -> bool:
+    """Does every signed RRset of *message* validate?"""
+    for section in (message.answer, message.authority, message.additional):
+        for r in section:
+            if r.rdtype == RRSIG:
+                data = rrset(section, r.name, r.covers)
+                if not validates(env, data, r):
+                    return False
+    return True
+
+
+# -- the checks ----------------------------------------------------------------------------------
+
+
+def check_expired(env: Env) -> None:
+    now = time.time()
+    reply = ask(env, "www.example.test.")
+    a = rrset(reply.answer, "www.example.test.", dns.rdatatype.A)
+    broken = first(sig(reply.answer, a.name, a.rdtype))
+    assert now - 86400 - 60 < broken.expiration < now - 86400 + 60
+    assert not validates(env, a, sig(reply.answer, a.name, a.rdtype))
+    assert validates(env, a, sig(reply.answer, a.name, a.rdtype), now=broken.expiration - 10)  # only the time is wrong
+    txt = ask(env, "example.test.", "TXT").answer  # types=A: other signatures untouched
+    assert validates(env, rrset(txt, EXAMPLE, dns.rdatatype.TXT), sig(txt, EXAMPLE, dns.rdatatype.TXT))
+
+
+def check_not_yet_valid(env: Env) -> None:
+    now = time.time()
+    reply = ask(env, "www.example.test.")
+    a = rrset(reply.answer, "www.example.test.", dns.rdatatype.A)
+    broken = first(sig(reply.answer, a.name, a.rdtype))
+    assert now + 86400 - 60 < broken.inception < now + 86400 + 60
+    assert not validates(env, a, sig(reply.answer, a.name, a.rdtype))
+    assert validates(env, a, sig(reply.answer, a.name, a.rdtype), now=broken.inception + 10)
+
+
+def _check_bad(env: Env) -> None:
+    reply = ask(env, "www.example.test.")
+    a = rrset(reply.answer, "www.example.test.", dns.rdatatype.A)
+    broken = first(sig(reply.answer, a.name, a.rdtype))
+    tags = {dns.dnssec.key_id(k) for k in env.keyring[EXAMPLE]}
+    assert broken.key_tag in tags and broken.signer == EXAMPLE and broken.expiration > time.time()
+    assert not validates(env, a, sig(reply.answer, a.name, a.rdtype))
+    aaaa = ask(env, "www.example.test.", "AAAA").answer  # types=A
+    assert validates(env, rrset(aaaa, a.name, dns.rdatatype.AAAA), sig(aaaa, a.name, dns.rdatatype.AAAA))
+
+
+def _check_unknown_key(env: Env) -> None:
+    reply = ask(env, "www.example.test.")
+    a = rrset(reply.answer, "www.example.test.", dns.rdatatype.A)
+    broken = first(sig(reply.answer, a.name, a.rdtype))
+    assert broken.key_tag not in {dns.dnssec.key_id(k) for k in env.keyring[EXAMPLE]}
+    assert broken.signer == EXAMPLE and broken.algorithm == 13
+    assert not validates(env, a, sig(reply.answer, a.name, a.rdtype))
+
+
+def check_missing(env: Env) -> None:
+    reply = ask(env, "nope.example.test.")
+    assert reply.rcode() == dns.rcode.NXDOMAIN
+    soa = rrset(reply.authority, EXAMPLE, dns.rdatatype.SOA)
+    assert not [r for r in reply.authority if r.rdtype == RRSIG and r.covers == dns.rdatatype.SOA]
+    nsecs = [r for r in reply.authority if r.rdtype == NSEC]
+    assert nsecs and all(validates(env, n, sig(reply.authority, n.name, NSEC)) for n in nsecs)
+    assert soa
+
+
+@dataclass
+class Case:
+    spec: str
+    check: Callable[[Env], None]
+    qname: str = "www.example.test."
+    qtype: str = "A"
+    nomatch: str = "qname=nomatch.example.test."
+
+
+CASES: dict[tuple[str, str], Case] = {
+    ("rrsig-expired", "expired"): Case("rrsig-expired types=A", check_expired),
+    ("rrsig-expired", "not-yet-valid"): Case("rrsig-expired mode=not-yet-valid", check_not_yet_valid),
+    ("rrsig-bad", "data"): Case("rrsig-bad types=A", _check_bad),
+    ("rrsig-bad", "flipped"): Case("rrsig-bad mode=flipped types=A", _check_bad),
+    ("rrsig-unknown-key", "other-key"): Case("rrsig-unknown-key", _check_unknown_key),
+    ("rrsig-unknown-key", "wrong-tag"): Case("rrsig-unknown-key mode=wrong-tag", _check_unknown_key),
+    ("rrsig-missing", ""): Case("rrsig-missing types=SOA", check_missing, qname="nope.example.test."),
+}
+
+REGISTERED = [(t, m) for t, cls in REGISTRY.items() if cls.signed_only for m in (cls.modes or ("",))]
+IDS = [f"{t}-{m}" if m else t for t, m in REGISTERED]
+
+
+def test_every_case_is_registered() -> None:
+    assert sorted(set(CASES) - set(REGISTERED)) == []
+
+
+def _case(type_name: str, mode: str, env: Env) -> Case:
+    case = CASES.get((type_name, mode))
+    if case is None:
+        pytest.fail(f"no test case for fault {type_name!r} mode {mode!r}: add one to CASES")
+    env.server.faults.reset()
+    env.mark = len(env.server.log.entries())
+    return case
+
+
+@pytest.mark.parametrize(("type_name", "mode"), REGISTERED, ids=IDS)
+def test_fault_on_the_wire(type_name: str, mode: str, env: Env) -> None:
+    case = _case(type_name, mode, env)
+    assert all_valid(env, ask(env, case.qname, case.qtype)), "the clean answer must validate"
+    try:
+        env.server.faults.add(f"{case.spec} name={FAULT}")
+        case.check(env)
+        entries = env.server.log.entries()[env.mark:]
+        mine = [f for e in entries for f in e.faults if f["name"] == FAULT]
+        assert mine and all(f["type"] == type_name and (f["mode"] or "") == mode and f["actions"] for f in mine), mine
+    finally:
+        env.server.faults.reset()
+
+
+@pytest.mark.parametrize(("type_name", "mode"), REGISTERED, ids=IDS)
+def test_fault_not_matching_is_invisible(type_name: str, mode: str, env: Env) -> None:
+    case = _case(type_name, mode, env)
+    clean = ask(env, case.qname, case.qtype)
+    try:
+        env.server.faults.add(f"{case.spec} name={FAULT} {case.nomatch}")
+        faulty = ask(env, case.qname, case.qtype)
+        # the same records and signatures (the order of records inside an RRset may vary)
+        assert (faulty.flags, faulty.rcode(), faulty.answer, faulty.authority, faulty.additional) == (
+            clean.flags, clean.rcode(), clean.answer, clean.authority, clean.additional)
+        assert env.server.log.entries()[-1].faults == []
+    finally:
+        env.server.faults.reset()
+
+
+@pytest.mark.parametrize(("type_name", "mode"), REGISTERED, ids=IDS)
+def test_fault_ignores_do0(type_name: str, mode: str, env: Env) -> None:
+    """Without DO there are no DNSSEC records to break: the answer is the clean one and the
+    fault is neither in ``faults`` nor in ``matched`` (not counted)."""
+    case = _case(type_name, mode, env)
+    clean = ask(env, case.qname, case.qtype, do=False)
+    try:
+        env.server.faults.add(f"{case.spec} name={FAULT}")
+        reply = ask(env, case.qname, case.qtype, do=False)
+        assert reply.answer == clean.answer and reply.authority == clean.authority and reply.rcode() == clean.rcode()
+        entry = env.server.log.entries()[-1]
+        assert entry.faults == [] and entry.matched == []
+    finally:
+        env.server.faults.reset()
+
+
+_ = (base64, dns.flags, dns.rdtypes.ANY.DNSKEY, dns.rdtypes.ANY.DS, dns.rdtypes.ANY.NSEC, dns.rdtypes.ANY.NSEC3, DS,
+     NSEC3, N3_PARAMS)
