@@ -32,6 +32,7 @@ import dns.rdtypes.ANY.DS
 import dns.rdtypes.ANY.NSEC
 import dns.rdtypes.ANY.NSEC3
 import dns.rdtypes.ANY.RRSIG
+import dns.rdtypes.dsbase
 import dns.rrset
 import pytest
 
@@ -209,6 +210,42 @@ def check_missing(env: Env) -> None:
     assert soa
 
 
+def _ds_matches(ds: dns.rrset.RRset, keys: dns.rrset.RRset) -> bool:
+    """Does a DS record of *ds* match a key of *keys* (digest type 2)?"""
+    made = {(d.key_tag, d.algorithm, d.digest_type, d.digest) for d in (dns.dnssec.make_ds(keys.name, k, "SHA256") for k in keys)}
+    return any((d.key_tag, d.algorithm, d.digest_type, d.digest) in made for d in ds)
+
+
+def check_stale_ds(env: Env, removed: bool = False) -> None:
+    reply = ask(env, "example.test.", "DNSKEY")
+    keys = rrset(reply.answer, EXAMPLE, DNSKEY)
+    ds = ask(env, "example.test.", "DS")
+    parent_ds = rrset(ds.answer, EXAMPLE, DS)
+    assert not _ds_matches(parent_ds, keys), "a key still matches the parent's DS"
+    assert _ds_matches(parent_ds, env.keyring[EXAMPLE])  # the parent is unchanged
+    dns.dnssec.validate(keys, sig(reply.answer, EXAMPLE, DNSKEY), {EXAMPLE: keys})  # self-consistent
+    www = ask(env, "www.example.test.")  # the ZSK, still in the set, signs the rest
+    assert validates(env, rrset(www.answer, "www.example.test.", dns.rdatatype.A), sig(www.answer, "www.example.test.", dns.rdatatype.A))
+    cds = ask(env, "example.test.", "CDS")
+    if removed:
+        assert len(keys) == 1 and not keys[0].flags & 1
+        assert not [r for r in cds.answer if r.rdtype == dns.rdatatype.CDS]
+    else:
+        assert len(keys) == 2 and sum(1 for k in keys if k.flags & 1) == 1
+        assert _ds_matches(rrset(cds.answer, EXAMPLE, dns.rdatatype.CDS), keys)  # CDS announces the new KSK
+
+
+def _check_bad_ds(change: Callable[[dns.rdtypes.dsbase.DSBase, dns.rdtypes.dsbase.DSBase], bool]) -> Callable[[Env], None]:
+    def check(env: Env) -> None:
+        reply = ask(env, "example.test.", "DS")
+        ds = rrset(reply.answer, EXAMPLE, DS)
+        assert validates(env, ds, sig(reply.answer, EXAMPLE, DS)), "the parent signs the DS it serves"
+        assert not _ds_matches(ds, env.keyring[EXAMPLE])
+        right = dns.dnssec.make_ds(EXAMPLE, next(k for k in env.keyring[EXAMPLE] if k.flags & 1), "SHA256")
+        assert len(ds) == 1 and change(ds[0], right), ds
+    return check
+
+
 @dataclass
 class Case:
     spec: str
@@ -216,6 +253,7 @@ class Case:
     qname: str = "www.example.test."
     qtype: str = "A"
     nomatch: str = "qname=nomatch.example.test."
+    records: bool = False  # the fault changes records (DNSKEY, DS), seen with DO=0 too
 
 
 CASES: dict[tuple[str, str], Case] = {
@@ -226,6 +264,17 @@ CASES: dict[tuple[str, str], Case] = {
     ("rrsig-unknown-key", "other-key"): Case("rrsig-unknown-key", _check_unknown_key),
     ("rrsig-unknown-key", "wrong-tag"): Case("rrsig-unknown-key mode=wrong-tag", _check_unknown_key),
     ("rrsig-missing", ""): Case("rrsig-missing types=SOA", check_missing, qname="nope.example.test."),
+    ("stale-ds", "rolled"): Case("stale-ds", check_stale_ds, qname="example.test.", qtype="DNSKEY", records=True),
+    ("stale-ds", "removed"): Case("stale-ds mode=removed", lambda env: check_stale_ds(env, removed=True),
+                                  qname="example.test.", qtype="DNSKEY", records=True),
+    ("bad-ds", "digest"): Case("bad-ds", _check_bad_ds(lambda d, r: d.digest != r.digest and d.key_tag == r.key_tag),
+                               qname="example.test.", qtype="DS", records=True),
+    ("bad-ds", "digest-type"): Case("bad-ds mode=digest-type", _check_bad_ds(lambda d, r: d.digest_type == 200),
+                                    qname="example.test.", qtype="DS", records=True),
+    ("bad-ds", "algorithm"): Case("bad-ds mode=algorithm", _check_bad_ds(lambda d, r: d.algorithm == 8),
+                                  qname="example.test.", qtype="DS", records=True),
+    ("bad-ds", "retired"): Case("bad-ds mode=retired zone=example.test.", _check_bad_ds(lambda d, r: d.key_tag != r.key_tag),
+                                qname="example.test.", qtype="DS", records=True),
 }
 
 REGISTERED = [(t, m) for t, cls in REGISTRY.items() if cls.signed_only for m in (cls.modes or ("",))]
@@ -283,6 +332,10 @@ def test_fault_ignores_do0(type_name: str, mode: str, env: Env) -> None:
     try:
         env.server.faults.add(f"{case.spec} name={FAULT}")
         reply = ask(env, case.qname, case.qtype, do=False)
+        if case.records:  # the records change for every client, with no RRSIG to a DO=0 one
+            assert not [r for s in (reply.answer, reply.authority) for r in s if r.rdtype == RRSIG]
+            assert [f for f in env.server.log.entries()[-1].faults if f["name"] == FAULT]
+            return
         assert reply.answer == clean.answer and reply.authority == clean.authority and reply.rcode() == clean.rcode()
         entry = env.server.log.entries()[-1]
         assert entry.faults == [] and entry.matched == []
