@@ -129,7 +129,7 @@ class StaleDs(_RecordFault):
         origin, rdtype = signer.origin, rrset.rdtype
         rdatas: list[dns.rdata.Rdata]
         if rdtype == dns.rdatatype.DNSKEY:
-            rdatas = [k.dnskey for k in others] + ([new.dnskey] if new is not None else [])
+            rdatas = [k.dnskey for k in others + ([new] if new is not None else [])]
         elif new is None:
             rdatas = []
         elif rdtype == dns.rdatatype.CDS:
