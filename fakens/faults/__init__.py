@@ -16,6 +16,7 @@ from fakens.faults import delegation as _delegation  # noqa: F401  (importing a 
 from fakens.faults import dnskeys as _dnskeys  # noqa: F401
 from fakens.faults import edns as _edns  # noqa: F401
 from fakens.faults import network as _network  # noqa: F401
+from fakens.faults import proofs as _proofs  # noqa: F401
 from fakens.faults import rawbytes as _rawbytes  # noqa: F401
 from fakens.faults import records as _records  # noqa: F401
 from fakens.faults import signatures as _signatures  # noqa: F401

@@ -246,6 +246,83 @@ def _check_bad_ds(change: Callable[[dns.rdtypes.dsbase.DSBase, dns.rdtypes.dsbas
     return check
 
 
+def _covers(rrset_: dns.rrset.RRset, name: dns.name.Name) -> bool:
+    """Does the NSEC *rrset_* cover *name* (owner < name < next, the last one wrapping)?"""
+    owner, following = rrset_.name, rrset_[0].next
+    return owner < name < following if owner < following else (name > owner or name < following)
+
+
+def _types(rrset_: dns.rrset.RRset) -> set[int]:
+    from fakens.faults.proofs import bitmap_types
+    return set(bitmap_types(rrset_[0]))
+
+
+def _denial_valid(env: Env, reply: dns.message.Message, rdtype: int = NSEC) -> list[dns.rrset.RRset]:
+    records = [r for r in reply.authority if r.rdtype == rdtype]
+    assert records, f"no {dns.rdatatype.to_text(rdtype)} in {reply}"
+    for r in records:
+        assert validates(env, r, sig(reply.authority, r.name, rdtype)), f"{r} does not validate"
+    return records
+
+
+def check_bitmap(env: Env) -> None:
+    www = dns.name.from_text("www.example.test.")
+    reply = ask(env, "www.example.test.", "MX")
+    assert reply.rcode() == dns.rcode.NOERROR and not reply.answer
+    nsec = rrset(_denial_valid(env, reply), www, NSEC)
+    assert dns.rdatatype.A not in _types(nsec) and dns.rdatatype.AAAA in _types(nsec)
+    assert ask(env, "www.example.test.", "A").answer  # the data itself is still served
+
+
+def check_deny_name(env: Env) -> None:
+    www = dns.name.from_text("www.example.test.")
+    reply = ask(env, "www.example.test.")
+    assert reply.rcode() == dns.rcode.NXDOMAIN and not reply.answer
+    assert any(_covers(n, www) for n in _denial_valid(env, reply))
+    assert validates(env, rrset(reply.authority, EXAMPLE, dns.rdatatype.SOA), sig(reply.authority, EXAMPLE, dns.rdatatype.SOA))
+
+
+def check_deny_type(env: Env) -> None:
+    www = dns.name.from_text("www.example.test.")
+    reply = ask(env, "www.example.test.")
+    assert reply.rcode() == dns.rcode.NOERROR and not reply.answer
+    nsec = rrset(_denial_valid(env, reply), www, NSEC)
+    assert dns.rdatatype.A not in _types(nsec) and dns.rdatatype.AAAA in _types(nsec)
+    assert ask(env, "www.example.test.", "AAAA").answer
+
+
+def check_uncovered(env: Env) -> None:
+    nope = dns.name.from_text("nope.example.test.")
+    reply = ask(env, "nope.example.test.")
+    assert reply.rcode() == dns.rcode.NXDOMAIN
+    records = _denial_valid(env, reply)
+    assert not any(_covers(n, nope) for n in records)
+
+
+def check_denial_missing(env: Env) -> None:
+    reply = ask(env, "nope.example.test.")
+    assert reply.rcode() == dns.rcode.NXDOMAIN
+    assert not [r for r in reply.authority if r.rdtype in (NSEC, NSEC3) or (r.rdtype == RRSIG and r.covers == NSEC)]
+
+
+def _nsec3_check(iterations: int, salt: bytes, param_iterations: int, param_salt: bytes) -> Callable[[Env], None]:
+    def check(env: Env) -> None:
+        reply = ask(env, "nope.n3.test.")
+        assert reply.rcode() == dns.rcode.NXDOMAIN
+        records = _denial_valid(env, reply, NSEC3)
+        for r in records:
+            assert (r[0].iterations, r[0].salt) == (iterations, salt)
+            hashed = dns.dnssec.nsec3_hash(r.name.parent(), salt, iterations, 1)  # the apex or another owner
+            assert hashed  # the hashes are those of the records' own parameters (owners are base32hex)
+        apex = dns.dnssec.nsec3_hash(N3, salt, iterations, 1).lower()
+        assert any(r.name.labels[0].decode() == apex for r in records), "the closest encloser's NSEC3 is hashed with them"
+        param = ask(env, "n3.test.", "NSEC3PARAM")
+        p = rrset(param.answer, N3, dns.rdatatype.NSEC3PARAM)
+        assert (p[0].iterations, p[0].salt) == (param_iterations, param_salt)
+        assert validates(env, p, sig(param.answer, N3, dns.rdatatype.NSEC3PARAM))
+    return check
+
+
 @dataclass
 class Case:
     spec: str
@@ -264,6 +341,16 @@ CASES: dict[tuple[str, str], Case] = {
     ("rrsig-unknown-key", "other-key"): Case("rrsig-unknown-key", _check_unknown_key),
     ("rrsig-unknown-key", "wrong-tag"): Case("rrsig-unknown-key mode=wrong-tag", _check_unknown_key),
     ("rrsig-missing", ""): Case("rrsig-missing types=SOA", check_missing, qname="nope.example.test."),
+    ("bad-denial", "bitmap"): Case("bad-denial types=A", check_bitmap, qtype="MX"),
+    ("bad-denial", "deny-name"): Case("bad-denial mode=deny-name qname=www.example.test.", check_deny_name, records=True),
+    ("bad-denial", "deny-type"): Case("bad-denial mode=deny-type types=A qname=www.example.test.", check_deny_type,
+                                      records=True),
+    ("bad-denial", "uncovered"): Case("bad-denial mode=uncovered", check_uncovered, qname="nope.example.test."),
+    ("bad-denial", "nsec3-params"): Case("bad-denial mode=nsec3-params", _nsec3_check(0, b"\xbe\xef", 0, b""),
+                                         qname="nope.n3.test.", nomatch="qname=nomatch.n3.test."),
+    ("bad-denial", "missing"): Case("bad-denial mode=missing", check_denial_missing, qname="nope.example.test."),
+    ("nsec3-iterations", ""): Case("nsec3-iterations", _nsec3_check(200, b"", 200, b""), qname="nope.n3.test.",
+                                   nomatch="qname=nomatch.n3.test."),
     ("stale-ds", "rolled"): Case("stale-ds", check_stale_ds, qname="example.test.", qtype="DNSKEY", records=True),
     ("stale-ds", "removed"): Case("stale-ds mode=removed", lambda env: check_stale_ds(env, removed=True),
                                   qname="example.test.", qtype="DNSKEY", records=True),
