@@ -10,10 +10,13 @@ changed after signing), and make the versions a "zone signed with wrong data" is
     edit_rrsigs(answer, lambda data, rrsig: None)        # every RRSIG dropped
     true_signatures(answer, view.zones)                  # a stale answer: lies do not verify
     without(version, name)                               # the version a signed NXDOMAIN lie is made from
+    SignedLies().answer(view, answer, zone, qname)       # that NXDOMAIN, answered and signed
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -30,7 +33,7 @@ from fakens.zones import Name, ZoneVersion
 if TYPE_CHECKING:
     from fakens.answer import Answer
     from fakens.dnssec.signer import ZoneSigner
-    from fakens.faults.view import ZoneData
+    from fakens.faults.view import View, ZoneData, ZoneHistory
 
 RRSIG = dns.rdatatype.RRSIG
 DENIAL_TYPES = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
@@ -163,3 +166,46 @@ def without(version: ZoneVersion, name: Name, types: Iterable[int] = ()) -> Zone
         elif not owner.is_subdomain(name):
             nodes[owner] = dict(node)
     return ZoneVersion(version.origin, nodes, version.rdclass, version.where, version.record_where, copy=False)
+
+
+class SignedLies:
+    """Answers from versions of a zone without a name or some types, signed as if that were
+    the zone's data (NXDOMAIN or NODATA with a valid proof): a fault's cache of them."""
+
+    def __init__(self, kept: int = 16) -> None:
+        self.kept = kept
+        self._versions: OrderedDict[tuple[int, Name, frozenset[int]], ZoneVersion] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def answer(self, view: View, answer: Answer, zone: ZoneHistory, name: Name, types: Iterable[int] = ()) -> Answer:
+        """The answer to *view*'s question from *zone*'s version in *answer* without *name*
+        (or without its *types*), the other zones' versions as in *answer*."""
+        assert view.question is not None
+        version = answer.version_of(zone)
+        key = (version.number, name, frozenset(types))
+        with self._lock:
+            patched = self._versions.get(key)
+        if patched is None:
+            patched = without(version, name, key[2])
+            with self._lock:
+                self._versions[key] = patched
+                while len(self._versions) > self.kept:
+                    self._versions.popitem(last=False)
+        versions = dict(answer.versions or {})
+        versions[zone.origin] = patched
+        return view.zones.answer(view.question, versions=versions, dnssec_ok=answer.dnssec_ok)
+
+
+def resign_all(answer: Answer, zones: ZoneData) -> int:
+    """Sign every signed RRset of *answer* again as it is served (a lie then carries valid
+    signatures: a zone signed with wrong data); how many RRSIG RRsets changed."""
+
+    def edit(data: dns.rrset.RRset, rrsig: dns.rrset.RRset) -> dns.rrset.RRset | None:
+        signer = signer_of(zones, rrsig)
+        if signer is None:
+            return rrsig
+        owner = signed_owner(data.name, rrsig)
+        new = signer.rrsig_rrset(owner, signed_rdataset(data, rrsig), served_as=data.name, ttl=rrsig.ttl)
+        return rrsig if set(new) == set(rrsig) else new
+
+    return edit_rrsigs(answer, edit)

@@ -24,7 +24,7 @@ import dns.rrset
 from fakens.answer import Answer, Kind
 from fakens.dnssec.answers import proof_rrsets
 from fakens.dnssec.denial import Chain, Nsec3Chain
-from fakens.dnssec.forge import DENIAL_TYPES, RRSIG, replace_rrset, rrsig_of, signer_of, without
+from fakens.dnssec.forge import DENIAL_TYPES, RRSIG, SignedLies, replace_rrset, rrsig_of, signer_of
 from fakens.dnssec.policy import Nsec3Params
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
@@ -181,7 +181,7 @@ class BadDenial(_Rechained):
                 self._salt = b"" if self.salt in ("", "-") else bytes.fromhex(self.salt)
             except ValueError:
                 raise ConfigError(f"fault bad-denial: salt={self.salt!r} is not hex (e.g. salt=beef, or - for none)") from None
-        self._versions: OrderedDict[tuple[int, dns.name.Name, frozenset[int]], ZoneVersion] = OrderedDict()
+        self._lies = SignedLies()
 
     def other_params(self, params: Nsec3Params) -> Nsec3Params:
         salt = self._salt if self._salt is not None else (b"\xbe\xef" if params.salt != b"\xbe\xef" else b"\xca\xfe")
@@ -264,21 +264,8 @@ class BadDenial(_Rechained):
         found = _signed_zone(view, answer)
         if found is None or view.question is None:
             return None
-        zone, _ = found
-        version = answer.version_of(zone)
         types = frozenset() if self.mode == "deny-name" else self._denied_types(view, answer)
-        key = (version.number, view.qname, types)
-        with self.lock:
-            patched = self._versions.get(key)
-        if patched is None:
-            patched = without(version, view.qname, types)
-            with self.lock:
-                self._versions[key] = patched
-                while len(self._versions) > _KEPT:
-                    self._versions.popitem(last=False)
-        versions = dict(answer.versions or {})
-        versions[zone.origin] = patched
-        lie = view.zones.answer(view.question, versions=versions, dnssec_ok=answer.dnssec_ok)
+        lie = self._lies.answer(view, answer, found[0], view.qname, types)
         if lie.kind is answer.kind and lie.rcode == answer.rcode and lie.answer == answer.answer:
             return Unchanged("the answer is the same without it")
         what = "name" if self.mode == "deny-name" else "type"
