@@ -432,3 +432,78 @@ def test_fault_ignores_do0(type_name: str, mode: str, env: Env) -> None:
 
 _ = (base64, dns.flags, dns.rdtypes.ANY.DNSKEY, dns.rdtypes.ANY.DS, dns.rdtypes.ANY.NSEC, dns.rdtypes.ANY.NSEC3, DS,
      NSEC3, N3_PARAMS)
+
+
+# -- the answer-editing faults on a signed zone: lies without a valid signature, or re-signed ----------
+
+
+def _www_a(env: Env) -> tuple[dns.rrset.RRset, dns.rrset.RRset]:
+    reply = ask(env, "www.example.test.")
+    a = rrset(reply.answer, "www.example.test.", dns.rdatatype.A)
+    return a, sig(reply.answer, a.name, a.rdtype)
+
+
+@pytest.mark.parametrize("resign", [False, True])
+def test_stale_data_lie_is_unsigned_unless_resigned(env: Env, resign: bool) -> None:
+    env.server.faults.reset()
+    with env.server.faults.scoped(f"stale-data serial=2024010101 resign={str(resign).lower()}"):
+        a, rrsig = _www_a(env)
+        assert [r.to_text() for r in a] == ["192.0.2.10"]  # the version before the edit
+        assert validates(env, a, rrsig) is resign
+        aaaa = ask(env, "www.example.test.", "AAAA").answer  # unchanged data still validates
+        assert validates(env, rrset(aaaa, a.name, dns.rdatatype.AAAA), sig(aaaa, a.name, dns.rdatatype.AAAA))
+
+
+@pytest.mark.parametrize("kind", ["nxdomain", "nodata"])
+def test_negative_lie_unsigned_by_default_signed_on_request(env: Env, kind: str) -> None:
+    env.server.faults.reset()
+    www = dns.name.from_text("www.example.test.")
+    with env.server.faults.scoped(f"{kind} qname=www.example.test."):
+        reply = ask(env, "www.example.test.")
+        assert not [r for r in reply.authority if r.rdtype in (RRSIG, NSEC)]
+    with env.server.faults.scoped(f"{kind} qname=www.example.test. resign=true"):
+        reply = ask(env, "www.example.test.")
+        assert reply.rcode() == (dns.rcode.NXDOMAIN if kind == "nxdomain" else dns.rcode.NOERROR) and not reply.answer
+        records = _denial_valid(env, reply)
+        soa = rrset(reply.authority, EXAMPLE, dns.rdatatype.SOA)
+        assert validates(env, soa, sig(reply.authority, EXAMPLE, dns.rdatatype.SOA))
+        if kind == "nxdomain":
+            assert any(_covers(n, www) for n in records)
+        else:
+            assert dns.rdatatype.A not in _types(rrset(records, www, NSEC))
+
+
+@pytest.mark.parametrize("spec", ["stale-serial mode=unchanged back=2", "stale-serial mode=lower",
+                                  "ns-mismatch mode=remove hosts=ns2.example.test."])
+def test_edited_apex_data_keeps_the_true_signature(env: Env, spec: str) -> None:
+    env.server.faults.reset()
+    qtype = "NS" if spec.startswith("ns-") else "SOA"
+    rdtype = dns.rdatatype.from_text(qtype)
+    for resign in (False, True):
+        with env.server.faults.scoped(f"{spec} resign={str(resign).lower()}"):
+            reply = ask(env, "example.test.", qtype)
+            data = rrset(reply.answer, EXAMPLE, rdtype)
+            clean = ask(env, "example.test.", qtype, do=False)  # DO=0 sees the same lie
+            assert rrset(clean.answer, EXAMPLE, rdtype) == data
+            assert validates(env, data, sig(reply.answer, EXAMPLE, rdtype)) is resign, reply
+
+
+def test_published_algorithm_is_in_dnskey_rrsig_and_ds(make_server: Callable[..., fakens.Server]) -> None:
+    """A zone "signed with an algorithm nobody knows": the number is in every record; the
+    signature is the real algorithm's (a validator that knew 253 as 13 would accept it)."""
+    zone = fakens.Zone.from_file(ZONE)
+    signer = sign_zone(zone, DnssecPolicy.from_value({"published_algorithm": 253}))
+    assert {int(d.algorithm) for d in signer.ds_rdatas()} == {253}
+    server = make_server([zone])
+    host, port = server.addresses[0]
+    keys = dns.query.tcp(query("example.test.", "DNSKEY"), host, port=port, timeout=3)
+    assert {k.algorithm for k in rrset(keys.answer, EXAMPLE, DNSKEY)} == {253}
+    reply = dns.query.tcp(query("www.example.test.", "A"), host, port=port, timeout=3)
+    assert first(sig(reply.answer, "www.example.test.", dns.rdatatype.A)).algorithm == 253
+    cdnskey = rrset(keys.answer, EXAMPLE, DNSKEY)
+    assert cdnskey
+
+
+def test_published_algorithm_out_of_range() -> None:
+    with pytest.raises(fakens.ConfigError, match="published_algorithm"):
+        DnssecPolicy.from_value({"published_algorithm": 300})
