@@ -227,7 +227,7 @@ class NsMismatch(Fault):
 
     Signed zones: a referral's NS set is not signed (nothing to say); a changed apex
     NS set keeps the signature of the true one, which does not verify it (bogus), unless
-    ``resign=true`` signs it as served.
+    ``resign``=true signs it as served.
 
     Example: ``ns-mismatch mode=remove hosts=ns2.example.test.``
     """

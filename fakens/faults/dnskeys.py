@@ -99,7 +99,7 @@ class StaleDs(_RecordFault):
     Checker shows: DNSViz NO_SEP (no key of the DNSKEY set matches a DS) on the
     delegation; a zone checker sees CDS differing from the parent's DS (mode rolled).
 
-    Example: ``stale-ds server=ns1.example.test`` in a lab
+    Example: ``stale-ds zone=example.test.``
     """
 
     type_name = "stale-ds"

@@ -108,7 +108,7 @@ class NxDomain(_Negative):
     min(SOA TTL, SOA minimum), so resolvers cache the failure.
 
     Signed zones: by default the lie carries no signature and no NSEC/NSEC3 proof (a
-    validator: bogus, SERVFAIL); ``resign=true`` serves it as a zone signed without the
+    validator: bogus, SERVFAIL); ``resign``=true serves it as a zone signed without the
     name would: the SOA signed and a valid NSEC/NSEC3 proof (a validator: a SECURE
     NXDOMAIN, the same as ``bad-denial mode=deny-name``).
 
@@ -130,7 +130,7 @@ class NoData(_Negative):
 
     Client sees: NOERROR, AA=1, empty ANSWER, the SOA in AUTHORITY.
 
-    Signed zones: by default no signature and no proof (bogus); ``resign=true``: the SOA
+    Signed zones: by default no signature and no proof (bogus); ``resign``=true: the SOA
     signed and the NSEC/NSEC3 of the name without the query type in its bitmap (SECURE
     NODATA, as ``bad-denial mode=deny-type``).
 
@@ -198,7 +198,7 @@ class StaleData(Fault):
     Signed zones: by default each RRset carries the signatures the zone's current data
     has at its name and type, so old data does not verify (bogus, SERVFAIL), records the
     zone no longer has come without RRSIG, and unchanged RRsets still validate: a server
-    whose data went wrong after signing. ``resign=true``: the old data validly signed
+    whose data went wrong after signing. ``resign``=true: the old data validly signed
     (SECURE: a zone signed with the wrong data, or a secondary serving an old signed copy).
 
     Example: ``stale-data mode=records records="@ 3600 MX 10 oldmail.example.test."``

@@ -110,7 +110,10 @@ class RrsigExpired(SignatureFault):
     are made afresh with the zone's keys over the served data, against real time
     (validators check them with their own clocks), for the policy's lifetime.
 
-    Parameters: ``by`` (seconds, default 86400); ``types``, ``zone``: which signatures.
+    Parameters: ``by`` (seconds, default 604800: a week); ``types``, ``zone``: which
+    signatures. Validators allow for clock skew (unbound: 10% of the signature's
+    lifetime, at most ``val-sig-skew-max``, 24 h by default), so a ``by`` below a day
+    may still validate: the case of a signature that has only just expired.
 
     Client sees: the same records and RRSIGs, whose expiration (or inception) field is
     in the past (or the future).
@@ -121,13 +124,13 @@ class RrsigExpired(SignatureFault):
 
     Checker shows: DNSViz EXPIRATION_IN_PAST or INCEPTION_IN_FUTURE.
 
-    Example: ``rrsig-expired by=172800`` on every server of a TLD
+    Example: ``rrsig-expired by=172800 qname=**.test.``
     """
 
     type_name = "rrsig-expired"
     summary = "signatures expired (or not valid yet) by a given time, against real time"
     modes = ("expired", "not-yet-valid")
-    params = {"by": Param("int", 86400, "seconds since expiry (or until inception)"), **_PICK}
+    params = {"by": Param("int", 604800, "seconds since expiry (or until inception)"), **_PICK}
     verb = "expired"
 
     def validate(self) -> None:

@@ -57,7 +57,7 @@ class StaleSerial(Fault):
     are not changed (stale-data serves old data); outgoing NOTIFYs keep the real serial.
 
     Signed zones: by default a stale SOA carries the current SOA's signature, which
-    does not verify it (bogus); ``resign=true`` signs the stale SOA (and, in mode
+    does not verify it (bogus); ``resign``=true signs the stale SOA (and, in mode
     version, the old version's answers) validly. Transfers carry no signatures.
 
     Example: ``stale-serial mode=unchanged``
