@@ -19,14 +19,19 @@ referral aside, which the engine adds for DO=1 only too)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 import dns.rdatatype
 import dns.rrset
 
 from fakens.answer import Answer, Kind, Proof
 from fakens.dnssec.denial import occluded
-from fakens.zones import Name, Zone
+from fakens.zones import Name, Zone, ZoneVersion
+
+if TYPE_CHECKING:
+    from fakens.dnssec.denial import Chain
+    from fakens.dnssec.signer import ZoneSigner
 
 _RRSIG = dns.rdatatype.RRSIG
 _NO_SIGNATURE = (Kind.REFUSED, Kind.ERROR, Kind.XFR)
@@ -38,19 +43,7 @@ def add_dnssec(result: Answer, zones: Mapping[Name, Zone],
     if result.kind in _NO_SIGNATURE:
         return
     wildcards = {p.name: p for p in result.proofs if p.wildcard is not None}
-    denial: list[dns.rrset.RRset] = []
-    seen: set[tuple[Name, int]] = set()
-    for proof in result.proofs:
-        zone = zones.get(proof.version.origin)
-        signer = zone.signer if zone is not None else None
-        if signer is None:
-            continue
-        if proof.kind is Kind.DELEGATION and proof.version.get(proof.name, dns.rdatatype.DS) is not None:
-            continue
-        for rrset in signer.chain(proof.version).proof(proof):
-            if (rrset.name, rrset.rdtype) not in seen:
-                seen.add((rrset.name, rrset.rdtype))
-                denial += [rrset, signer.rrsig_rrset(rrset.name, rrset)]
+    denial = proof_rrsets(result.proofs, zones)
 
     def signed(section: list[dns.rrset.RRset]) -> list[dns.rrset.RRset]:
         out: list[dns.rrset.RRset] = []
@@ -64,6 +57,34 @@ def add_dnssec(result: Answer, zones: Mapping[Name, Zone],
     result.answer = signed(result.answer)
     result.authority = signed(result.authority) + denial
     result.additional = signed(result.additional)
+
+
+def proof_rrsets(proofs: Iterable[Proof], zones: Mapping[Name, ZoneLike],
+                 chain_of: Callable[[ZoneSigner, ZoneVersion], Chain] | None = None) -> list[dns.rrset.RRset]:
+    """The NSEC or NSEC3 records of *proofs*, each followed by its RRSIG RRset, from the
+    chains of the signed zones among *zones* (or those *chain_of* gives: a fault's other chain)."""
+    denial: list[dns.rrset.RRset] = []
+    seen: set[tuple[Name, int]] = set()
+    for proof in proofs:
+        zone = zones.get(proof.version.origin)
+        signer = zone.signer if zone is not None else None
+        if signer is None:
+            continue
+        if proof.kind is Kind.DELEGATION and proof.version.get(proof.name, dns.rdatatype.DS) is not None:
+            continue
+        chain = chain_of(signer, proof.version) if chain_of is not None else signer.chain(proof.version)
+        for rrset in chain.proof(proof):
+            if (rrset.name, rrset.rdtype) not in seen:
+                seen.add((rrset.name, rrset.rdtype))
+                denial += [rrset, signer.rrsig_rrset(rrset.name, rrset)]
+    return denial
+
+
+class ZoneLike(Protocol):
+    """A zone as :func:`proof_rrsets` reads it: its signer, if signed."""
+
+    @property
+    def signer(self) -> ZoneSigner | None: ...
 
 
 def _rrsig_of(rrset: dns.rrset.RRset, result: Answer, find_zone: Callable[[Name, dns.rdatatype.RdataType], Zone | None],

@@ -115,6 +115,17 @@ class NsecChain:
         """Every NSEC of the chain, in canonical order."""
         return (self._record(i) for i in range(len(self.names)))
 
+    def at(self, owner: Name) -> dns.rrset.RRset | None:
+        """The NSEC owned by *owner* (the same as :meth:`matching`)."""
+        return self.matching(owner)
+
+    def after(self, owner: Name) -> dns.rrset.RRset | None:
+        """The NSEC that follows the one owned by *owner* in the chain, or None (no such owner)."""
+        i = bisect.bisect_left(self.names, owner)
+        if i < len(self.names) and self.names[i] == owner:
+            return self._record((i + 1) % len(self.names))
+        return None
+
     def proof(self, proof: Proof) -> list[dns.rrset.RRset]:
         """The NSEC records proving *proof* (RFC 4035 3.1.3)."""
         version, name = self.version, proof.name
@@ -187,6 +198,23 @@ class Nsec3Chain:
     def rrsets(self) -> Iterator[dns.rrset.RRset]:
         """Every NSEC3 of the chain, in hash order."""
         return (self._record(i) for i in range(len(self.hashes)))
+
+    def _index(self, owner: Name) -> int | None:
+        if len(owner) <= len(self.origin) or owner.parent() != self.origin:
+            return None
+        hashed = owner.labels[0].decode("ascii", "replace").upper()
+        i = bisect.bisect_left(self.hashes, hashed)
+        return i if i < len(self.hashes) and self.hashes[i] == hashed else None
+
+    def at(self, owner: Name) -> dns.rrset.RRset | None:
+        """The NSEC3 owned by *owner* (a hashed name), or None."""
+        i = self._index(owner)
+        return self._record(i) if i is not None else None
+
+    def after(self, owner: Name) -> dns.rrset.RRset | None:
+        """The NSEC3 that follows the one owned by *owner* in hash order, or None."""
+        i = self._index(owner)
+        return self._record((i + 1) % len(self.hashes)) if i is not None else None
 
     def _encloser_proof(self, name: Name) -> tuple[Name, list[dns.rrset.RRset]]:
         """The closest encloser proof (RFC 5155 7.2.1): its NSEC3, and the one covering the next closer name."""

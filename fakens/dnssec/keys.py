@@ -71,6 +71,13 @@ def generate_key(algorithm: int, ksk: bool, rsa_bits: int = 2048) -> SigningKey:
     return SigningKey(private, dnskey)
 
 
+def published_as(key: SigningKey, algorithm: int) -> SigningKey:
+    """*key* with its DNSKEY saying *algorithm* (its signatures and DS then say it too)."""
+    dnskey = key.dnskey.replace(algorithm=algorithm)
+    assert isinstance(dnskey, DNSKEY)
+    return SigningKey(key.private, dnskey)
+
+
 def generate_keys(policy: DnssecPolicy) -> list[SigningKey]:
     """A KSK and a ZSK, or one CSK (``policy.csk``)."""
     if policy.csk:

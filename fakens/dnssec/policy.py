@@ -61,6 +61,10 @@ class DnssecPolicy:
       ``.private``) to sign with instead of generated keys.
     - ``cds``: publish CDS and CDNSKEY of the KSKs at the apex (default True).
     - ``ds_digest``: the digest type of the DS the parent gets (2, SHA-256; 4, SHA-384).
+    - ``published_algorithm``: the algorithm number written in DNSKEY, RRSIG and DS
+      instead of the real one (signing still uses ``algorithm``): a number validators do not
+      implement, such as 253 (PRIVATEDNS) or 100, makes the zone insecure for them (RFC 4035
+      5.2: no usable DS), the "unsupported algorithm" case.
     """
 
     algorithm: int = 13
@@ -73,8 +77,11 @@ class DnssecPolicy:
     key_dir: str | None = None
     cds: bool = True
     ds_digest: int = 2
+    published_algorithm: int | None = None
 
     def __post_init__(self) -> None:
+        if self.published_algorithm is not None and not 1 <= self.published_algorithm <= 255:
+            raise ConfigError(f"published_algorithm {self.published_algorithm}: must be 1..255 (e.g. 253, PRIVATEDNS)")
         if self.algorithm not in ALGORITHMS:
             known = ", ".join(f"{n} ({t})" for n, t in ALGORITHMS.items())
             raise ConfigError(f"DNSSEC algorithm {self.algorithm}: fakens signs with {known}")
@@ -190,4 +197,5 @@ _NSEC3_KEYS: dict[str, _Parser] = {"iterations": _int, "salt": _salt, "opt_out":
 _POLICY_KEYS: dict[str, _Parser] = {
     "algorithm": _algorithm, "csk": _bool, "nsec3": _nsec3, "inception_offset": _seconds, "lifetime": _seconds,
     "dnskey_ttl": _seconds, "rsa_bits": _int, "key_dir": _key_dir, "cds": _bool, "ds_digest": _int,
+    "published_algorithm": _int,
 }

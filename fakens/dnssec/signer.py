@@ -26,12 +26,13 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
+import dns.rdtypes.ANY.CDNSKEY
 import dns.rdtypes.ANY.NSEC3PARAM
 import dns.rdtypes.ANY.RRSIG
 import dns.rrset
 
 from fakens.dnssec.denial import Chain, Nsec3Chain, NsecChain, occluded
-from fakens.dnssec.keys import SigningKey, generate_keys, load_keys
+from fakens.dnssec.keys import SigningKey, generate_keys, load_keys, published_as
 from fakens.dnssec.policy import DnssecPolicy
 from fakens.zones import Name, Zone, ZoneVersion
 
@@ -55,6 +56,8 @@ class ZoneSigner:
         self.policy = policy or DnssecPolicy()
         if keys is None:
             keys = load_keys(self.policy.key_dir, origin) if self.policy.key_dir else generate_keys(self.policy)
+        if self.policy.published_algorithm is not None:
+            keys = [published_as(k, self.policy.published_algorithm) for k in keys]
         self.keys: list[SigningKey] = list(keys)
         self.ksks = [k for k in self.keys if k.is_ksk]
         self.zsks = [k for k in self.keys if not k.is_ksk] or self.ksks  # a CSK signs everything
@@ -75,7 +78,8 @@ class ZoneSigner:
         out = [dns.rrset.from_rdata_list(self.origin, ttl, [k.dnskey for k in self.keys])]
         if self.policy.cds:
             cds = [dns.dnssec.make_cds(self.origin, k.dnskey, _DIGEST_NAMES[self.policy.ds_digest]) for k in self.ksks]
-            cdnskey = [dns.dnssec.make_cdnskey(k.private.public_key(), k.algorithm, flags=k.dnskey.flags)
+            cdnskey = [dns.rdtypes.ANY.CDNSKEY.CDNSKEY(k.dnskey.rdclass, dns.rdatatype.CDNSKEY, k.dnskey.flags,
+                                                      k.dnskey.protocol, k.dnskey.algorithm, k.dnskey.key)
                        for k in self.ksks]
             out += [dns.rrset.from_rdata_list(self.origin, ttl, cds), dns.rrset.from_rdata_list(self.origin, ttl, cdnskey)]
         nsec3 = self.policy.nsec3

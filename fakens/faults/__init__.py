@@ -13,10 +13,13 @@ The fault types and their documentation are in docs/faults.md.
 from __future__ import annotations
 
 from fakens.faults import delegation as _delegation  # noqa: F401  (importing a family registers its types)
+from fakens.faults import dnskeys as _dnskeys  # noqa: F401
 from fakens.faults import edns as _edns  # noqa: F401
 from fakens.faults import network as _network  # noqa: F401
+from fakens.faults import proofs as _proofs  # noqa: F401
 from fakens.faults import rawbytes as _rawbytes  # noqa: F401
 from fakens.faults import records as _records  # noqa: F401
+from fakens.faults import signatures as _signatures  # noqa: F401
 from fakens.faults import transfer as _transfer  # noqa: F401
 from fakens.faults import verbatim as _verbatim  # noqa: F401
 from fakens.faults.base import REGISTRY, Fault, Param, Schedule, register

@@ -294,6 +294,8 @@ class Fault:
     params: ClassVar[dict[str, Param]] = {}
     selector_keys: ClassVar[tuple[str, ...]] = SELECTOR_KEYS
     default_selector: ClassVar[dict[str, str]] = {}
+    signed_only: ClassVar[bool] = False
+    """Does it act on signed zones only (DNSSEC records of DO=1 answers)? Elsewhere it never fires."""
 
     def __init__(self, name: str, mode: str, values: dict[str, Any], selector: Selector, schedule: Schedule) -> None:
         self.name = name

@@ -13,6 +13,7 @@ import dns.rdatatype
 import dns.rrset
 
 from fakens.answer import Answer, Kind
+from fakens.dnssec.forge import resign_all
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
 from fakens.faults.records import can_make_negative, make_negative
@@ -43,6 +44,9 @@ class Lame(Fault):
 
     Client sees: for the zone it should serve, the rcode, or NOERROR without AA,
     or a referral to the root.
+
+    Signed zones: an upward referral has no DS and no proof of its absence (the
+    NS of a referral are never signed): a validator rejects it as it rejects any lame answer.
 
     Example: ``lame mode=upward qname=**.example.test. ns=a.root-servers.test.``
     (without a ``qname`` selector the server is lame for every zone it serves)
@@ -112,6 +116,9 @@ class MissingGlue(Fault):
     Client sees: a referral whose ADDITIONAL section lacks exactly the glue the
     referral would have carried (in-domain and sibling glue); other answers unchanged.
 
+    Signed zones: glue is never signed, so signatures do not change (the referral's
+    DS or its proof of absence stay valid).
+
     Example: ``missing-glue mode=hosts hosts=ns2.example.test.``
     """
 
@@ -168,6 +175,9 @@ class StaleGlue(Fault):
 
     Client sees: referrals whose glue for ``host`` holds the given addresses.
 
+    Signed zones: glue is never signed: nothing for a validator to notice (the
+    child's own A/AAAA, which it signs, stay right).
+
     Example: ``stale-glue host=ns1.example.test. addresses=127.0.0.99``
     """
 
@@ -215,6 +225,10 @@ class NsMismatch(Fault):
     with hosts added, missing or renamed; an added or renamed host's addresses go
     along (as glue in a referral) when the server holds them, a removed host's go.
 
+    Signed zones: a referral's NS set is not signed (nothing to say); a changed apex
+    NS set keeps the signature of the true one, which does not verify it (bogus), unless
+    ``resign``=true signs it as served.
+
     Example: ``ns-mismatch mode=remove hosts=ns2.example.test.``
     """
 
@@ -225,6 +239,7 @@ class NsMismatch(Fault):
         "hosts": Param("names", (), "hosts to add or remove"),
         "old": Param("name", None, "host to rename (mode rename)"),
         "new": Param("name", None, "its new name (mode rename)"),
+        "resign": Param("bool", False, "on a signed zone: sign the changed apex NS set"),
     }
 
     def validate(self) -> None:
@@ -271,6 +286,8 @@ class NsMismatch(Fault):
                     answer.glue.append(rrset)
                 else:
                     answer.additional.append(rrset)
+        if self.resign and answer.dnssec_ok:
+            resign_all(answer, view.zones)
         if self.mode == "rename":
             return f"NS {self.old} renamed {self.new}"
         return f"NS {'added' if self.mode == 'add' else 'removed'} {', '.join(h.to_text() for h in self.hosts)}"
@@ -291,6 +308,9 @@ class NsNoAddress(Fault):
 
     Client sees: NXDOMAIN (any type) or NODATA (A, AAAA) with the SOA for those hosts,
     and no addresses for them in any ADDITIONAL section (glue included, on a parent).
+
+    Signed zones: the negative answer carries no signature and no NSEC/NSEC3 proof
+    (bogus for a validator); removed glue was never signed.
 
     Example: ``ns-no-address hosts=ns2.example.test.``
     """

@@ -94,6 +94,32 @@ fault is not used, and the log says so. Encoding-time faults see the final answe
 their order. Selectors match every opcode unless told: add `opcode=QUERY` to leave incoming
 NOTIFY (which asks for the SOA) alone.
 
+## Signed zones
+
+On a signed zone (docs/dnssec.md) the DNSSEC faults break what a validator checks, each
+as a real signing failure: `rrsig-expired` (expired or not yet valid, against real time),
+`rrsig-bad` (data changed after signing, a flipped byte), `rrsig-unknown-key`,
+`rrsig-missing`, `stale-ds` (the child's DNSKEY set without the key the DS points at),
+`bad-ds` (wrong digest, unknown digest type, unused algorithm, retired key), `bad-denial`
+(bitmaps denying existing types, signed NXDOMAIN/NODATA for existing data, proofs that do
+not cover, NSEC3 parameters differing from NSEC3PARAM, proofs missing) and
+`nsec3-iterations` (RFC 9276). They act after the engine, on DO=1 answers (a DO=0 query has
+nothing for them to change and is not counted, except where the fault changes records: the
+DNSKEY or DS set, a denied name); what they make is signed again with the zone's own keys, so
+the only thing wrong is what they break. Each says what a validating resolver (unbound,
+BIND) and a checker (DNSViz) show. An unsupported or deprecated algorithm is a signing
+policy, not a fault: `algorithm = 5` or `7`, or `published_algorithm` for a number no
+validator knows.
+
+The faults that edit answers leave their lies without a valid signature by default, as a
+server whose data went wrong after signing would: `nxdomain`, `nodata` and `ns-no-address`
+answers carry no RRSIG and no proof; `stale-data`, `stale-serial` and `ns-mismatch` answers
+carry the signatures of the zone's true data, which do not verify the lie. A validator calls
+them bogus (SERVFAIL). With `resign=true` (nxdomain, nodata, stale-data, stale-serial,
+ns-mismatch) the lie is signed as a zone signed with the wrong data would sign it, with
+NSEC/NSEC3 proofs of that data: SECURE for a validator. Glue and the NS of referrals are
+never signed (`missing-glue`, `stale-glue`), and TTLs are not what is signed (`ttl`).
+
 ## The query log
 
 Each log entry's `faults` lists every fault that changed something for that query, with what it did
@@ -118,6 +144,9 @@ def fault_doc(cls: type[Fault]) -> str:
         lines.append("Parameter defaults: " + ", ".join(f"`{k}`: {_default(v)}" for k, v in cls.params.items()))
     if cls.default_selector:
         lines.append("Default selector: " + ", ".join(f"`{k}={v}`" for k, v in cls.default_selector.items()))
+    if cls.signed_only:
+        lines.append("Signed zones only: it acts on the DNSSEC records of answers to DO=1 queries "
+                     "(and, where it says so, on the records themselves); elsewhere it does not fire.")
     if cls.selector_keys != SELECTOR_KEYS and "Selectors:" not in text:
         lines.append("Selectors: " + ", ".join(f"`{k}`" for k in cls.selector_keys) + " only")
     return "\n\n".join(lines).rstrip() + "\n"
@@ -156,8 +185,8 @@ def _format(body: str) -> str:
     out = []
     for paragraph in body.split("\n\n"):
         paragraph = " ".join(line.strip() for line in paragraph.splitlines())
-        for label in ("Imitates", "Modes", "Parameters", "Client sees", "Example", "Selectors",
-                      "Parameter defaults", "Default selector"):
+        for label in ("Imitates", "Modes", "Parameters", "Client sees", "Validator sees", "Checker shows",
+                      "Signed zones", "Example", "Selectors", "Parameter defaults", "Default selector"):
             if paragraph.startswith(label):
                 head, _, rest = paragraph.partition(":")
                 paragraph = f"**{head}:**{rest}"

@@ -15,6 +15,7 @@ import dns.rrset
 import dns.zonefile
 
 from fakens.answer import Answer, Kind
+from fakens.dnssec.forge import SignedLies, true_signatures
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
 from fakens.faults.view import Act, ErrorReply, Replaced, Unchanged
@@ -48,8 +49,53 @@ def make_negative(view: View, answer: Answer, kind: Kind, zone_name: dns.name.Na
     return f"{kind.value} with the SOA of {origin}"
 
 
+_RESIGN = Param("bool", False, "on a signed zone: sign the lie (default: it carries no valid signature)")
+
+
+def signed_negative(view: View, answer: Answer, kind: Kind, lies: SignedLies) -> Replaced | None:
+    """On a signed zone: *answer* made NXDOMAIN or NODATA from the zone's data without the
+    name (or the query type), signed with a valid proof; None when it cannot be (unsigned
+    zone, the apex for NXDOMAIN, already so)."""
+    zone = view.zones.get(answer.zone) if answer.zone is not None else None
+    if zone is None or zone.signer is None or view.question is None or answer.kind is kind:
+        return None
+    if kind is Kind.NXDOMAIN and view.qname == zone.origin:
+        return None
+    types = () if kind is Kind.NXDOMAIN else (int(view.qtype),)
+    lie = lies.answer(view, answer, zone, view.qname, types)
+    if lie.kind is not kind:
+        return None
+    what = "name" if kind is Kind.NXDOMAIN else "type"
+    return Replaced(f"{kind.value} signed from the zone without the {what}", lie)
+
+
+class _Negative(Fault):
+    """nxdomain and nodata: a negative answer for data that exists."""
+
+    kind: Kind = Kind.NXDOMAIN
+    params = {
+        "soa_zone": Param("name", None, "zone whose SOA goes in AUTHORITY (default: the answer's zone)"),
+        "resign": _RESIGN,
+    }
+
+    def validate(self) -> None:
+        if self.resign and self.soa_zone is not None:
+            raise ConfigError(f"fault {self.type_name}: resign=true signs the answer's own zone; remove soa_zone")
+        self._lies = SignedLies()
+
+    def can_act(self, hook: str, view: View, arg: object) -> bool:
+        return isinstance(arg, Answer) and can_make_negative(arg, self.kind, self.soa_zone)
+
+    def after(self, view: View, answer: Answer) -> str | Replaced | None:
+        if self.resign:
+            signed = signed_negative(view, answer, self.kind, self._lies)
+            if signed is not None:
+                return signed
+        return make_negative(view, answer, self.kind, self.soa_zone)
+
+
 @register
-class NxDomain(Fault):
+class NxDomain(_Negative):
     """Name: nxdomain
 
     Imitates: a server that says names do not exist when they do (the .io outage
@@ -61,22 +107,21 @@ class NxDomain(Fault):
     Client sees: NXDOMAIN, AA=1, empty ANSWER, the SOA in AUTHORITY with TTL
     min(SOA TTL, SOA minimum), so resolvers cache the failure.
 
+    Signed zones: by default the lie carries no signature and no NSEC/NSEC3 proof (a
+    validator: bogus, SERVFAIL); ``resign``=true serves it as a zone signed without the
+    name would: the SOA signed and a valid NSEC/NSEC3 proof (a validator: a SECURE
+    NXDOMAIN, the same as ``bad-denial mode=deny-name``).
+
     Example: ``nxdomain qname=**.io. probability=0.3 seed=7``
     """
 
     type_name = "nxdomain"
     summary = "NXDOMAIN with the zone's (or a named zone's) SOA for names that exist"
-    params = {"soa_zone": Param("name", None, "zone whose SOA goes in AUTHORITY (default: the answer's zone)")}
-
-    def can_act(self, hook: str, view: View, arg: object) -> bool:
-        return isinstance(arg, Answer) and can_make_negative(arg, Kind.NXDOMAIN, self.soa_zone)
-
-    def after(self, view: View, answer: Answer) -> str | None:
-        return make_negative(view, answer, Kind.NXDOMAIN, self.soa_zone)
+    kind = Kind.NXDOMAIN
 
 
 @register
-class NoData(Fault):
+class NoData(_Negative):
     """Name: nodata
 
     Imitates: a server that hides data that exists (broken AAAA or CAA handling).
@@ -85,18 +130,16 @@ class NoData(Fault):
 
     Client sees: NOERROR, AA=1, empty ANSWER, the SOA in AUTHORITY.
 
+    Signed zones: by default no signature and no proof (bogus); ``resign``=true: the SOA
+    signed and the NSEC/NSEC3 of the name without the query type in its bitmap (SECURE
+    NODATA, as ``bad-denial mode=deny-type``).
+
     Example: ``nodata qtype=AAAA``
     """
 
     type_name = "nodata"
     summary = "NOERROR with no data and the SOA, for data that exists"
-    params = {"soa_zone": Param("name", None, "zone whose SOA goes in AUTHORITY (default: the answer's zone)")}
-
-    def can_act(self, hook: str, view: View, arg: object) -> bool:
-        return isinstance(arg, Answer) and can_make_negative(arg, Kind.NODATA, self.soa_zone)
-
-    def after(self, view: View, answer: Answer) -> str | None:
-        return make_negative(view, answer, Kind.NODATA, self.soa_zone)
+    kind = Kind.NODATA
 
 
 @register
@@ -152,6 +195,12 @@ class StaleData(Fault):
 
     Client sees: an ordinary authoritative answer with the old data.
 
+    Signed zones: by default each RRset carries the signatures the zone's current data
+    has at its name and type, so old data does not verify (bogus, SERVFAIL), records the
+    zone no longer has come without RRSIG, and unchanged RRsets still validate: a server
+    whose data went wrong after signing. ``resign``=true: the old data validly signed
+    (SECURE: a zone signed with the wrong data, or a secondary serving an old signed copy).
+
     Example: ``stale-data mode=records records="@ 3600 MX 10 oldmail.example.test."``
     """
 
@@ -163,6 +212,7 @@ class StaleData(Fault):
         "serial": Param("int", None, "the serial of the version to serve (mode version)"),
         "records": Param("str", None, "replacement records, ';'-separated (mode records)"),
         "zone": Param("name", None, "the zone (default: the answer's zone)"),
+        "resign": _RESIGN,
     }
 
     def validate(self) -> None:
@@ -211,6 +261,8 @@ class StaleData(Fault):
         versions = dict(answer.versions or {})
         versions[origin] = old
         fresh = view.zones.answer(view.question, versions=versions, dnssec_ok=answer.dnssec_ok)
+        if fresh.dnssec_ok and not self.resign:
+            true_signatures(fresh, view.zones)
         return Replaced(f"answered from {origin} serial {old.serial} (version #{old.number})", fresh)
 
 
@@ -226,6 +278,9 @@ class Ttl(Fault):
     answers (so the negative TTL). Applied to the final answer, after other faults.
 
     Client sees: the same records with the given TTLs.
+
+    Signed zones: signatures stay valid: the TTL is not what is signed (validators
+    cap a TTL above the RRSIG's original TTL, RFC 4035 5.3.3).
 
     Example: ``ttl ttl=86400 qname=www.example.test.``
     """

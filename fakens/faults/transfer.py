@@ -10,6 +10,7 @@ import dns.rdtypes.ANY.SOA
 import dns.rrset
 
 from fakens.answer import Answer
+from fakens.dnssec.forge import resign_all, true_signatures
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
 from fakens.faults.view import Act, ErrorReply, Replaced, Unchanged
@@ -55,6 +56,10 @@ class StaleSerial(Fault):
     stale serial (and, in mode version, the old data in transfers); other answers
     are not changed (stale-data serves old data); outgoing NOTIFYs keep the real serial.
 
+    Signed zones: by default a stale SOA carries the current SOA's signature, which
+    does not verify it (bogus); ``resign``=true signs the stale SOA (and, in mode
+    version, the old version's answers) validly. Transfers carry no signatures.
+
     Example: ``stale-serial mode=unchanged``
     """
 
@@ -64,7 +69,20 @@ class StaleSerial(Fault):
     params = {
         "back": Param("int", 1, "versions back (mode version / unchanged)"),
         "serial": Param("int", None, "the serial to serve"),
+        "resign": Param("bool", False, "on a signed zone: sign the stale SOA (default: no valid signature)"),
     }
+
+    def after(self, view: View, answer: Answer) -> str | Replaced | None:
+        done = self._after(view, answer)
+        if done is None or not answer.dnssec_ok or isinstance(done, Unchanged):
+            return done
+        if isinstance(done, Replaced):
+            if self.resign:
+                return done
+            true_signatures(done.answer, view.zones)
+        elif self.resign:
+            resign_all(answer, view.zones)
+        return done
 
     def _old(self, zone: ZoneHistory) -> ZoneVersion:
         if self.serial is not None and self.mode == "version":
@@ -79,7 +97,7 @@ class StaleSerial(Fault):
             return self.serial if self.serial is not None else (zone.serial - 1) % 2**32
         return self._old(zone).serial
 
-    def after(self, view: View, answer: Answer) -> str | Replaced | None:
+    def _after(self, view: View, answer: Answer) -> str | Replaced | None:
         zone = view.zones.find(view.qname)
         if zone is None:
             return None

@@ -37,6 +37,7 @@ from fakens.wire import Opt, Question
 
 if TYPE_CHECKING:
     from fakens.answer import Answer
+    from fakens.dnssec.signer import ZoneSigner
     from fakens.zones import ZoneVersion
 
 
@@ -56,6 +57,10 @@ class ZoneHistory(Protocol):
     def history(self) -> list[ZoneVersion]: ...
 
     def version_with_serial(self, serial: int) -> ZoneVersion | None: ...
+
+    @property
+    def signer(self) -> ZoneSigner | None:
+        """The zone's DNSSEC signer when it is served signed, else None."""
 
 
 class ZoneData(Protocol):

@@ -310,7 +310,12 @@ def test_docstring_follows_the_template(type_name):
     assert doc.startswith(f"Name: {type_name}\n"), f"{type_name}: docstring must start 'Name: {type_name}'"
     found = headings(cls)
     assert found[0] == "Name" and found[1] == "Imitates", found
+    # what signed zones change, and what a validator and a checker show, go after "Client sees"
+    signed = [h for h in found if h in ("Signed zones", "Validator sees", "Checker shows")]
+    found = [h for h in found if h not in signed]
     assert found[-2:] == ["Client sees", "Example"], found
+    if cls.signed_only:
+        assert signed == ["Validator sees", "Checker shows"], f"{type_name}: a DNSSEC fault says what a validator and a checker show"
     if cls.modes:
         assert "Modes" in found, f"{type_name} has modes {cls.modes} but no Modes: section"
         for mode in cls.modes:

@@ -28,6 +28,7 @@ sub  NS  ns1.sub
 sub  NS  ns2.sub
 ns1.sub A 127.0.0.3
 ns2.sub A 127.0.0.4
+sub  DS  12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 """
 
 SEEDS = [
@@ -37,6 +38,10 @@ SEEDS = [
     dns.message.make_query("example.test.", "AXFR").to_wire(),
     dns.message.make_query("a.sub.example.test.", "A").to_wire(),  # a referral, with glue
     dns.message.make_query("example.test.", "SOA").to_wire(),
+    # for the faults of signed zones (served signed for them): keys, DS, a denial
+    dns.message.make_query("example.test.", "DNSKEY", use_edns=0, want_dnssec=True).to_wire(),
+    dns.message.make_query("sub.example.test.", "DS", use_edns=0, want_dnssec=True).to_wire(),
+    dns.message.make_query("nope.example.test.", "A", use_edns=0, want_dnssec=True).to_wire(),
 ]
 
 # One spec per fault type, chosen to act on ZONE and the SEEDS.
@@ -67,7 +72,16 @@ FAULT_SPECS = {
     "oversize": "oversize size=1400",
     "rate-limit": "rate-limit qps=10 mode=slip",
     "tcp-refused": "tcp-refused mode=reset",
+    "rrsig-expired": "rrsig-expired",
+    "rrsig-bad": "rrsig-bad mode=flipped",
+    "rrsig-unknown-key": "rrsig-unknown-key",
+    "rrsig-missing": "rrsig-missing types=A",
+    "stale-ds": "stale-ds",
+    "bad-ds": "bad-ds mode=retired",
+    "bad-denial": "bad-denial mode=uncovered",
+    "nsec3-iterations": "nsec3-iterations",
 }
+SIGNED = {"nsec3-iterations": {"nsec3": {"iterations": 0}}}  # the zone as the signed_only faults need it
 NO_QUERY_HOOK = {"no-notify", "tcp-refused"}  # act on outgoing NOTIFY / on connections, not in handle()
 UDP_ONLY = {"truncate", "oversize", "rate-limit"}  # over TCP they never act (rate-limit: as in BIND, NSD, Knot)
 TCP_ONLY = {"broken-transfer"}  # a transfer over UDP is one SOA (AXFR: FORMERR): nothing to break
@@ -131,7 +145,8 @@ def test_every_fault_type_has_a_fuzz_spec() -> None:
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 @pytest.mark.parametrize("fault_type", sorted(FAULT_SPECS))
 def test_fuzz_with_each_fault_type_installed(fault_type: str, transport: str) -> None:
-    server = Server([Zone.from_text(ZONE)])
+    signed = SIGNED.get(fault_type, True) if REGISTRY[fault_type].signed_only else None
+    server = Server([Zone.from_text(ZONE)], dnssec=signed)
     server.faults.add(f"{FAULT_SPECS[fault_type]} name=f")
     assert server.faults.get("f").type_name == fault_type
     for seed in SEEDS:  # each seed once as it is, so that the fault surely acts (a fault counts only where it can)
