@@ -64,6 +64,9 @@ class ZoneSigner:
         self.now = now
         self._lock = threading.Lock()
         self._signatures: dict[_SigKey, list[RRSIG]] = {}
+        # the same by the RRset object (the zones' stored RRsets are read-only and shared by
+        # versions): no hashing of its records, and the RRSIG RRset made once
+        self._by_identity: dict[int, _Signed] = {}
         self._chains: OrderedDict[int, Chain] = OrderedDict()
         self._window: tuple[int, int] = (0, 0)
         self._window_made = -1.0
@@ -120,6 +123,7 @@ class ZoneSigner:
                 self._window_made = now
                 self._window = (int(now) + self.policy.inception_offset, int(now) + self.policy.lifetime)
                 self._signatures.clear()
+                self._by_identity.clear()
         return self._window
 
     def keys_for(self, rdtype: int) -> list[SigningKey]:
@@ -146,9 +150,9 @@ class ZoneSigner:
         tag, signer_wire = self._key_facts(key)
         rdtype, ttl = rdataset.rdtype, rdataset.ttl
         head = _RRSIG_HEAD.pack(rdtype, key.algorithm, labels, ttl, expiration, inception, tag)
-        owner_wire = owner.canonicalize().to_wire()
+        owner_wire = owner.to_wire()  # lower-cased below: the canonical form (RFC 4034 6.2)
         assert owner_wire is not None
-        fixed = owner_wire + _RR_FIXED.pack(rdtype, rdataset.rdclass, ttl)
+        fixed = owner_wire.lower() + _RR_FIXED.pack(rdtype, rdataset.rdclass, ttl)
         records = sorted(rdata.to_digestable(self.origin) for rdata in rdataset)
         data = b"".join([head, signer_wire, *(fixed + _LENGTH.pack(len(r)) + r for r in records)])
         signature = key.private.sign(data, verify=False)
@@ -165,22 +169,40 @@ class ZoneSigner:
 
     def signatures(self, owner: Name, rdataset: dns.rdataset.Rdataset) -> list[RRSIG]:
         """The signatures of the RRset *rdataset* owned by *owner* (cached by its content)."""
+        return self._signed(owner, rdataset).rrsigs
+
+    def _signed(self, owner: Name, rdataset: dns.rdataset.Rdataset) -> _Signed:
         self.window()
+        known = self._by_identity.get(id(rdataset))
+        if (known is not None and known.rdataset is rdataset and known.ttl == rdataset.ttl
+                and len(known.rdataset) == known.count and (known.owner is owner or known.owner == owner)):
+            return known
         key = (owner, rdataset.rdtype, rdataset.covers, rdataset.ttl, frozenset(rdataset))
         found = self._signatures.get(key)
         if found is None:
             found = self.sign_rrset(owner, rdataset)
             self._signatures[key] = found
             self.signed += 1
-        return found
+        made = _Signed(rdataset, owner, rdataset.ttl, len(rdataset), found)
+        if len(self._by_identity) >= _IDENTITIES_KEPT:
+            self._by_identity.clear()
+        self._by_identity[id(rdataset)] = made
+        return made
 
     def rrsig_rrset(self, owner: Name, rdataset: dns.rdataset.Rdataset, served_as: Name | None = None,
                     ttl: int | None = None) -> dns.rrset.RRset:
         """The RRSIG RRset of *rdataset* at *owner*, as served: owned by *served_as* (a name
-        synthesized from a wildcard), with *ttl* (the served RRset's)."""
-        rrset = dns.rrset.RRset(served_as or owner, rdataset.rdclass, dns.rdatatype.RRSIG, rdataset.rdtype)
-        for rrsig in self.signatures(owner, rdataset):
-            rrset.add(rrsig)
+        synthesized from a wildcard), with *ttl* (the served RRset's). A new RRset each time
+        (the caller may change it), copied from one made once per signed RRset."""
+        signed = self._signed(owner, rdataset)
+        template = signed.rrset
+        if template is None:
+            template = dns.rrset.RRset(owner, rdataset.rdclass, dns.rdatatype.RRSIG, rdataset.rdtype)
+            for rrsig in signed.rrsigs:
+                template.add(rrsig)
+            signed.rrset = template
+        rrset: dns.rrset.RRset = template.copy()  # the records' hashes copied, not computed again
+        rrset.name = served_as or owner
         rrset.ttl = rdataset.ttl if ttl is None else ttl
         return rrset
 
@@ -218,11 +240,32 @@ class ZoneSigner:
         """Sign every authoritative RRset of *version* and its chain now (not when first
         asked); how many signatures were made."""
         before = self.signed
-        self.signed_rrsets(version)
-        return self.signed - before
+        for rrset in version.rrsets():
+            if not occluded(version, rrset.name, rrset.rdtype):
+                self.signatures(rrset.name, rrset)
+        for rrset in self.chain(version).rrsets():
+            self.signatures(rrset.name, rrset)
+        return self.signed - before  # the RRSIG RRsets are made from these when first served
 
     def __repr__(self) -> str:
         return f"<ZoneSigner {self.origin} {self.keys}>"
+
+
+_IDENTITIES_KEPT = 2_000_000
+
+
+class _Signed:
+    """One RRset object's signatures, and its RRSIG RRset once made."""
+
+    __slots__ = ("count", "owner", "rdataset", "rrset", "rrsigs", "ttl")
+
+    def __init__(self, rdataset: dns.rdataset.Rdataset, owner: Name, ttl: int, count: int, rrsigs: list[RRSIG]) -> None:
+        self.rdataset = rdataset  # kept alive, so that its id is not reused while cached
+        self.owner = owner
+        self.ttl = ttl
+        self.count = count
+        self.rrsigs = rrsigs
+        self.rrset: dns.rrset.RRset | None = None
 
 
 def sign_zone(zone: Zone, policy: DnssecPolicy | None = None, keys: Sequence[SigningKey] | None = None) -> ZoneSigner:

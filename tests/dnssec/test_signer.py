@@ -23,7 +23,8 @@ def test_rrsig_same_as_dnspython_sign(algorithm: int) -> None:
     version = zone.current
     start, end = signer.window()
     for owner_text, rdtype in (("www.example.test.", "AAAA"), ("*.wild.example.test.", "TXT"), ("example.test.", "MX"),
-                               ("example.test.", "DNSKEY"), ("ftp.example.test.", "CNAME")):
+                               ("example.test.", "DNSKEY"), ("ftp.example.test.", "CNAME"),
+                               ("WWW.Example.TEST.", "AAAA")):  # an owner in capitals: signed lower-cased
         owner = dns.name.from_text(owner_text)
         rdataset = version.get(owner, dns.rdatatype.from_text(rdtype))
         assert rdataset is not None
@@ -64,3 +65,21 @@ def test_signatures_cached_by_content() -> None:
     assert signer.sign_all(zone.current) == 0
     zone.edit(add=["www 300 TXT changed"])  # a new RRset and the SOA's new serial; the NSEC at www now lists TXT
     assert signer.sign_all(zone.current) == 3
+
+
+def test_rrsig_rrsets_are_made_once_per_rrset_and_handed_out_as_copies() -> None:
+    zone = fakens.Zone.from_file(ZONE)
+    signer = sign_zone(zone, DnssecPolicy(algorithm=13))
+    owner = dns.name.from_text("www.example.test.")
+    rdataset = zone.current.get(owner, dns.rdatatype.AAAA)
+    assert rdataset is not None
+    first = signer.rrsig_rrset(owner, rdataset)
+    signed = signer.signed
+    first.ttl = 1  # what a caller does to its copy
+    first.clear()
+    served = signer.rrsig_rrset(owner, rdataset, served_as=dns.name.from_text("WwW.example.test."), ttl=60)
+    assert signer.signed == signed  # no signing again
+    assert len(served) == len(signer.keys_for(dns.rdatatype.AAAA)) and served.ttl == 60
+    assert served.name.to_text() == "WwW.example.test." and served.covers == dns.rdatatype.AAAA
+    again = signer.rrsig_rrset(owner, rdataset)
+    assert again.ttl == rdataset.ttl and again.name == owner and list(again) == list(served)
