@@ -218,10 +218,12 @@ class Hierarchy:
 
     def unbound_config(self, port: int, directory: str, interface: str = "127.0.0.1",
                        control: str | None = None, qname_minimisation: bool = True,
-                       do_ip6: bool = False) -> str:
+                       do_ip6: bool = False, ede: bool = False) -> str:
         """An unbound.conf that resolves through this hierarchy only (root hints
         written to *directory*/root.hints; the control channel on a unix socket). A signed lab
-        is validated: the root's trust anchor in *directory*/root.ds, the validator module on."""
+        is validated: the root's trust anchor in *directory*/root.ds, the validator module on.
+        *ede*: ``ede: yes``, extended DNS errors (RFC 8914) in answers to EDNS queries (unbound
+        1.16 and later; off by default in unbound)."""
         hints = self.write_root_hints(os.path.join(directory, "root.hints"))
         control = control or os.path.join(directory, "unbound.ctl")
         modules, validation = "iterator", ""
@@ -236,7 +238,8 @@ class Hierarchy:
             f'  directory: "{directory}"\n  root-hints: "{hints}"\n'
             f'  do-not-query-localhost: no\n  module-config: "{modules}"\n{validation}'
             f"{local_zones}"
-            "  discard-timeout: 0\n"
+            + ("  ede: yes\n" if ede else "")
+            + "  discard-timeout: 0\n"
             f"  qname-minimisation: {'yes' if qname_minimisation else 'no'}\n"
             "remote-control:\n  control-enable: yes\n  control-use-cert: no\n"
             f'  control-interface: "{control}"\n'

@@ -114,15 +114,17 @@ class Unbound:
 
 
 def start_unbound(hierarchy: Hierarchy, directory: str, qname_minimisation: bool = True,
-                  timeout: float = 15.0) -> Unbound:
-    """Start unbound on a free port of 127.0.0.1, resolving through *hierarchy* only."""
+                  timeout: float = 15.0, ede: bool = False) -> Unbound:
+    """Start unbound on a free port of 127.0.0.1, resolving through *hierarchy* only
+    (*ede*: with ``ede: yes``, extended DNS errors in its answers to EDNS queries)."""
     binary = find_tool("unbound")
     if binary is None:
         raise FileNotFoundError("unbound")
     port = free_port()
     config = os.path.join(directory, "unbound.conf")
     with open(config, "w", encoding="utf-8") as f:
-        f.write(hierarchy.unbound_config(port=port, directory=directory, qname_minimisation=qname_minimisation))
+        f.write(hierarchy.unbound_config(port=port, directory=directory, qname_minimisation=qname_minimisation,
+                                          ede=ede))
     log_path = os.path.join(directory, "unbound.log")
     with open(log_path, "wb") as log:
         process = subprocess.Popen([binary, "-d", "-c", config], stdout=log, stderr=subprocess.STDOUT,

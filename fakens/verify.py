@@ -29,13 +29,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import dns.edns
 import dns.exception
+import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
 
 from fakens.clock import LabClock
+from fakens.dnssec import DnssecPolicy
 from fakens.errors import ConfigError
 from fakens.lab import Hierarchy
 from fakens.scenario import Scenario, build_lab, did_you_mean, load_scenario, parse_duration, scaled
@@ -46,7 +49,7 @@ _SECTION_TOOL = {"resolver": "unbound", "mail": "unbound", "checker": "zonemaste
 _TOP = ("time_scale", "resolver", "mail", "checker", "secondary", "zonecheck")
 _STEP = ("description", "at", "wait", "flush", "trials", "queries", "outcomes", "asked")
 _RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed")
-_OUTCOME = ("description", "qname", "qtype", "rcode", "answer", "soa", "soa_ttl", "min", "max")
+_OUTCOME = ("description", "qname", "qtype", "rcode", "answer", "soa", "soa_ttl", "ad", "ede", "min", "max")
 _ASKED = ("description", "servers", "qname", "min", "max")
 _QUERY = ("qname", "qtype")
 _CHECKER = ("description", "domain", "must", "must_not", "fixed")
@@ -147,6 +150,11 @@ class _Checker:
             if ttl is not None and (not isinstance(ttl, list) or len(ttl) != 2
                                     or not all(isinstance(t, int) and not isinstance(t, bool) for t in ttl)):
                 self.problem(f"{place}.soa_ttl", "expected [lowest, highest] seconds")
+            if "ad" in outcome and not isinstance(outcome["ad"], bool):
+                self.problem(f"{place}.ad", "expected true (validated: SECURE) or false")
+            self.integer(outcome, "ede", place, 0)
+            if "ad" in outcome or "ede" in outcome:
+                self.signed(place)
             if isinstance(outcome.get("qname"), str) and queries and _query_key(outcome) not in queries:
                 self.problem(f"{place}.qname", f"{outcome['qname']} {outcome.get('qtype', 'A')} is not one of "
                                                "the step's queries")
@@ -156,6 +164,10 @@ class _Checker:
             self.strings(asked, "servers", place)
             if not asked.get("servers"):
                 self.problem(place, "servers = [\"ns1.example.test.\", ...]: the servers counted")
+
+    def signed(self, place: str) -> None:
+        if self.scenario.dnssec is None and not any(isinstance(z.dnssec, DnssecPolicy) for z in self.scenario.zones):
+            self.problem(place, "ad and ede are for a signed lab ([lab] dnssec = true): unbound validates only then")
 
     def resolver(self, table: Mapping[str, Any], path: str, inherited: list[tuple[str, str]]) -> None:
         if "qname_minimisation" in table and not isinstance(table["qname_minimisation"], bool):
@@ -361,6 +373,8 @@ class Observation:
     answer: list[str]
     soa: str | None
     soa_ttl: int | None
+    ad: bool = False
+    ede: tuple[int, ...] = ()
 
 
 def _observe(reply: dns.message.Message | None, qtype: str) -> Observation:
@@ -369,8 +383,9 @@ def _observe(reply: dns.message.Message | None, qtype: str) -> Observation:
     wanted = dns.rdatatype.from_text(qtype)
     answer = sorted(rd.to_text() for rrset in reply.answer if rrset.rdtype == wanted for rd in rrset)
     soa = next((rrset for rrset in reply.authority if rrset.rdtype == dns.rdatatype.SOA), None)
+    ede = tuple(int(o.code) for o in reply.options if isinstance(o, dns.edns.EDEOption))
     return Observation(dns.rcode.to_text(reply.rcode()), answer, None if soa is None else soa.name.to_text(),
-                       None if soa is None else soa.ttl)
+                       None if soa is None else soa.ttl, bool(reply.flags & dns.flags.AD), ede)
 
 
 def _matches(outcome: Mapping[str, Any], seen: Observation) -> bool:
@@ -384,19 +399,29 @@ def _matches(outcome: Mapping[str, Any], seen: Observation) -> bool:
         low, high = outcome["soa_ttl"]
         if seen.soa_ttl is None or not low <= seen.soa_ttl <= high:
             return False
+    if "ad" in outcome and seen.ad != outcome["ad"]:
+        return False
+    if "ede" in outcome and outcome["ede"] not in seen.ede:
+        return False
     return True
 
 
 def _describe(outcome: Mapping[str, Any]) -> str:
     if outcome.get("description"):
         return str(outcome["description"])
-    said = [f"{k}={outcome[k]}" for k in ("rcode", "answer", "soa", "soa_ttl") if k in outcome]
+    said = [f"{k}={outcome[k]}" for k in ("rcode", "answer", "soa", "soa_ttl", "ad", "ede") if k in outcome]
     return f"{outcome.get('qname')} {outcome.get('qtype', 'A')} {' '.join(said)}"
 
 
-def ask(address: tuple[str, int], qname: str, qtype: str, timeout: float = 8.0) -> dns.message.Message | None:
-    """One recursive query (None on timeout)."""
-    query = dns.message.make_query(qname, qtype)
+def ask(address: tuple[str, int], qname: str, qtype: str, timeout: float = 8.0,
+        dnssec: bool = False) -> dns.message.Message | None:
+    """One recursive query (None on timeout); *dnssec*: with EDNS, DO and AD, as a validating
+    stub asks (the AD bit and extended errors of the answer say what the validator made of it)."""
+    if dnssec:
+        query = dns.message.make_query(qname, qtype, use_edns=0, payload=1232, want_dnssec=True)
+        query.flags |= dns.flags.AD
+    else:
+        query = dns.message.make_query(qname, qtype)
     try:
         return dns.query.udp(query, address[0], port=address[1], timeout=timeout)
     except dns.exception.Timeout:
@@ -407,7 +432,9 @@ def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, 
                     trials: int | None = None) -> None:
     from fakens.testing import start_unbound
 
-    unbound = start_unbound(run.lab, directory, qname_minimisation=bool(expect.get("qname_minimisation", False)))
+    signed = run.lab.signed  # validated: AD and extended errors (ede: yes) in the answers
+    unbound = start_unbound(run.lab, directory, qname_minimisation=bool(expect.get("qname_minimisation", False)),
+                            ede=signed)
     try:
         steps = expect.get("steps") or [expect]
         queries_before: list[Any] = expect.get("queries", [])
@@ -428,7 +455,7 @@ def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, 
                 for query in queries:
                     run.clear_logs()
                     key = _query_key(query)
-                    seen.setdefault(key, []).append(_observe(ask(unbound.address, key[0], key[1]), key[1]))
+                    seen.setdefault(key, []).append(_observe(ask(unbound.address, key[0], key[1], dnssec=signed), key[1]))
                     servers = {name for name, server in run.lab.servers.items()
                                if any(str(e.qname).lower() == key[0] for e in server.log)}
                     asked.setdefault(key[0], []).append(servers)
@@ -441,7 +468,8 @@ def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, 
                 hits = sum(_matches(outcome, o) for o in got)
                 result = _fraction_result("resolver", prefix + _describe(outcome), hits, len(got), outcome)
                 if not result.ok:
-                    kinds = sorted({f"{o.rcode} {o.answer}" for o in got})
+                    kinds = sorted({f"{o.rcode} {o.answer}" + (f" AD={o.ad} EDE={list(o.ede)}" if signed else "")
+                                    for o in got})
                     result.observed += f"; seen: {', '.join(kinds[:4])}"
                 report.results.append(result)
             for count in step.get("asked", []):

@@ -31,7 +31,8 @@ def failed(report: Report) -> str:
     return "\n".join(str(r) for r in report.results if not r.ok) + "\n" + report.text()
 
 
-@pytest.mark.parametrize("name", ["io-outage", "mail-migration", "lame-delegation", "rfc1912", "switch-over"])
+@pytest.mark.parametrize("name", ["io-outage", "mail-migration", "lame-delegation", "rfc1912", "switch-over",
+                                  "tld-expired-signatures", "stale-ds-rollover", "nsec-bitmap"])
 def test_unbound_symptom_and_fix(name: str, tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("unbound")
     require_tool("unbound-control")
