@@ -288,8 +288,8 @@ class Nsec3Iterations(_Rechained):
     with them, all validly signed (an NSEC zone: unchanged, the fault does not count it).
 
     Validator sees: insecure: NXDOMAIN and NODATA answers without AD (unbound: "nsec3
-    iterations too high"; EDE 27 Unsupported NSEC3 Iterations Value); positive answers
-    stay SECURE.
+    iterations too high"; RFC 9276 gives EDE 27 Unsupported NSEC3 Iterations Value,
+    which unbound 1.17 does not send); positive answers stay SECURE.
 
     Checker shows: DNSViz and Zonemaster warn about the iteration count (RFC 9276).
 
