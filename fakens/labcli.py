@@ -97,15 +97,16 @@ def run_lab_command(args: argparse.Namespace) -> int:
     if args.lab_command == "list":
         print(listing())
         return 0
+    if args.lab_command == "verify":
+        from fakens.verify import run_verify
+
+        args.scenarios = [str(lab_path(s)) for s in args.scenarios]
+        return run_verify(args)
     args.scenario = str(lab_path(args.scenario))
     if args.lab_command == "check":
         return _check(args)
     if args.lab_command == "run":
         return _run(args)
-    if args.lab_command == "verify":
-        from fakens.verify import run_verify
-
-        return run_verify(args)
     return _up(args, command=None)
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree import ElementTree
 
 import dns.edns
 import dns.exception
@@ -294,12 +295,45 @@ class Report:
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
 
+    @property
+    def title(self) -> str:
+        return f"{self.lab}{' --fix' if self.fixed else ''}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as ``--json`` writes it (one object per lab run)."""
+        return {"lab": self.lab, "fixed": self.fixed, "ok": self.ok, "notes": list(self.notes),
+                "results": [{"tool": r.tool, "what": r.what, "observed": r.observed, "expected": r.bounds, "ok": r.ok}
+                            for r in self.results]}
+
     def text(self) -> str:
-        head = f"fakens lab verify {self.lab}{' --fix' if self.fixed else ''}"
+        head = f"fakens lab verify {self.title}"
         lines = [head, *[f"  {n}" for n in self.notes], *[str(r) for r in self.results]]
         passed = sum(r.ok for r in self.results)
         lines.append(f"{passed}/{len(self.results)} expectations hold: {'PASS' if self.ok else 'FAIL'}")
         return "\n".join(lines)
+
+
+def junit_xml(reports: Sequence[Report]) -> str:
+    """JUnit XML for CI systems: a testsuite per lab run, a testcase per expectation
+    (classname the tool), a failure where it did not hold::
+
+        <testsuites><testsuite name="rfc1912" tests="12" failures="0"><testcase classname="zonecheck" ...
+    """
+    root = ElementTree.Element("testsuites", name="fakens lab verify", tests=str(sum(len(r.results) for r in reports)),
+                               failures=str(sum(not x.ok for r in reports for x in r.results)))
+    for report in reports:
+        suite = ElementTree.SubElement(root, "testsuite", name=report.title, tests=str(len(report.results)),
+                                       failures=str(sum(not x.ok for x in report.results)))
+        if report.notes:
+            ElementTree.SubElement(suite, "system-out").text = "\n".join(report.notes)
+        for result in report.results:
+            case = ElementTree.SubElement(suite, "testcase", classname=f"{report.title}.{result.tool}", name=result.what)
+            if not result.ok:
+                failure = ElementTree.SubElement(case, "failure", message=f"observed {result.observed}, "
+                                                                          f"expected {result.bounds}")
+                failure.text = str(result)
+    ElementTree.indent(root)
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _bounds(table: Mapping[str, Any]) -> tuple[float, float, str]:
@@ -713,6 +747,17 @@ def verify_secondary(run: RunningLab, expect: Mapping[str, Any], report: Report,
 # -- the command ------------------------------------------------------------------------
 
 
+def wanted_tools(scenario: Scenario, tools: Sequence[str]) -> list[str]:
+    """Those of *tools* the scenario's [expect] has symptoms for; a ConfigError when none."""
+    expect = scenario.expect
+    wanted = [t for t in tools if any(_SECTION_TOOL.get(s) == t for s in expect)]
+    if not wanted:
+        raise ConfigError(f"{scenario.path}: [expect] has nothing for {', '.join(tools)} (sections: "
+                          f"{', '.join(expect) or 'none'}); pick a --tool it has, or add an [expect] section "
+                          f"(docs/scenarios.md)")
+    return wanted
+
+
 def verify(scenario: Scenario, tools: Sequence[str], fix: bool = False, trials: int | None = None,
            time_scale: float | None = None, directory: str | None = None,
            say: Callable[[str], None] = lambda text: None) -> Report:
@@ -728,11 +773,7 @@ def verify(scenario: Scenario, tools: Sequence[str], fix: bool = False, trials: 
     if scale != 1:
         report.notes.append(f"time scale 1/{scale:g}")
     directory = directory or tempfile.mkdtemp(prefix=f"fakens-verify-{scenario.name}-")
-    wanted = [t for t in tools if any(_SECTION_TOOL.get(s) == t for s in expect)]
-    if not wanted:
-        raise ConfigError(f"{scenario.path}: [expect] has nothing for {', '.join(tools)} (sections: "
-                          f"{', '.join(expect) or 'none'})")
-    for tool in wanted:
+    for tool in wanted_tools(scenario, tools):
         sections = [s for s in expect if _SECTION_TOOL.get(s) == tool]
         if tool == "zonecheck":
             verify_zonecheck(scenario, fix, _section(expect["zonecheck"], fix), report)
@@ -765,7 +806,10 @@ def add_verify_parser(lab_sub: Any) -> None:
                            description="Start the lab in this process (host loopback, port 53), run real tools "
                                        "against it and compare what they show with the scenario's [expect] "
                                        "(docs/scenarios.md). Exit 0 when every expectation holds, 1 otherwise.")
-    p.add_argument("scenario", metavar="SCENARIO", help="a scenario file, or the name of a shipped lab (fakens lab list)")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario files, or names of shipped labs (fakens lab list); each is verified in turn")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON (a list, one object per lab)")
+    p.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI systems)")
     p.add_argument("--tool", action="append", choices=TOOLS, help="the tool(s) to run (repeatable; default: every "
                    "tool the scenario's [expect] has symptoms for)")
     p.add_argument("--fix", action="store_true", help="apply the fix and check the symptoms with the fix")
@@ -792,12 +836,38 @@ def run_verify(args: Any) -> int:
                                env={**os.environ, NETNS_ENV: "1"})
     if os.environ.get(NETNS_ENV):
         subprocess.run([shutil.which("ip") or "/usr/sbin/ip", "link", "set", "lo", "up"], check=True)
-    scenario = load_scenario(args.scenario)
+    scenarios = [load_scenario(path) for path in args.scenarios]  # every file checked before any lab starts
     tools = args.tool or list(TOOLS)
+    for scenario in scenarios:
+        problems = expect_problems(scenario)
+        if problems:
+            from fakens.scenario import ScenarioError
+
+            raise ScenarioError(problems)
+        wanted_tools(scenario, tools)
+    reports: list[Report] = []
+    for scenario in scenarios:
+        directory = os.path.join(args.dir, scenario.name) if args.dir and len(scenarios) > 1 else args.dir
+        try:
+            report = verify(scenario, tools, fix=args.fix, trials=args.trials, time_scale=args.time_scale,
+                            directory=directory, say=lambda text: print(text, file=sys.stderr, flush=True))
+        except FileNotFoundError as e:
+            raise ConfigError(f"{e.args[0] if e.args else e} is not installed (Debian: scripts/install-tools)") from None
+        print(report.text(), flush=True)
+        reports.append(report)
+    if len(reports) > 1:
+        failed = [r.title for r in reports if not r.ok]
+        print(f"{len(reports) - len(failed)}/{len(reports)} labs hold" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if args.json:
+        _write(args.json, json.dumps([r.as_json() for r in reports], indent=2) + "\n")
+    if args.junit:
+        _write(args.junit, junit_xml(reports))
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def _write(path: str, text: str) -> None:
     try:
-        report = verify(scenario, tools, fix=args.fix, trials=args.trials, time_scale=args.time_scale,
-                        directory=args.dir, say=lambda text: print(text, file=sys.stderr, flush=True))
-    except FileNotFoundError as e:
-        raise ConfigError(f"{e.args[0] if e.args else e} is not installed (Debian: scripts/install-tools)") from None
-    print(report.text())
-    return 0 if report.ok else 1
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot write it: {e.strerror}") from None
