@@ -73,6 +73,11 @@ class EngineOptions:
     - ``any_mode``: ``"all"`` (every RRset at the name) or ``"rfc8482"``.
     - ``identity``: the TXT of CHAOS ``id.server.`` / ``hostname.bind.``.
     - ``version``: the TXT of CHAOS ``version.bind.``; None refuses it.
+    - ``sibling_glue``: referrals carry the addresses of NS hosts elsewhere in the
+      parent zone (not under the child) as optional ADDITIONAL data (True, as BIND);
+      False leaves them out (as NSD and Knot do for hosts in a sibling's data).
+    - ``negative_soa``: the SOA RRset every NXDOMAIN and NODATA carries instead of
+      the zone's (None: the zone's, TTL min(SOA TTL, minimum)).
     """
 
     minimal_responses: bool = False
@@ -80,6 +85,8 @@ class EngineOptions:
     any_mode: str = "all"
     identity: str = "fakens"
     version: str | None = "fakens"
+    sibling_glue: bool = True
+    negative_soa: dns.rrset.RRset | None = None
 
     def __post_init__(self) -> None:
         if self.any_mode not in ("all", "rfc8482"):
@@ -269,7 +276,7 @@ class Engine:
             host = cast(dns.name.Name, rdata.target)
             if host.is_subdomain(cut):
                 glue.extend(_addresses(version, host))
-            elif host.is_subdomain(version.origin):  # sibling glue (even below another cut), as BIND sends it
+            elif self.options.sibling_glue and host.is_subdomain(version.origin):  # sibling glue (even below another cut), as BIND sends it
                 sibling.extend(_addresses(version, host))
         result.glue.extend(_by_type(glue))  # every A, then every AAAA, as BIND and NSD send glue
         result.additional.extend(_by_type(sibling))
@@ -280,7 +287,13 @@ class Engine:
         result.proofs.append(Proof(version, qname, kind, wildcard))
         if kind is Kind.NXDOMAIN:
             result.rcode = dns.rcode.NXDOMAIN
-        result.authority.append(negative_soa(version))
+        result.authority.append(self.negative_soa(version))
+
+    def negative_soa(self, version: ZoneVersion) -> dns.rrset.RRset:
+        """The SOA RRset of a negative answer from *version*: the ``negative_soa`` option when
+        given, else the zone's (:func:`negative_soa`). Shared: treat it as read-only."""
+        given = self.options.negative_soa
+        return given if given is not None else negative_soa(version)
 
     def _finish_positive(self, result: Answer, version: ZoneVersion, with_ns: bool = True) -> None:
         result.kind = Kind.ANSWER

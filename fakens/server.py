@@ -99,6 +99,12 @@ class Server:
     - ``tsig_keys``: {key name: base64 secret} (hmac-sha256) or dnspython
       Keys; ``transfer_requires_tsig``: refuse unsigned AXFR/IXFR;
       ``notify_key``: the key that signs outgoing NOTIFY.
+    - Checker options (:mod:`fakens.options`): ``sibling_glue`` (True; False: referrals
+      without the addresses of NS hosts elsewhere in the parent zone), ``outside_zones``
+      (``"refused"``, ``"servfail"`` or ``"drop"``: the answer to a name outside every
+      served zone, another class, an unknown CHAOS name), ``negative_soa`` (an SOA record's
+      text, e.g. ``"example.test. 300 SOA ns1 hostmaster 99 3600 600 86400 60"``, that
+      NXDOMAIN and NODATA carry instead of the zone's).
     - ``ixfr_as_axfr``: answer every IXFR with the whole zone (legal, RFC 1995).
     - ``log_limit``, ``log_file``: the query log's memory bound and file.
     - ``clock``: the clock for log times, schedules and every timer: delays,
@@ -139,6 +145,9 @@ class Server:
         clock: Clock | None = None,
         tsig_time_offset: float = 0.0,
         dnssec: object = None,
+        sibling_glue: bool = True,
+        outside_zones: str = "refused",
+        negative_soa: str | None = None,
         **guard: Unpack[GuardOptions],
     ) -> None:
         if not listen:
@@ -149,13 +158,14 @@ class Server:
             notify=notify, notify_retry=notify_retry, notify_attempts=notify_attempts,
             allow_transfer=allow_transfer, allow_notify=allow_notify, tsig_keys=tsig_keys,
             transfer_requires_tsig=transfer_requires_tsig, notify_key=notify_key, ixfr_as_axfr=ixfr_as_axfr,
-            tsig_time_offset=tsig_time_offset, **guard)
+            tsig_time_offset=tsig_time_offset, sibling_glue=sibling_glue, outside_zones=outside_zones,
+            negative_soa=negative_soa, **guard)
         options = self.options
         self.name = name
         self.listen = [parse_listen(item) for item in listen]
         self.engine = Engine(_signed(load_zones(zones), dnssec), EngineOptions(
             minimal_responses=minimal_responses, any_mode=any_mode, identity=name, version=version,
-            additional_from=additional_from))
+            additional_from=additional_from, sibling_glue=options.sibling_glue, negative_soa=options.negative_soa))
         self.clock: Clock = clock or SystemClock()
         self.notifier = Notifier(list(options.notify), options.notify_retry, options.notify_attempts,
                                  options.keyring, options.notify_key, self.clock, options.tsig_time_offset)
