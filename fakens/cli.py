@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
                             "or from any zone served (server)")
     serve.add_argument("--any", choices=["all", "rfc8482"], default="all", dest="any_mode",
                        help="answer ANY with every RRset (all) or one HINFO (rfc8482)")
+    serve.add_argument("--chaos-identity", metavar="TEXT",
+                       help="the TXT of CHAOS id.server. and hostname.bind. (default: the --name)")
+    serve.add_argument("--chaos-version", default="fakens", metavar="TEXT",
+                       help="the TXT of CHAOS version.bind. and version.server. (default fakens)")
+    serve.add_argument("--chaos-authors", action="append", metavar="TEXT",
+                       help="a TXT of CHAOS authors.bind., repeatable (default fakens)")
+    serve.add_argument("--chaos-off", action="append", default=[], choices=["identity", "version", "authors"],
+                       help="switch a CHAOS built-in off (REFUSED), repeatable")
     serve.add_argument("--no-sibling-glue", action="store_false", dest="sibling_glue",
                        help="referrals without the addresses of NS hosts elsewhere in the parent zone")
     serve.add_argument("--outside-zones", choices=OUTSIDE_ZONES, default="refused",
@@ -400,6 +408,9 @@ def _make_server(zones: list[Zone], args: argparse.Namespace) -> Server:
         minimal_responses=args.minimal_responses,
         any_mode=args.any_mode,
         additional_from=args.additional_from,
+        identity=None if "identity" in args.chaos_off else args.chaos_identity or args.name,
+        version=None if "version" in args.chaos_off else args.chaos_version,
+        authors=None if "authors" in args.chaos_off else args.chaos_authors or "fakens",
         sibling_glue=args.sibling_glue,
         outside_zones=args.outside_zones,
         negative_soa=args.negative_soa,

@@ -13,6 +13,12 @@ then non-loopback clients get at most ``rate_limit`` UDP replies a second per /2
 ``public_udp_size`` bytes nor than ``public_reply_ratio`` times their query (512
 bytes always allowed); larger ones are sent truncated (TC). 0 turns each off.
 
+CHAOS built-ins (TXT of class CH): ``identity`` (``id.server.``, ``hostname.bind.``),
+``version`` (``version.bind.``, ``version.server.``), ``authors`` (``authors.bind.``); each
+a text, a list of texts (one TXT record each) or None to switch the name off (REFUSED)::
+
+    ServerOptions.make(version="9.18.1", authors=["Ann", "Bob"], identity=None)
+
 Checker options (the answers a zone checker's scenarios need)::
 
     ServerOptions.make(sibling_glue=False, outside_zones="servfail",
@@ -60,6 +66,20 @@ NOTIFY_ATTEMPTS = 5  # sends at most (BIND's number)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Keyring = Mapping[dns.name.Name, dns.tsig.Key]
 OUTSIDE_ZONES = ("refused", "servfail", "drop")
+ChaosTexts = tuple[str, ...] | None
+
+
+def chaos_texts(value: object, option: str) -> ChaosTexts:
+    """A CHAOS built-in's TXT strings: a string or a list of them (one TXT record each);
+    None or False switch it off (the name is not served)."""
+    if value is None or value is False:
+        return None
+    texts = (value,) if isinstance(value, str) else value
+    if (not isinstance(texts, (list, tuple)) or not texts
+            or any(not isinstance(t, str) or len(t.encode()) > 255 for t in texts)):
+        raise ConfigError(f"{option} {value!r}: give a text of at most 255 bytes, a list of such texts "
+                          f"(one TXT record each), or None / false to switch the name off")
+    return tuple(texts)
 
 
 def networks(items: Iterable[str] | None, option: str) -> tuple[Network, ...] | None:
@@ -131,7 +151,9 @@ class ServerOptions:
     udp_size: int = DEFAULT_UDP_SIZE
     minimal_responses: bool = False
     any_mode: str = "all"
-    version: str | None = "fakens"
+    version: ChaosTexts = ("fakens",)
+    identity: ChaosTexts = ("fakens",)
+    authors: ChaosTexts = ("fakens",)
     tcp_limits: TcpLimits = field(default_factory=TcpLimits)
     notify: tuple[tuple[str, int], ...] = ()
     notify_retry: float = NOTIFY_RETRY
@@ -160,7 +182,9 @@ class ServerOptions:
         udp_size: int = DEFAULT_UDP_SIZE,
         minimal_responses: bool = False,
         any_mode: str = "all",
-        version: str | None = "fakens",
+        version: str | Sequence[str] | None = "fakens",
+        identity: str | Sequence[str] | None = "fakens",
+        authors: str | Sequence[str] | None = "fakens",
         tcp_idle_timeout: float = DEFAULT_TCP_IDLE_TIMEOUT,
         tcp_max_connections: int = DEFAULT_TCP_MAX_CONNECTIONS,
         notify: Sequence[str | tuple[str, int]] = (),
@@ -226,7 +250,9 @@ class ServerOptions:
             udp_size=udp_size,
             minimal_responses=minimal_responses,
             any_mode=any_mode,
-            version=version,
+            version=chaos_texts(version, "version"),
+            identity=chaos_texts(identity, "identity"),
+            authors=chaos_texts(authors, "authors"),
             tcp_limits=limits,
             notify=tuple(require_local(parse_listen(t, default_port=53, what="notify target"), "notify target")
                          for t in notify),

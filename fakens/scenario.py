@@ -94,9 +94,9 @@ SERVER_OPTIONS = ("nsid", "udp_size", "minimal_responses", "any_mode", "addition
                   "transfer_requires_tsig", "tsig_keys", "notify_key", "tsig_time_offset", "notify_retry",
                   "notify_attempts", "tcp_max_per_client", "tcp_query_timeout", "tcp_write_timeout",
                   "tcp_max_pipelined", "tcp_max_buffered", "max_transfers", "allow_public", "rate_limit",
-                  "rate_limit_burst", "public_udp_size", "public_reply_ratio", "sibling_glue", "outside_zones",
+                  "rate_limit_burst", "public_udp_size", "public_reply_ratio", "identity", "authors", "sibling_glue", "outside_zones",
                   "negative_soa")
-_CHECKED_OPTIONS = ("outside_zones", "negative_soa")
+_CHECKED_OPTIONS = ("outside_zones", "negative_soa", "version", "identity", "authors")
 _TOP = ("lab", "zones", "servers", "delegations", "timeline", "fix", "expect")
 _LAB = ("name", "description", "port", "mode", "delegation_ttl", "tld_servers", "dnssec")
 _ZONE = ("name", "origin", "file", "text", "delegate", "description", "dnssec")
