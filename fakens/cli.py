@@ -41,6 +41,7 @@ from fakens.options import (
     DEFAULT_TCP_IDLE_TIMEOUT,
     DEFAULT_TCP_MAX_CONNECTIONS,
     DEFAULT_UDP_SIZE,
+    OUTSIDE_ZONES,
 )
 from fakens.ready import remove_ready_file, write_ready_file
 from fakens.server import Server
@@ -80,6 +81,22 @@ def _parser() -> argparse.ArgumentParser:
                             "or from any zone served (server)")
     serve.add_argument("--any", choices=["all", "rfc8482"], default="all", dest="any_mode",
                        help="answer ANY with every RRset (all) or one HINFO (rfc8482)")
+    serve.add_argument("--chaos-identity", metavar="TEXT",
+                       help="the TXT of CHAOS id.server. and hostname.bind. (default: the --name)")
+    serve.add_argument("--chaos-version", default="fakens", metavar="TEXT",
+                       help="the TXT of CHAOS version.bind. and version.server. (default fakens)")
+    serve.add_argument("--chaos-authors", action="append", metavar="TEXT",
+                       help="a TXT of CHAOS authors.bind., repeatable (default fakens)")
+    serve.add_argument("--chaos-off", action="append", default=[], choices=["identity", "version", "authors"],
+                       help="switch a CHAOS built-in off (REFUSED), repeatable")
+    serve.add_argument("--no-sibling-glue", action="store_false", dest="sibling_glue",
+                       help="referrals without the addresses of NS hosts elsewhere in the parent zone")
+    serve.add_argument("--outside-zones", choices=OUTSIDE_ZONES, default="refused",
+                       help="answer names outside every served zone (and other classes) with REFUSED, SERVFAIL "
+                            "or nothing (drop) (default refused)")
+    serve.add_argument("--negative-soa", metavar="RECORD",
+                       help='the SOA NXDOMAIN and NODATA carry instead of the zone\'s, e.g. '
+                            '"example.test. 300 SOA ns1 hostmaster 99 3600 600 86400 60"')
     serve.add_argument("--tcp-idle-timeout", type=float, default=DEFAULT_TCP_IDLE_TIMEOUT, metavar="SECONDS",
                        help=f"close a TCP connection idle this long (default {DEFAULT_TCP_IDLE_TIMEOUT:g})")
     serve.add_argument("--tcp-max-connections", type=int, default=DEFAULT_TCP_MAX_CONNECTIONS, metavar="N",
@@ -270,7 +287,7 @@ def _guard_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _as_flags(message: str) -> str:
     """A Server error message with its keywords written as ``fakens serve`` flags."""
-    for key in sorted((*_GUARD_KEYWORDS, "allow_transfer"), key=len, reverse=True):
+    for key in sorted((*_GUARD_KEYWORDS, "allow_transfer", "outside_zones", "negative_soa"), key=len, reverse=True):
         message = message.replace(key, "--" + key.replace("_", "-"))
     return message
 
@@ -391,6 +408,12 @@ def _make_server(zones: list[Zone], args: argparse.Namespace) -> Server:
         minimal_responses=args.minimal_responses,
         any_mode=args.any_mode,
         additional_from=args.additional_from,
+        identity=None if "identity" in args.chaos_off else args.chaos_identity or args.name,
+        version=None if "version" in args.chaos_off else args.chaos_version,
+        authors=None if "authors" in args.chaos_off else args.chaos_authors or "fakens",
+        sibling_glue=args.sibling_glue,
+        outside_zones=args.outside_zones,
+        negative_soa=args.negative_soa,
         tcp_idle_timeout=args.tcp_idle_timeout,
         tcp_max_connections=args.tcp_max_connections,
         log_file=args.log,

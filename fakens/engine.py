@@ -21,12 +21,15 @@ Choices (the same as BIND and NSD unless noted; see docs/answers.md):
 - a referral carries the cut's DS only with DO=1 and from a signed zone (a
   DNSKEY at its apex), as BIND, NSD and Knot;
 - ANY gets every RRset at the name, or with ``any_mode="rfc8482"`` one
-  synthesized HINFO "RFC8482" record.
+  synthesized HINFO "RFC8482" record;
+- a CH query is answered from the zones of class CH (``engine.chaos``, the same
+  algorithm), else from the built-ins (``id.server.``, ``version.bind.``,
+  ``authors.bind.`` ...: EngineOptions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -56,8 +59,10 @@ _DNSKEY = dns.rdatatype.DNSKEY
 _ADDRESS_TYPES = (_A, _AAAA)
 _TARGET_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.NS: "target", dns.rdatatype.SRV: "target"}
 _WILD = b"*"
-_CHAOS_IDENTITY = {dns.name.from_text("id.server."), dns.name.from_text("hostname.bind.")}
-_CHAOS_VERSION = {dns.name.from_text("version.bind."), dns.name.from_text("version.server.")}
+_CHAOS_BUILTINS = {dns.name.from_text(text): option for text, option in (
+    ("id.server.", "identity"), ("hostname.bind.", "identity"), ("version.bind.", "version"),
+    ("version.server.", "version"), ("authors.bind.", "authors"))}
+ChaosText = str | Sequence[str] | None
 
 
 @dataclass(frozen=True)
@@ -71,15 +76,25 @@ class EngineOptions:
       record naming the host, as BIND, NSD and Knot) or ``"server"`` (any zone
       the server holds: the closest enclosing zone of the host).
     - ``any_mode``: ``"all"`` (every RRset at the name) or ``"rfc8482"``.
-    - ``identity``: the TXT of CHAOS ``id.server.`` / ``hostname.bind.``.
-    - ``version``: the TXT of CHAOS ``version.bind.``; None refuses it.
+    - ``identity``: the TXT of CHAOS ``id.server.`` / ``hostname.bind.``; ``version``:
+      of ``version.bind.`` / ``version.server.``; ``authors``: of ``authors.bind.``.
+      Each a string, a list of strings (one TXT record each) or None (switched off:
+      the name is not served). A zone of class CH holding the name answers instead.
+    - ``sibling_glue``: referrals carry the addresses of NS hosts elsewhere in the
+      parent zone (not under the child) as optional ADDITIONAL data (True, as BIND);
+      False leaves them out (as NSD and Knot do for hosts in a sibling's data).
+    - ``negative_soa``: the SOA RRset every NXDOMAIN and NODATA carries instead of
+      the zone's (None: the zone's, TTL min(SOA TTL, minimum)).
     """
 
     minimal_responses: bool = False
     additional_from: str = "zone"
     any_mode: str = "all"
-    identity: str = "fakens"
-    version: str | None = "fakens"
+    identity: ChaosText = "fakens"
+    version: ChaosText = "fakens"
+    authors: ChaosText = "fakens"
+    sibling_glue: bool = True
+    negative_soa: dns.rrset.RRset | None = None
 
     def __post_init__(self) -> None:
         if self.any_mode not in ("all", "rfc8482"):
@@ -98,17 +113,34 @@ class Engine:
     def __init__(self, zones: Iterable[Zone] = (), options: EngineOptions | None = None) -> None:
         self.zones: dict[Name, Zone] = {}
         self.options = options or EngineOptions()
+        self.chaos: Engine | None = None
+        """The zones of class CH, answering CH queries with the same algorithm (kept apart:
+        a CH zone and an IN zone may have the same origin)."""
         for zone in zones:
             self.add_zone(zone)
 
+    @property
+    def chaos_zones(self) -> dict[Name, Zone]:
+        """The zones of class CH served, by origin."""
+        return dict(self.chaos.zones) if self.chaos is not None else {}
+
     def add_zone(self, zone: Zone) -> None:
-        """Serve one more zone (replacing one with the same origin)."""
+        """Serve one more zone (replacing one with the same origin and class)."""
+        if zone.rdclass == dns.rdataclass.CH:
+            if self.chaos is None:
+                self.chaos = Engine(options=self.options)
+            self.chaos.zones = {**self.chaos.zones, zone.origin: zone}
+            return
         zones = dict(self.zones)
         zones[zone.origin] = zone
         self.zones = zones
 
-    def remove_zone(self, origin: Name) -> None:
-        """Stop serving a zone."""
+    def remove_zone(self, origin: Name, rdclass: dns.rdataclass.RdataClass = dns.rdataclass.IN) -> None:
+        """Stop serving a zone (of class *rdclass*)."""
+        if rdclass == dns.rdataclass.CH:
+            if self.chaos is not None:
+                self.chaos.remove_zone(origin)
+            return
         zones = dict(self.zones)
         zones.pop(origin, None)
         self.zones = zones
@@ -141,6 +173,9 @@ class Engine:
         (RFC 3225 3; a DS query gets its DS either way).
         """
         if rdclass == dns.rdataclass.CH:
+            chaos = self.chaos
+            if chaos is not None and chaos.find_zone(qname, rdtype) is not None:
+                return chaos.answer(qname, rdtype, versions=versions, dnssec_ok=dnssec_ok)  # its zones' class
             return self._chaos(qname, rdtype)
         if rdclass != dns.rdataclass.IN:
             return Answer(Kind.REFUSED, dns.rcode.REFUSED)
@@ -197,7 +232,7 @@ class Engine:
         if rdtype == _ANY:
             if self.options.any_mode == "rfc8482":
                 ttl = min(version.soa.ttl, 3600)
-                hinfo = dns.rdtypes.ANY.HINFO.HINFO(dns.rdataclass.IN, dns.rdatatype.HINFO, "RFC8482", "")
+                hinfo = dns.rdtypes.ANY.HINFO.HINFO(version.rdclass, dns.rdatatype.HINFO, "RFC8482", "")
                 result.answer.append(_rrset(owner, ttl, [hinfo]))
             else:
                 for key in sorted(rdatasets):
@@ -243,7 +278,7 @@ class Engine:
         except dns.name.NameTooLong:
             result.kind, result.rcode = Kind.ERROR, dns.rcode.YXDOMAIN
             return
-        synthesized = dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, _CNAME, new_name)
+        synthesized = dns.rdtypes.ANY.CNAME.CNAME(dname.rdclass, _CNAME, new_name)
         result.answer.append(_rrset(qname, dname.ttl, [synthesized]))
         if rdtype in (_CNAME, _ANY):  # the synthesized CNAME answers the question (RFC 1034 4.3.2 3a)
             # for CNAME, the DNAME and the CNAME alone, as NSD and Knot send them
@@ -269,7 +304,7 @@ class Engine:
             host = cast(dns.name.Name, rdata.target)
             if host.is_subdomain(cut):
                 glue.extend(_addresses(version, host))
-            elif host.is_subdomain(version.origin):  # sibling glue (even below another cut), as BIND sends it
+            elif self.options.sibling_glue and host.is_subdomain(version.origin):  # sibling glue (even below another cut), as BIND sends it
                 sibling.extend(_addresses(version, host))
         result.glue.extend(_by_type(glue))  # every A, then every AAAA, as BIND and NSD send glue
         result.additional.extend(_by_type(sibling))
@@ -280,7 +315,13 @@ class Engine:
         result.proofs.append(Proof(version, qname, kind, wildcard))
         if kind is Kind.NXDOMAIN:
             result.rcode = dns.rcode.NXDOMAIN
-        result.authority.append(negative_soa(version))
+        result.authority.append(self.negative_soa(version))
+
+    def negative_soa(self, version: ZoneVersion) -> dns.rrset.RRset:
+        """The SOA RRset of a negative answer from *version*: the ``negative_soa`` option when
+        given, else the zone's (:func:`negative_soa`). Shared: treat it as read-only."""
+        given = self.options.negative_soa
+        return given if given is not None else negative_soa(version)
 
     def _finish_positive(self, result: Answer, version: ZoneVersion, with_ns: bool = True) -> None:
         result.kind = Kind.ANSWER
@@ -348,21 +389,17 @@ class Engine:
         return _zone_addresses(result.version_of(zone), host, glue_ok)
 
     def _chaos(self, qname: Name, rdtype: dns.rdatatype.RdataType) -> Answer:
+        """The built-in CHAOS names (no CH zone holds the name): TXT from the options."""
+        option = _CHAOS_BUILTINS.get(qname)
+        value: ChaosText = getattr(self.options, option) if option is not None else None
+        if value is None:
+            return Answer(Kind.REFUSED, dns.rcode.REFUSED)
         if rdtype not in (dns.rdatatype.TXT, _ANY):
-            if qname in _CHAOS_IDENTITY or qname in _CHAOS_VERSION:
-                return Answer(Kind.NODATA, aa=True)
-            return Answer(Kind.REFUSED, dns.rcode.REFUSED)
-        if qname in _CHAOS_IDENTITY:
-            text = self.options.identity
-        elif qname in _CHAOS_VERSION and self.options.version is not None:
-            text = self.options.version
-        else:
-            return Answer(Kind.REFUSED, dns.rcode.REFUSED)
-        txt = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.CH, dns.rdatatype.TXT, [text.encode()])
+            return Answer(Kind.NODATA, aa=True)
         rrset = dns.rrset.RRset(qname, dns.rdataclass.CH, dns.rdatatype.TXT)
-        rrset.add(txt, 0)
+        for text in [value] if isinstance(value, str) else value:
+            rrset.add(dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.CH, dns.rdatatype.TXT, [text.encode()]), 0)
         return Answer(Kind.ANSWER, aa=True, answer=[rrset])
-
 
 def _below_cut(version: ZoneVersion, name: Name) -> bool:
     """Is *name* at or below a delegation of *version*? (One lookup per label, not per cut.)"""

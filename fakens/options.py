@@ -13,6 +13,25 @@ then non-loopback clients get at most ``rate_limit`` UDP replies a second per /2
 ``public_udp_size`` bytes nor than ``public_reply_ratio`` times their query (512
 bytes always allowed); larger ones are sent truncated (TC). 0 turns each off.
 
+CHAOS built-ins (TXT of class CH): ``identity`` (``id.server.``, ``hostname.bind.``),
+``version`` (``version.bind.``, ``version.server.``), ``authors`` (``authors.bind.``); each
+a text, a list of texts (one TXT record each) or None to switch the name off (REFUSED)::
+
+    ServerOptions.make(version="9.18.1", authors=["Ann", "Bob"], identity=None)
+
+Checker options (the answers a zone checker's scenarios need)::
+
+    ServerOptions.make(sibling_glue=False, outside_zones="servfail",
+                       negative_soa="example.test. 300 SOA ns1 hostmaster 99 3600 600 86400 60")
+
+``sibling_glue=False`` leaves out of referrals the addresses of NS hosts elsewhere in the
+parent zone (not under the delegated child); ``outside_zones`` answers queries for data the
+server does not hold (names outside every served zone, other classes, unknown CHAOS names)
+with ``"refused"`` (the default), ``"servfail"`` or ``"drop"`` (no answer at all);
+``negative_soa`` is the SOA record (zone-file text, relative names below its owner) that
+NXDOMAIN and NODATA answers carry instead of the zone's, TTL as written (none written:
+its minimum, as in a zone file).
+
 :class:`fakens.server.Server` takes the same keywords and builds one of these.
 """
 
@@ -24,8 +43,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypedDict, Unpack
 
+import dns.exception
 import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
 import dns.tsig
+import dns.zonefile
 
 from fakens.errors import ConfigError
 from fakens.transport import TcpLimits, counts_as_loopback, parse_listen, require_local
@@ -41,6 +65,21 @@ NOTIFY_RETRY = 1.0  # seconds before the first retry of an unanswered NOTIFY (th
 NOTIFY_ATTEMPTS = 5  # sends at most (BIND's number)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Keyring = Mapping[dns.name.Name, dns.tsig.Key]
+OUTSIDE_ZONES = ("refused", "servfail", "drop")
+ChaosTexts = tuple[str, ...] | None
+
+
+def chaos_texts(value: object, option: str) -> ChaosTexts:
+    """A CHAOS built-in's TXT strings: a string or a list of them (one TXT record each);
+    None or False switch it off (the name is not served)."""
+    if value is None or value is False:
+        return None
+    texts = (value,) if isinstance(value, str) else value
+    if (not isinstance(texts, (list, tuple)) or not texts
+            or any(not isinstance(t, str) or len(t.encode()) > 255 for t in texts)):
+        raise ConfigError(f"{option} {value!r}: give a text of at most 255 bytes, a list of such texts "
+                          f"(one TXT record each), or None / false to switch the name off")
+    return tuple(texts)
 
 
 def networks(items: Iterable[str] | None, option: str) -> tuple[Network, ...] | None:
@@ -81,6 +120,29 @@ class GuardOptions(TypedDict, total=False):
     public_reply_ratio: float
 
 
+def parse_soa(text: str, option: str = "negative_soa") -> dns.rrset.RRset:
+    """One SOA record from zone-file text ``OWNER TTL [CLASS] SOA MNAME RNAME SERIAL REFRESH
+    RETRY EXPIRE MINIMUM``: an absolute owner, relative names below it, a TTL written.
+
+        parse_soa("example.test. 300 SOA ns1 hostmaster 99 3600 600 86400 60")
+    """
+    example = "e.g. \"example.test. 300 SOA ns1 hostmaster 99 3600 600 86400 60\""
+    if not isinstance(text, str):
+        raise ConfigError(f"{option}: expected the SOA record as text, {example}; got {text!r}")
+    owner_text = text.split(None, 1)[0] if text.strip() else ""
+    if not owner_text.endswith("."):
+        raise ConfigError(f"{option} {text!r}: the record needs an absolute owner name (ending in '.'), {example}")
+    try:
+        owner = dns.name.from_text(owner_text)
+        rrsets = dns.zonefile.read_rrsets(text, origin=owner, rdclass=dns.rdataclass.IN)
+    except dns.exception.DNSException as e:
+        raise ConfigError(f"{option} {text!r}: not an SOA record ({e}); write OWNER TTL SOA MNAME RNAME "
+                          f"SERIAL REFRESH RETRY EXPIRE MINIMUM, {example}") from None
+    if len(rrsets) != 1 or rrsets[0].rdtype != dns.rdatatype.SOA or len(rrsets[0]) != 1:
+        raise ConfigError(f"{option} {text!r}: must be exactly one SOA record, {example}")
+    return rrsets[0]
+
+
 @dataclass(frozen=True)
 class ServerOptions:
     """Everything about a server but its zones, addresses and name (see :class:`fakens.server.Server`)."""
@@ -89,7 +151,9 @@ class ServerOptions:
     udp_size: int = DEFAULT_UDP_SIZE
     minimal_responses: bool = False
     any_mode: str = "all"
-    version: str | None = "fakens"
+    version: ChaosTexts = ("fakens",)
+    identity: ChaosTexts = ("fakens",)
+    authors: ChaosTexts = ("fakens",)
     tcp_limits: TcpLimits = field(default_factory=TcpLimits)
     notify: tuple[tuple[str, int], ...] = ()
     notify_retry: float = NOTIFY_RETRY
@@ -106,6 +170,9 @@ class ServerOptions:
     rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
     public_udp_size: int = DEFAULT_PUBLIC_UDP_SIZE
     public_reply_ratio: float = DEFAULT_PUBLIC_REPLY_RATIO
+    sibling_glue: bool = True
+    outside_zones: str = "refused"
+    negative_soa: dns.rrset.RRset | None = None
 
     @classmethod
     def make(
@@ -115,7 +182,9 @@ class ServerOptions:
         udp_size: int = DEFAULT_UDP_SIZE,
         minimal_responses: bool = False,
         any_mode: str = "all",
-        version: str | None = "fakens",
+        version: str | Sequence[str] | None = "fakens",
+        identity: str | Sequence[str] | None = "fakens",
+        authors: str | Sequence[str] | None = "fakens",
         tcp_idle_timeout: float = DEFAULT_TCP_IDLE_TIMEOUT,
         tcp_max_connections: int = DEFAULT_TCP_MAX_CONNECTIONS,
         notify: Sequence[str | tuple[str, int]] = (),
@@ -128,10 +197,15 @@ class ServerOptions:
         notify_key: str | None = None,
         ixfr_as_axfr: bool = False,
         tsig_time_offset: float = 0.0,
+        sibling_glue: bool = True,
+        outside_zones: str = "refused",
+        negative_soa: str | None = None,
         **guard: Unpack[GuardOptions],
     ) -> ServerOptions:
         """Options from the keywords users write, each checked with an error that says how to fix it
         (*guard*: the keywords of :class:`GuardOptions`)."""
+        if not isinstance(outside_zones, str) or outside_zones not in OUTSIDE_ZONES:
+            raise ConfigError(f"outside_zones {outside_zones!r}: must be one of {', '.join(OUTSIDE_ZONES)}")
         tcp_max_per_client = guard.get("tcp_max_per_client", TcpLimits.max_per_client)
         tcp_query_timeout = guard.get("tcp_query_timeout", TcpLimits.query_timeout)
         tcp_write_timeout = guard.get("tcp_write_timeout", TcpLimits.write_timeout)
@@ -176,7 +250,9 @@ class ServerOptions:
             udp_size=udp_size,
             minimal_responses=minimal_responses,
             any_mode=any_mode,
-            version=version,
+            version=chaos_texts(version, "version"),
+            identity=chaos_texts(identity, "identity"),
+            authors=chaos_texts(authors, "authors"),
             tcp_limits=limits,
             notify=tuple(require_local(parse_listen(t, default_port=53, what="notify target"), "notify target")
                          for t in notify),
@@ -194,6 +270,9 @@ class ServerOptions:
             rate_limit_burst=rate_limit_burst,
             public_udp_size=public_udp_size,
             public_reply_ratio=public_reply_ratio,
+            sibling_glue=sibling_glue,
+            outside_zones=outside_zones,
+            negative_soa=None if negative_soa is None else parse_soa(negative_soa),
         )
 
     def replace(self, **changes: object) -> ServerOptions:

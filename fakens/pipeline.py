@@ -39,7 +39,7 @@ import dns.tsig
 
 from fakens.answer import Answer, Kind
 from fakens.clock import Clock
-from fakens.engine import Engine, negative_soa
+from fakens.engine import Engine
 from fakens.exchange import HEADER, Exchange, TsigError
 from fakens.fastpath import ReplyCache
 from fakens.faults.chain import FaultChain, Passage
@@ -88,7 +88,7 @@ class EngineZones:
                                    dnssec_ok=dnssec_ok)
 
     def negative(self, version: ZoneVersion) -> dns.rrset.RRset:
-        return negative_soa(version)
+        return self._engine.negative_soa(version)
 
     def addresses(self, host: Name, versions: Mapping[Name, ZoneVersion] | None = None) -> list[dns.rrset.RRset]:
         return self._engine.addresses_of(host, versions)
@@ -231,8 +231,14 @@ class Pipeline:
                                                   and question.rdtype != dns.rdatatype.ANY):
             return reply.error(dns.rcode.FORMERR if question.rdtype == dns.rdatatype.OPT else dns.rcode.NOTIMP)
         answer = self.engine.answer(question.name, question.rdtype, question.rdclass, dnssec_ok=x.dnssec_ok)
+        outside = self.options.outside_zones
+        if answer.kind is Kind.REFUSED and outside == "servfail":
+            answer.rcode = dns.rcode.SERVFAIL  # data the server does not hold (outside_zones="servfail")
         if reply.passage is not None:
             answer = self.faults.after(reply.passage, reply.view, answer)
+        if answer.kind is Kind.REFUSED and outside == "drop":
+            x.note = "no data here: no answer (outside_zones=drop)"
+            return Drop()
         reply.cacheable = True
         return reply.answer(answer, self._limit(x))
 

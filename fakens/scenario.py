@@ -72,6 +72,7 @@ from fakens.lab import (
     parent_zones,
     plan_lab,
 )
+from fakens.options import ServerOptions
 from fakens.timeline import Event, Timeline
 from fakens.tomlplaces import TomlPlaces
 from fakens.zones import Name, Zone
@@ -93,7 +94,9 @@ SERVER_OPTIONS = ("nsid", "udp_size", "minimal_responses", "any_mode", "addition
                   "transfer_requires_tsig", "tsig_keys", "notify_key", "tsig_time_offset", "notify_retry",
                   "notify_attempts", "tcp_max_per_client", "tcp_query_timeout", "tcp_write_timeout",
                   "tcp_max_pipelined", "tcp_max_buffered", "max_transfers", "allow_public", "rate_limit",
-                  "rate_limit_burst", "public_udp_size", "public_reply_ratio")
+                  "rate_limit_burst", "public_udp_size", "public_reply_ratio", "identity", "authors", "sibling_glue", "outside_zones",
+                  "negative_soa")
+_CHECKED_OPTIONS = ("outside_zones", "negative_soa", "version", "identity", "authors")
 _TOP = ("lab", "zones", "servers", "delegations", "timeline", "fix", "expect")
 _LAB = ("name", "description", "port", "mode", "delegation_ttl", "tld_servers", "dnssec")
 _ZONE = ("name", "origin", "file", "text", "delegate", "description", "dnssec")
@@ -475,6 +478,12 @@ def _read_server(r: _Reader, table: dict[str, Any], key_path: str) -> ServerSpec
             r.problem(f"{key_path}.addresses[{i}]", f"{text!r} is not an IPv4 or IPv6 address")
     options = r.table(table.get("options", {}), f"{key_path}.options", "Server options")
     r.keys(options, f"{key_path}.options", SERVER_OPTIONS, "server options")
+    for key in _CHECKED_OPTIONS:  # values a typo in would only fail when the lab starts
+        if key in options:
+            try:
+                ServerOptions.make(**{key: options[key]})
+            except ConfigError as e:
+                r.problem(f"{key_path}.options.{key}", str(e))
     faults = []
     items = table.get("faults", [])
     if not isinstance(items, list):

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Unpack
 
 import dns.name
+import dns.rdataclass
 import dns.tsig
 
 from fakens.clock import Clock, SystemClock
@@ -77,7 +78,13 @@ class Server:
     - ``name``: how the log and CHAOS ``id.server.`` name this server.
     - ``nsid``: the NSID option value (RFC 5001), sent when asked.
     - ``udp_size``: the server's EDNS UDP size (default 1232).
-    - ``minimal_responses``, ``any_mode``, ``version``, ``additional_from`` (``"zone"``:
+    - CHAOS built-ins (TXT of class CH): ``identity`` (``id.server.``, ``hostname.bind.``;
+      default ``"{name}"``: the server's name, ``{name}`` replaced in any text), ``version``
+      (``version.bind.``, ``version.server.``; default "fakens"), ``authors`` (``authors.bind.``;
+      default "fakens"): a text, a list of texts (one TXT record each) or None to switch the
+      name off (REFUSED). Zones of class CH (``version.bind. 0 CH TXT "x"`` in a zone
+      ``bind.``) answer CH queries for their names instead.
+    - ``minimal_responses``, ``any_mode``, ``additional_from`` (``"zone"``:
       ADDITIONAL addresses only from the answering zone, as NSD, Knot and BIND; ``"server"``:
       from any zone this server holds): see EngineOptions.
     - TCP limits (RFC 7766, :mod:`fakens.transport.tcp`): ``tcp_idle_timeout`` (10 s),
@@ -99,6 +106,12 @@ class Server:
     - ``tsig_keys``: {key name: base64 secret} (hmac-sha256) or dnspython
       Keys; ``transfer_requires_tsig``: refuse unsigned AXFR/IXFR;
       ``notify_key``: the key that signs outgoing NOTIFY.
+    - Checker options (:mod:`fakens.options`): ``sibling_glue`` (True; False: referrals
+      without the addresses of NS hosts elsewhere in the parent zone), ``outside_zones``
+      (``"refused"``, ``"servfail"`` or ``"drop"``: the answer to a name outside every
+      served zone, another class, an unknown CHAOS name), ``negative_soa`` (an SOA record's
+      text, e.g. ``"example.test. 300 SOA ns1 hostmaster 99 3600 600 86400 60"``, that
+      NXDOMAIN and NODATA carry instead of the zone's).
     - ``ixfr_as_axfr``: answer every IXFR with the whole zone (legal, RFC 1995).
     - ``log_limit``, ``log_file``: the query log's memory bound and file.
     - ``clock``: the clock for log times, schedules and every timer: delays,
@@ -121,7 +134,9 @@ class Server:
         udp_size: int = DEFAULT_UDP_SIZE,
         minimal_responses: bool = False,
         any_mode: str = "all",
-        version: str | None = "fakens",
+        version: str | Sequence[str] | None = "fakens",
+        identity: str | Sequence[str] | None = "{name}",
+        authors: str | Sequence[str] | None = "fakens",
         additional_from: str = "zone",
         tcp_idle_timeout: float = DEFAULT_TCP_IDLE_TIMEOUT,
         tcp_max_connections: int = DEFAULT_TCP_MAX_CONNECTIONS,
@@ -139,23 +154,29 @@ class Server:
         clock: Clock | None = None,
         tsig_time_offset: float = 0.0,
         dnssec: object = None,
+        sibling_glue: bool = True,
+        outside_zones: str = "refused",
+        negative_soa: str | None = None,
         **guard: Unpack[GuardOptions],
     ) -> None:
         if not listen:
             raise ConfigError("a server needs at least one listen address, e.g. listen=['127.0.0.1:0']")
         self.options = ServerOptions.make(
             nsid=nsid, udp_size=udp_size, minimal_responses=minimal_responses, any_mode=any_mode,
-            version=version, tcp_idle_timeout=tcp_idle_timeout, tcp_max_connections=tcp_max_connections,
+            version=version, identity=_named(identity, name), authors=authors,
+            tcp_idle_timeout=tcp_idle_timeout, tcp_max_connections=tcp_max_connections,
             notify=notify, notify_retry=notify_retry, notify_attempts=notify_attempts,
             allow_transfer=allow_transfer, allow_notify=allow_notify, tsig_keys=tsig_keys,
             transfer_requires_tsig=transfer_requires_tsig, notify_key=notify_key, ixfr_as_axfr=ixfr_as_axfr,
-            tsig_time_offset=tsig_time_offset, **guard)
+            tsig_time_offset=tsig_time_offset, sibling_glue=sibling_glue, outside_zones=outside_zones,
+            negative_soa=negative_soa, **guard)
         options = self.options
         self.name = name
         self.listen = [parse_listen(item) for item in listen]
         self.engine = Engine(_signed(load_zones(zones), dnssec), EngineOptions(
-            minimal_responses=minimal_responses, any_mode=any_mode, identity=name, version=version,
-            additional_from=additional_from))
+            minimal_responses=minimal_responses, any_mode=any_mode, identity=options.identity,
+            version=options.version, authors=options.authors,
+            additional_from=additional_from, sibling_glue=options.sibling_glue, negative_soa=options.negative_soa))
         self.clock: Clock = clock or SystemClock()
         self.notifier = Notifier(list(options.notify), options.notify_retry, options.notify_attempts,
                                  options.keyring, options.notify_key, self.clock, options.tsig_time_offset)
@@ -429,11 +450,20 @@ class Server:
         return f"<Server {self.name} {where} zones={[str(o) for o in self.engine.zones]}>"
 
 
+def _named(texts: str | Sequence[str] | None, name: str) -> str | Sequence[str] | None:
+    """*texts* with ``{name}`` replaced by the server's name (the identity default is ``"{name}"``)."""
+    if isinstance(texts, str):
+        return texts.replace("{name}", name)
+    if isinstance(texts, (list, tuple)):
+        return [t.replace("{name}", name) if isinstance(t, str) else t for t in texts]
+    return texts
+
+
 def _signed(zones: list[Zone], dnssec: object) -> list[Zone]:
     """*zones*, signed as *dnssec* says (None/False: as they are)."""
     if dnssec is None or dnssec is False:
         return zones
     from fakens.dnssec import DnssecPolicy, sign_zones
 
-    sign_zones(zones, DnssecPolicy.from_value(dnssec))
+    sign_zones([zone for zone in zones if zone.rdclass == dns.rdataclass.IN], DnssecPolicy.from_value(dnssec))
     return zones

@@ -17,6 +17,7 @@ from typing import cast
 
 import dns.name
 import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.SOA
@@ -99,6 +100,7 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
                 warn(name, next(iter(types)), "bad-hostname", f"{name}: label {text!r} is all digits (RFC 1912 2.1)")
         _check_cname_chain(version, name, warn)
 
+    chaos = version.rdclass == dns.rdataclass.CH  # CHAOS data has no addresses to want
     apex_ns = version.get(origin, dns.rdatatype.NS)
     if apex_ns is None:
         warn(origin, dns.rdatatype.SOA, "no-ns", f"{origin} has no NS records at the apex; served as it is")
@@ -111,7 +113,7 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
                  f"{origin} has {count} NS records; more than 7 may not fit a 512-byte referral (RFC 1912 2.8)")
         for rdata in apex_ns:
             host = cast(dns.name.Name, rdata.target)
-            if host.is_subdomain(origin) and not _has_address(version, host):
+            if host.is_subdomain(origin) and not _has_address(version, host) and not chaos:
                 warn(origin, dns.rdatatype.NS, "ns-no-address",
                      f"NS host {host} is in the zone but has no A or AAAA record "
                      f"(BIND refuses such a zone: 'NS has no address records')", rdata)
@@ -120,7 +122,7 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
         assert ns_set is not None
         for rdata in ns_set:
             host = cast(dns.name.Name, rdata.target)
-            if host.is_subdomain(cut) and not _has_address(version, host):
+            if host.is_subdomain(cut) and not _has_address(version, host) and not chaos:
                 warn(cut, dns.rdatatype.NS, "missing-glue",
                      f"delegation {cut}: NS host {host} is inside the delegated zone but has no glue address", rdata)
 

@@ -301,6 +301,7 @@ class _Reader:
         self.loaded = _Loaded()
         self.default_ttl: int | None = None
         self.last_ttl: int | None = None
+        self.rdclass: dns.rdataclass.RdataClass | None = None  # the zone's: its first record's
         self.stack: list[_Source] = []
 
     def warn(self, where: Where, code: str, message: str) -> None:
@@ -470,9 +471,7 @@ class _Reader:
                     pass
             tok.unget(token)
             break
-        if rdclass is not None and rdclass != dns.rdataclass.IN:
-            raise _Fail(f"class {dns.rdataclass.to_text(rdclass)}: fakens serves class IN zones; "
-                        f"remove the class or write IN")
+        rdclass = self._zone_class(rdclass)
         token = self._identifier(tok)
         try:
             rdtype = dns.rdatatype.from_text(token.value)
@@ -484,7 +483,22 @@ class _Reader:
             raise _Fail(f"unknown record type {token.value!r}: {hint}") from None
         if dns.rdatatype.is_metatype(rdtype) or rdtype in (dns.rdatatype.OPT, dns.rdatatype.TSIG):
             raise _Fail(f"{dns.rdatatype.to_text(rdtype)} is not a type a zone can hold")
-        return ttl, dns.rdataclass.IN, rdtype
+        return ttl, rdclass, rdtype
+
+    def _zone_class(self, written: dns.rdataclass.RdataClass | None) -> dns.rdataclass.RdataClass:
+        """A record's class: as written (IN or CH), else the zone's; a zone has one class, its first
+        record's (IN when none is written), as BIND keeps it."""
+        if written is not None and written not in (dns.rdataclass.IN, dns.rdataclass.CH):
+            raise _Fail(f"class {dns.rdataclass.to_text(written)}: fakens serves zones of class IN and CH; "
+                        f"remove the class or write IN")
+        if self.rdclass is None:
+            self.rdclass = written if written is not None else dns.rdataclass.IN
+        elif written is not None and written != self.rdclass:
+            zone = dns.rdataclass.to_text(self.rdclass)
+            raise _Fail(f"class {dns.rdataclass.to_text(written)} in a zone of class {zone} (its first record's): "
+                        f"a zone holds one class; write {zone} or put the {dns.rdataclass.to_text(written)} "
+                        f"records in a zone file of their own")
+        return self.rdclass
 
     def _identifier(self, tok: _Tokenizer) -> dns.tokenizer.Token:
         token = tok.get()
@@ -1078,7 +1092,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     for name, node in nodes.items():
         for rrset in node.values():
             _check_size(name, rrset, places)
-    version = ZoneVersion(apex, nodes, where=places.first, record_where=places, copy=False)
+    version = ZoneVersion(apex, nodes, soas[0][2].rdclass, where=places.first, record_where=places, copy=False)
     return version, warnings
 
 

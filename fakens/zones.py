@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, cast
 import dns.exception
 import dns.name
 import dns.rdata
+import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
@@ -94,6 +95,8 @@ class Zone:
 
     def __init__(self, first: ZoneVersion, source: str = "<memory>", warnings: Iterable[ZoneWarning] = ()) -> None:
         self.origin: Name = first.origin
+        self.rdclass: dns.rdataclass.RdataClass = first.rdclass
+        """IN, or CH for a zone of CHAOS data (served to CH queries only)."""
         self.source = source
         self.warnings: list[ZoneWarning] = list(warnings)
         self._current = first
@@ -370,9 +373,10 @@ def load_zones(sources: Iterable[str | os.PathLike[str] | Zone], *, limits: Zone
             zones.extend(Zone.from_file(p, limits=limits) for p in found)
         else:
             zones.append(Zone.from_file(source, limits=limits))
-    seen: dict[Name, Zone] = {}
+    seen: dict[tuple[Name, int], Zone] = {}  # a CH zone may share its origin with an IN zone
     for zone in zones:
-        if zone.origin in seen:
-            raise ZoneError(f"zone {zone.origin} is loaded twice: from {seen[zone.origin].source} and {zone.source}")
-        seen[zone.origin] = zone
+        key = (zone.origin, zone.rdclass)
+        if key in seen:
+            raise ZoneError(f"zone {zone.origin} is loaded twice: from {seen[key].source} and {zone.source}")
+        seen[key] = zone
     return zones

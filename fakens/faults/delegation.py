@@ -119,6 +119,12 @@ class MissingGlue(Fault):
     Signed zones: glue is never signed, so signatures do not change (the referral's
     DS or its proof of absence stay valid).
 
+    Transfers: AXFR and IXFR are not changed (glue leaves referrals only): a fault edits one
+    answer at a time, and a transfer sends the zone's current version whole, so a secondary
+    would need every answer's edit applied to the zone at once; to give a secondary the same
+    broken zone, break the zone itself (``server.zone(...).edit(...)``, ``fakens ctl zone
+    edit`` or a zone file), which AXFR and IXFR carry.
+
     Example: ``missing-glue mode=hosts hosts=ns2.example.test.``
     """
 
@@ -229,6 +235,12 @@ class NsMismatch(Fault):
     NS set keeps the signature of the true one, which does not verify it (bogus), unless
     ``resign``=true signs it as served.
 
+    Transfers: AXFR and IXFR are not changed (NS sets change in answers only): a fault edits
+    one answer at a time, and a transfer sends the zone's current version whole, so a
+    secondary would need every answer's edit applied to the zone at once; to give a
+    secondary the same broken zone, break the zone itself (``server.zone(...).edit(...)``,
+    ``fakens ctl zone edit`` or a zone file), which AXFR and IXFR carry.
+
     Example: ``ns-mismatch mode=remove hosts=ns2.example.test.``
     """
 
@@ -311,6 +323,12 @@ class NsNoAddress(Fault):
 
     Signed zones: the negative answer carries no signature and no NSEC/NSEC3 proof
     (bogus for a validator); removed glue was never signed.
+
+    Transfers: AXFR and IXFR are not changed (the hosts' addresses go from answers only): a
+    fault edits one answer at a time, and a transfer sends the zone's current version whole,
+    so a secondary would need every answer's edit applied to the zone at once; to give a
+    secondary the same broken zone, break the zone itself (``server.zone(...).edit(...)``,
+    ``fakens ctl zone edit`` or a zone file), which AXFR and IXFR carry.
 
     Example: ``ns-no-address hosts=ns2.example.test.``
     """

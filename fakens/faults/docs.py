@@ -186,7 +186,7 @@ def _format(body: str) -> str:
     for paragraph in body.split("\n\n"):
         paragraph = " ".join(line.strip() for line in paragraph.splitlines())
         for label in ("Imitates", "Modes", "Parameters", "Client sees", "Validator sees", "Checker shows",
-                      "Signed zones", "Example", "Selectors", "Parameter defaults", "Default selector"):
+                      "Signed zones", "Transfers", "Example", "Selectors", "Parameter defaults", "Default selector"):
             if paragraph.startswith(label):
                 head, _, rest = paragraph.partition(":")
                 paragraph = f"**{head}:**{rest}"

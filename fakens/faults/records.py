@@ -189,7 +189,7 @@ class StaleData(Fault):
     ``records``: answer with given replacement records, e.g.
     ``records="www 300 A 192.0.2.1; mail 300 A 192.0.2.2"`` (names relative to the zone;
     records of one name and type together replace that RRset, e.g. two old MX; a record
-    without TTL gets the SOA minimum; transfers are not changed).
+    without TTL gets the SOA minimum).
 
     Parameters: ``back``, ``serial``, ``records``, ``zone`` (default: the answer's zone).
 
@@ -200,6 +200,12 @@ class StaleData(Fault):
     zone no longer has come without RRSIG, and unchanged RRsets still validate: a server
     whose data went wrong after signing. ``resign``=true: the old data validly signed
     (SECURE: a zone signed with the wrong data, or a secondary serving an old signed copy).
+
+    Transfers: AXFR and IXFR send the current version, in both modes: a fault edits one
+    answer at a time, and a transfer sends the zone's current version whole, so a secondary
+    would need every answer's edit applied to the zone at once; to give a secondary the same
+    broken zone, break the zone itself (``server.zone(...).edit(...)``, ``fakens ctl zone
+    edit`` or a zone file), which AXFR and IXFR carry.
 
     Example: ``stale-data mode=records records="@ 3600 MX 10 oldmail.example.test."``
     """

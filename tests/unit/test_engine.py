@@ -489,7 +489,7 @@ def test_chaos_version() -> None:
 
 
 @pytest.mark.parametrize(("qname", "qtype", "qclass"), [
-    ("authors.bind.", "TXT", "CH"),
+    ("nothing.bind.", "TXT", "CH"),
     ("www.example.test.", "A", "CH"),
     ("www.example.test.", "A", "HS"),
     ("www.example.test.", "A", "NONE"),
