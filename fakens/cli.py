@@ -27,7 +27,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fakens import __version__
+from fakens import __version__, internalerrors
 from fakens.control import ControlClient, ControlServer, ServeTarget, control_address, entry_line
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import format_spec
@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ready-file", metavar="FILE",
                        help="write FILE (JSON, mode 0600) once every socket is bound: the addresses, zones and the "
                             "control endpoint's url and token; removed on exit")
+    serve.add_argument("--traceback", action="store_true",
+                       help="print an internal error's whole traceback on stderr (default: its line and the frame "
+                            "that raised it; FAKENS_TRACEBACK=1 does the same)")
     talk = serve.add_mutually_exclusive_group()
     talk.add_argument("-v", "--verbose", action="store_true", help="print a line for every query")
     talk.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -433,6 +436,8 @@ def _faults(args: argparse.Namespace) -> int:
 
 async def _run(server: Server, args: argparse.Namespace) -> int:
     quiet = args.quiet
+    if args.traceback:
+        internalerrors.full_tracebacks = True
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
