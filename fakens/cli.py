@@ -33,6 +33,7 @@ from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import format_spec
 from fakens.faults.spec import load_fault_file
 from fakens.labcli import add_lab_parser, run_lab_command
+from fakens.log import DEFAULT_LIMIT as DEFAULT_LOG_KEEP
 from fakens.options import (
     DEFAULT_PUBLIC_REPLY_RATIO,
     DEFAULT_PUBLIC_UDP_SIZE,
@@ -63,7 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", action="append", metavar="ADDR:PORT",
                        help=f"address to listen on, repeatable; IPv6 as [::1]:5053 (default {DEFAULT_LISTEN})")
     serve.add_argument("--name", default="fakens", help="server name for the log and CHAOS id.server.")
-    serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE")
+    serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE (a background thread)")
+    serve.add_argument("--log-max-bytes", type=int, default=0, metavar="N",
+                       help="with --log: past N bytes move FILE to FILE.1 and begin a new one (default 0: no cap)")
+    serve.add_argument("--log-keep", type=int, default=DEFAULT_LOG_KEEP, metavar="N",
+                       help=f"queries kept in memory for fakens ctl log (default {DEFAULT_LOG_KEEP:,}, "
+                            f"about 0.9 KiB each; 0: none)")
     serve.add_argument("--nsid", metavar="TEXT", help="answer the EDNS NSID option with TEXT")
     serve.add_argument("--notify", action="append", default=[], metavar="ADDR:PORT",
                        help="secondary to NOTIFY after a zone edit (Server.zone(...).edit() in Python), repeatable")
@@ -397,6 +403,8 @@ def _make_server(zones: list[Zone], args: argparse.Namespace) -> Server:
         tcp_idle_timeout=args.tcp_idle_timeout,
         tcp_max_connections=args.tcp_max_connections,
         log_file=args.log,
+        log_max_bytes=args.log_max_bytes,
+        log_limit=args.log_keep,
         **_guard_options(args),
     )
 
