@@ -27,12 +27,13 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fakens import __version__
+from fakens import __version__, internalerrors
 from fakens.control import ControlClient, ControlServer, ServeTarget, control_address, entry_line
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import format_spec
 from fakens.faults.spec import load_fault_file
 from fakens.labcli import add_lab_parser, run_lab_command
+from fakens.log import DEFAULT_LIMIT as DEFAULT_LOG_KEEP
 from fakens.options import (
     DEFAULT_PUBLIC_REPLY_RATIO,
     DEFAULT_PUBLIC_UDP_SIZE,
@@ -64,7 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", action="append", metavar="ADDR:PORT",
                        help=f"address to listen on, repeatable; IPv6 as [::1]:5053 (default {DEFAULT_LISTEN})")
     serve.add_argument("--name", default="fakens", help="server name for the log and CHAOS id.server.")
-    serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE")
+    serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE (a background thread)")
+    serve.add_argument("--log-max-bytes", type=int, default=0, metavar="N",
+                       help="with --log: past N bytes move FILE to FILE.1 and begin a new one (default 0: no cap)")
+    serve.add_argument("--log-keep", type=int, default=DEFAULT_LOG_KEEP, metavar="N",
+                       help=f"queries kept in memory for fakens ctl log (default {DEFAULT_LOG_KEEP:,}, "
+                            f"about 0.9 KiB each; 0: none)")
     serve.add_argument("--nsid", metavar="TEXT", help="answer the EDNS NSID option with TEXT")
     serve.add_argument("--notify", action="append", default=[], metavar="ADDR:PORT",
                        help="secondary to NOTIFY after a zone edit (Server.zone(...).edit() in Python), repeatable")
@@ -113,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ready-file", metavar="FILE",
                        help="write FILE (JSON, mode 0600) once every socket is bound: the addresses, zones and the "
                             "control endpoint's url and token; removed on exit")
+    serve.add_argument("--traceback", action="store_true",
+                       help="print an internal error's whole traceback on stderr (default: its line and the frame "
+                            "that raised it; FAKENS_TRACEBACK=1 does the same)")
     talk = serve.add_mutually_exclusive_group()
     talk.add_argument("-v", "--verbose", action="store_true", help="print a line for every query")
     talk.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -417,6 +426,8 @@ def _make_server(zones: list[Zone], args: argparse.Namespace) -> Server:
         tcp_idle_timeout=args.tcp_idle_timeout,
         tcp_max_connections=args.tcp_max_connections,
         log_file=args.log,
+        log_max_bytes=args.log_max_bytes,
+        log_limit=args.log_keep,
         **_guard_options(args),
     )
 
@@ -456,6 +467,8 @@ def _faults(args: argparse.Namespace) -> int:
 
 async def _run(server: Server, args: argparse.Namespace) -> int:
     quiet = args.quiet
+    if args.traceback:
+        internalerrors.full_tracebacks = True
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

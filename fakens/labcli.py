@@ -30,6 +30,7 @@ from fakens.catalog import lab_path, listing
 from fakens.errors import ConfigError, ServerError
 from fakens.lab import Hierarchy, write_resolver_configs
 from fakens.log import LogEntry
+from fakens.logwriter import LogWriter
 from fakens.scenario import Scenario, ScenarioError, build_lab, load_scenario
 from fakens.timeline import Event
 
@@ -86,6 +87,8 @@ def _lab_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--for", type=float, dest="duration", metavar="SECONDS", help="run this long, then exit 0")
     p.add_argument("--fix", action="store_true", help="apply the scenario's fix")
     p.add_argument("--log", metavar="FILE", help="write every query of every server as a JSON line to FILE")
+    p.add_argument("--log-max-bytes", type=int, default=0, metavar="N",
+                   help="with --log: past N bytes move FILE to FILE.1 and begin a new one (default 0: no cap)")
     p.add_argument("--pcap", metavar="FILE", help="write every query and reply to FILE (pcap) when the lab stops")
     p.add_argument("--graph", metavar="FILE", help="draw the delegation tree (.svg, .dot or .png)")
     p.add_argument("-v", "--verbose", action="store_true", help="print one line per query")
@@ -224,7 +227,7 @@ async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespac
         await lab.astart()
     except ServerError as e:
         raise _bind_error(e, scenario, args) from None
-    log_file = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115 (closed in finally)
+    log_file = LogWriter(args.log, args.log_max_bytes) if args.log else None  # closed in finally
     unwatch = _watch_logs(lab, args.verbose and not args.quiet, log_file)
     lab.timeline.listeners.append(lambda event: say(_event_line(lab, event)))
     control = _start_control(lab, args)
@@ -275,10 +278,9 @@ def _event_line(lab: Hierarchy, event: Event) -> str:
     return f"timeline at {now:.1f}s: {event.describe}: {event.result}"
 
 
-def _watch_logs(lab: Hierarchy, verbose: bool, log_file: Any) -> Callable[[], None]:
-    """Print (``-v``) and write (``--log``) every query of every server; returns the undo."""
-    import json
-
+def _watch_logs(lab: Hierarchy, verbose: bool, log_file: LogWriter | None) -> Callable[[], None]:
+    """Print (``-v``) and write (``--log``, a background thread's work) every query of every
+    server; returns the undo."""
     if not verbose and log_file is None:
         return lambda: None
 
@@ -286,8 +288,7 @@ def _watch_logs(lab: Hierarchy, verbose: bool, log_file: Any) -> Callable[[], No
         if verbose:
             print(f"{entry.time:9.3f} {entry}", flush=True)
         if log_file is not None:
-            log_file.write(json.dumps(entry.to_dict()) + "\n")
-            log_file.flush()
+            log_file.put(entry)
 
     undo = []
     for member in lab.members:

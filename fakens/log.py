@@ -18,7 +18,9 @@ memory of the bytes the log keeps alive: ``limit`` entries' queries and
 replies, a transfer's at most 64 messages of up to 16 KiB.
 
 The per-query cost is creating one entry and appending it; turning entries
-into JSON happens when they are exported or flushed to the file.
+into JSON happens when they are exported, or in the log file's writer thread
+(:mod:`fakens.logwriter`: batched, size-capped with ``max_bytes``). An entry
+with its bytes takes about 0.9 KiB: the default ``limit`` about 90 MB when full.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import dns.rdatatype
 from fakens import pcap
 from fakens.ednsoptions import option_code
 from fakens.errors import ConfigError
+from fakens.logwriter import LogWriter
 from fakens.selectors import Facts, Selector
 
 DEFAULT_LIMIT = 100_000
@@ -203,55 +206,55 @@ class _LogFilter:
 class QueryLog:
     """A bounded in-memory log of one server's queries, optionally mirrored to a file."""
 
-    def __init__(self, limit: int = DEFAULT_LIMIT, path: str | None = None) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT, path: str | None = None, max_bytes: int = 0) -> None:
+        if limit < 0:
+            raise ConfigError(f"log limit {limit}: give the number of entries to keep in memory (0: none)")
         self._entries: collections.deque[LogEntry] = collections.deque(maxlen=limit)
-        self._pending: collections.deque[LogEntry] = collections.deque()
         self.path = path
-        self._file: IO[str] | None = None
-        self._file_lock = threading.Lock()
+        self._writer = LogWriter(path, max_bytes) if path is not None else None
         self.total = 0
         self.name_for_messages = "the server"
         self.stream_messages_kept = STREAM_MESSAGES_KEPT  # a transfer's reply_bytes: its first messages
-        if path is not None:
-            try:
-                self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open, closed by close()
-            except OSError as e:
-                raise ConfigError(f"log file {path}: cannot open it: {e.strerror}; "
-                                  f"give a path in a directory that exists and is writable") from None
+
+    @property
+    def limit(self) -> int:
+        """How many entries are kept in memory (the newest)."""
+        return self._entries.maxlen or 0
+
+    @property
+    def writer(self) -> LogWriter | None:
+        """The log file's writer (:mod:`fakens.logwriter`), None without a file or once closed."""
+        return self._writer
 
     def append(self, entry: LogEntry, to_file: bool = True) -> None:
         """Record one entry (the only per-query work the log does). *to_file* False: the
         entry is still being filled in (a transfer being sent); :meth:`to_file` queues it later."""
         self._entries.append(entry)
         self.total += 1
-        if self._file is not None and to_file:
-            self._pending.append(entry)
-        if self._watchers and to_file:
-            self._tell(entry)
+        if to_file:
+            if self._writer is not None:
+                self._writer.put(entry)
+            if self._watchers:
+                self._tell(entry)
 
     def to_file(self, entry: LogEntry) -> None:
         """Queue an entry appended with ``to_file=False`` for the log file (and tell the
         watchers of it), now it is complete."""
-        if self._file is not None:
-            self._pending.append(entry)
+        if self._writer is not None:
+            self._writer.put(entry)
         if self._watchers:
             self._tell(entry)
 
     def flush(self) -> None:
-        """Write entries not yet in the log file."""
-        if self._file is None:
-            return
-        with self._file_lock:
-            while self._pending:
-                self._file.write(json.dumps(self._pending.popleft().to_dict()) + "\n")
-            self._file.flush()
+        """Write entries not yet in the log file (a background thread writes them every 0.2 s)."""
+        if self._writer is not None:
+            self._writer.flush()
 
     def close(self) -> None:
         """Flush and close the log file; the in-memory entries stay."""
-        self.flush()
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
 
     def clear(self) -> None:
         """Forget the in-memory entries (the file keeps its lines)."""

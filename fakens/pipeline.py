@@ -37,6 +37,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.tsig
 
+from fakens import internalerrors
 from fakens.answer import Answer, Kind
 from fakens.clock import Clock
 from fakens.engine import Engine
@@ -113,6 +114,10 @@ class Pipeline:
         self._lock = threading.Lock()
         self.guard: PublicGuard | None = None  # set by a server bound publicly (fakens.guard)
 
+    def report(self, error: Exception, cause: str) -> None:
+        """Keep an internal error on ``server.errors`` and print it on stderr (:mod:`fakens.internalerrors`)."""
+        internalerrors.report(self.errors, error, f"server {self.name}", cause)
+
     def zones_changed(self) -> None:
         """A zone was edited, added or removed: cached replies are stale."""
         with self._lock:
@@ -153,7 +158,7 @@ class Pipeline:
         try:
             outcome = self._answer(x, reply)
         except Exception as e:  # a bug must not stop the server: answer SERVFAIL and keep it
-            self.errors.append(e)
+            self.report(e, _cause(x))
             x.note = f"internal error: {type(e).__name__}: {e}"
             x.rcode = None
             reply.cacheable = False
@@ -298,7 +303,7 @@ class Pipeline:
         try:
             outcome = self.faults.connection(passage, view)
         except Exception as e:  # a broken fault must not stop the server: record it, accept the connection
-            self.errors.append(e)
+            self.report(e, f"a TCP connection from {peer[0]}#{peer[1]}")
             outcome = None
         faults, matched = passage.finish()
         if outcome is None:
@@ -320,7 +325,7 @@ class Pipeline:
         try:
             self.faults.run("notify", passage, view, plan)
         except Exception as e:  # recorded for the test that owns the server; the NOTIFY goes out
-            self.errors.append(e)
+            self.report(e, f"a NOTIFY of {version.origin} to {target}")
         passage.finish()
         return "; ".join(note for notes in passage.notes.values() for note in notes)
 
@@ -477,7 +482,7 @@ class _Replier:
                 self.entry.note = _join(self.entry.note, f"transfer stopped after {sent} messages: the connection closed")
             raise
         except Exception as e:  # a bug must not stop the server: keep it, end the transfer here
-            self.pipeline.errors.append(e)
+            self.pipeline.report(e, f"{_cause(self.x)}, after {sent} messages")
             if self.entry is not None:
                 self.entry.note = _join(self.entry.note, f"internal error after {sent} messages: {type(e).__name__}: {e}")
             stream.close_after = True
@@ -495,6 +500,13 @@ class _Replier:
         if self.passage is not None:
             self.pipeline.faults.run("wire", self.passage, self.view, messages)
         return Reply(messages)
+
+
+def _cause(x: Exchange) -> str:
+    """The query an internal error came from, for its line on stderr."""
+    q = x.question
+    question = (f"{q.name} {dns.rdatatype.to_text(q.rdtype)}" if q is not None else "(question not read)")
+    return f"{x.transport} query id {x.msg_id} from {x.client[0]}#{x.client[1]}: {question}"
 
 
 def _join(note: str, more: str) -> str:
