@@ -9,6 +9,7 @@ middle and end, the log file's lines against the queries sent, and its size::
 
     python scripts/soak.py [--seconds 60] [--rate 5000] [-- EXTRA SERVE FLAGS]
     python scripts/soak.py --seconds 20 -- --log-max-bytes 10000000
+    python scripts/soak.py --seconds 20 --rate 12000 --no-log     # the same without the log, to compare
 
 Exit status 1 when replies were lost or log lines are missing.
 """
@@ -39,6 +40,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="dnsperf run length (default 60)")
     ap.add_argument("--rate", type=int, default=5000, help="queries a second, dnsperf -Q (default 5000)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the server and dnsperf to CPUs")
+    ap.add_argument("--no-log", action="store_true", help="serve without --log (the reference: what the log costs)")
     ap.add_argument("serve_flags", nargs=argparse.REMAINDER, help="after --: more fakens serve flags")
     args = ap.parse_args()
     extra = args.serve_flags[1:] if args.serve_flags[:1] == ["--"] else args.serve_flags
@@ -54,7 +56,7 @@ def main() -> int:
         qfile.write_text("".join(f"{q}\n" for q in QUESTIONS))
         port = free_port(HOST)
         argv = [sys.executable, "-m", "fakens", "serve", str(SMALL_ZONE), "--listen", f"{HOST}:{port}",
-                "--log", str(log), "--quiet", *extra]
+                *([] if args.no_log else ["--log", str(log)]), "--quiet", *extra]
         server = start("fakens", pinned(argv, 0 if pin else None), port, "example.test.", work, 60)
         rss = {"start": server.rss()}
         timer = threading.Timer(args.seconds / 2, lambda: rss.__setitem__("middle", server.rss()))
@@ -79,7 +81,7 @@ def main() -> int:
         probes = lines - sent  # the readiness probe's queries are logged too
         latency = re.search(r"Average Latency \(s\):\s+([\d.]+)\s+\(min ([\d.]+), max ([\d.]+)\)", out)
         qps = re.search(r"Queries per second:\s+([\d.]+)", out)
-        print(f"soak: fakens serve --log, dnsperf -Q {args.rate} -l {args.seconds:g} ({took:.1f} s), "
+        print(f"soak: fakens serve{'' if args.no_log else ' --log'}, dnsperf -Q {args.rate} -l {args.seconds:g} ({took:.1f} s), "
               + ("server on CPU 0, dnsperf on CPU 1" if pin else "unpinned")
               + (f"; serve flags: {' '.join(extra)}" if extra else ""))
         print(f"  queries sent {sent}, lost {lost} ({100 * lost / max(sent, 1):.3f}%)"
@@ -87,6 +89,10 @@ def main() -> int:
         if latency:
             print(f"  latency: average {float(latency.group(1)) * 1000:.3f} ms, max {float(latency.group(3)) * 1000:.1f} ms")
         print("  server RSS: " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in rss.items()))
+        if args.no_log:
+            print("  log: off (--no-log)")
+            print("  result: " + ("replies lost" if lost > 0 else "no reply lost"))
+            return 1 if lost > 0 else 0
         print(f"  log: {lines} lines ({probes:+d} against queries sent: the readiness probes), "
               f"{size / 2**20:.1f} MiB in {', '.join(p.name for p in files)}")
         broken = lost > 0 or lines < sent
