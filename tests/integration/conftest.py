@@ -205,3 +205,20 @@ def aask_wire_fixture() -> Callable[..., Any]:
 
     return aask_wire
 
+
+
+def still_open(sock: socket.socket, server: fakens.Server) -> bool:
+    """No EOF nor reset on *sock*, after a UDP query to *server* has been answered (a barrier:
+    a close the server's loop had begun before it has reached the socket by then). The socket
+    is left blocking with the suite's TIMEOUT."""
+    assert ask_wire(server, "mail.example.test.", "A")[0].answer
+    sock.setblocking(False)
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK))
+    except BlockingIOError:
+        return True
+    except (ConnectionResetError, ConnectionAbortedError):
+        return False
+    finally:
+        sock.setblocking(True)
+        sock.settimeout(TIMEOUT)

@@ -15,7 +15,7 @@ from helpers import require_ipv6_loopback
 
 import fakens
 
-from .conftest import TIMEOUT, ask_wire, check_wire, frame, poll, read_frame
+from .conftest import TIMEOUT, ask_wire, check_wire, frame, poll, read_frame, still_open
 
 
 def _connect(server: fakens.Server) -> socket.socket:
@@ -117,20 +117,6 @@ def test_idle_connection_closed_by_server(make_server: Callable[..., fakens.Serv
     assert elapsed < 4.0
 
 
-def _still_open(sock: socket.socket, server: fakens.Server) -> bool:
-    """No EOF nor reset on *sock*, after a UDP query to *server* has been answered (a barrier:
-    a close the server's loop had begun before it has reached the socket by then)."""
-    assert ask_wire(server, "mail.example.test.", "A")[0].answer
-    sock.setblocking(False)
-    try:
-        return bool(sock.recv(1, socket.MSG_PEEK))
-    except BlockingIOError:
-        return True
-    except (ConnectionResetError, ConnectionAbortedError):
-        return False
-    finally:
-        sock.setblocking(True)
-        sock.settimeout(TIMEOUT)
 
 
 def _idle_timer_set(clock: fakens.ManualClock) -> None:
@@ -147,7 +133,7 @@ def test_idle_timeout_on_the_servers_clock(make_server: Callable[..., fakens.Ser
     with _connect(server) as sock:
         _idle_timer_set(clock)
         clock.advance(29.999)
-        assert _still_open(sock, server), "closed before the 30 s idle timeout"
+        assert still_open(sock, server), "closed before the 30 s idle timeout"
         clock.advance(0.001)
         assert _closed_by_peer(sock)
 
@@ -158,10 +144,10 @@ def test_idle_timeout_counts_from_the_last_query(make_server: Callable[..., fake
     with _connect(server) as sock:
         _idle_timer_set(clock)
         clock.advance(20)
-        assert _still_open(sock, server)
+        assert still_open(sock, server)
         assert _tcp_query(sock, "www.example.test.").answer  # the timer restarts at 20 s
         clock.advance(29.999)  # 49.999 s after connecting: past the first timeout, not the restarted one
-        assert _still_open(sock, server), "the idle timeout did not restart with the query"
+        assert still_open(sock, server), "the idle timeout did not restart with the query"
         clock.advance(0.001)
         assert _closed_by_peer(sock)
 
@@ -173,7 +159,7 @@ def test_active_connection_kept_past_the_idle_timeout(make_server: Callable[...,
         for _ in range(12):  # a query every 6 s for 72 s
             assert _tcp_query(sock, "www.example.test.").answer
             clock.advance(6)
-            assert _still_open(sock, server), "server closed a connection that was not idle"
+            assert still_open(sock, server), "server closed a connection that was not idle"
 
 
 def test_a_pending_delayed_reply_keeps_the_connection_open(make_server: Callable[..., fakens.Server]) -> None:
@@ -186,14 +172,14 @@ def test_a_pending_delayed_reply_keeps_the_connection_open(make_server: Callable
         query = dns.message.make_query("www.example.test.", "A")
         sock.sendall(frame(query.to_wire()))
         poll(lambda: len(server.log) == 1, what="the delayed query logged")
-        assert _still_open(sock, server)  # (the barrier: the delay's timer is set)
+        assert still_open(sock, server)  # (the barrier: the delay's timer is set)
         clock.advance(60)
-        assert _still_open(sock, server), "closed while a reply was pending"
+        assert still_open(sock, server), "closed while a reply was pending"
         clock.advance(60)
         reply = check_wire(read_frame(sock))
         assert reply.id == query.id and reply.answer
         clock.advance(29.999)
-        assert _still_open(sock, server), "closed before the idle timeout after the reply"
+        assert still_open(sock, server), "closed before the idle timeout after the reply"
         clock.advance(0.001)
         assert _closed_by_peer(sock)
 

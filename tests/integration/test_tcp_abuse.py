@@ -26,7 +26,7 @@ from fakens.outcome import Drop, Reply
 from fakens.transport import bind as bind_module
 from fakens.transport.tcp import TcpListener
 
-from .conftest import TIMEOUT, ask_wire, frame, poll, read_frame
+from .conftest import TIMEOUT, ask_wire, frame, poll, read_frame, still_open
 from .test_xfr_streaming import WIDE, wide_zone
 
 HOG = "127.0.0.2"
@@ -99,18 +99,6 @@ def refused(server: fakens.Server, source: str) -> bool:
         return closed_by_server(sock)
 
 
-def still_open(sock: socket.socket, server: fakens.Server) -> bool:
-    """No EOF nor reset on *sock* once a UDP query to *server* has been answered (a barrier)."""
-    assert ask_wire(server, "mail.example.test.", "A")[0].answer
-    sock.setblocking(False)
-    try:
-        return bool(sock.recv(1, socket.MSG_PEEK))
-    except BlockingIOError:
-        return True
-    except (ConnectionResetError, ConnectionAbortedError):
-        return False
-    finally:
-        sock.setblocking(True)
 
 
 def listener(server: fakens.Server) -> TcpListener:
