@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", action="append", metavar="ADDR:PORT",
                        help=f"address to listen on, repeatable; IPv6 as [::1]:5053 (default {DEFAULT_LISTEN})")
     serve.add_argument("--name", default="fakens", help="server name for the log and CHAOS id.server.")
-    serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE (a background thread)")
+    serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE (written by a child process, off the serving loop)")
     serve.add_argument("--log-max-bytes", type=int, default=0, metavar="N",
                        help="with --log: past N bytes move FILE to FILE.1 and begin a new one (default 0: no cap)")
     serve.add_argument("--log-keep", type=int, default=DEFAULT_LOG_KEEP, metavar="N",

@@ -279,7 +279,7 @@ def _event_line(lab: Hierarchy, event: Event) -> str:
 
 
 def _watch_logs(lab: Hierarchy, verbose: bool, log_file: LogWriter | None) -> Callable[[], None]:
-    """Print (``-v``) and write (``--log``, a background thread's work) every query of every
+    """Print (``-v``) and write (``--log``, a child process's work) every query of every
     server; returns the undo."""
     if not verbose and log_file is None:
         return lambda: None

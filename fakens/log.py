@@ -18,7 +18,7 @@ memory of the bytes the log keeps alive: ``limit`` entries' queries and
 replies, a transfer's at most 64 messages of up to 16 KiB.
 
 The per-query cost is creating one entry and appending it; turning entries
-into JSON happens when they are exported, or in the log file's writer thread
+into JSON happens when they are exported, or in the log file's writer process
 (:mod:`fakens.logwriter`: batched, size-capped with ``max_bytes``). An entry
 with its bytes takes about 0.9 KiB: the default ``limit`` about 90 MB when full.
 """
@@ -26,7 +26,9 @@ with its bytes takes about 0.9 KiB: the default ``limit`` about 90 MB when full.
 from __future__ import annotations
 
 import collections
+import functools
 import json
+import marshal
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,7 +45,7 @@ import dns.rdatatype
 from fakens import pcap
 from fakens.ednsoptions import option_code
 from fakens.errors import ConfigError
-from fakens.logwriter import LogWriter
+from fakens.logwriter import LogWriter, frame
 from fakens.selectors import Facts, Selector
 
 DEFAULT_LIMIT = 100_000
@@ -99,6 +101,25 @@ class LogEntry:
         five times quicker than :func:`copy.copy` on a slotted dataclass)."""
         return LogEntry(*_ENTRY_FIELDS(self))
 
+    def snapshot(self) -> bytes:
+        """The entry as it is now, as one frame for the log file's writer process
+        (:mod:`fakens.logwriter`; :func:`line_of_snapshot` makes it a line there)."""
+        values = list(_ENTRY_FIELDS(self))
+        qname = values[6]
+        if qname is not None:
+            values[6] = qname.labels
+        for i in _INT_FIELDS:
+            if values[i] is not None:
+                values[i] = int(values[i])
+        try:
+            return frame(_MARSHAL, marshal.dumps(values))
+        except ValueError:  # a fault's record holding an object marshal does not know: the line itself
+            return frame(_LINE, self.json_line().encode())
+
+    def json_line(self) -> str:
+        """The entry's line in a log file (values JSON does not know written as their text)."""
+        return json.dumps(self.to_dict(), default=str) + "\n"
+
     def facts(self) -> Facts:
         """What a selector reads of this entry (log filters and faults use one matcher)."""
         edns = self.edns
@@ -119,12 +140,12 @@ class LogEntry:
     @property
     def qtype_text(self) -> str | None:
         """The query type as text (``"A"``), or None."""
-        return None if self.qtype is None else dns.rdatatype.to_text(dns.rdatatype.RdataType.make(self.qtype))
+        return None if self.qtype is None else _type_text(self.qtype)
 
     @property
     def rcode_text(self) -> str | None:
         """The reply's rcode as text (``"NXDOMAIN"``), or None when no reply was sent."""
-        return None if self.rcode is None else dns.rcode.to_text(dns.rcode.Rcode.make(self.rcode))
+        return None if self.rcode is None else _rcode_text(self.rcode)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready data."""
@@ -137,12 +158,12 @@ class LogEntry:
             "id": self.id,
             "qname": None if self.qname is None else self.qname.to_text(),
             "qtype": self.qtype_text,
-            "qclass": None if self.qclass is None else dns.rdataclass.to_text(dns.rdataclass.RdataClass.make(self.qclass)),
-            "opcode": dns.opcode.to_text(dns.opcode.Opcode.make(self.opcode)),
-            "query_flags": dns.flags.to_text(self.query_flags),
+            "qclass": None if self.qclass is None else _class_text(self.qclass),
+            "opcode": _opcode_text(self.opcode),
+            "query_flags": _flags_text(self.query_flags),
             "edns": self.edns,
             "rcode": self.rcode_text,
-            "flags": dns.flags.to_text(self.flags),
+            "flags": _flags_text(self.flags),
             "counts": {"qd": self.counts[0], "an": self.counts[1], "ns": self.counts[2], "ar": self.counts[3]},
             "size": self.size,
             "messages": self.messages,
@@ -168,7 +189,45 @@ class LogEntry:
         return f"{self.server} {self.transport} {self.client[0]}#{self.client[1]} {question} -> {rcode}{faults}"
 
 
+# The texts of numbers, cached: dnspython's enum conversions were most of a log line's cost.
+@functools.lru_cache(maxsize=4096)
+def _type_text(qtype: int) -> str:
+    return dns.rdatatype.to_text(dns.rdatatype.RdataType.make(qtype))
+
+
+@functools.lru_cache(maxsize=4096)
+def _rcode_text(rcode: int) -> str:
+    return dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
+
+
+@functools.lru_cache(maxsize=1024)
+def _class_text(qclass: int) -> str:
+    return dns.rdataclass.to_text(dns.rdataclass.RdataClass.make(qclass))
+
+
+@functools.lru_cache(maxsize=16)
+def _opcode_text(opcode: int) -> str:
+    return dns.opcode.to_text(dns.opcode.Opcode.make(opcode))
+
+
+@functools.lru_cache(maxsize=4096)
+def _flags_text(flags: int) -> str:
+    return dns.flags.to_text(flags)
+
+
 _ENTRY_FIELDS = operator.attrgetter(*(f.name for f in fields(LogEntry)))
+_INT_FIELDS = (7, 8, 9, 10, 12, 13)  # qtype, qclass, opcode, query_flags, rcode, flags: enums to plain ints
+_MARSHAL, _LINE = b"M", b"L"  # the frames of LogEntry.snapshot
+
+
+def line_of_snapshot(kind: bytes, payload: bytes) -> str:
+    """The log file's line for a :meth:`LogEntry.snapshot` frame (in the writer process)."""
+    if kind == _LINE:
+        return payload.decode()
+    values: list[Any] = marshal.loads(payload)  # marshal keeps tuples tuples
+    if values[6] is not None:
+        values[6] = dns.name.Name(values[6])
+    return LogEntry(*values).json_line()
 
 
 def _option_codes(names: Any) -> Iterator[int]:
@@ -246,7 +305,7 @@ class QueryLog:
             self._tell(entry)
 
     def flush(self) -> None:
-        """Write entries not yet in the log file (a background thread writes them every 0.2 s)."""
+        """Write entries not yet in the log file (a child process writes them as they come, within 0.05 s)."""
         if self._writer is not None:
             self._writer.flush()
 

@@ -115,7 +115,7 @@ class Server:
     - ``ixfr_as_axfr``: answer every IXFR with the whole zone (legal, RFC 1995).
     - ``log_limit``: how many entries the query log keeps in memory (100,000, about 0.9 KiB
       each with their bytes; 0: none); ``log_file``: every entry as a JSON line, written by a
-      background thread (:mod:`fakens.logwriter`); ``log_max_bytes``: past this size the file
+      child process, off the serving loop (:mod:`fakens.logwriter`); ``log_max_bytes``: past this size the file
       is moved to FILE.1 and a new one begun (0, the default: no cap).
     - ``clock``: the clock for log times, schedules and every timer: delays,
       NOTIFY retries and ``no-notify mode=late``, the TCP idle timeout (a lab's

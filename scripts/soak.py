@@ -4,7 +4,8 @@
 Starts ``fakens serve zones/example.test.zone --log FILE`` (server on CPU 0, dnsperf on
 CPU 1 when there are two), runs ``dnsperf -Q RATE -l SECONDS`` with the zone's names
 (answers, NXDOMAINs, a referral), and prints: queries sent and lost (the kernel's receive
-buffer overflowing when the loop falls behind), the server's resident memory at start,
+buffer overflowing when the loop falls behind), the CPU time the server process and its log
+writer process used per query, the server's resident memory at start,
 middle and end, the log file's lines against the queries sent, and its size::
 
     python scripts/soak.py [--seconds 60] [--rate 5000] [-- EXTRA SERVE FLAGS]
@@ -69,7 +70,8 @@ def main() -> int:
         took = time.perf_counter() - began
         timer.cancel()
         rss["end"] = server.rss()
-        server.stop()  # SIGTERM: fakens writes what its log thread still holds before exiting
+        cpu = _cpu_seconds(server.proc.pid)
+        server.stop()  # SIGTERM: fakens hands what it still holds to its log writer before exiting
         out = res.stdout
         if res.returncode != 0:
             print(f"soak: {' '.join(perf)} failed ({res.returncode}):\n{out}{res.stderr}", file=sys.stderr)
@@ -88,6 +90,11 @@ def main() -> int:
               + (f", {float(qps.group(1)):.0f} replies/s" if qps else ""))
         if latency:
             print(f"  latency: average {float(latency.group(1)) * 1000:.3f} ms, max {float(latency.group(3)) * 1000:.1f} ms")
+        if cpu is not None and sent > 0:
+            own, children = cpu
+            print(f"  CPU: server process {own:.2f} s ({own / sent * 1e6:.1f} us a query)"
+                  + (f", its children (the log writer) {children:.2f} s ({children / sent * 1e6:.1f} us a query)"
+                     if children else ""))
         print("  server RSS: " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in rss.items()))
         if args.no_log:
             print("  log: off (--no-log)")
@@ -98,6 +105,22 @@ def main() -> int:
         broken = lost > 0 or lines < sent
         print("  result: " + ("replies lost or log lines missing" if broken else "no reply lost, every query logged"))
         return 1 if broken else 0
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """CPU time (user + system) of the server process and of its child processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def of(p: int) -> float:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    try:
+        own = of(pid)
+        kids = [int(k) for t in Path(f"/proc/{pid}/task").iterdir() for k in (t / "children").read_text().split()]
+        return own, sum(of(k) for k in kids)
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _figure(out: str, label: str) -> int:

@@ -1,4 +1,4 @@
-"""The log file: written by a background thread, every entry there after a clean stop,
+"""The log file: written by a child process, every entry there after a clean stop,
 rotated to FILE.1 at the size cap; the in-memory bound configurable."""
 
 from __future__ import annotations
@@ -8,7 +8,12 @@ import threading
 import time
 from pathlib import Path
 
+import dns.flags
 import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
 import pytest
 
 import fakens
@@ -121,3 +126,51 @@ def test_serve_flags_reach_the_log(tmp_path: Path) -> None:
 def test_lab_log_flag() -> None:
     args = _parser().parse_args(["lab", "run", "--log", "f", "--log-max-bytes", "7", "x.toml"])
     assert args.log == "f" and args.log_max_bytes == 7
+
+
+def test_the_file_gets_the_entry_as_it_was_when_put(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    writer = LogWriter(str(path))
+    entry = LogEntry(1.0, "ns", ("127.0.0.1", 40000), ("127.0.0.1", 53), "udp", 7,
+                     dns.name.from_text("www.Example.test."), dns.rdatatype.AAAA, dns.rdataclass.IN,
+                     rcode=dns.rcode.NXDOMAIN, flags=dns.flags.QR | dns.flags.AA, counts=(1, 0, 1, 0),
+                     faults=[{"name": "f", "type": "nxdomain", "detail": "qname www.example.test."}])
+    writer.put(entry)
+    entry.rcode = dns.rcode.NOERROR  # changed after it was put: the file keeps what was put
+    writer.close()
+    [line] = path.read_text(encoding="utf-8").splitlines()
+    record = json.loads(line)
+    assert record == {**entry.to_dict(), "rcode": "NXDOMAIN"}
+    assert (record["qname"], record["qtype"], record["flags"], record["faults"][0]["type"]) == \
+        ("www.Example.test.", "AAAA", "QR AA", "nxdomain")
+
+
+def test_an_entry_holding_objects_marshal_does_not_know_is_written_too(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    writer = LogWriter(str(path))
+    entry = _entry(3)
+    entry.faults = [{"name": "f", "type": "delay", "seconds": 0.5, "extra": _Texty()}]
+    writer.put(entry)
+    writer.close()
+    assert json.loads(path.read_text(encoding="utf-8"))["faults"][0]["extra"] == {"text": "as text"}
+
+
+class _Texty(dict[str, str]):
+    """A dict subclass: JSON writes it as a dict, marshal refuses it (the line is made in the serving process)."""
+
+    def __init__(self) -> None:
+        super().__init__(text="as text")
+
+
+def test_a_file_that_cannot_be_written_is_reported_and_serving_goes_on(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    writer = LogWriter("/dev/full")  # opens fine, every write fails with ENOSPC
+    for i in range(3):
+        writer.put(_entry(i))
+    with pytest.raises(OSError, match="/dev/full: cannot write: .*No space left on device"):
+        writer.flush()
+    writer.put(_entry(4))  # no error for the caller that logs
+    assert "fakens: log file /dev/full: cannot write" in capfd.readouterr().err
+    writer.close()  # reported already: stopping a server does not fail for it
