@@ -50,6 +50,7 @@ from fakens.dnssec.answers import add_dnssec
 from fakens.zones import Name, Zone, ZoneVersion, to_rrset
 
 MAX_CHAIN = 16
+ADDRESS_MEMO_SIZE = 4096  # hosts whose additional addresses a zone version remembers
 _A, _AAAA, _NS, _SOA, _CNAME, _DNAME, _DS = (
     dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.NS, dns.rdatatype.SOA,
     dns.rdatatype.CNAME, dns.rdatatype.DNAME, dns.rdatatype.DS,
@@ -194,16 +195,20 @@ class Engine:
     def _resolve(self, result: Answer, version: ZoneVersion, qname: Name,
                  rdtype: dns.rdatatype.RdataType, seen: list[Name], first: bool) -> None:
         origin = version.origin
-        # 1. Walk down from the apex: a cut gives a referral, a DNAME a rewrite.
-        for labels in range(len(origin), len(qname) + 1):  # the apex may own a DNAME (RFC 6672 2.3)
-            name = qname.split(labels)[1] if labels < len(qname) else qname
-            if name in version.cuts and not (name == qname and rdtype == _DS):
-                self._referral(result, version, name, first)
-                return
-            dname = version.get(name, _DNAME)
-            if dname is not None and name != qname:
-                self._dname(result, version, qname, rdtype, name, dname, seen)
-                return
+        # 1. Walk down from the apex: a cut gives a referral, a DNAME a rewrite (a zone with
+        # neither, most zones, has no walk to do).
+        cuts, dnames = version.cuts, version.dnames
+        if cuts or dnames:
+            for labels in range(len(origin), len(qname) + 1):  # the apex may own a DNAME (RFC 6672 2.3)
+                name = qname.split(labels)[1] if labels < len(qname) else qname
+                if name in cuts and not (name == qname and rdtype == _DS):
+                    self._referral(result, version, name, first)
+                    return
+                if name in dnames and name != qname:
+                    dname = version.get(name, _DNAME)
+                    assert dname is not None
+                    self._dname(result, version, qname, rdtype, name, dname, seen)
+                    return
         node = version.nodes.get(qname)
         if node:
             self._at_node(result, version, qname, qname, rdtype, node, seen)
@@ -421,10 +426,15 @@ def is_signed(version: ZoneVersion) -> bool:
 
 
 def _zone_addresses(version: ZoneVersion, host: Name, glue_ok: bool) -> list[dns.rrset.RRset]:
-    """A and AAAA of *host* in *version*: authoritative data, or glue below a cut when *glue_ok*."""
-    if not glue_ok and _below_cut(version, host):
-        return []
-    return _addresses(version, host)
+    """A and AAAA of *host* in *version*: authoritative data, or glue below a cut when *glue_ok*
+    (looked up once per version and host: the list is shared, read-only)."""
+    key = (host, glue_ok)
+    found = version.address_memo.get(key)
+    if found is None:
+        found = [] if not glue_ok and _below_cut(version, host) else _addresses(version, host)
+        if len(version.address_memo) < ADDRESS_MEMO_SIZE:
+            version.address_memo[key] = found
+    return found
 
 
 def _by_type(rrsets: list[dns.rrset.RRset]) -> list[dns.rrset.RRset]:

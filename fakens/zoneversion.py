@@ -104,7 +104,8 @@ class ZoneVersion:
     points (names below the apex that own NS).
     """
 
-    __slots__ = ("cuts", "names", "negative_soa", "nodes", "number", "origin", "rdclass", "record_where", "soa", "where")
+    __slots__ = ("address_memo", "cuts", "dnames", "names", "negative_soa", "nodes", "number", "origin", "rdclass",
+                 "record_where", "soa", "where")
 
     def __init__(
         self,
@@ -132,11 +133,14 @@ class ZoneVersion:
         """The place of each record in the zone file."""
         names: set[Name] = {origin}
         cuts: set[Name] = set()
+        dnames: set[Name] = set()
         below = len(origin.labels) + 1
-        ns = (dns.rdatatype.NS, _NONE)
+        ns, dname = (dns.rdatatype.NS, _NONE), (dns.rdatatype.DNAME, _NONE)
         for owner, node in nodes.items():
             if not node:
                 continue
+            if dname in node:
+                dnames.add(owner)
             depth = len(owner.labels)
             if depth == below:  # the parent is the origin (most names): no walk up
                 names.add(owner)
@@ -153,6 +157,10 @@ class ZoneVersion:
                 name = name.parent()
         self.names = frozenset(names)
         self.cuts = frozenset(cuts)
+        self.dnames = frozenset(dnames)
+        """The owners of DNAME records (the answer's walk down from the apex looks only for them and cuts)."""
+        self.address_memo: dict[tuple[Name, bool], list[dns.rrset.RRset]] = {}
+        """Additional-section addresses already looked up in this version (``fakens.engine``): read-only."""
         apex = self.nodes.get(origin, {})
         soa = apex.get((dns.rdatatype.SOA, _NONE))
         if soa is None or len(soa) == 0:
