@@ -172,10 +172,9 @@ def start(name: str, argv: list[str], port: int, probe: str, work: Path, timeout
     return running
 
 
-def start_nsd(zone: Zone, work: Path, cpu: int | None) -> Running:
-    port = free_port(HOST)
-    d = work / f"nsd-{port}"
-    d.mkdir()
+def nsd_config(d: Path, port: int, origin: str, zonefile: Path) -> Path:
+    """Write an NSD config serving *zonefile* as *origin* on 127.0.0.1:*port* from directory
+    *d* (one process, rate limiting off, no control); return its path."""
     conf = d / "nsd.conf"
     conf.write_text(f"""\
 server:
@@ -198,9 +197,17 @@ server:
 remote-control:
   control-enable: no
 zone:
-  name: "{zone.origin}"
-  zonefile: "{zone.path}"
+  name: "{origin}"
+  zonefile: "{zonefile}"
 """)
+    return conf
+
+
+def start_nsd(zone: Zone, work: Path, cpu: int | None) -> Running:
+    port = free_port(HOST)
+    d = work / f"nsd-{port}"
+    d.mkdir()
+    conf = nsd_config(d, port, zone.origin, zone.path)
     nsd = find_tool("nsd")
     assert nsd
     # -d: stay in the foreground; NSD forks xfrd, the serving process is the child
