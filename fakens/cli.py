@@ -25,15 +25,16 @@ import signal
 import sys
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fakens import __version__, internalerrors
-from fakens.control import ControlClient, ControlServer, ServeTarget, control_address, entry_line
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import format_spec
 from fakens.faults.spec import load_fault_file
 from fakens.labcli import add_lab_parser, run_lab_command
 from fakens.log import DEFAULT_LIMIT as DEFAULT_LOG_KEEP
+from fakens.loops import LOOP_ENV, LOOPS, loop_name
+from fakens.loops import run as run_on_loop
 from fakens.options import (
     DEFAULT_PUBLIC_REPLY_RATIO,
     DEFAULT_PUBLIC_UDP_SIZE,
@@ -51,10 +52,17 @@ from fakens.zonefile import DEFAULT_MAX_GENERATE, DEFAULT_MAX_RECORDS, ZoneLimit
 from fakens.zonenames import no_zone_files, zone_files
 from fakens.zones import Zone, load_zones
 
+if TYPE_CHECKING:
+    from fakens.control import ControlClient
+
 DEFAULT_LISTEN = "127.0.0.1:5053"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. With *command* (the first word of the command line),
+    ``ctl`` and ``lab`` get their subcommands only when they are that command: building
+    every subcommand's parser is a good part of a ``fakens serve`` start."""
+    full = command is None or command not in ("serve", "zone", "trace", "faults")
     parser = argparse.ArgumentParser(prog="fakens", description="An authoritative DNS server for tests.")
     parser.add_argument("--version", action="version", version=f"fakens {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("zones", nargs="+", metavar="ZONE", help="zone file or directory of zone files")
     serve.add_argument("--listen", action="append", metavar="ADDR:PORT",
                        help=f"address to listen on, repeatable; IPv6 as [::1]:5053 (default {DEFAULT_LISTEN})")
+    serve.add_argument("--loop", choices=LOOPS, help=f"the event loop: uvloop (pip install 'fakens[fast]'), plain asyncio, "
+                       f"or auto, uvloop when installed (default: ${LOOP_ENV}, else auto)")
     serve.add_argument("--name", default="fakens", help="server name for the log and CHAOS id.server.")
     serve.add_argument("--log", metavar="FILE", help="write every query as a JSON line to FILE (written by a child process, off the serving loop)")
     serve.add_argument("--log-max-bytes", type=int, default=0, metavar="N",
@@ -146,8 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--timeout", type=float, default=1.0, metavar="SECONDS",
                        help="wait this long for each server's reply (default 1)")
 
-    add_lab_parser(sub)
-    _ctl_parser(sub)
+    add_lab_parser(sub, full=full or command == "lab")
+    _ctl_parser(sub, full=full or command == "ctl")
 
     zone = sub.add_parser("zone", help="zone file tools")
     zone_sub = zone.add_subparsers(dest="zone_command", required=True, metavar="ZONE_COMMAND")
@@ -160,8 +170,9 @@ def _parser() -> argparse.ArgumentParser:
 READY_FILE_ENV = "FAKENS_READY_FILE"
 
 
-def _ctl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``fakens ctl``: the commands, each taking --ready-file, --wait and --json wherever they are put."""
+def _ctl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], full: bool = True) -> None:
+    """``fakens ctl``: the commands, each taking --ready-file, --wait and --json wherever they are put
+    (*full* False: only the command, for another command's parse)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--ready-file", metavar="FILE", default=argparse.SUPPRESS,
                         help=f"the ready file of the fakens to control (default: ${READY_FILE_ENV})")
@@ -182,6 +193,8 @@ def _ctl_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                                      "--ready-file FILE), found through its ready file. Exit status: 0, 1 when the "
                                      "endpoint refused or could not be reached (the message is printed), 2 on a wrong "
                                      "command line.")
+    if not full:
+        return
     what = ctl.add_subparsers(dest="ctl_command", required=True, metavar="WHAT")
     command(what, "servers", "the servers: addresses, zones, faults, query counts").set_defaults(handler=_ctl_servers)
 
@@ -317,7 +330,8 @@ def _zone_limits(args: argparse.Namespace) -> ZoneLimits:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(words[0] if words else None).parse_args(words)
     try:
         if args.command == "serve":
             return _serve(args)
@@ -380,10 +394,13 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError("--control needs --ready-file FILE: the endpoint's url and the token that guards it are "
                           "written there (mode 0600) for fakens ctl")
     if args.control is not None:
+        from fakens.control import control_address  # http.server and urllib: only with --control
+
         control_address(args.control)  # a bad address fails before anything starts
     if args.ready_file is not None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(args.ready_file)  # a stale one: nobody must read it before this server is ready
+    loop = loop_name(args.loop)  # a bad choice fails before anything is loaded
     zones = load_zones(args.zones, limits=_zone_limits(args))
     if args.trust_anchor is not None and not args.dnssec:
         raise ConfigError("--trust-anchor FILE needs --dnssec: only zones fakens signs have keys it can write")
@@ -403,7 +420,7 @@ def _serve(args: argparse.Namespace) -> int:
             server.faults.add(fault)
     for spec in args.fault:
         server.faults.add(spec)
-    return asyncio.run(_run(server, args))
+    return run_on_loop(_run(server, args), loop)
 
 
 def _make_server(zones: list[Zone], args: argparse.Namespace) -> Server:
@@ -474,11 +491,15 @@ async def _run(server: Server, args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     if args.verbose:
+        from fakens.control import entry_line
+
         server.log.watch(lambda entry: print(entry_line(entry), flush=True))
     await server.astart()
     control = None
     try:
         if args.control is not None:
+            from fakens.control import ControlServer, ServeTarget
+
             control = ControlServer(ServeTarget(server), args.control).start()
         if args.ready_file is not None:
             write_ready_file(args.ready_file, [server], control=control)
@@ -519,6 +540,8 @@ def _ctl(args: argparse.Namespace) -> int:
               f"fakens serve --control ADDR:PORT --ready-file FILE writes", file=sys.stderr)
         return 2
     try:
+        from fakens.control import ControlClient
+
         client = ControlClient.from_ready_file(path, wait=getattr(args, "wait", 0.0))
         args.handler(client, args, getattr(args, "json", False))
     except FakensError as e:

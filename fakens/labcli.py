@@ -24,25 +24,31 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fakens.catalog import lab_path, listing
 from fakens.errors import ConfigError, ServerError
-from fakens.lab import Hierarchy, write_resolver_configs
 from fakens.log import LogEntry
 from fakens.logwriter import LogWriter
-from fakens.scenario import Scenario, ScenarioError, build_lab, load_scenario
+from fakens.loops import LOOP_ENV, LOOPS, loop_name
+from fakens.loops import run as run_on_loop
 from fakens.timeline import Event
+
+if TYPE_CHECKING:  # the lab and scenario modules are imported when a lab command runs, not on every start
+    from fakens.lab import Hierarchy
+    from fakens.scenario import Scenario
 
 INSIDE_ENV = "FAKENS_LAB_NAMESPACE"  # set in the namespace `fakens lab run` made
 DEFAULT_RESOLVER_PORT = 5300
 SCENARIO_HELP = "a scenario file, or the name of a shipped lab (fakens lab list)"
 
 
-def add_lab_parser(sub: Any) -> None:
-    """Add ``fakens lab ...`` to the CLI's subcommands."""
+def add_lab_parser(sub: Any, full: bool = True) -> None:
+    """Add ``fakens lab ...`` to the CLI's subcommands (*full* False: only ``lab`` itself,
+    when another command is being parsed)."""
     lab = sub.add_parser("lab", help="labs: a whole hierarchy from a scenario file (check, up, run)",
                          description="Start, check and run scenario files (docs/scenarios.md).")
+    if not full:
+        return
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
 
     check = lab_sub.add_parser("check", help="validate a scenario without binding anything",
@@ -93,10 +99,14 @@ def _lab_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--graph", metavar="FILE", help="draw the delegation tree (.svg, .dot or .png)")
     p.add_argument("-v", "--verbose", action="store_true", help="print one line per query")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--loop", choices=LOOPS, help=f"the event loop: uvloop (pip install 'fakens[fast]'), plain asyncio, "
+                   f"or auto, uvloop when installed (default: ${LOOP_ENV}, else auto)")
 
 
 def run_lab_command(args: argparse.Namespace) -> int:
     """Dispatch ``fakens lab ...``; returns the exit status."""
+    from fakens.catalog import lab_path, listing
+
     if args.lab_command == "list":
         print(listing())
         return 0
@@ -117,6 +127,8 @@ def run_lab_command(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from fakens.scenario import ScenarioError, build_lab, load_scenario
+
     scenario = load_scenario(args.scenario, mode=args.mode)
     from fakens.verify import expect_problems
 
@@ -187,6 +199,9 @@ def _graph(lab: Hierarchy, path: str) -> None:
 
 
 def _up(args: argparse.Namespace, command: Sequence[str] | None) -> int:
+    from fakens.scenario import build_lab, load_scenario
+
+    loop = loop_name(args.loop)
     inside = bool(os.environ.get(INSIDE_ENV))
     scenario = load_scenario(args.scenario, mode="namespace" if inside else None)
     mode = "namespace" if inside else "loopback"
@@ -197,7 +212,7 @@ def _up(args: argparse.Namespace, command: Sequence[str] | None) -> int:
         lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix)  # probes a 127.x block
     except ServerError as e:
         raise _bind_error(e, scenario, args) from None
-    return asyncio.run(_serve_lab(lab, scenario, args, command, mode))
+    return run_on_loop(_serve_lab(lab, scenario, args, command, mode), loop)
 
 
 def _bind_error(error: ServerError, scenario: Scenario, args: argparse.Namespace) -> ServerError:
@@ -324,6 +339,8 @@ def _write_ready(lab: Hierarchy, path: str, control: Any, config_dir: str) -> No
 
 
 def _write_configs(lab: Hierarchy, args: argparse.Namespace) -> str:
+    from fakens.lab import write_resolver_configs
+
     directory = args.config_dir or tempfile.mkdtemp(prefix=f"fakens-lab-{lab.name}-")
     return write_resolver_configs(lab, directory, args.resolver_port)
 
@@ -412,6 +429,8 @@ def _run(args: argparse.Namespace) -> int:
                           "after --, e.g. -- unbound -d -c DIR/unbound.conf, or -- sh for a shell")
     if os.environ.get(INSIDE_ENV):
         return _up(args, command)
+    from fakens.scenario import load_scenario
+
     load_scenario(args.scenario, mode="namespace")  # errors before any namespace is made
     unshare = shutil.which("unshare")
     if unshare is None:
@@ -429,7 +448,7 @@ def _rebuild_argv(args: argparse.Namespace, command: Sequence[str]) -> list[str]
     out = [args.scenario]
     for flag, value in (("--config-dir", args.config_dir), ("--ready-file", args.ready_file),
                         ("--control", args.control), ("--log", args.log), ("--pcap", args.pcap),
-                        ("--graph", args.graph)):
+                        ("--graph", args.graph), ("--loop", args.loop)):
         if value is not None:
             out += [flag, value]
     out += ["--time-scale", str(args.time_scale), "--resolver-port", str(args.resolver_port)]

@@ -7,6 +7,9 @@ server started with ``Server.start()`` lives there::
     runner.run(server.astart())      # blocks until bound; re-raises errors here
 
 Async code awaits ``server.astart()`` in its own loop and needs no runner.
+
+The runner's loop is plain asyncio unless ``$FAKENS_LOOP`` asks for uvloop (or
+auto): a test suite opts in (fakens.loops); one runner is kept per kind of loop.
 """
 
 from __future__ import annotations
@@ -16,17 +19,20 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from fakens.loops import loop_name, new_loop
+
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_runner: BackgroundRunner | None = None
+_runners: dict[str, BackgroundRunner] = {}
 
 
 class BackgroundRunner:
-    """An event loop on a daemon thread, started on first use."""
+    """An event loop (*loop*: ``"asyncio"`` or ``"uvloop"``) on a daemon thread, started on first use."""
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, loop: str = "asyncio") -> None:
+        self.loop_name = loop
+        self.loop = new_loop(loop)
         ready = threading.Event()
         self.thread = threading.Thread(target=self._main, args=(ready,), name="fakens-runner", daemon=True)
         self.thread.start()
@@ -46,9 +52,10 @@ class BackgroundRunner:
 
 
 def background() -> BackgroundRunner:
-    """The process's shared background runner."""
-    global _runner
+    """The process's shared background runner (of the loop ``$FAKENS_LOOP`` names, else plain asyncio)."""
+    name = loop_name(None, default="asyncio")
     with _lock:
-        if _runner is None or not _runner.thread.is_alive():
-            _runner = BackgroundRunner()
-        return _runner
+        runner = _runners.get(name)
+        if runner is None or not runner.thread.is_alive():
+            runner = _runners[name] = BackgroundRunner(name)
+        return runner

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 import dns.edns
@@ -41,8 +41,10 @@ import dns.rdatatype
 from fakens.clock import LabClock
 from fakens.dnssec import DnssecPolicy
 from fakens.errors import ConfigError
-from fakens.lab import Hierarchy
-from fakens.scenario import Scenario, build_lab, did_you_mean, load_scenario, parse_duration, scaled
+
+if TYPE_CHECKING:  # the lab and scenario modules load when a lab is verified, not with the parser
+    from fakens.lab import Hierarchy
+    from fakens.scenario import Scenario
 
 TOOLS = ("unbound", "zonemaster", "named-secondary", "zonecheck")
 _SECTION_TOOL = {"resolver": "unbound", "mail": "unbound", "checker": "zonemaster",
@@ -74,6 +76,8 @@ class _Checker:
         self.problems.append(f"{self.scenario.path}:{self.scenario.places.line(key_path)}: {key_path}: {message}")
 
     def table(self, value: Any, path: str, allowed: Sequence[str], what: str) -> dict[str, Any]:
+        from fakens.scenario import did_you_mean
+
         if not isinstance(value, dict):
             self.problem(path, f"expected a table ({what}), got {type(value).__name__}")
             return {}
@@ -105,6 +109,8 @@ class _Checker:
             self.problem(f"{path}.{key}", "expected an array of strings")
 
     def duration(self, table: Mapping[str, Any], key: str, path: str) -> None:
+        from fakens.scenario import parse_duration
+
         if key in table:
             try:
                 parse_duration(table[key])
@@ -357,6 +363,8 @@ class RunningLab:
 
     def seconds(self, value: Any) -> float:
         """A lab duration from [expect] in real seconds at this lab's time scale."""
+        from fakens.scenario import parse_duration, scaled
+
         return scaled(parse_duration(value), self.time_scale) if value is not None else 0.0
 
     def move_to(self, at: Any) -> None:
@@ -385,6 +393,8 @@ class RunningLab:
 def running(scenario: Scenario, fix: bool, time_scale: float) -> Iterator[RunningLab]:
     """The lab of *scenario* started (background thread), its clock paused once the
     events at 0 (a fix's) have run."""
+    from fakens.scenario import build_lab
+
     lab = build_lab(scenario, time_scale=time_scale, fix=fix, clock=LabClock(0.0))
     lab.start()
     try:
@@ -646,6 +656,8 @@ def verify_checker(run: RunningLab, expect: Mapping[str, Any], report: Report, d
 
 
 def verify_zonecheck(scenario: Scenario, fix: bool, expect: Mapping[str, Any], report: Report) -> None:
+    from fakens.scenario import load_scenario
+
     used = load_scenario(scenario.fix.file) if fix and scenario.fix is not None and scenario.fix.file else scenario
     codes = {("", w.code.upper()) for spec in used.zones for w in spec.zone.warnings}
     report.notes.append(f"zone check: {', '.join(sorted(c for _, c in codes)).lower() or 'no findings'}")
@@ -672,6 +684,7 @@ def verify_secondary(run: RunningLab, expect: Mapping[str, Any], report: Report,
         process = subprocess.Popen([binary, "-g", "-c", config], stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     address = ("127.0.0.1", port)
+    from fakens.scenario import parse_duration
 
     def read_log() -> str:
         with open(log_path, encoding="utf-8", errors="replace") as f:
@@ -826,6 +839,8 @@ NETNS_ENV = "FAKENS_VERIFY_NETNS"
 
 def run_verify(args: Any) -> int:
     """``fakens lab verify``: the exit status."""
+    from fakens.scenario import load_scenario
+
     if args.netns and not os.environ.get(NETNS_ENV):
         unshare = shutil.which("unshare")
         if unshare is None:

@@ -44,6 +44,7 @@ import dns.ttl
 
 from fakens.errors import ConfigError, ZoneError
 from fakens.zonecheck import ZoneWarning
+from fakens.zonelines import plain_record
 from fakens.zonenames import origin_from_filename
 from fakens.zoneversion import Name, RdataType, RecordPlaces, TypeKey, Where, ZoneVersion
 
@@ -109,7 +110,7 @@ def read_text(text: str, filename: str = "<text>", origin: Name | None = None,
     """
     reader = _Reader(limits or ZoneLimits())
     lines = io.StringIO(text, newline=None)  # \r\n and \r read as \n, as for files
-    reader.read(_Source(_Tokenizer(lines, filename, reader), filename, None, origin, None))
+    reader.read(_Source(_Tokenizer(lines, filename, reader), filename, None, origin, None, lines=lines))
     return _built(reader.loaded, origin, filename)
 
 
@@ -131,8 +132,9 @@ def read_file(path: str | os.PathLike[str], origin: Name | None = None,
             raise ZoneError(f"{path}:1: the file starts with a byte-order mark (U+FEFF); save it without one "
                             f"(BIND and NSD refuse such a file too); nothing from this zone was loaded")
         f.seek(0)
-        tok = _Tokenizer(f, path, reader)
-        reader.read(_Source(tok, path, ident, origin or origin_from_filename(path), None))
+        lines = io.StringIO(f.read())  # the line ends already read as \n
+        tok = _Tokenizer(lines, path, reader)
+        reader.read(_Source(tok, path, ident, origin or origin_from_filename(path), None, lines=lines))
     return _built(reader.loaded, origin, path)
 
 
@@ -243,6 +245,11 @@ class _Tokenizer(dns.tokenizer.Tokenizer):
             return self.line_number - 1
         return self.line_number
 
+    @property
+    def at_new_line(self) -> bool:
+        """The last token read ended a line (or none was read): a record starts here."""
+        return self._at_new_line
+
     def where(self) -> tuple[str, int]:
         """The place where the current record or directive starts (see the class)."""
         line = self._line_start if self._line_start is not None else self._current_line(self._last)
@@ -273,6 +280,8 @@ class _Source:
     included_at: Where | None
     last_name: Name | None = None
     file: IO[str] | None = None
+    lines: io.StringIO | None = None
+    """The text *tok* reads, when plain lines may be read from it without the tokenizer."""
 
 
 @dataclass
@@ -334,6 +343,9 @@ class _Reader:
             src = self.stack[-1]
             tok = src.tok
             tok.lexical = False
+            if (src.lines is not None and tok.ungotten_char is None and tok.ungotten_token is None
+                    and tok.multiline == 0 and tok.at_new_line):
+                self._plain_lines(src, src.lines)
             try:
                 token = tok.get(want_leading=True, want_comment=True)
                 if token.is_eof():
@@ -351,6 +363,34 @@ class _Reader:
                 raise
             except dns.exception.DNSException as e:
                 raise _Fail(_describe(e)) from None
+
+    def _plain_lines(self, src: _Source, lines: io.StringIO) -> None:
+        """Read plain lines (fakens.zonelines) from where the tokenizer is, up to the first line
+        that is not plain (or the end), which is left for the tokenizer: the records are the
+        ones the tokenizer path would make, placed at their lines."""
+        if self.rdclass not in (None, dns.rdataclass.IN):
+            return
+        tok = src.tok
+        path = str(tok.filename)
+        default_ttl = self.default_ttl
+        while True:
+            start = lines.tell()
+            line = lines.readline()
+            found = plain_record(line, src.origin, src.last_name) if line else None
+            if found is None:
+                lines.seek(start)
+                return
+            name, ttl, rdata = found
+            if ttl is None:
+                ttl = default_ttl if default_ttl is not None else self.last_ttl
+                if ttl is None:
+                    lines.seek(start)
+                    return
+            self.rdclass = dns.rdataclass.IN
+            src.last_name = name
+            self._add(name, ttl, rdata, Where(path, tok.line_number))
+            if line[-1] == "\n":
+                tok.line_number += 1
 
     def _pop(self) -> None:
         done = self.stack.pop()
@@ -421,7 +461,8 @@ class _Reader:
                         f"{self._chain(place)} -> {path}; remove one of these $INCLUDE lines")
         # the included file starts with the current owner (as BIND and NSD read it); when it ends,
         # the including file's own owner and origin hold again
-        new = _Source(_Tokenizer(f, path, self), path, ident, origin, place, src.last_name, file=f)
+        lines = io.StringIO(f.read())
+        new = _Source(_Tokenizer(lines, path, self), path, ident, origin, place, src.last_name, file=f, lines=lines)
         self.stack.append(new)
 
     def _chain(self, place: Where) -> str:

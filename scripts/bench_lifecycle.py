@@ -5,24 +5,35 @@ For each of N rounds (default 200), fakens and dnslib's stock server (DNSServer,
 UDP + TCP threads) are each started on a free 127.0.0.1 port, asked one question
 over UDP with dnspython, and stopped; rounds alternate between the two so both
 see the same machine noise. Prints the median and 90th percentile of each and
-the ratio fakens/dnslib (below 1: fakens is cheaper). Loopback only.
+the ratio fakens/dnslib (below 1: fakens is cheaper). Then ``fakens serve`` of
+the small example zone is started as a process, --serve-rounds times, and polled
+with a dnspython query until it answers: start to first answer (imports are most
+of it; ``python -X importtime -m fakens serve ...`` shows which), beside NSD's
+when NSD is installed (scripts/install-tools). Loopback only.
 
-    python scripts/bench_lifecycle.py [--rounds 200]
+    python scripts/bench_lifecycle.py [--rounds 200] [--serve-rounds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.query
+from bench_vs_nsd import nsd_config  # scripts/: the same NSD set-up
 from dnslib import QTYPE, RR
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from fakens import Server, Zone
-from fakens.testing import free_port
+from fakens.testing import find_tool, free_port
 
 ZONE = """
 $ORIGIN example.test.
@@ -33,6 +44,8 @@ ns1 A   127.0.0.1
 www A   192.0.2.10
 """
 HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_ZONE = ROOT / "zones" / "example.test.zone"
 
 
 class _Resolver(BaseResolver):  # type: ignore[misc]
@@ -81,9 +94,85 @@ def dnslib_round(resolver: _Resolver) -> tuple[float, float]:
     return answered - started, time.perf_counter() - answered
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process *pid* so far (/proc/PID/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_start(argv: list[str], port: int, probe: str, timeout: float = 30.0) -> tuple[float, float]:
+    """(wall, CPU) seconds from starting *argv* to its first answer to *probe* SOA over UDP
+    (polled every 5 ms): the CPU time is the process's own, steadier than the wall time on a
+    busy machine. The process is stopped afterwards."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    query = dns.message.make_query(probe, "SOA")
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env=env)
+    try:
+        while True:
+            try:
+                dns.query.udp(query, HOST, port=port, timeout=0.005)
+                return time.perf_counter() - started, _cpu_seconds(proc.pid)
+            except (dns.exception.Timeout, OSError):
+                pass
+            if proc.poll() is not None:
+                raise SystemExit(f"{argv[0]} exited ({proc.returncode}): {proc.stderr.read().decode() if proc.stderr else ''}")
+            if time.perf_counter() - started > timeout:
+                raise SystemExit(f"{' '.join(argv)} did not answer within {timeout:g} s")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def fakens_serve_start(loop: str = "auto") -> tuple[float, float]:
+    """``fakens serve`` of the small example zone, start to first answer: (wall, CPU) seconds."""
+    port = free_port(HOST)
+    return process_start([sys.executable, "-m", "fakens", "serve", str(SMALL_ZONE), "--listen", f"{HOST}:{port}",
+                          "--quiet", "--loop", loop], port, "example.test.")
+
+
+def nsd_start(work: Path) -> tuple[float, float]:
+    """NSD (one process, foreground) on the same zone, start to first answer: (wall, CPU) seconds
+    (the CPU time is the foreground process's; NSD serves from a forked child)."""
+    nsd = find_tool("nsd")
+    assert nsd
+    port = free_port(HOST)
+    conf = nsd_config(Path(tempfile.mkdtemp(dir=work)), port, "example.test.", SMALL_ZONE)
+    return process_start([nsd, "-d", "-c", str(conf)], port, "example.test.")
+
+
+def serve_starts(rounds: int) -> None:
+    """Print start to first answer of ``fakens serve`` (each loop) and of NSD: wall time
+    (median, min, max) and the process's CPU time (median)."""
+    rows: dict[str, list[tuple[float, float]]] = {"fakens serve (auto loop)": [], "fakens serve (asyncio)": []}
+    nsd = find_tool("nsd") is not None
+    if nsd:
+        rows["nsd"] = []
+    with tempfile.TemporaryDirectory(prefix="fakens-bench-start-") as tmp:
+        for _ in range(rounds):
+            rows["fakens serve (auto loop)"].append(fakens_serve_start("auto"))
+            rows["fakens serve (asyncio)"].append(fakens_serve_start("asyncio"))
+            if nsd:
+                rows["nsd"].append(nsd_start(Path(tmp)))
+    print(f"\nstart to first answer, {SMALL_ZONE.name}, {rounds} rounds, milliseconds")
+    print(f"{'server':<26} {'median':>8} {'min':>8} {'max':>8} {'CPU med':>8}")
+    for name, values in rows.items():
+        wall = [w for w, _ in values]
+        cpu = statistics.median(c for _, c in values)
+        print(f"{name:<26} {statistics.median(wall) * 1000:>8.1f} {min(wall) * 1000:>8.1f} {max(wall) * 1000:>8.1f} "
+              f"{cpu * 1000:>8.0f}")
+    if nsd:
+        ratio = statistics.median(w for w, _ in rows["fakens serve (auto loop)"]) / statistics.median(w for w, _ in rows["nsd"])
+        print(f"ratio fakens/nsd, wall medians: {ratio:.2f}")
+    else:
+        print("nsd not found (scripts/install-tools): no NSD figure")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--serve-rounds", type=int, default=10, help="fakens serve / NSD process starts")
     args = parser.parse_args()
     resolver = _Resolver()
     fakens_times: list[tuple[float, float]] = []
@@ -106,6 +195,8 @@ def main() -> None:
     f = row("fakens", fakens_times)
     d = row("dnslib", dnslib_times)
     print(f"ratio fakens/dnslib, medians: total {f[0] / d[0]:.3f}, start+answer {f[1] / d[1]:.2f}, stop {f[2] / d[2]:.4f}")
+    if args.serve_rounds:
+        serve_starts(args.serve_rounds)
 
 
 if __name__ == "__main__":

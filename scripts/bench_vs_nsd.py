@@ -5,7 +5,8 @@ For each zone (the bundled small zone, and generated zones of 100k and, with
 ``--sizes small,100k,1m``, 1M records) it starts NSD (rate limiting off, one
 process), ``fakens serve`` and a do-nothing UDP endpoint (fakens' UDP transport and loop that
 echoes each query with QR set: the ceiling of any Python server on this loop), then
-measures, alternating the servers round by round:
+measures, alternating the servers round by round (fakens twice: on uvloop when it is
+installed, the figures the targets are about, and on plain asyncio, ``--loop asyncio``):
 
 - ``udp-repeated``: 100 distinct questions asked over and over (reply caches warm);
 - ``udp-distinct``: every question distinct (each name of the zone once per pass);
@@ -172,10 +173,9 @@ def start(name: str, argv: list[str], port: int, probe: str, work: Path, timeout
     return running
 
 
-def start_nsd(zone: Zone, work: Path, cpu: int | None) -> Running:
-    port = free_port(HOST)
-    d = work / f"nsd-{port}"
-    d.mkdir()
+def nsd_config(d: Path, port: int, origin: str, zonefile: Path) -> Path:
+    """Write an NSD config serving *zonefile* as *origin* on 127.0.0.1:*port* from directory
+    *d* (one process, rate limiting off, no control); return its path."""
     conf = d / "nsd.conf"
     conf.write_text(f"""\
 server:
@@ -198,18 +198,27 @@ server:
 remote-control:
   control-enable: no
 zone:
-  name: "{zone.origin}"
-  zonefile: "{zone.path}"
+  name: "{origin}"
+  zonefile: "{zonefile}"
 """)
+    return conf
+
+
+def start_nsd(zone: Zone, work: Path, cpu: int | None) -> Running:
+    port = free_port(HOST)
+    d = work / f"nsd-{port}"
+    d.mkdir()
+    conf = nsd_config(d, port, zone.origin, zone.path)
     nsd = find_tool("nsd")
     assert nsd
     # -d: stay in the foreground; NSD forks xfrd, the serving process is the child
     return start("nsd", pinned([nsd, "-d", "-c", str(conf)], cpu), port, zone.origin, work, 120)
 
 
-def start_fakens(zone: Zone, work: Path, cpu: int | None) -> Running:
+def start_fakens(zone: Zone, work: Path, cpu: int | None, loop: str = "auto") -> Running:
     port = free_port(HOST)
-    argv = [sys.executable, "-m", "fakens", "serve", str(zone.path), "--listen", f"{HOST}:{port}", "--quiet"]
+    argv = [sys.executable, "-m", "fakens", "serve", str(zone.path), "--listen", f"{HOST}:{port}", "--quiet",
+            "--loop", loop]
     return start("fakens", pinned(argv, cpu), port, zone.origin, work, 600)
 
 
@@ -348,12 +357,16 @@ def main() -> int:
             loads: dict[str, list[float]] = {}
             memory: dict[str, list[tuple[int, int]]] = {}
             for rnd in range(args.rounds):
-                order = ["nsd", "fakens", "noop"] if rnd % 2 == 0 else ["noop", "fakens", "nsd"]
+                order = ["nsd", "fakens", "asyncio", "noop"]
+                if rnd % 2:
+                    order.reverse()
                 for name in order:
                     if name == "nsd":
                         server = start_nsd(zone, work, server_cpu)
                     elif name == "fakens":
                         server = start_fakens(zone, work, server_cpu)
+                    elif name == "asyncio":
+                        server = start_fakens(zone, work, server_cpu, "asyncio")
                     else:
                         server = start_noop(work, server_cpu)
                     try:
@@ -371,18 +384,23 @@ def main() -> int:
                         server.stop()
             print(f"\nzone {label} ({zone.records:,} generated records)" if zone.records else
                   f"\nzone {label} ({SMALL_ZONE.name})")
-            print(f"  {'test':<16}{'NSD':>16}{'fakens':>16}{'no-op':>16}{'fakens/NSD':>14}")
+            from fakens.loops import loop_name
+
+            print(f"  fakens on {loop_name('auto')}; 'asyncio' is fakens serve --loop asyncio")
+            print(f"  {'test':<16}{'NSD':>16}{'fakens':>16}{'asyncio':>16}{'no-op':>16}{'fakens/NSD':>14}"
+                  f"{'asyncio/NSD':>14}")
             client_bound = False
             for test in ("udp-repeated", "udp-distinct", "tcp-pipelined"):
-                n, f = results[("nsd", test)], results[("fakens", test)]
+                n, f, a = results[("nsd", test)], results[("fakens", test)], results[("asyncio", test)]
                 noop = results.get(("noop", test))
                 if noop and statistics.median(noop) < 1.5 * statistics.median(n):
                     client_bound = True
-                print(f"  {test:<16}{span(n):>16}{span(f):>16}{span(noop) if noop else '':>16}"
-                      f"{ratio_span(f, n):>14}")
+                print(f"  {test:<16}{span(n):>16}{span(f):>16}{span(a):>16}{span(noop) if noop else '':>16}"
+                      f"{ratio_span(f, n):>14}{ratio_span(a, n):>14}")
             print(f"  {'start to answer':<16}{span([x * 1000 for x in loads['nsd']]) + ' ms':>16}"
-                  f"{span([x * 1000 for x in loads['fakens']]) + ' ms':>16}")
-            for name in ("nsd", "fakens"):
+                  f"{span([x * 1000 for x in loads['fakens']]) + ' ms':>16}"
+                  f"{span([x * 1000 for x in loads['asyncio']]) + ' ms':>16}")
+            for name in ("nsd", "fakens", "asyncio"):
                 ready = [r / 2**20 for r, _ in memory[name]]
                 after = [a / 2**20 for _, a in memory[name]]
                 print(f"  {name} resident memory: {span(ready)} MB ready, {span(after)} MB after the runs")

@@ -17,7 +17,6 @@ import base64
 import bisect
 from collections.abc import Iterator
 
-import dns.dnssec
 import dns.name
 import dns.rdataclass
 import dns.rdatatype
@@ -162,6 +161,8 @@ class Nsec3Chain:
 
     def hash(self, name: Name) -> str:
         """The NSEC3 hash of *name*, base32hex as the owner's first label (upper case)."""
+        import dns.dnssec  # cryptography: loaded for signed zones only
+
         return dns.dnssec.nsec3_hash(name, self.params.salt, self.params.iterations, 1)
 
     def owner(self, hashed: str) -> Name:

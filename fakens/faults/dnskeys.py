@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import dns.dnssec
 import dns.name
 import dns.rdata
 import dns.rdataset
@@ -23,11 +22,11 @@ import dns.rrset
 
 from fakens.answer import Answer
 from fakens.dnssec.forge import SECTIONS, replace_rrset, rrsig_of, rrsig_set
-from fakens.dnssec.keys import SigningKey, generate_key
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
 
 if TYPE_CHECKING:
+    from fakens.dnssec.keys import SigningKey
     from fakens.dnssec.signer import ZoneSigner
     from fakens.faults.view import View
 
@@ -116,6 +115,8 @@ class StaleDs(_RecordFault):
             key = self._new.get(signer.origin)
             if key is None:
                 old = signer.ksks[0]
+                from fakens.dnssec.keys import generate_key  # cryptography: only when it acts
+
                 key = self._new[signer.origin] = generate_key(old.algorithm, True, signer.policy.rsa_bits)
             return key
 
@@ -126,6 +127,8 @@ class StaleDs(_RecordFault):
             return None
         others = [k for k in signer.keys if not k.is_ksk]
         new = self._new_ksk(signer) if self.mode == "rolled" else None
+        import dns.dnssec  # cryptography: only when it acts
+
         origin, rdtype = signer.origin, rrset.rdtype
         rdatas: list[dns.rdata.Rdata]
         if rdtype == dns.rdatatype.DNSKEY:
@@ -204,7 +207,11 @@ class BadDs(_RecordFault):
         with self.lock:
             key = self._retired.get(owner)
             if key is None:
+                from fakens.dnssec.keys import generate_key
+
                 key = self._retired[owner] = generate_key(int(ds.algorithm), True)
+        import dns.dnssec
+
         return dns.dnssec.make_ds(owner, key.dnskey, _DIGESTS.get(int(ds.digest_type), "SHA256"))
 
     def edit(self, view: View, rrset: dns.rrset.RRset, rrsig: dns.rrset.RRset | None) -> list[dns.rrset.RRset] | None:

@@ -19,11 +19,11 @@ import dns.rrset
 
 from fakens.answer import Answer
 from fakens.dnssec.forge import SECTIONS, edit_rrsigs, rrsig_set, signed_owner, signed_rdataset, signer_of
-from fakens.dnssec.keys import SigningKey, generate_key
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
 
 if TYPE_CHECKING:
+    from fakens.dnssec.keys import SigningKey
     from fakens.dnssec.signer import ZoneSigner
     from fakens.faults.view import View
 
@@ -240,6 +240,8 @@ class RrsigUnknownKey(SignatureFault):
         with self.lock:
             key = self._strangers.get(like)
             if key is None:
+                from fakens.dnssec.keys import generate_key  # cryptography: only when it acts
+
                 key = self._strangers[like] = generate_key(like, False, signer.policy.rsa_bits)
             return key
 

@@ -18,7 +18,6 @@ import difflib
 import itertools
 import shlex
 import threading
-import tomllib
 from collections.abc import Mapping
 from typing import Any
 
@@ -119,6 +118,8 @@ def load_fault_file(path: str) -> list[Fault]:
 
     An error names the file, the table (``faults[2]``) and the problem.
     """
+    import tomllib  # only for fault files: not on every start
+
     try:
         with open(path, "rb") as f:
             document = tomllib.load(f)

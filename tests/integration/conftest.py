@@ -14,6 +14,10 @@ Fixtures::
     make_server(zones=..., **options)   a started sync Server, stopped at teardown
     server      example.test. on 127.0.0.1:0
 
+The tests of :data:`BOTH_LOOPS` run twice, their servers on plain asyncio and on uvloop
+(``FAKENS_LOOP``, read by the background runner): uvloop is in the test extra, so it is
+skipped locally without it and fails under CI=true.
+
 No sleeping: waits are socket timeouts or polls with a deadline (helpers.poll). Tests that
 need no bytes use helpers.ask.
 """
@@ -33,10 +37,12 @@ import dns.name
 import dns.rdataclass
 import dns.rdatatype
 import dnslib
+import helpers
 import pytest
 from helpers import TIMEOUT, Target, address, frame, poll, read_frame, recv_exact
 
 import fakens
+from fakens.loops import LOOP_ENV
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ZONES = os.path.join(REPO, "zones")
@@ -44,6 +50,28 @@ EXAMPLE_ZONE = os.path.join(ZONES, "example.test.zone")
 TEST_ZONE = os.path.join(ZONES, "test.zone")
 Addr = tuple[str, int]
 __all__ = ["TIMEOUT", "frame", "poll", "read_frame", "recv_exact"]  # re-exported for the tests here
+
+
+BOTH_LOOPS = frozenset({"test_tcp", "test_truncation", "test_answers"})
+"""Test modules run on both event loops: UDP answers and truncation, TCP framing and pipelining."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_LOOPS:
+        metafunc.parametrize("event_loop_kind", ["asyncio", "uvloop"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def event_loop_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The loop the test's background servers run on (``asyncio`` unless its module is in BOTH_LOOPS)."""
+    kind: str = getattr(request, "param", "asyncio")
+    if kind == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            helpers.unavailable("uvloop is not installed (pip install -e '.[test]' installs it)")
+    monkeypatch.setenv(LOOP_ENV, kind)
+    return kind
 
 
 def dnslib_parse(wire: bytes) -> dnslib.DNSRecord:

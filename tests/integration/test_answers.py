@@ -164,3 +164,11 @@ def test_additional_from_the_answering_zone_or_the_server(make_server: Callable[
     addresses = {rd.address for rrset in reply.additional if rrset.name == dns.name.from_text("ns1.parent.test.")
                  for rd in rrset}
     assert addresses == expected
+
+
+def test_background_servers_run_on_the_loop_the_suite_asks_for(server: fakens.Server, event_loop_kind: str) -> None:
+    from fakens.runner import background
+
+    assert type(background().loop).__module__.split(".")[0] == event_loop_kind
+    message, _ = ask_wire(server, "www.example.test.", "A")
+    assert message.rcode() == dns.rcode.NOERROR

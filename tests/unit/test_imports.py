@@ -289,3 +289,26 @@ def test_every_cycle_is_listed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ["fakens.a", "fakens.c", "fakens.a"],
         ["fakens.d", "fakens.d"],
     ]
+
+
+# -- what a start of fakens serve loads ------------------------------------------------------
+
+_SERVE_START = """\
+import sys
+from fakens import cli
+from fakens.zones import load_zones
+args = cli._parser("serve").parse_args(["serve", "zones/example.test.zone"])
+cli._make_server(load_zones(args.zones), args)
+print(" ".join(sorted(sys.modules)))
+"""
+
+# loaded only by what needs them (signing, fault files, labs, the control endpoint)
+_NOT_ON_START = ("cryptography", "dns.dnssec", "tomllib", "http.server", "urllib.request", "fakens.lab",
+                 "fakens.scenario", "fakens.verify", "fakens.control", "aiosmtpd")
+
+
+def test_serving_an_unsigned_zone_does_not_import_what_it_does_not_use() -> None:
+    result = subprocess.run([sys.executable, "-c", _SERVE_START], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=True)
+    loaded = set(result.stdout.split())
+    assert sorted(m for m in _NOT_ON_START if m in loaded) == []

@@ -1,0 +1,154 @@
+"""The fast reader of plain lines (fakens.zonelines) gives exactly what the reference reader
+(dnspython's tokenizer, every line) gives: records with their TTLs and file:line places,
+warnings and errors, node for node, over every zone file of the repository, the zones of the
+shipped labs, and lines made to sit on the edge of what is plain."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fakens.zonefile
+import fakens.zones
+from fakens.errors import ZoneError
+from fakens.scenario import load_scenario
+from fakens.zonefile import ZoneLimits, read_file, read_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _zone_files() -> list[Path]:
+    found: set[Path] = set()
+    for pattern in ("tests/**/*.zone", "tests/zones/corpus/**/*", "zones/*", "tests/**/zones/*"):
+        found.update(p for p in REPO.glob(pattern) if p.is_file() and p.suffix not in (".py", ".md", ".toml"))
+    return sorted(found)
+
+
+def _lab_zones() -> list[tuple[str, str, Any]]:
+    """(text, filename, origin) of every zone the shipped labs read from text."""
+    seen: list[tuple[str, str, Any]] = []
+    real = fakens.zones.read_text
+
+    def record(text: str, filename: str = "<text>", origin: Any = None, limits: Any = None) -> Any:
+        seen.append((text, filename, origin))
+        return real(text, filename, origin, limits)
+
+    fakens.zones.read_text = record  # type: ignore[assignment]
+    try:
+        for lab in sorted((REPO / "fakens" / "labs").glob("*.toml")):
+            load_scenario(str(lab))
+    finally:
+        fakens.zones.read_text = real
+    return seen
+
+
+def _outcome(read: Callable[[], Any]) -> Any:
+    """What a reader made: every node's RRsets (TTL, records and their places) and the
+    warnings, or the error's text."""
+    try:
+        version, warnings = read()
+    except ZoneError as e:
+        return ("error", str(e))
+    nodes = {}
+    for name, node in version.nodes.items():
+        nodes[name.to_text()] = sorted(
+            (int(key[0]), int(key[1]), rrset.ttl, sorted(
+                (rd.to_text(), str(version.record_where.get((name, key[0], rd)))) for rd in rrset))
+            for key, rrset in node.items())
+    labels = [tuple(name.labels) for name in version.nodes]  # the case as written, too
+    return ("zone", version.origin.to_text(), int(version.rdclass), nodes, sorted(labels),
+            [(str(w.where), w.code, w.message) for w in warnings])
+
+
+@pytest.fixture
+def reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[], Any]], Any]]:
+    """``reference(read)``: what *read* gives with every line read by the tokenizer."""
+
+    def run(read: Callable[[], Any]) -> Any:
+        with monkeypatch.context() as m:
+            m.setattr(fakens.zonefile, "plain_record", lambda *args: None)
+            return _outcome(read)
+
+    yield run
+
+
+FILES = _zone_files()
+
+
+def test_the_corpora_are_found() -> None:
+    assert len(FILES) >= 20, FILES
+
+
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(REPO)) for p in FILES])
+def test_every_zone_file_reads_the_same(path: Path, reference: Callable[[Callable[[], Any]], Any],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(path.parent)  # $INCLUDE of a text is relative to the working directory
+    fast = _outcome(lambda: read_file(path))
+    assert fast == reference(lambda: read_file(path))
+
+
+def test_every_lab_zone_reads_the_same(reference: Callable[[Callable[[], Any]], Any]) -> None:
+    zones = _lab_zones()
+    assert len(zones) >= 10
+    for text, filename, origin in zones:
+        assert _outcome(lambda: read_text(text, filename, origin)) == reference(  # noqa: B023
+            lambda: read_text(text, filename, origin))  # noqa: B023
+
+
+HEAD = "$ORIGIN edge.test.\n@ 3600 SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+EDGE_LINES = [
+    "a A 192.0.2.2", "a 300 IN A 192.0.2.3", "a IN 300 A 192.0.2.4", "  A 192.0.2.5", "\tAAAA 2001:DB8::1",
+    "b 300 IN A 192.0.2.3 ; comment", "b A 192.0.2.999", "b A 192.0.2.1 192.0.2.2", "b A", "b", "b 300",
+    "b 3000000000 A 192.0.2.1", "b 1h A 192.0.2.1", "b 300 300 A 192.0.2.1", "b CH A 192.0.2.1",
+    "b IN IN A 192.0.2.1", "B.Edge.Test. A 192.0.2.6", "other.test. A 192.0.2.7", "@ MX 10 mail",
+    "c MX 65536 mail", "c MX 10", "c MX ten mail", "c MX 10 mail.other.test.", "c CNAME x", "c NS ns1",
+    "d PTR host.", "d SRV 0 5 5060 sip", "d SRV 0 5 sip", "d SRV 0 5 70000 sip", 'e TXT "v=spf1 -all"',
+    'e TXT "a" "b"', 'e TXT "a""b"', 'e TXT word "q"', "e TXT bare words", 'e TXT ""', "e TXT",
+    'e TXT "unterminated', 'e TXT "semi;colon" ; c', 'e TXT "' + "x" * 256 + '"', 'e TXT "' + "x" * 255 + '"',
+    'e TXT "esc\\"aped"', 'e TXT "(paren)"', "e TXT (multi\n line)", 'e A "192.0.2.1"', "f TYPE65280 \\# 2 abcd",
+    "f HINFO PC Linux", "f.\\046 A 192.0.2.1", "g..h A 192.0.2.1", "x" * 64 + " A 192.0.2.1", "; only a comment",
+    "   ; indented comment", "", "   ", "$TTL 60", "i A 192.0.2.8", "$ORIGIN sub.edge.test.", "j A 192.0.2.9",
+    "@ A 192.0.2.10", "k NS ns1", "caf\u00e9 A 192.0.2.11", "l A\t192.0.2.12", "m\x0bA 192.0.2.13",
+    "n\x0cA 192.0.2.1", "p CNAME @", "$GENERATE 1-3 g$ A 192.0.2.$", "q AAAA ::ffff:192.0.2.1",
+]
+
+
+@pytest.mark.parametrize("line", EDGE_LINES)
+def test_edge_lines_read_the_same(line: str, reference: Callable[[Callable[[], Any]], Any]) -> None:
+    for text in (HEAD + line + "\n", HEAD + line, HEAD + line + "\nz A 192.0.2.99\n  A 192.0.2.98\n"):
+        assert _outcome(lambda: read_text(text)) == reference(lambda: read_text(text))  # noqa: B023
+
+
+def test_lines_without_a_ttl_before_any_inherit_or_fail_the_same(reference: Callable[[Callable[[], Any]], Any]) -> None:
+    for text in ("$ORIGIN e.test.\na A 192.0.2.1\n@ SOA ns1 h 1 2 3 4 5\n",
+                 "$ORIGIN e.test.\n@ SOA ns1 h 1 2 3 4 5\na A 192.0.2.1\nb 60 A 192.0.2.2\nc A 192.0.2.3\n",
+                 "$ORIGIN e.test.\n@ 70 CH SOA ns1 h 1 2 3 4 5\na A 192.0.2.1\n"):
+        assert _outcome(lambda: read_text(text)) == reference(lambda: read_text(text))  # noqa: B023
+
+
+def test_the_record_limit_is_met_at_the_same_line(reference: Callable[[Callable[[], Any]], Any]) -> None:
+    lines = "".join(f"h{i} A 192.0.2.{i % 250}\n" for i in range(50))
+    text = "$ORIGIN e.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n" + lines
+    for limit in (1, 10, 51, 52):
+        limits = ZoneLimits(max_records=limit)
+        assert _outcome(lambda: read_text(text, limits=limits)) == reference(  # noqa: B023
+            lambda: read_text(text, limits=limits))  # noqa: B023
+
+
+def test_plain_lines_are_read_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = itertools.count()
+    real = fakens.zonefile.plain_record
+
+    def counted(*args: Any) -> Any:
+        found = real(*args)
+        if found is not None:
+            next(calls)
+        return found
+
+    monkeypatch.setattr(fakens.zonefile, "plain_record", counted)
+    read_text("$ORIGIN e.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n" + "".join(f"h{i} A 192.0.2.1\n" for i in range(9)))
+    assert next(calls) == 9
