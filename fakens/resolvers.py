@@ -1,0 +1,330 @@
+"""Real recursive resolvers in front of a lab: unbound, BIND named, Knot Resolver, PowerDNS Recursor.
+
+    resolver = start_resolver("kresd", lab, "/tmp/k")     # or "unbound", "named", "pdns-recursor"
+    dns.query.udp(query, *resolver.address)               # ask it (address = ("127.0.0.1", port))
+    resolver.flush()                                       # forget everything cached
+    resolver.version                                       # "5.6.0"
+    resolver.stop()
+
+Each one runs as a subprocess of this process, so inside the lab's network namespace, with a
+config fakens writes into *directory*: the lab's root hints as its only way in; no forwarding;
+the lab's root trust anchor instead of the built-in one (a signed lab), else validation off;
+address filters cleared (the lab's servers sit on 127.0.0.0/8); the special-use names and
+RFC 6303 default zones the lab serves not answered locally; qname minimisation off unless
+asked (the shipped labs' figures count fresh resolutions that way). docs/scenarios.md,
+"[expect.resolver]", says which resolver shows what on the shipped labs.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dns.name
+
+from fakens.errors import ServerError
+from fakens.lab import Hierarchy, resolver_local_zones
+from fakens.testing import ToolError, find_tool, free_port, start_unbound
+
+RESOLVERS = ("unbound", "named", "kresd", "pdns-recursor")
+"""The resolvers ``fakens lab verify --tool`` knows, by the name it takes."""
+
+
+@dataclass
+class RunningResolver:
+    """A started resolver: where to ask it, how to flush and stop it, what version it is."""
+
+    name: str
+    version: str
+    address: tuple[str, int]
+    process: subprocess.Popen[bytes]
+    log_path: str
+    config: str
+    flusher: Callable[[], None] = field(repr=False, default=lambda: None)
+
+    def flush(self) -> None:
+        """Forget everything cached (records, negative answers, server selection), for a fresh resolution."""
+        self.flusher()
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def tool_version(argv: list[str], pattern: str = r"(\d+\.\d+\.\d+)") -> str:
+    """The first ``N.N.N`` of a tool's version output (``named -v``: "9.18.49"), or "unknown"."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=15, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    found = re.search(pattern, done.stdout + done.stderr)
+    return found.group(1) if found else "unknown"
+
+
+def _binary(name: str) -> str:
+    found = find_tool(name)
+    if found is None:
+        raise FileNotFoundError(name)
+    return found
+
+
+def _spawn(argv: list[str], log_path: str, cwd: str) -> subprocess.Popen[bytes]:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=cwd, start_new_session=True)
+
+
+def _wait_ready(resolver: RunningResolver, ready: Callable[[], bool], timeout: float) -> RunningResolver:
+    """Poll *ready* until it holds (a deadline, not a sleep to synchronise); stop the resolver on failure."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if resolver.process.poll() is not None:
+                raise ServerError(f"{resolver.name} exited with {resolver.process.returncode} "
+                                  f"(config {resolver.config}):\n{resolver.log()[-2000:]}")
+            if ready():
+                return resolver
+            time.sleep(0.05)
+        raise ServerError(f"{resolver.name} did not become ready within {timeout:g} s (log {resolver.log_path})")
+    except BaseException:
+        resolver.stop()
+        raise
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    """Does a DNS server answer (anything) on *address*?"""
+    import dns.exception
+    import dns.message
+    import dns.query
+
+    try:
+        dns.query.udp(dns.message.make_query(".", "NS"), address[0], port=address[1], timeout=0.5)
+    except (dns.exception.Timeout, OSError):
+        return False
+    return True
+
+
+def _uses_ip6(lab: Hierarchy) -> bool:
+    return any(":" in a for m in lab.members for a in m.addresses)
+
+
+# -- unbound ---------------------------------------------------------------------------
+
+
+def start_unbound_resolver(lab: Hierarchy, directory: str, *, qname_minimisation: bool = False,
+                           timeout: float = 15.0) -> RunningResolver:
+    """unbound from ``lab.unbound_config`` (``ede: yes`` on a signed lab)."""
+    unbound = start_unbound(lab, directory, qname_minimisation=qname_minimisation, timeout=timeout, ede=lab.signed)
+    return RunningResolver("unbound", tool_version([_binary("unbound"), "-V"]), unbound.address, unbound.process,
+                           unbound.log_path, unbound.config, unbound.flush)
+
+
+# -- BIND named ------------------------------------------------------------------------
+
+
+def named_resolver_config(lab: Hierarchy, port: int, control_port: int, directory: str, secret: str,
+                          qname_minimisation: bool = False) -> str:
+    """``lab.named_config`` (hints, trust anchor or validation off, ``empty-zones-enable no``)
+    with an rndc control channel on 127.0.0.1#*control_port* (``rndc flush``)."""
+    config = lab.named_config(port, directory)
+    if qname_minimisation:
+        config = config.replace("qname-minimization off;", "qname-minimization relaxed;")
+    return (config.replace("  recursion yes;", "  recursion yes; forwarders { }; dnssec-accept-expired no;")
+            + f'key "fakens" {{ algorithm hmac-sha256; secret "{secret}"; }};\n'
+            f'controls {{ inet 127.0.0.1 port {control_port} allow {{ 127.0.0.1; }} keys {{ "fakens"; }}; }};\n')
+
+
+def start_named(lab: Hierarchy, directory: str, *, qname_minimisation: bool = False,
+                timeout: float = 30.0) -> RunningResolver:
+    """BIND named as a recursive resolver (``named -g``), flushed with ``rndc flush``."""
+    binary = _binary("named")
+    rndc = _binary("rndc")
+    port, control = free_port(), free_port()
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    config = os.path.join(directory, "named-resolver.conf")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(named_resolver_config(lab, port, control, directory, key, qname_minimisation))
+    rndc_conf = os.path.join(directory, "rndc.conf")
+    with open(rndc_conf, "w", encoding="utf-8") as f:
+        f.write(f'key "fakens" {{ algorithm hmac-sha256; secret "{key}"; }};\n'
+                f'options {{ default-key "fakens"; default-server 127.0.0.1; default-port {control}; }};\n')
+    log_path = os.path.join(directory, "named-resolver.log")
+    argv = [binary, "-g", "-n", "2", "-c", config]
+    if not _uses_ip6(lab):
+        argv.insert(1, "-4")
+    process = _spawn(argv, log_path, directory)
+
+    def control_cmd(*args: str) -> bool:
+        try:
+            done = subprocess.run([rndc, "-c", rndc_conf, *args], capture_output=True, text=True, timeout=15,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"rndc {' '.join(args)} did not answer within 15 s") from None
+        return done.returncode == 0
+
+    def flush() -> None:
+        if not control_cmd("flush"):
+            raise ServerError(f"rndc flush failed (named log {log_path})")
+
+    resolver = RunningResolver("named", tool_version([binary, "-v"]), ("127.0.0.1", port), process, log_path,
+                               config, flush)
+    return _wait_ready(resolver, lambda: control_cmd("status") and _answers(resolver.address), timeout)
+
+
+# -- Knot Resolver ---------------------------------------------------------------------
+
+
+def kresd_config(lab: Hierarchy, port: int, directory: str, qname_minimisation: bool = False) -> str:
+    """A kresd (5.x) config in Lua: listen on 127.0.0.1#*port*, the lab's root hints, the lab's
+    root trust anchor (a signed lab) or none (validation off), no RFC 6761/6303 local answers
+    (``policy.special_names`` emptied: kresd answers ``test.`` and the private reverse zones
+    itself otherwise), no root-key signalling or priming of the real root, a cache of its own."""
+    hints = lab.write_root_hints(os.path.join(directory, "root.hints"))
+    lines = [
+        "log_target('stderr')",
+        f"net.listen('127.0.0.1', {port}, {{ kind = 'dns' }})",
+        f"net.ipv6 = {'true' if _uses_ip6(lab) else 'false'}",
+        "modules.unload('ta_signal_query')", "modules.unload('ta_sentinel')", "modules.unload('priming')",
+        "modules.unload('detect_time_skew')", "modules.unload('detect_time_jump')",
+        "modules.load('hints > iterate')",
+        f"hints.root_file('{hints}')",
+        "policy.special_names = {}", "option('ALLOW_LOCAL', true)",
+        "trust_anchors.remove('.')",
+        f"cache.open(10 * MB, 'lmdb://{directory}/kresd-cache')",
+    ]
+    if lab.signed:
+        lines.append(f"trust_anchors.add_file('{lab.write_trust_anchors(directory)['ds']}', true)")
+    if not qname_minimisation:
+        lines.append("option('NO_MINIMIZE', true)")
+    return "\n".join(lines) + "\n"
+
+
+def _control(path: str, command: str, timeout: float = 10.0) -> str:
+    """One command on kresd's control socket (its Lua console); what it printed."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(command.encode() + b"\n")
+        s.shutdown(socket.SHUT_WR)  # kresd runs the line, answers and closes
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        return data.decode(errors="replace")
+
+
+def start_kresd(lab: Hierarchy, directory: str, *, qname_minimisation: bool = False,
+                timeout: float = 30.0) -> RunningResolver:
+    """Knot Resolver (``kresd -n -c CONFIG DIR``), flushed with ``cache.clear()`` on its control socket."""
+    binary = _binary("kresd")
+    port = free_port()
+    rundir = os.path.join(directory, "kresd")
+    os.makedirs(rundir, exist_ok=True)
+    config = os.path.join(directory, "kresd.conf")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(kresd_config(lab, port, directory, qname_minimisation))
+    log_path = os.path.join(directory, "kresd.log")
+    process = _spawn([binary, "-n", "-c", config, rundir], log_path, rundir)
+    control = os.path.join(rundir, "control", str(process.pid))
+
+    def flush() -> None:
+        try:
+            _control(control, "cache.clear()")
+        except OSError as e:
+            raise ServerError(f"kresd's control socket {control}: {e} (log {log_path})") from None
+
+    resolver = RunningResolver("kresd", tool_version([binary, "--version"]), ("127.0.0.1", port), process,
+                               log_path, config, flush)
+    return _wait_ready(resolver, lambda: os.path.exists(control) and _answers(resolver.address), timeout)
+
+
+# -- PowerDNS Recursor -----------------------------------------------------------------
+
+
+def pdns_recursor_config(lab: Hierarchy, port: int, directory: str, qname_minimisation: bool = False) -> str:
+    """A recursor.conf (4.8): the lab's hints, ``dont-query=`` empty (its default skips
+    127.0.0.0/8, 192.0.2.0/24, 2001:db8::/32, fc00::/7: every lab server), ``serve-rfc1918=no``,
+    the lab's root trust anchor (``dnssec=validate``, recursor.lua) or ``dnssec=off``."""
+    hints = lab.write_root_hints(os.path.join(directory, "root.hints"))
+    lua = os.path.join(directory, "recursor.lua")
+    with open(lua, "w", encoding="utf-8") as f:
+        f.write("clearTA('.')\n")
+        if lab.signed:
+            for line in lab.trust_anchors.splitlines():
+                fields = line.split()
+                if len(fields) >= 8 and fields[3] == "DS":
+                    f.write(f"addTA('{fields[0]}', \"{' '.join(fields[4:])}\")\n")
+    served = resolver_local_zones(lab.zones)
+    rfc1918 = any(dns.name.from_text(z).is_subdomain(dns.name.from_text("in-addr.arpa.")) for z in served)
+    return "\n".join([
+        "daemon=no", "write-pid=no", f"socket-dir={directory}",
+        "local-address=127.0.0.1", f"local-port={port}", "allow-from=127.0.0.0/8",
+        f"hint-file={hints}", "dont-query=", "forward-zones=", "threads=1",
+        f"dnssec={'validate' if lab.signed else 'off'}", f"lua-config-file={lua}",
+        "extended-resolution-errors=yes",
+        f"serve-rfc1918={'no' if rfc1918 or served else 'yes'}",
+        f"qname-minimization={'yes' if qname_minimisation else 'no'}",
+        f"query-local-address={'0.0.0.0, ::' if _uses_ip6(lab) else '0.0.0.0'}",
+        "loglevel=6", "log-common-errors=yes", "",
+    ])
+
+
+def start_pdns_recursor(lab: Hierarchy, directory: str, *, qname_minimisation: bool = False,
+                        timeout: float = 30.0) -> RunningResolver:
+    """PowerDNS Recursor (``pdns_recursor --config-dir DIR``), flushed with ``rec_control wipe-cache``."""
+    binary = _binary("pdns_recursor")
+    rec_control = _binary("rec_control")
+    port = free_port()
+    confdir = os.path.join(directory, "pdns-recursor")
+    os.makedirs(confdir, exist_ok=True)
+    config = os.path.join(confdir, "recursor.conf")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(pdns_recursor_config(lab, port, confdir, qname_minimisation))
+    log_path = os.path.join(directory, "pdns-recursor.log")
+    process = _spawn([binary, f"--config-dir={confdir}"], log_path, confdir)
+
+    def control_cmd(*args: str) -> bool:
+        try:
+            done = subprocess.run([rec_control, f"--socket-dir={confdir}", *args], capture_output=True, text=True,
+                                  timeout=15, check=False)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"rec_control {' '.join(args)} did not answer within 15 s") from None
+        return done.returncode == 0
+
+    def flush() -> None:
+        if not control_cmd("wipe-cache", "$"):  # records, negative answers, the packet cache
+            raise ServerError(f"rec_control wipe-cache failed (log {log_path})")
+
+    resolver = RunningResolver("pdns-recursor", tool_version([binary, "--version"]), ("127.0.0.1", port), process,
+                               log_path, config, flush)
+    return _wait_ready(resolver, lambda: control_cmd("ping") and _answers(resolver.address), timeout)
+
+
+STARTERS: dict[str, Callable[..., RunningResolver]] = {
+    "unbound": start_unbound_resolver, "named": start_named, "kresd": start_kresd,
+    "pdns-recursor": start_pdns_recursor,
+}
+
+
+def start_resolver(name: str, lab: Hierarchy, directory: str, *, qname_minimisation: bool = False,
+                   timeout: float = 30.0) -> RunningResolver:
+    """Start the resolver called *name* (one of :data:`RESOLVERS`) in front of *lab*."""
+    if name not in STARTERS:
+        raise ValueError(f"{name!r} is not a resolver fakens knows ({', '.join(RESOLVERS)})")
+    os.makedirs(directory, exist_ok=True)
+    return STARTERS[name](lab, os.path.abspath(directory), qname_minimisation=qname_minimisation, timeout=timeout)
