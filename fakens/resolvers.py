@@ -23,6 +23,7 @@ import re
 import secrets
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ def _binary(name: str) -> str:
 
 
 def _spawn(argv: list[str], log_path: str, cwd: str) -> subprocess.Popen[bytes]:
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=cwd, start_new_session=True)
 
@@ -118,6 +119,16 @@ def _answers(address: tuple[str, int]) -> bool:
     except (dns.exception.Timeout, OSError):
         return False
     return True
+
+
+def socket_dir(directory: str, name: str) -> str:
+    """*directory*/*name* for a unix control socket, or a short new /tmp dir when that path would be
+    too long for one (108 bytes on Linux, the socket's own name included)."""
+    path = os.path.join(directory, name)
+    if len(path) > 70:
+        path = tempfile.mkdtemp(prefix=f"fakens-{name}-")
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _uses_ip6(lab: Hierarchy) -> bool:
@@ -165,6 +176,7 @@ def start_named(lab: Hierarchy, directory: str, *, qname_minimisation: bool = Fa
         f.write(f'key "fakens" {{ algorithm hmac-sha256; secret "{key}"; }};\n'
                 f'options {{ default-key "fakens"; default-server 127.0.0.1; default-port {control}; }};\n')
     log_path = os.path.join(directory, "named-resolver.log")
+    open(log_path, "wb").close()
     argv = [binary, "-g", "-n", "2", "-c", config]
     if not _uses_ip6(lab):
         argv.insert(1, "-4")
@@ -207,6 +219,7 @@ def kresd_config(lab: Hierarchy, port: int, directory: str, qname_minimisation: 
         "policy.special_names = {}", "option('ALLOW_LOCAL', true)",
         "trust_anchors.remove('.')",
         f"cache.open(10 * MB, 'lmdb://{directory}/kresd-cache')",
+        "cache.min_ttl(0)",  # default 5 s: a lab's scaled TTLs (300 s / 300) would outlive their time
     ]
     if lab.signed:
         lines.append(f"trust_anchors.add_file('{lab.write_trust_anchors(directory)['ds']}', true)")
@@ -233,12 +246,12 @@ def start_kresd(lab: Hierarchy, directory: str, *, qname_minimisation: bool = Fa
     """Knot Resolver (``kresd -n -c CONFIG DIR``), flushed with ``cache.clear()`` on its control socket."""
     binary = _binary("kresd")
     port = free_port()
-    rundir = os.path.join(directory, "kresd")
-    os.makedirs(rundir, exist_ok=True)
+    rundir = socket_dir(directory, "kresd")
     config = os.path.join(directory, "kresd.conf")
     with open(config, "w", encoding="utf-8") as f:
         f.write(kresd_config(lab, port, directory, qname_minimisation))
     log_path = os.path.join(directory, "kresd.log")
+    open(log_path, "wb").close()
     process = _spawn([binary, "-n", "-c", config, rundir], log_path, rundir)
     control = os.path.join(rundir, "control", str(process.pid))
 
@@ -290,12 +303,12 @@ def start_pdns_recursor(lab: Hierarchy, directory: str, *, qname_minimisation: b
     binary = _binary("pdns_recursor")
     rec_control = _binary("rec_control")
     port = free_port()
-    confdir = os.path.join(directory, "pdns-recursor")
-    os.makedirs(confdir, exist_ok=True)
+    confdir = socket_dir(directory, "pdns-recursor")
     config = os.path.join(confdir, "recursor.conf")
     with open(config, "w", encoding="utf-8") as f:
         f.write(pdns_recursor_config(lab, port, confdir, qname_minimisation))
     log_path = os.path.join(directory, "pdns-recursor.log")
+    open(log_path, "wb").close()
     process = _spawn([binary, f"--config-dir={confdir}"], log_path, confdir)
 
     def control_cmd(*args: str) -> bool:
@@ -307,12 +320,19 @@ def start_pdns_recursor(lab: Hierarchy, directory: str, *, qname_minimisation: b
         return done.returncode == 0
 
     def flush() -> None:
-        if not control_cmd("wipe-cache", "$"):  # records, negative answers, the packet cache
-            raise ServerError(f"rec_control wipe-cache failed (log {log_path})")
+        # rec_control wipe-cache forgets records, negative answers and the packet cache, but not the
+        # servers' measured speeds and throttles (4.8 has no command for those): it would stay with
+        # the server it found fastest. A fresh resolver is a restarted one.
+        resolver.stop()
+        resolver.process = _spawn([binary, f"--config-dir={confdir}"], log_path, confdir)
+        _wait_ready(resolver, ready, timeout)
+
+    def ready() -> bool:
+        return control_cmd("ping") and _answers(resolver.address)
 
     resolver = RunningResolver("pdns-recursor", tool_version([binary, "--version"]), ("127.0.0.1", port), process,
                                log_path, config, flush)
-    return _wait_ready(resolver, lambda: control_cmd("ping") and _answers(resolver.address), timeout)
+    return _wait_ready(resolver, ready, timeout)
 
 
 STARTERS: dict[str, Callable[..., RunningResolver]] = {
