@@ -33,13 +33,15 @@ TOOL_KEYS = ("description", "command", "version", "exit", "must", "must_not", "t
 
 
 def command_name(spec: str) -> str:
-    """The table name of a ``--tool`` command: its first word's base name (``./bin/check -v`` -> ``check``)."""
+    """The table name of a ``--tool`` command: its first word's base name, after any ``VAR=value``
+    (``./bin/check -v`` and ``LANG=C check`` -> ``check``)."""
     try:
         words = shlex.split(spec)
     except ValueError as e:
         raise ConfigError(f"--tool {spec!r}: not a shell command: {e}") from None
+    words = [w for w in words if not re.match(r"[A-Za-z_][A-Za-z0-9_]*=", w)]  # VAR=value before the command
     if not words:
-        raise ConfigError("--tool '': an empty command")
+        raise ConfigError(f"--tool {spec!r}: no command in it")
     return os.path.basename(words[0])
 
 
