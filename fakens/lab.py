@@ -443,7 +443,7 @@ def write_resolver_configs(lab: Hierarchy, directory: str | os.PathLike[str], po
         f.write(lab.named_config(port + 1, where))
     with open(os.path.join(where, "named-secondary.conf"), "w", encoding="utf-8") as f:
         f.write(lab.named_secondary_config(port + 2, where))
-    from fakens.resolvers import kresd_config, pdns_recursor_config
+    from fakens.resolverconf import kresd_config, pdns_recursor_config
 
     with open(os.path.join(where, "kresd.conf"), "w", encoding="utf-8") as f:
         f.write(kresd_config(lab, port + 3, where))

@@ -27,12 +27,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import dns.name
+from typing import TYPE_CHECKING
 
 from fakens.errors import ServerError
-from fakens.lab import Hierarchy, resolver_local_zones
+from fakens.resolverconf import kresd_config, named_resolver_config, pdns_recursor_config, uses_ip6
 from fakens.testing import ToolError, find_tool, free_port, start_unbound
+
+if TYPE_CHECKING:
+    from fakens.lab import Hierarchy
 
 RESOLVERS = ("unbound", "named", "kresd", "pdns-recursor")
 """The resolvers ``fakens lab verify --tool`` knows, by the name it takes."""
@@ -131,10 +133,6 @@ def socket_dir(directory: str, name: str) -> str:
     return path
 
 
-def _uses_ip6(lab: Hierarchy) -> bool:
-    return any(":" in a for m in lab.members for a in m.addresses)
-
-
 # -- unbound ---------------------------------------------------------------------------
 
 
@@ -147,18 +145,6 @@ def start_unbound_resolver(lab: Hierarchy, directory: str, *, qname_minimisation
 
 
 # -- BIND named ------------------------------------------------------------------------
-
-
-def named_resolver_config(lab: Hierarchy, port: int, control_port: int, directory: str, secret: str,
-                          qname_minimisation: bool = False) -> str:
-    """``lab.named_config`` (hints, trust anchor or validation off, ``empty-zones-enable no``)
-    with an rndc control channel on 127.0.0.1#*control_port* (``rndc flush``)."""
-    config = lab.named_config(port, directory)
-    if qname_minimisation:
-        config = config.replace("qname-minimization off;", "qname-minimization relaxed;")
-    return (config.replace("  recursion yes;", "  recursion yes; forwarders { }; dnssec-accept-expired no;")
-            + f'key "fakens" {{ algorithm hmac-sha256; secret "{secret}"; }};\n'
-            f'controls {{ inet 127.0.0.1 port {control_port} allow {{ 127.0.0.1; }} keys {{ "fakens"; }}; }};\n')
 
 
 def start_named(lab: Hierarchy, directory: str, *, qname_minimisation: bool = False,
@@ -178,7 +164,7 @@ def start_named(lab: Hierarchy, directory: str, *, qname_minimisation: bool = Fa
     log_path = os.path.join(directory, "named-resolver.log")
     open(log_path, "wb").close()
     argv = [binary, "-g", "-n", "2", "-c", config]
-    if not _uses_ip6(lab):
+    if not uses_ip6(lab):
         argv.insert(1, "-4")
     process = _spawn(argv, log_path, directory)
 
@@ -200,32 +186,6 @@ def start_named(lab: Hierarchy, directory: str, *, qname_minimisation: bool = Fa
 
 
 # -- Knot Resolver ---------------------------------------------------------------------
-
-
-def kresd_config(lab: Hierarchy, port: int, directory: str, qname_minimisation: bool = False) -> str:
-    """A kresd (5.x) config in Lua: listen on 127.0.0.1#*port*, the lab's root hints, the lab's
-    root trust anchor (a signed lab) or none (validation off), no RFC 6761/6303 local answers
-    (``policy.special_names`` emptied: kresd answers ``test.`` and the private reverse zones
-    itself otherwise), no root-key signalling or priming of the real root, a cache of its own."""
-    hints = lab.write_root_hints(os.path.join(directory, "root.hints"))
-    lines = [
-        "log_target('stderr')",
-        f"net.listen('127.0.0.1', {port}, {{ kind = 'dns' }})",
-        f"net.ipv6 = {'true' if _uses_ip6(lab) else 'false'}",
-        "modules.unload('ta_signal_query')", "modules.unload('ta_sentinel')", "modules.unload('priming')",
-        "modules.unload('detect_time_skew')", "modules.unload('detect_time_jump')",
-        "modules.load('hints > iterate')",
-        f"hints.root_file('{hints}')",
-        "policy.special_names = {}", "option('ALLOW_LOCAL', true)",
-        "trust_anchors.remove('.')",
-        f"cache.open(10 * MB, 'lmdb://{directory}/kresd-cache')",
-        "cache.min_ttl(0)",  # default 5 s: a lab's scaled TTLs (300 s / 300) would outlive their time
-    ]
-    if lab.signed:
-        lines.append(f"trust_anchors.add_file('{lab.write_trust_anchors(directory)['ds']}', true)")
-    if not qname_minimisation:
-        lines.append("option('NO_MINIMIZE', true)")
-    return "\n".join(lines) + "\n"
 
 
 def _control(path: str, command: str, timeout: float = 10.0) -> str:
@@ -267,34 +227,6 @@ def start_kresd(lab: Hierarchy, directory: str, *, qname_minimisation: bool = Fa
 
 
 # -- PowerDNS Recursor -----------------------------------------------------------------
-
-
-def pdns_recursor_config(lab: Hierarchy, port: int, directory: str, qname_minimisation: bool = False) -> str:
-    """A recursor.conf (4.8): the lab's hints, ``dont-query=`` empty (its default skips
-    127.0.0.0/8, 192.0.2.0/24, 2001:db8::/32, fc00::/7: every lab server), ``serve-rfc1918=no``,
-    the lab's root trust anchor (``dnssec=validate``, recursor.lua) or ``dnssec=off``."""
-    hints = lab.write_root_hints(os.path.join(directory, "root.hints"))
-    lua = os.path.join(directory, "recursor.lua")
-    with open(lua, "w", encoding="utf-8") as f:
-        f.write("clearTA('.')\n")
-        if lab.signed:
-            for line in lab.trust_anchors.splitlines():
-                fields = line.split()
-                if len(fields) >= 8 and fields[3] == "DS":
-                    f.write(f"addTA('{fields[0]}', \"{' '.join(fields[4:])}\")\n")
-    served = resolver_local_zones(lab.zones)
-    rfc1918 = any(dns.name.from_text(z).is_subdomain(dns.name.from_text("in-addr.arpa.")) for z in served)
-    return "\n".join([
-        "daemon=no", "write-pid=no", f"socket-dir={directory}",
-        "local-address=127.0.0.1", f"local-port={port}", "allow-from=127.0.0.0/8",
-        f"hint-file={hints}", "dont-query=", "forward-zones=", "threads=1",
-        f"dnssec={'validate' if lab.signed else 'off'}", f"lua-config-file={lua}",
-        "extended-resolution-errors=yes",
-        f"serve-rfc1918={'no' if rfc1918 or served else 'yes'}",
-        f"qname-minimization={'yes' if qname_minimisation else 'no'}",
-        f"query-local-address={'0.0.0.0, ::' if _uses_ip6(lab) else '0.0.0.0'}",
-        "loglevel=6", "log-common-errors=yes", "",
-    ])
 
 
 def start_pdns_recursor(lab: Hierarchy, directory: str, *, qname_minimisation: bool = False,

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from fakens.errors import ConfigError
 from fakens.scenario import parse_duration
+from fakens.verifyreport import Result
 
 if TYPE_CHECKING:
     from fakens.lab import Hierarchy
     from fakens.scenario import Scenario
-    from fakens.verify import Report, RunningLab, _Checker
+    from fakens.verify import RunningLab, _Checker
+    from fakens.verifyreport import Report
 
 TOOL_KEYS = ("description", "command", "version", "exit", "must", "must_not", "timeout", "fixed")
 
@@ -117,8 +119,6 @@ def tool_environment(lab: Hierarchy, name: str, fix: bool, directory: str) -> di
 def verify_command(run: RunningLab, scenario: Scenario, fix: bool, name: str, command: str,
                    expect: Mapping[str, Any], report: Report, directory: str) -> None:
     """Run *command* (``sh -c``) against the running lab and check its table *expect*."""
-    from fakens.verify import Result
-
     env = {**os.environ, **tool_environment(run.lab, scenario.name, fix, directory)}
     timeout = parse_duration(expect.get("timeout", "300s"))
     process = subprocess.Popen(["/bin/sh", "-c", command], cwd=directory, env=env, stdin=subprocess.DEVNULL,

@@ -26,9 +26,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from xml.etree import ElementTree
 
 import dns.edns
 import dns.exception
@@ -43,6 +42,7 @@ from fakens.dnssec import DnssecPolicy
 from fakens.errors import ConfigError
 from fakens.lab import Hierarchy
 from fakens.scenario import Scenario, build_lab, did_you_mean, load_scenario, parse_duration, scaled
+from fakens.verifyreport import Report, Result, junit_xml
 
 RESOLVERS = ("unbound", "named", "kresd", "pdns-recursor")  # fakens.resolvers.RESOLVERS
 TOOLS = (*RESOLVERS, "zonemaster", "named-secondary", "zonecheck")
@@ -316,78 +316,6 @@ def measured_version(expect: Mapping[str, Any], tool: str) -> str | None:
         return str(own["version"])
     versions = expect.get("versions", {})
     return str(versions[tool]) if isinstance(versions, dict) and tool in versions else None
-
-
-# -- the report ------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    """One expectation: what it says, what was observed, whether it held."""
-
-    tool: str
-    what: str
-    observed: str
-    bounds: str
-    ok: bool
-
-    def __str__(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'}  {self.tool}: {self.what}: {self.observed} (expected {self.bounds})"
-
-
-@dataclass
-class Report:
-    lab: str
-    fixed: bool
-    results: list[Result] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    versions: dict[str, str] = field(default_factory=dict)
-    """The version of each tool run ("kresd": "5.6.0")."""
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.results)
-
-    @property
-    def title(self) -> str:
-        return f"{self.lab}{' --fix' if self.fixed else ''}"
-
-    def as_json(self) -> dict[str, Any]:
-        """The report as ``--json`` writes it (one object per lab run)."""
-        return {"lab": self.lab, "fixed": self.fixed, "ok": self.ok, "notes": list(self.notes),
-                "versions": dict(self.versions),
-                "results": [{"tool": r.tool, "what": r.what, "observed": r.observed, "expected": r.bounds, "ok": r.ok}
-                            for r in self.results]}
-
-    def text(self) -> str:
-        head = f"fakens lab verify {self.title}"
-        lines = [head, *[f"  {n}" for n in self.notes], *[str(r) for r in self.results]]
-        passed = sum(r.ok for r in self.results)
-        lines.append(f"{passed}/{len(self.results)} expectations hold: {'PASS' if self.ok else 'FAIL'}")
-        return "\n".join(lines)
-
-
-def junit_xml(reports: Sequence[Report]) -> str:
-    """JUnit XML for CI systems: a testsuite per lab run, a testcase per expectation
-    (classname the tool), a failure where it did not hold::
-
-        <testsuites><testsuite name="rfc1912" tests="12" failures="0"><testcase classname="zonecheck" ...
-    """
-    root = ElementTree.Element("testsuites", name="fakens lab verify", tests=str(sum(len(r.results) for r in reports)),
-                               failures=str(sum(not x.ok for r in reports for x in r.results)))
-    for report in reports:
-        suite = ElementTree.SubElement(root, "testsuite", name=report.title, tests=str(len(report.results)),
-                                       failures=str(sum(not x.ok for x in report.results)))
-        if report.notes:
-            ElementTree.SubElement(suite, "system-out").text = "\n".join(report.notes)
-        for result in report.results:
-            case = ElementTree.SubElement(suite, "testcase", classname=f"{report.title}.{result.tool}", name=result.what)
-            if not result.ok:
-                failure = ElementTree.SubElement(case, "failure", message=f"observed {result.observed}, "
-                                                                          f"expected {result.bounds}")
-                failure.text = str(result)
-    ElementTree.indent(root)
-    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _bounds(table: Mapping[str, Any]) -> tuple[float, float, str]:
