@@ -428,9 +428,10 @@ class LabControl:
 
 
 def write_resolver_configs(lab: Hierarchy, directory: str | os.PathLike[str], port: int = 5300) -> str:
-    """Write unbound.conf (resolver on *port*), named.conf (*port* + 1) and
-    named-secondary.conf (*port* + 2) for *lab* into *directory* (made if missing);
-    return its absolute path. unbound runs with qname minimisation off, as
+    """Write unbound.conf (resolver on *port*), named.conf (*port* + 1),
+    named-secondary.conf (*port* + 2), kresd.conf (*port* + 3: ``kresd -n -c kresd.conf DIR``)
+    and pdns-recursor/recursor.conf (*port* + 4: ``pdns_recursor --config-dir DIR/pdns-recursor``)
+    for *lab* into *directory* (made if missing); return its absolute path. unbound runs with qname minimisation off, as
     ``lab verify`` runs it: the shipped labs' figures count fresh resolutions that way
     (with it on, unbound retries an NXDOMAIN with the full name and hides most TLD failures)."""
     os.makedirs(directory, exist_ok=True)
@@ -442,6 +443,13 @@ def write_resolver_configs(lab: Hierarchy, directory: str | os.PathLike[str], po
         f.write(lab.named_config(port + 1, where))
     with open(os.path.join(where, "named-secondary.conf"), "w", encoding="utf-8") as f:
         f.write(lab.named_secondary_config(port + 2, where))
+    from fakens.resolverconf import kresd_config, pdns_recursor_config
+
+    with open(os.path.join(where, "kresd.conf"), "w", encoding="utf-8") as f:
+        f.write(kresd_config(lab, port + 3, where))
+    os.makedirs(os.path.join(where, "pdns-recursor"), exist_ok=True)
+    with open(os.path.join(where, "pdns-recursor", "recursor.conf"), "w", encoding="utf-8") as f:
+        f.write(pdns_recursor_config(lab, port + 4, os.path.join(where, "pdns-recursor")))
     return where
 
 

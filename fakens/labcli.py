@@ -79,7 +79,8 @@ def add_lab_parser(sub: Any, full: bool = True) -> None:
 
 def _lab_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config-dir", metavar="DIR",
-                   help="write root.hints, unbound.conf, named.conf, named-secondary.conf here "
+                   help="write root.hints, unbound.conf, named.conf, named-secondary.conf, kresd.conf, "
+                        "pdns-recursor/recursor.conf here "
                         "(default: a new directory under /tmp, printed)")
     p.add_argument("--resolver-port", type=int, default=DEFAULT_RESOLVER_PORT, metavar="PORT",
                    help=f"the port the written resolver configs listen on (default {DEFAULT_RESOLVER_PORT})")
@@ -253,7 +254,8 @@ async def _serve_lab(lab: Hierarchy, scenario: Scenario, args: argparse.Namespac
         say(plan_table(lab, running=True))
         for warning in lab.warnings:
             say(f"warning: {warning}")
-        say(f"configs: {config_dir} (root.hints, unbound.conf, named.conf, named-secondary.conf)")
+        say(f"configs: {config_dir} (root.hints, unbound.conf, named.conf, named-secondary.conf, kresd.conf, "
+            "pdns-recursor/recursor.conf)")
         if lab.timeline.events:
             say("timeline: " + "; ".join(f"{e.at:g}s {e.describe}" for e in lab.timeline.events))
         if args.graph:

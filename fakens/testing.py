@@ -7,6 +7,9 @@
     unbound.resolver.resolve("www.example.test.", "A")
     unbound.flush(); unbound.stop()
 
+    from fakens.resolvers import start_resolver    # BIND, Knot Resolver, PowerDNS Recursor too
+    kresd = start_resolver("kresd", hierarchy, "/tmp/k")   # .address, .flush(), .stop(), .version
+
 To point code under test at the fakes: pass it a resolver or a server address
 when it accepts one. Code that only uses the system resolver can be run in a
 private network namespace with its own resolv.conf, e.g. ``unshare -n -m sh -c
@@ -160,7 +163,7 @@ class LabRun:
 
         lab = start_lab("io-outage", "/tmp/lab")     # or fakens_lab("io-outage") in pytest
         lab.hierarchy.servers_for("io.")             # the running servers
-        lab.config_dir                               # unbound.conf, named.conf, named-secondary.conf
+        lab.config_dir                               # unbound.conf, named.conf, kresd.conf, ...
         lab.expect["unbound"]                        # what a resolver must show (docs/scenarios.md)
         lab.stop()
     """

@@ -26,9 +26,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree
 
 import dns.edns
 import dns.exception
@@ -41,17 +40,23 @@ import dns.rdatatype
 from fakens.clock import LabClock
 from fakens.dnssec import DnssecPolicy
 from fakens.errors import ConfigError
+from fakens.verifyreport import Report, Result, junit_xml
 
 if TYPE_CHECKING:  # the lab and scenario modules load when a lab is verified, not with the parser
     from fakens.lab import Hierarchy
     from fakens.scenario import Scenario
 
-TOOLS = ("unbound", "zonemaster", "named-secondary", "zonecheck")
-_SECTION_TOOL = {"resolver": "unbound", "mail": "unbound", "checker": "zonemaster",
-                 "secondary": "named-secondary", "zonecheck": "zonecheck"}
-_TOP = ("time_scale", "resolver", "mail", "checker", "secondary", "zonecheck")
+RESOLVERS = ("unbound", "named", "kresd", "pdns-recursor")  # fakens.resolvers.RESOLVERS
+TOOLS = (*RESOLVERS, "zonemaster", "named-secondary", "zonecheck")
+DEFAULT_TOOLS = ("unbound", "zonemaster", "named-secondary", "zonecheck")
+"""What runs without --tool (and every [expect.tool.NAME] with a command); ``--tool all``: TOOLS too."""
+_SECTION_TOOLS: dict[str, tuple[str, ...]] = {
+    "resolver": RESOLVERS, "mail": ("unbound",), "checker": ("zonemaster",), "secondary": ("named-secondary",),
+    "zonecheck": ("zonecheck",)}
+_TOP = ("time_scale", "resolver", "mail", "checker", "secondary", "zonecheck", "tool")
 _STEP = ("description", "at", "wait", "flush", "trials", "queries", "outcomes", "asked")
-_RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed")
+_RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed", "versions", *RESOLVERS)
+_PER_RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed", "version")
 _OUTCOME = ("description", "qname", "qtype", "rcode", "answer", "soa", "soa_ttl", "ad", "ede", "min", "max")
 _ASKED = ("description", "servers", "qname", "min", "max")
 _QUERY = ("qname", "qtype")
@@ -176,20 +181,37 @@ class _Checker:
         if self.scenario.dnssec is None and not any(isinstance(z.dnssec, DnssecPolicy) for z in self.scenario.zones):
             self.problem(place, "ad and ede are for a signed lab ([lab] dnssec = true): unbound validates only then")
 
-    def resolver(self, table: Mapping[str, Any], path: str, inherited: list[tuple[str, str]]) -> None:
+    def resolver(self, table: Mapping[str, Any], path: str, inherited: list[tuple[str, str]],
+                 allowed: Sequence[str] = _RESOLVER) -> None:
+        from fakens.scenario import did_you_mean
+
+        versions = table.get("versions", {})
+        if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
+            self.problem(f"{path}.versions", 'expected a table of tool = "version" (unbound = "1.17.1")')
+        else:
+            for tool in versions:
+                if tool not in RESOLVERS:
+                    self.problem(f"{path}.versions.{tool}", f"not a resolver{did_you_mean(tool, RESOLVERS)}; "
+                                                           f"resolvers: {', '.join(RESOLVERS)}")
+        if "version" in table and not isinstance(table["version"], str):
+            self.problem(f"{path}.version", 'expected the version measured with, as a string ("5.6.0")')
         if "qname_minimisation" in table and not isinstance(table["qname_minimisation"], bool):
             self.problem(f"{path}.qname_minimisation", "expected true or false")
         queries = [_query_key(q) for q in table.get("queries", []) if isinstance(q, dict) and "qname" in q] \
             or inherited
+        for tool in RESOLVERS:
+            if tool in table and allowed is _RESOLVER:
+                over = self.table(table[tool], f"{path}.{tool}", _PER_RESOLVER, f"{tool}'s own symptoms")
+                self.resolver(over, f"{path}.{tool}", queries, _PER_RESOLVER)
         if "steps" in table:
             for i, step in enumerate(self.tables(table["steps"], f"{path}.steps", _STEP, "a step")):
                 self.step(step, f"{path}.steps[{i}]", queries)
         else:
             self.step(table, path, queries)
         if "fixed" in table:
-            fixed = self.table(table["fixed"], f"{path}.fixed", [k for k in _RESOLVER if k != "fixed"],
+            fixed = self.table(table["fixed"], f"{path}.fixed", _STEP + ("steps", "qname_minimisation"),
                                "the symptoms with the fix")
-            self.resolver(fixed, f"{path}.fixed", queries)
+            self.resolver(fixed, f"{path}.fixed", queries, _STEP)
 
     def tags(self, table: Mapping[str, Any], path: str, allowed: Sequence[str], what: str) -> None:
         self.table(table, path, allowed, what)
@@ -255,91 +277,53 @@ def expect_problems(scenario: Scenario) -> list[str]:
         c.secondary(expect["secondary"], "expect.secondary", _SECONDARY)
     if "mail" in expect:
         c.mail(expect["mail"], "expect.mail", _MAIL)
+    if "tool" in expect:
+        from fakens.toolcmd import check_tool_tables
+
+        check_tool_tables(c, expect["tool"])
     return c.problems
+
+
+_EXPECTATIONS = ("steps", "outcomes", "asked", "sinks", "must", "must_not", "exit")
+
+
+def _over(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """*over*'s keys replacing *base*'s; the expectations (outcomes/asked, steps, ...) as a whole."""
+    out = dict(base)
+    if "steps" in over:
+        out.pop("outcomes", None)
+        out.pop("asked", None)
+    elif any(key in over for key in _EXPECTATIONS):
+        for key in _EXPECTATIONS:
+            out.pop(key, None)
+    return {**out, **over}
 
 
 def _section(expect: Mapping[str, Any], fix: bool) -> dict[str, Any]:
     """*expect* (one tool's table) as it applies: the fixed sub-table over it with --fix."""
     base = {k: v for k, v in expect.items() if k != "fixed"}
-    if not fix:
-        return base
-    fixed = expect.get("fixed", {})
-    if "steps" in fixed:
-        base.pop("outcomes", None)
-        base.pop("asked", None)
-    elif "outcomes" in fixed or "asked" in fixed or "sinks" in fixed or "must" in fixed or "must_not" in fixed:
-        for key in ("steps", "outcomes", "asked", "sinks", "must", "must_not"):
-            base.pop(key, None)
-    return {**base, **fixed}
+    return _over(base, expect.get("fixed", {})) if fix else base
 
 
-# -- the report ------------------------------------------------------------------------
+def resolver_table(expect: Mapping[str, Any], tool: str) -> dict[str, Any]:
+    """[expect.resolver] as it applies to resolver *tool*: its own sub-table
+    (``[expect.resolver.kresd]``) over the common one, and its ``fixed`` over the common ``fixed``."""
+    base = {k: v for k, v in expect.items() if k not in RESOLVERS and k != "versions"}
+    own = expect.get(tool, {})
+    table = _over(base, {k: v for k, v in own.items() if k not in ("fixed", "version")})
+    table.pop("fixed", None)
+    if "fixed" in base or "fixed" in own:
+        table["fixed"] = _over(base.get("fixed", {}), own.get("fixed", {}))
+    return table
 
 
-@dataclass
-class Result:
-    """One expectation: what it says, what was observed, whether it held."""
-
-    tool: str
-    what: str
-    observed: str
-    bounds: str
-    ok: bool
-
-    def __str__(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'}  {self.tool}: {self.what}: {self.observed} (expected {self.bounds})"
-
-
-@dataclass
-class Report:
-    lab: str
-    fixed: bool
-    results: list[Result] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.results)
-
-    @property
-    def title(self) -> str:
-        return f"{self.lab}{' --fix' if self.fixed else ''}"
-
-    def as_json(self) -> dict[str, Any]:
-        """The report as ``--json`` writes it (one object per lab run)."""
-        return {"lab": self.lab, "fixed": self.fixed, "ok": self.ok, "notes": list(self.notes),
-                "results": [{"tool": r.tool, "what": r.what, "observed": r.observed, "expected": r.bounds, "ok": r.ok}
-                            for r in self.results]}
-
-    def text(self) -> str:
-        head = f"fakens lab verify {self.title}"
-        lines = [head, *[f"  {n}" for n in self.notes], *[str(r) for r in self.results]]
-        passed = sum(r.ok for r in self.results)
-        lines.append(f"{passed}/{len(self.results)} expectations hold: {'PASS' if self.ok else 'FAIL'}")
-        return "\n".join(lines)
-
-
-def junit_xml(reports: Sequence[Report]) -> str:
-    """JUnit XML for CI systems: a testsuite per lab run, a testcase per expectation
-    (classname the tool), a failure where it did not hold::
-
-        <testsuites><testsuite name="rfc1912" tests="12" failures="0"><testcase classname="zonecheck" ...
-    """
-    root = ElementTree.Element("testsuites", name="fakens lab verify", tests=str(sum(len(r.results) for r in reports)),
-                               failures=str(sum(not x.ok for r in reports for x in r.results)))
-    for report in reports:
-        suite = ElementTree.SubElement(root, "testsuite", name=report.title, tests=str(len(report.results)),
-                                       failures=str(sum(not x.ok for x in report.results)))
-        if report.notes:
-            ElementTree.SubElement(suite, "system-out").text = "\n".join(report.notes)
-        for result in report.results:
-            case = ElementTree.SubElement(suite, "testcase", classname=f"{report.title}.{result.tool}", name=result.what)
-            if not result.ok:
-                failure = ElementTree.SubElement(case, "failure", message=f"observed {result.observed}, "
-                                                                          f"expected {result.bounds}")
-                failure.text = str(result)
-    ElementTree.indent(root)
-    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+def measured_version(expect: Mapping[str, Any], tool: str) -> str | None:
+    """The version of *tool* the lab's resolver table says it was measured with (None: not said)."""
+    own = expect.get(tool, {})
+    if isinstance(own, dict) and "version" in own:
+        return str(own["version"])
+    versions = expect.get("versions", {})
+    return str(versions[tool]) if isinstance(versions, dict) and tool in versions else None
 
 
 def _bounds(table: Mapping[str, Any]) -> tuple[float, float, str]:
@@ -473,12 +457,19 @@ def ask(address: tuple[str, int], qname: str, qtype: str, timeout: float = 8.0,
 
 
 def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, directory: str,
-                    trials: int | None = None) -> None:
-    from fakens.testing import start_unbound
+                    trials: int | None = None, tool: str = "unbound", measured: str | None = None) -> None:
+    """Start resolver *tool* in front of the running lab and check *expect* (its resolver table) with it."""
+    from fakens.resolvers import start_resolver
 
-    signed = run.lab.signed  # validated: AD and extended errors (ede: yes) in the answers
-    unbound = start_unbound(run.lab, directory, qname_minimisation=bool(expect.get("qname_minimisation", False)),
-                            ede=signed)
+    signed = run.lab.signed  # validated: AD and extended errors in the answers
+    resolver = start_resolver(tool, run.lab, directory, qname_minimisation=bool(expect.get("qname_minimisation", False)))
+    report.versions[tool] = resolver.version
+    if measured is None:
+        report.notes.append(f"{tool} {resolver.version} (the table records no version measured for {tool})")
+    elif measured != resolver.version:
+        report.notes.append(f"{tool} {resolver.version}: the table was measured with {tool} {measured}")
+    else:
+        report.notes.append(f"{tool} {resolver.version}, as the table was measured with")
     try:
         steps = expect.get("steps") or [expect]
         queries_before: list[Any] = expect.get("queries", [])
@@ -495,11 +486,11 @@ def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, 
             asked: dict[str, list[set[str]]] = {}
             for _ in range(n):
                 if flush:
-                    unbound.flush()
+                    resolver.flush()
                 for query in queries:
                     run.clear_logs()
                     key = _query_key(query)
-                    seen.setdefault(key, []).append(_observe(ask(unbound.address, key[0], key[1], dnssec=signed), key[1]))
+                    seen.setdefault(key, []).append(_observe(ask(resolver.address, key[0], key[1], dnssec=signed), key[1]))
                     servers = {name for name, server in run.lab.servers.items()
                                if any(str(e.qname).lower() == key[0] for e in server.log)}
                     asked.setdefault(key[0], []).append(servers)
@@ -510,7 +501,7 @@ def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, 
             for outcome in step.get("outcomes", []):
                 got = seen.get(_query_key(outcome), [])
                 hits = sum(_matches(outcome, o) for o in got)
-                result = _fraction_result("resolver", prefix + _describe(outcome), hits, len(got), outcome)
+                result = _fraction_result(tool, prefix + _describe(outcome), hits, len(got), outcome)
                 if not result.ok:
                     kinds = sorted({f"{o.rcode} {o.answer}" + (f" AD={o.ad} EDE={list(o.ede)}" if signed else "")
                                     for o in got})
@@ -522,9 +513,9 @@ def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, 
                 per_trial = asked.get(qname, [])
                 hits = sum(bool(names & s) for s in per_trial)
                 what = count.get("description") or f"{qname} asked of {', '.join(sorted(names))}"
-                report.results.append(_fraction_result("resolver", prefix + str(what), hits, len(per_trial), count))
+                report.results.append(_fraction_result(tool, prefix + str(what), hits, len(per_trial), count))
     finally:
-        unbound.stop()
+        resolver.stop()
 
 
 # -- mail: a sender resolving MX through unbound, sinks on the MX hosts' addresses ----------
@@ -760,21 +751,56 @@ def verify_secondary(run: RunningLab, expect: Mapping[str, Any], report: Report,
 # -- the command ------------------------------------------------------------------------
 
 
-def wanted_tools(scenario: Scenario, tools: Sequence[str]) -> list[str]:
-    """Those of *tools* the scenario's [expect] has symptoms for; a ConfigError when none."""
+def _tool_list(scenario: Scenario, tools: Sequence[str] | None) -> list[str]:
+    """*tools* as given (``all`` and the default expanded): known names and commands."""
+    from fakens.toolcmd import commands_of
+
+    out: list[str] = []
+    for tool in tools or ["default"]:
+        names = {"all": [*TOOLS, *commands_of(scenario)], "default": [*DEFAULT_TOOLS, *commands_of(scenario)]}
+        out += [t for t in names.get(tool, [tool]) if t not in out]
+    return out
+
+
+def wanted_tools(scenario: Scenario, tools: Sequence[str] | None) -> list[tuple[str, str | None]]:
+    """Those of *tools* the scenario's [expect] has symptoms for, each (name, command: None for a tool
+    fakens knows); a ConfigError when none."""
+    from fakens.toolcmd import command_name, custom_tool
+
     expect = scenario.expect
-    wanted = [t for t in tools if any(_SECTION_TOOL.get(s) == t for s in expect)]
+    wanted: list[tuple[str, str | None]] = []
+    for tool in _tool_list(scenario, tools):
+        if tool in TOOLS:
+            if any(tool in _SECTION_TOOLS.get(s, ()) for s in expect):
+                wanted.append((tool, None))
+            continue
+        found = custom_tool(scenario, tool)
+        if found is not None:
+            wanted.append(found)
     if not wanted:
-        raise ConfigError(f"{scenario.path}: [expect] has nothing for {', '.join(tools)} (sections: "
+        asked = ", ".join(t if t in TOOLS or t in ("all", "default") else f"{t} ([expect.tool.{command_name(t)}])"
+                          for t in tools or ["default"])
+        raise ConfigError(f"{scenario.path}: [expect] has nothing for {asked} (sections: "
                           f"{', '.join(expect) or 'none'}); pick a --tool it has, or add an [expect] section "
                           f"(docs/scenarios.md)")
     return wanted
 
 
-def verify(scenario: Scenario, tools: Sequence[str], fix: bool = False, trials: int | None = None,
+def _isolated() -> bool:
+    """Is this process in a network namespace with loopback only (nothing it starts can leave it)?"""
+    import socket
+
+    return all(name == "lo" for _, name in socket.if_nameindex())
+
+
+def verify(scenario: Scenario, tools: Sequence[str] | None, fix: bool = False, trials: int | None = None,
            time_scale: float | None = None, directory: str | None = None,
            say: Callable[[str], None] = lambda text: None) -> Report:
-    """Run the lab of *scenario* and check each tool's symptoms; the report says what held."""
+    """Run the lab of *scenario* and check each tool's symptoms; the report says what held.
+
+    *tools*: names (``unbound``, ``kresd``, ...), ``all``, or shell commands ([expect.tool.NAME])."""
+    from fakens.toolcmd import verify_command
+
     problems = expect_problems(scenario)
     if problems:
         from fakens.scenario import ScenarioError
@@ -786,19 +812,26 @@ def verify(scenario: Scenario, tools: Sequence[str], fix: bool = False, trials: 
     if scale != 1:
         report.notes.append(f"time scale 1/{scale:g}")
     directory = directory or tempfile.mkdtemp(prefix=f"fakens-verify-{scenario.name}-")
-    for tool in wanted_tools(scenario, tools):
-        sections = [s for s in expect if _SECTION_TOOL.get(s) == tool]
+    for tool, command in wanted_tools(scenario, tools):
+        if (command is not None or tool in RESOLVERS) and not _isolated():
+            raise ConfigError(f"--tool {tool}: resolvers and commands run only in a network namespace with "
+                              "loopback alone (nothing they ask may leave the lab): use fakens lab verify, which "
+                              "enters one itself, or run under unshare -n")
         if tool == "zonecheck":
             verify_zonecheck(scenario, fix, _section(expect["zonecheck"], fix), report)
             continue
+        sections = ["tool"] if command is not None else [s for s in expect if tool in _SECTION_TOOLS.get(s, ())]
         for section in sections:
-            table = _section(expect[section], fix)
+            table = _section(expect["tool"][tool] if command is not None else resolver_table(expect[section], tool)
+                             if section == "resolver" else expect[section], fix)
             sub = os.path.join(directory, f"{tool}-{section}{'-fixed' if fix else ''}")
             os.makedirs(sub, exist_ok=True)
-            say(f"{tool}: {section} ...")
+            say(f"{scenario.name}{' --fix' if fix else ''}: {tool}: {section} ...")
             with running(scenario, fix, scale) as run:
-                if section == "resolver":
-                    verify_resolver(run, table, report, sub, trials)
+                if command is not None:
+                    verify_command(run, scenario, fix, tool, command, table, report, os.path.abspath(sub))
+                elif section == "resolver":
+                    verify_resolver(run, table, report, sub, trials, tool, measured_version(expect[section], tool))
                 elif section == "mail":
                     if importlib.util.find_spec("aiosmtpd") is None:
                         report.results.append(Result(
@@ -819,13 +852,18 @@ def add_verify_parser(lab_sub: Any) -> None:
                            description="Start the lab in this process (host loopback, port 53), run real tools "
                                        "against it and compare what they show with the scenario's [expect] "
                                        "(docs/scenarios.md). Exit 0 when every expectation holds, 1 otherwise.")
-    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                    help="scenario files, or names of shipped labs (fakens lab list); each is verified in turn")
+    p.add_argument("--all-shipped", action="store_true", help="every shipped lab (fakens lab list) that has "
+                   "symptoms for the tools asked")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON (a list, one object per lab)")
     p.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI systems)")
-    p.add_argument("--tool", action="append", choices=TOOLS, help="the tool(s) to run (repeatable; default: every "
-                   "tool the scenario's [expect] has symptoms for)")
+    p.add_argument("--tool", action="append", metavar="TOOL", help=f"the tool(s) to run, repeatable: "
+                   f"{', '.join(TOOLS)}; all (each of them); or a shell command, checked against "
+                   "[expect.tool.NAME] (NAME: its first word). Default: "
+                   f"{', '.join(DEFAULT_TOOLS)} and the [expect.tool] tables with a command")
     p.add_argument("--fix", action="store_true", help="apply the fix and check the symptoms with the fix")
+    p.add_argument("--and-fix", action="store_true", help="each lab as it is, then with its fix (if it has one)")
     p.add_argument("--trials", type=int, metavar="N", help="fresh resolutions per step (default: [expect]'s trials)")
     p.add_argument("--time-scale", type=float, metavar="N", help="play the lab N times faster "
                    "(default: [expect]'s time_scale, else 1)")
@@ -839,9 +877,28 @@ NETNS_ENV = "FAKENS_VERIFY_NETNS"
 
 def run_verify(args: Any) -> int:
     """``fakens lab verify``: the exit status."""
+    from fakens.catalog import shipped_labs
     from fakens.scenario import load_scenario
 
-    if args.netns and not os.environ.get(NETNS_ENV):
+    paths = list(args.scenarios)
+    if not paths and not args.all_shipped:
+        raise ConfigError("lab verify: name a SCENARIO (a file or a shipped lab: fakens lab list) or --all-shipped")
+    scenarios = [load_scenario(path) for path in paths]  # every file checked before any lab starts
+    if args.all_shipped:
+        shipped = [load_scenario(path) for path in shipped_labs().values()]
+        scenarios += [sc for sc in shipped if _has_any(sc, args.tool)]
+    for scenario in scenarios:
+        problems = expect_problems(scenario)
+        if problems:
+            from fakens.scenario import ScenarioError
+
+            raise ScenarioError(problems)
+    wanted = {scenario.path: wanted_tools(scenario, args.tool) for scenario in scenarios}
+    resolving = any(command is not None or tool in RESOLVERS for tools in wanted.values() for tool, command in tools)
+    if (args.netns or (resolving and not _isolated())) and not os.environ.get(NETNS_ENV):
+        if not args.netns:
+            print("lab verify: resolvers and commands run in a network namespace of their own (unshare -n), "
+                  "so nothing they ask leaves the lab", file=sys.stderr)
         unshare = shutil.which("unshare")
         if unshare is None:
             raise ConfigError("--netns needs unshare (util-linux)")
@@ -851,20 +908,15 @@ def run_verify(args: Any) -> int:
                                env={**os.environ, NETNS_ENV: "1"})
     if os.environ.get(NETNS_ENV):
         subprocess.run([shutil.which("ip") or "/usr/sbin/ip", "link", "set", "lo", "up"], check=True)
-    scenarios = [load_scenario(path) for path in args.scenarios]  # every file checked before any lab starts
-    tools = args.tool or list(TOOLS)
-    for scenario in scenarios:
-        problems = expect_problems(scenario)
-        if problems:
-            from fakens.scenario import ScenarioError
-
-            raise ScenarioError(problems)
-        wanted_tools(scenario, tools)
     reports: list[Report] = []
-    for scenario in scenarios:
-        directory = os.path.join(args.dir, scenario.name) if args.dir and len(scenarios) > 1 else args.dir
+    runs = [(sc, fix) for sc in scenarios
+            for fix in (([False, True] if sc.fix is not None else [False]) if args.and_fix else [bool(args.fix)])]
+    for scenario, fix in runs:
+        directory = args.dir
+        if args.dir and len(runs) > 1:
+            directory = os.path.join(args.dir, scenario.name + ("-fixed" if fix and args.and_fix else ""))
         try:
-            report = verify(scenario, tools, fix=args.fix, trials=args.trials, time_scale=args.time_scale,
+            report = verify(scenario, args.tool, fix=fix, trials=args.trials, time_scale=args.time_scale,
                             directory=directory, say=lambda text: print(text, file=sys.stderr, flush=True))
         except FileNotFoundError as e:
             raise ConfigError(f"{e.args[0] if e.args else e} is not installed (Debian: scripts/install-tools)") from None
@@ -878,6 +930,14 @@ def run_verify(args: Any) -> int:
     if args.junit:
         _write(args.junit, junit_xml(reports))
     return 0 if all(r.ok for r in reports) else 1
+
+
+def _has_any(scenario: Scenario, tools: Sequence[str] | None) -> bool:
+    try:
+        wanted_tools(scenario, tools)
+    except ConfigError:
+        return False
+    return True
 
 
 def _write(path: str, text: str) -> None:

@@ -159,7 +159,8 @@ def test_up_serves_writes_configs_and_stops_on_sigterm(tmp_path: Path, labs: lis
     lab = Lab(str(path), "--for", "60", "--control", "none", "--config-dir", str(configs), "-v")
     labs.append(lab)
     lab.wait_for("ready; Ctrl-C stops")
-    assert f"configs: {configs} (root.hints, unbound.conf, named.conf, named-secondary.conf)" in lab.lines
+    assert f"configs: {configs} (root.hints, unbound.conf, named.conf, named-secondary.conf, kresd.conf, " \
+           "pdns-recursor/recursor.conf)" in lab.lines
     hints = (configs / "root.hints").read_text()
     root = hints.split()[-1]
     assert hints.startswith(".                     3600000 NS a.root-servers.test.\n") and root.startswith("127.")
@@ -187,6 +188,14 @@ def test_up_serves_writes_configs_and_stops_on_sigterm(tmp_path: Path, labs: lis
                  'zone "example.test." { type secondary; primaries { 127.0.53.1 port 53; };', 'zone "test."'):
         assert text in secondary
     assert 'zone "." {' not in secondary
+    kresd = (configs / "kresd.conf").read_text()
+    for text in ("net.listen('127.0.0.1', 5303,", f"hints.root_file('{configs}/root.hints')",
+                 "policy.special_names = {}", "option('ALLOW_LOCAL', true)", "trust_anchors.remove('.')"):
+        assert text in kresd
+    recursor = (configs / "pdns-recursor" / "recursor.conf").read_text().splitlines()
+    for line in ("local-port=5304", f"hint-file={configs}/pdns-recursor/root.hints", "dont-query=", "dnssec=off",
+                 "forward-zones="):
+        assert line in recursor
     check_with_tools(configs)
     lab.process.send_signal(signal.SIGTERM)
     assert lab.finish() == 0, lab.output

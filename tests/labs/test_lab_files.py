@@ -46,7 +46,7 @@ def test_lab_check_passes(path: Path) -> None:
 def test_bad_expect_keys_have_file_and_line(tmp_path: Path) -> None:
     text = (ROOT / "fakens" / "labs" / "io-outage.toml").read_text()
     text = text.replace('rcode = "NXDOMAIN"\nmin = 0.1\nmax = 0.5', 'rcod = "NXDOMAIN"\nmin = 1.5\nmax = 0.5', 1)
-    text = text.replace("[expect.resolver]\ntrials = 60", "[expect.resolver]\ntrails = 60")
+    text = text.replace("\ntrials = 60", "\ntrails = 60")
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
     lines = text.splitlines()
@@ -58,3 +58,38 @@ def test_bad_expect_keys_have_file_and_line(tmp_path: Path) -> None:
     assert f"{bad}:{trails}: expect.resolver.trails: unknown key" in err and "did you mean 'trials'" in err, err
     assert f"{bad}:{rcod}: expect.resolver.outcomes[0].rcod: unknown key" in err, err
     assert f"{bad}:{rcod + 1}: expect.resolver.outcomes[0].min: expected a fraction" in err, err
+
+
+def test_bad_resolver_and_command_tables_have_file_and_line(tmp_path: Path) -> None:
+    text = (ROOT / "fakens" / "labs" / "io-outage.toml").read_text()
+    text = text.replace('kresd = "5.6.0"', 'kresd = "5.6.0", knot = "5.6"')
+    text += """
+[expect.resolver.kresd]
+version = 5.6
+trails = 3
+[[expect.resolver.kresd.outcomes]]
+qname = "nowhere.example.io."
+answer = ["192.0.2.10"]
+
+[expect.tool.mycheck]
+exit = "zero"
+must = ["(unclosed"]
+[expect.tool.mycheck.fixed]
+command = "other"
+"""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    lines = text.splitlines()
+    err = lab_check(str(bad)).stderr
+
+    def line(start: str) -> int:
+        return next(i for i, x in enumerate(lines, 1) if x.startswith(start))
+
+    assert f"{bad}:{line('versions')}: expect.resolver.versions.knot: not a resolver" in err, err
+    assert f"{bad}:{line('version = 5.6')}: expect.resolver.kresd.version: expected the version" in err, err
+    assert f"{bad}:{line('trails')}: expect.resolver.kresd.trails: unknown key in kresd's own symptoms" in err, err
+    assert "expect.resolver.kresd.outcomes[0].qname: nowhere.example.io. A is not one of the step's queries" in err
+    assert f"{bad}:{line('exit =')}: expect.tool.mycheck.exit: expected an exit status" in err, err
+    unclosed = line('must = ["(unclosed')
+    assert f"{bad}:{unclosed}: expect.tool.mycheck.must[0]: not a regular expression" in err, err
+    assert "expect.tool.mycheck.fixed.command: unknown key" in err, err
