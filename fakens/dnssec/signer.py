@@ -303,16 +303,16 @@ class ZoneSigner:
                 hit = known.get(id(rdataset))
                 if hit is not None and hit.rdataset is rdataset and hit.ttl == rdataset.ttl:
                     continue
-                key = (_owner_wire(owner), rdtype, covers, rdataset.ttl, _digestables(rdataset, self.origin))
+                key: _SigKey = (_owner_wire(owner), rdtype, covers, rdataset.ttl, _digestables(rdataset, self.origin))
                 fresh.append((rdataset, owner, key))
                 if key not in self._signatures:
                     todo.append((key, rdataset.rdclass, owner))
         chain = self.chain(version)
         with self._lock:
             owners = chain.dirty if chain.base is not None and chain.base in self._chains_signed else None
-        rdtype = _NSEC3_TYPE if isinstance(chain, Nsec3Chain) else _NSEC_TYPE
+        denial = _NSEC3_TYPE if isinstance(chain, Nsec3Chain) else _NSEC_TYPE
         for owner, wire in chain.material(owners):
-            key = (_owner_wire(owner), rdtype, dns.rdatatype.NONE, chain.ttl, (wire,))
+            key = (_owner_wire(owner), denial, dns.rdatatype.NONE, chain.ttl, (wire,))
             if key not in self._signatures:
                 todo.append((key, dns.rdataclass.IN, owner))
         if todo:
