@@ -24,6 +24,7 @@ from fakens.dnssec.forge import replace_rrset, rrsig_of
 from fakens.dnssec.keys import SigningKey, generate_key
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
+from fakens.faults.dnskeys import DNSKEY_ZONE
 from fakens.faults.view import Act
 from fakens.outcome import Close, Reset, Stall
 
@@ -78,7 +79,7 @@ class DnskeyOversize(Fault):
     modes = ("reset", "close", "stall", "ok")
     params = {
         "size": Param("int", 0, "pad the DNSKEY answer above this many bytes (0: the server's UDP size)"),
-        "zone": Param("name", None, "only this zone's DNSKEY set (default: every signed zone's)"),
+        "zone": DNSKEY_ZONE,
     }
     default_selector = {"qtype": "DNSKEY"}
     signed_only = True
