@@ -77,6 +77,8 @@ class ZoneSigner:
         self.signed = 0
         """How many RRsets this signer has signed (cache misses), for tests and benchmarks."""
         self._facts: dict[int, tuple[int, bytes]] = {}  # id(key) -> (key tag, signer name's wire form)
+        self.rollover: object | None = None
+        """The :class:`~fakens.dnssec.rollover.Rollover` a lab's timeline moves this zone through, if any."""
 
     # -- what the zone and its parent publish ------------------------------------------------
 
@@ -100,6 +102,22 @@ class ZoneSigner:
         """The DS records of the KSKs (digest type *digest*, default the policy's)."""
         name = _DIGEST_NAMES[digest or self.policy.ds_digest]
         return [dns.dnssec.make_ds(self.origin, k.dnskey, name) for k in self.ksks]
+
+    @staticmethod
+    def ds_of(origin: Name, keys: Iterable[SigningKey], digest: int = 2, ttl: int = 3600) -> dns.rrset.RRset:
+        """The DS RRset of *keys* of the zone *origin* (a rollover's parent holds the old or the new)."""
+        return dns.rrset.from_rdata_list(origin, ttl, [dns.dnssec.make_ds(origin, k.dnskey, _DIGEST_NAMES[digest])
+                                                       for k in keys])
+
+    def use_keys(self, keys: Sequence[SigningKey], ksks: Sequence[SigningKey], zsks: Sequence[SigningKey]) -> None:
+        """Publish *keys* in the DNSKEY set, sign it with *ksks* and the rest with *zsks* (a
+        rollover's state); the signatures made so far are forgotten. Publish the new set
+        with :meth:`apex_rrsets` (``Rollover.move`` does)."""
+        with self._lock:
+            self.keys, self.ksks, self.zsks = list(keys), list(ksks), list(zsks) or list(ksks)
+            self._signatures.clear()
+            self._by_identity.clear()
+            self._chains_signed.clear()
 
     def ds_rrset(self, ttl: int = 3600, digest: int | None = None) -> dns.rrset.RRset:
         """The DS RRset a parent holds for this zone."""
@@ -199,7 +217,7 @@ class ZoneSigner:
         """Sign the RRsets *todo* describes ((cache key, class, owner) each) with the zone's keys and
         window, cache and return their signatures; a big batch in worker processes (bulk)."""
         start, end = self._window
-        keys = self.keys
+        keys = list({id(k): k for k in self.ksks + self.zsks}.values())  # the signing keys (published or not)
         index = {id(k): i for i, k in enumerate(keys)}
         plans = [(owner, wire, rdtype, ttl, rdclass, records, self.keys_for(rdtype))
                  for (wire, rdtype, _, ttl, records), rdclass, owner in todo]
