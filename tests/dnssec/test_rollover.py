@@ -21,18 +21,11 @@ from fakens.dnssec.rollover import STATES, Rollover, tags
 from fakens.lab import Hierarchy, parent_zones
 from fakens.testing import Unbound
 
+from .test_fault_cases import TEST_ZONE
 from .test_unbound_breakages import _ask, outcome
 
 EXAMPLE_ZONE = Path(__file__).resolve().parents[2] / "zones" / "example.test.zone"
 EXAMPLE = dns.name.from_text("example.test.")
-PARENT = """$ORIGIN test.
-$TTL 3600
-@           SOA   ns1.test. hostmaster.test. 1 3600 600 86400 300
-@           NS    ns1.test.
-ns1         A     127.0.0.40
-example     NS    ns1.example.test.
-ns1.example A     127.0.0.12
-"""
 
 
 def _served(server: fakens.Server, qname: str | dns.name.Name, qtype: str) -> dns.message.Message:
@@ -49,7 +42,7 @@ def _signers(reply: dns.message.Message, covers: int) -> set[tuple[int, int]]:
 
 @pytest.fixture
 def served(make_server: Callable[..., fakens.Server]) -> tuple[fakens.Server, fakens.Zone, fakens.Zone]:
-    parent, child = fakens.Zone.from_text(PARENT), fakens.Zone.from_file(str(EXAMPLE_ZONE))
+    parent, child = fakens.Zone.from_text(TEST_ZONE), fakens.Zone.from_file(str(EXAMPLE_ZONE))
     sign_zone(parent)
     sign_zone(child, DnssecPolicy(rsa_bits=1024))
     add_ds_records([parent, child])
@@ -122,3 +115,59 @@ def test_unbound_through_the_states(fakens_hierarchy: Callable[..., Hierarchy], 
         unbound.flush()
         seen.append(outcome(_ask(unbound.address, "www.example.test.", "A")))
     assert seen == expected, f"{list(zip(STATES, seen))}\n{describe_unbound(unbound)}"
+
+
+SCENARIO = """
+[lab]
+dnssec = true
+port = 0
+
+[[zones]]
+origin = "example.test."
+file = "{zone}"
+
+[[timeline]]
+at = "1m"
+action = "rollover"
+zone = "example.test."
+kind = "ksk"
+state = "published"
+ds_follows = false
+
+[[timeline]]
+at = "2m"
+action = "rollover"
+zone = "example.test."
+kind = "ksk"
+state = "removed"
+ds_follows = false
+"""
+
+
+def test_a_timeline_moves_a_rollover_and_gets_it_stuck(tmp_path: Path) -> None:
+    from fakens.scenario import build_lab, load_scenario
+
+    path = tmp_path / "lab.toml"
+    path.write_text(SCENARIO.format(zone=EXAMPLE_ZONE))
+    lab = build_lab(load_scenario(path))
+    zone = lab.zones[EXAMPLE]
+    assert zone.signer is not None
+    old = tags(zone.signer.ksks)
+    parent_ds = lambda: sorted(d.key_tag for d in lab.zones[dns.name.from_text("test.")].current.get(  # noqa: E731
+        EXAMPLE, dns.rdatatype.DS))
+    assert parent_ds() == old
+    published, removed = lab.timeline.events
+    assert "ksk rollover of example.test.: published (the DS never updated)" in published.describe
+    published.apply()
+    assert len(zone.signer.ksks) == 2 and parent_ds() == old
+    removed.apply()
+    assert len(zone.signer.ksks) == 1 and tags(zone.signer.ksks) != old and parent_ds() == old  # the stale DS
+
+
+def test_a_wrong_state_is_named_with_its_place(tmp_path: Path) -> None:
+    from fakens.scenario import load_scenario
+
+    path = tmp_path / "lab.toml"
+    path.write_text(SCENARIO.format(zone=EXAMPLE_ZONE).replace('state = "removed"', 'state = "gone"'))
+    with pytest.raises(fakens.ConfigError, match=r"timeline\[1\]\.state.*'gone'.*published"):
+        load_scenario(path)
