@@ -57,6 +57,7 @@ import dns.ttl
 
 from fakens.clock import LabClock, ManualClock
 from fakens.dnssec import DnssecPolicy
+from fakens.dnssec.rollover import KINDS, STATES, start_rollover
 from fakens.errors import ConfigError, FakensError
 from fakens.faults.base import Fault
 from fakens.faults.base import format_spec as format_fault
@@ -87,6 +88,7 @@ ACTIONS = {
     "remove-fault": ("server", "name"),
     "stop": ("server",),
     "start": ("server",),
+    "rollover": ("zone", "kind", "state", "algorithm", "ds_follows"),
 }
 _COMMON_EVENT_KEYS = ("at", "action", "description")
 SERVER_OPTIONS = ("nsid", "udp_size", "minimal_responses", "any_mode", "additional_from", "version", "tcp_idle_timeout",
@@ -568,7 +570,8 @@ def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool)
     r.keys(table, key_path, (*_COMMON_EVENT_KEYS, *ACTIONS[action]), f"a {action!r} event")
     values = {k: v for k, v in table.items() if k not in _COMMON_EVENT_KEYS}
     need = {"edit": ("zone",), "bump-serial": ("zone",), "delegate": ("zone", "ns"), "add-fault": ("server", "fault"),
-            "remove-fault": ("server", "name"), "stop": ("server",), "start": ("server",)}[action]
+            "remove-fault": ("server", "name"), "stop": ("server",), "start": ("server",),
+            "rollover": ("zone", "kind", "state")}[action]
     for key in need:
         if key not in values:
             r.problem(key_path, f"a {action!r} event needs {key!r}")
@@ -584,6 +587,14 @@ def _read_event(r: _Reader, table: dict[str, Any], key_path: str, need_at: bool)
                 r.strings(values, key, key_path)
         if "bump_serial" in values:
             r.boolean(values, "bump_serial", key_path)
+    if action == "rollover":
+        for key, known in (("kind", KINDS), ("state", STATES)):
+            if key in values and values[key] not in known:
+                r.problem(f"{key_path}.{key}", f"{values[key]!r}: expected one of {', '.join(known)} (RFC 7583 states)")
+        if "ds_follows" in values:
+            r.boolean(values, "ds_follows", key_path)
+        if values.get("kind") == "algorithm" and not isinstance(values.get("algorithm"), int):
+            r.problem(key_path, "an algorithm rollover needs algorithm = the new algorithm's number (e.g. 8)")
     if action == "delegate":
         values["ns"] = r.names(values, "ns", key_path)
         values["glue"] = _read_glue(r, values, key_path)
@@ -656,7 +667,7 @@ def _check(r: _Reader, scenario: Scenario, mode: str) -> None:
     events = [*scenario.timeline, *(scenario.fix.events if scenario.fix else [])]
     for event in sorted(events, key=lambda e: e.at):
         values = event.values
-        if "zone" in values and event.action in ("edit", "bump-serial") and (
+        if "zone" in values and event.action in ("edit", "bump-serial", "rollover") and (
                 not isinstance(values["zone"], str) or _find_zone(scenario, values["zone"]) is None):
             r.problem(f"{event.path}.zone", f"no zone {values['zone']!r} in this scenario"
                                             f"{did_you_mean(str(values['zone']), zone_names)}")
@@ -981,6 +992,19 @@ def _event(lab: Hierarchy, scenario: Scenario, spec: EventSpec, time_scale: floa
 
         apply = apply_delegation
         describe = f"delegate {child} to {', '.join(h.to_text() for h in plan.ns)}"
+    elif action == "rollover":
+        rolled = _find_zone(scenario, values["zone"])
+        assert rolled is not None
+        signed = lab.all_zones[rolled.name]
+        kind, state, follows = str(values["kind"]), str(values["state"]), bool(values.get("ds_follows", True))
+        algorithm = values.get("algorithm")
+
+        def apply_rollover() -> str:
+            roll = start_rollover(signed, parent_zones(lab, signed.origin), kind, algorithm, follows)
+            return roll.move(state)
+
+        apply = apply_rollover
+        describe = f"{kind} rollover of {rolled.name}: {state}" + ("" if follows else " (the DS never updated)")
     elif action == "add-fault":
         spec_value = values["fault"]
         server_name = _absolute(values["server"])

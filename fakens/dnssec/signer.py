@@ -14,11 +14,12 @@ now + ``lifetime``, and made again once half the lifetime has passed::
 
 from __future__ import annotations
 
+import itertools
 import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import dns.dnssec
 import dns.name
@@ -31,6 +32,7 @@ import dns.rdtypes.ANY.NSEC3PARAM
 import dns.rdtypes.ANY.RRSIG
 import dns.rrset
 
+from fakens.dnssec import bulk
 from fakens.dnssec.denial import Chain, Nsec3Chain, NsecChain, occluded
 from fakens.dnssec.keys import SigningKey, generate_keys, load_keys, published_as
 from fakens.dnssec.policy import DnssecPolicy
@@ -44,7 +46,8 @@ _CHAINS_KEPT = 4
 _RRSIG_HEAD = struct.Struct("!HBBIIIH")  # type covered, algorithm, labels, original TTL, expiration, inception, tag
 _RR_FIXED = struct.Struct("!HHI")
 _LENGTH = struct.Struct("!H")
-_SigKey = tuple[Name, int, int, int, frozenset[dns.rdata.Rdata]]
+_SigKey = tuple[bytes, int, int, int, tuple[bytes, ...]]  # owner (canonical wire), type, covers, TTL, the records' canonical forms
+_RRSIG_TYPE, _NSEC_TYPE, _NSEC3_TYPE = dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3
 
 
 class ZoneSigner:
@@ -63,7 +66,8 @@ class ZoneSigner:
         self.zsks = [k for k in self.keys if not k.is_ksk] or self.ksks  # a CSK signs everything
         self.now = now
         self._lock = threading.Lock()
-        self._signatures: dict[_SigKey, list[RRSIG]] = {}
+        self._signatures: dict[_SigKey, _Made] = {}
+        self._chains_signed: set[int] = set()  # the versions whose chain is signed in this window
         # the same by the RRset object (the zones' stored RRsets are read-only and shared by
         # versions): no hashing of its records, and the RRSIG RRset made once
         self._by_identity: dict[int, _Signed] = {}
@@ -73,6 +77,8 @@ class ZoneSigner:
         self.signed = 0
         """How many RRsets this signer has signed (cache misses), for tests and benchmarks."""
         self._facts: dict[int, tuple[int, bytes]] = {}  # id(key) -> (key tag, signer name's wire form)
+        self.rollover: object | None = None
+        """The :class:`~fakens.dnssec.rollover.Rollover` a lab's timeline moves this zone through, if any."""
 
     # -- what the zone and its parent publish ------------------------------------------------
 
@@ -96,6 +102,22 @@ class ZoneSigner:
         """The DS records of the KSKs (digest type *digest*, default the policy's)."""
         name = _DIGEST_NAMES[digest or self.policy.ds_digest]
         return [dns.dnssec.make_ds(self.origin, k.dnskey, name) for k in self.ksks]
+
+    @staticmethod
+    def ds_of(origin: Name, keys: Iterable[SigningKey], digest: int = 2, ttl: int = 3600) -> dns.rrset.RRset:
+        """The DS RRset of *keys* of the zone *origin* (a rollover's parent holds the old or the new)."""
+        return dns.rrset.from_rdata_list(origin, ttl, [dns.dnssec.make_ds(origin, k.dnskey, _DIGEST_NAMES[digest])
+                                                       for k in keys])
+
+    def use_keys(self, keys: Sequence[SigningKey], ksks: Sequence[SigningKey], zsks: Sequence[SigningKey]) -> None:
+        """Publish *keys* in the DNSKEY set, sign it with *ksks* and the rest with *zsks* (a
+        rollover's state); the signatures made so far are forgotten. Publish the new set
+        with :meth:`apex_rrsets` (``Rollover.move`` does)."""
+        with self._lock:
+            self.keys, self.ksks, self.zsks = list(keys), list(ksks), list(zsks) or list(ksks)
+            self._signatures.clear()
+            self._by_identity.clear()
+            self._chains_signed.clear()
 
     def ds_rrset(self, ttl: int = 3600, digest: int | None = None) -> dns.rrset.RRset:
         """The DS RRset a parent holds for this zone."""
@@ -124,6 +146,7 @@ class ZoneSigner:
                 self._window = (int(now) + self.policy.inception_offset, int(now) + self.policy.lifetime)
                 self._signatures.clear()
                 self._by_identity.clear()
+                self._chains_signed.clear()
         return self._window
 
     def keys_for(self, rdtype: int) -> list[SigningKey]:
@@ -137,27 +160,26 @@ class ZoneSigner:
         start, end = self.window()
         start = start if inception is None else inception
         end = end if expiration is None else expiration
-        return [self._sign(owner, rdataset, key, start, end)
-                for key in (keys if keys is not None else self.keys_for(rdataset.rdtype))]
+        records = _digestables(rdataset, self.origin)
+        out = []
+        for key in keys if keys is not None else self.keys_for(rdataset.rdtype):
+            labels, data = self._signed_data(owner, _owner_wire(owner), rdataset.rdtype, rdataset.rdclass,
+                                             rdataset.ttl, records, key, start, end)
+            out.append(_rrsig(rdataset.rdclass, rdataset.rdtype, key, labels, rdataset.ttl, start, end, self.origin,
+                              key.private.sign(data, verify=False)))
+        return out
 
-    def _sign(self, owner: Name, rdataset: dns.rdataset.Rdataset, key: SigningKey, inception: int,
-              expiration: int) -> RRSIG:
-        """One RRSIG, as ``dns.dnssec.sign`` makes it (the tests compare them byte for byte) at
-        half its cost: the signed data (RFC 4034 3.1.8.1) is built here once per RRset, the key
-        tag and the signer's wire form once per key, and the key's own ``sign`` does the
-        cryptography."""
+    def _signed_data(self, owner: Name, owner_wire: bytes, rdtype: int, rdclass: int, ttl: int,
+                     records: tuple[bytes, ...], key: SigningKey, inception: int, expiration: int) -> tuple[int, bytes]:
+        """(labels, the data an RRSIG signs), as ``dns.dnssec.sign`` makes them (the tests compare
+        the RRSIGs byte for byte): RFC 4034 3.1.8.1, built once per RRset and key from its
+        records' canonical forms (*records*, sorted), the key tag and the signer's wire form
+        once per key; the key's own ``sign`` does the cryptography."""
         labels = len(owner) - 1 - (1 if owner.is_wild() else 0)
         tag, signer_wire = self._key_facts(key)
-        rdtype, ttl = rdataset.rdtype, rdataset.ttl
         head = _RRSIG_HEAD.pack(rdtype, key.algorithm, labels, ttl, expiration, inception, tag)
-        owner_wire = owner.to_wire()  # lower-cased below: the canonical form (RFC 4034 6.2)
-        assert owner_wire is not None
-        fixed = owner_wire.lower() + _RR_FIXED.pack(rdtype, rdataset.rdclass, ttl)
-        records = sorted(rdata.to_digestable(self.origin) for rdata in rdataset)
-        data = b"".join([head, signer_wire, *(fixed + _LENGTH.pack(len(r)) + r for r in records)])
-        signature = key.private.sign(data, verify=False)
-        return RRSIG(rdataset.rdclass, dns.rdatatype.RRSIG, rdtype, key.algorithm, labels, ttl, expiration,
-                     inception, tag, self.origin, signature)
+        fixed = owner_wire + _RR_FIXED.pack(rdtype, rdclass, ttl)
+        return labels, b"".join([head, signer_wire, *(fixed + _LENGTH.pack(len(r)) + r for r in records)])
 
     def _key_facts(self, key: SigningKey) -> tuple[int, bytes]:
         found = self._facts.get(id(key))
@@ -169,7 +191,7 @@ class ZoneSigner:
 
     def signatures(self, owner: Name, rdataset: dns.rdataset.Rdataset) -> list[RRSIG]:
         """The signatures of the RRset *rdataset* owned by *owner* (cached by its content)."""
-        return self._signed(owner, rdataset).rrsigs
+        return self._signed(owner, rdataset).made.rrsigs()
 
     def _signed(self, owner: Name, rdataset: dns.rdataset.Rdataset) -> _Signed:
         self.window()
@@ -177,17 +199,55 @@ class ZoneSigner:
         if (known is not None and known.rdataset is rdataset and known.ttl == rdataset.ttl
                 and len(known.rdataset) == known.count and (known.owner is owner or known.owner == owner)):
             return known
-        key = (owner, rdataset.rdtype, rdataset.covers, rdataset.ttl, frozenset(rdataset))
+        records = _digestables(rdataset, self.origin)
+        key = (_owner_wire(owner), rdataset.rdtype, rdataset.covers, rdataset.ttl, records)
         found = self._signatures.get(key)
         if found is None:
-            found = self.sign_rrset(owner, rdataset)
-            self._signatures[key] = found
-            self.signed += 1
-        made = _Signed(rdataset, owner, rdataset.ttl, len(rdataset), found)
+            found = self._sign_batch([(key, rdataset.rdclass, owner)], workers=1)[0]
+        return self._remember(rdataset, owner, found)
+
+    def _remember(self, rdataset: dns.rdataset.Rdataset, owner: Name, made: _Made) -> _Signed:
+        signed = _Signed(rdataset, owner, rdataset.ttl, len(rdataset), made)
         if len(self._by_identity) >= _IDENTITIES_KEPT:
             self._by_identity.clear()
-        self._by_identity[id(rdataset)] = made
-        return made
+        self._by_identity[id(rdataset)] = signed
+        return signed
+
+    def _sign_batch(self, todo: Sequence[tuple[_SigKey, int, Name]], workers: int | None = None) -> list[_Made]:
+        """Sign the RRsets *todo* describes ((cache key, class, owner) each) with the zone's keys and
+        window, cache and return their signatures; a big batch in worker processes (bulk)."""
+        start, end = self._window
+        keys = list({id(k): k for k in self.ksks + self.zsks}.values())  # the signing keys (published or not)
+        index = {id(k): i for i, k in enumerate(keys)}
+        plans = [(owner, wire, rdtype, ttl, rdclass, records, self.keys_for(rdtype))
+                 for (wire, rdtype, _, ttl, records), rdclass, owner in todo]
+        labels: list[int] = []
+
+        def chunks() -> Iterator[bulk.Chunk]:
+            chunk: bulk.Chunk = []
+            for owner, wire, rdtype, ttl, rdclass, records, signing in plans:
+                for key in signing:
+                    count, data = self._signed_data(owner, wire, rdtype, rdclass, ttl, records, key, start, end)
+                    chunk.append((index[id(key)], data))
+                labels.append(count)
+                if len(chunk) >= bulk.CHUNK:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+        total = sum(len(plan[6]) for plan in plans)
+        signatures = iter(itertools.chain.from_iterable(bulk.sign_chunks(keys, chunks(), total, workers)))
+        out = []
+        with self._lock:
+            for ((key, rdclass, _), plan, count) in zip(todo, plans, labels, strict=True):
+                _, _, rdtype, ttl, _, _, signing = plan
+                made = _Made(rdclass, rdtype, count, ttl, start, end, self.origin,
+                             [(k, next(signatures)) for k in signing])
+                self._signatures[key] = made
+                out.append(made)
+            self.signed += len(out)
+        return out
 
     def rrsig_rrset(self, owner: Name, rdataset: dns.rdataset.Rdataset, served_as: Name | None = None,
                     ttl: int | None = None) -> dns.rrset.RRset:
@@ -198,7 +258,7 @@ class ZoneSigner:
         template = signed.rrset
         if template is None:
             template = dns.rrset.RRset(owner, rdataset.rdclass, dns.rdatatype.RRSIG, rdataset.rdtype)
-            for rrsig in signed.rrsigs:
+            for rrsig in signed.made.rrsigs():
                 template.add(rrsig)
             signed.rrset = template
         rrset: dns.rrset.RRset = template.copy()  # the records' hashes copied, not computed again
@@ -211,12 +271,17 @@ class ZoneSigner:
     def chain(self, version: ZoneVersion) -> Chain:
         """The NSEC or NSEC3 chain of *version* (made once per version)."""
         with self._lock:
-            chain = self._chains.get(version.number)
-            if chain is not None:
+            found = self._chains.get(version.number)
+            if found is not None:
                 self._chains.move_to_end(version.number)
-                return chain
+                return found
         nsec3 = self.policy.nsec3
-        chain = Nsec3Chain(version, nsec3) if nsec3 is not None else NsecChain(version)
+        with self._lock:
+            last = next(reversed(self._chains.values()), None)  # the newest: updated, not made anew
+        if nsec3 is not None:
+            chain: Chain = Nsec3Chain(version, nsec3, last if isinstance(last, Nsec3Chain) else None)
+        else:
+            chain = NsecChain(version, last if isinstance(last, NsecChain) else None)
         with self._lock:
             self._chains[version.number] = chain
             while len(self._chains) > _CHAINS_KEPT:
@@ -226,6 +291,7 @@ class ZoneSigner:
     def signed_rrsets(self, version: ZoneVersion) -> list[dns.rrset.RRset]:
         """Every RRset of *version* with its signatures, and the NSEC/NSEC3 chain signed: a
         signed zone's transfer content, in a stable order (the SOA first)."""
+        self.sign_all(version)
         out: list[dns.rrset.RRset] = []
         for rrset in version.rrsets():
             out.append(rrset)
@@ -236,16 +302,44 @@ class ZoneSigner:
             out.append(self.rrsig_rrset(rrset.name, rrset))
         return out
 
-    def sign_all(self, version: ZoneVersion) -> int:
+    def sign_all(self, version: ZoneVersion, workers: int | None = None) -> int:
         """Sign every authoritative RRset of *version* and its chain now (not when first
-        asked); how many signatures were made."""
-        before = self.signed
-        for rrset in version.rrsets():
-            if not occluded(version, rrset.name, rrset.rdtype):
-                self.signatures(rrset.name, rrset)
-        for rrset in self.chain(version).rrsets():
-            self.signatures(rrset.name, rrset)
-        return self.signed - before  # the RRSIG RRsets are made from these when first served
+        asked); how many RRsets were signed (those whose content was signed before are not).
+
+        A batch of :data:`fakens.dnssec.bulk.PARALLEL_FROM` signatures or more is signed in
+        one worker process per CPU (*workers*: how many; 1 for none). After an edit, only the
+        changed RRsets and the NSEC records whose next name or types changed are signed
+        (the chain is updated from the previous version's, :class:`NsecChain`)."""
+        self.window()
+        todo: list[tuple[_SigKey, int, Name]] = []  # each content once: keys differ by owner and type
+        fresh: list[tuple[dns.rdataset.Rdataset, Name, _SigKey]] = []  # RRset objects not known by identity yet
+        known = self._by_identity
+        for owner, node in version.nodes.items():
+            for (rdtype, covers), rdataset in node.items():
+                if rdtype == _RRSIG_TYPE or occluded(version, owner, rdtype):
+                    continue
+                hit = known.get(id(rdataset))
+                if hit is not None and hit.rdataset is rdataset and hit.ttl == rdataset.ttl:
+                    continue
+                key: _SigKey = (_owner_wire(owner), rdtype, covers, rdataset.ttl, _digestables(rdataset, self.origin))
+                fresh.append((rdataset, owner, key))
+                if key not in self._signatures:
+                    todo.append((key, rdataset.rdclass, owner))
+        chain = self.chain(version)
+        with self._lock:
+            owners = chain.dirty if chain.base is not None and chain.base in self._chains_signed else None
+        denial = _NSEC3_TYPE if isinstance(chain, Nsec3Chain) else _NSEC_TYPE
+        for owner, wire in chain.material(owners):
+            key = (_owner_wire(owner), denial, dns.rdatatype.NONE, chain.ttl, (wire,))
+            if key not in self._signatures:
+                todo.append((key, dns.rdataclass.IN, owner))
+        if todo:
+            self._sign_batch(todo, workers)
+        for rdataset, owner, key in fresh:  # the next pass (an edit) knows them without their records
+            self._remember(rdataset, owner, self._signatures[key])
+        with self._lock:
+            self._chains_signed.add(version.number)
+        return len(todo)  # the RRSIG records and RRsets are made from these when first served
 
     def __repr__(self) -> str:
         return f"<ZoneSigner {self.origin} {self.keys}>"
@@ -254,17 +348,58 @@ class ZoneSigner:
 _IDENTITIES_KEPT = 2_000_000
 
 
+def _owner_wire(owner: Name) -> bytes:
+    """*owner* in canonical wire form (lower-cased, RFC 4034 6.2)."""
+    wire = owner.to_wire()
+    assert wire is not None
+    return wire.lower()
+
+
+def _digestables(rdataset: dns.rdataset.Rdataset, origin: Name) -> tuple[bytes, ...]:
+    """The canonical wire forms of *rdataset*'s records, sorted (RFC 4034 6.3): what is
+    signed, and the key of the signature cache."""
+    return tuple(sorted(rdata.to_digestable(origin) for rdata in rdataset))
+
+
+def _rrsig(rdclass: int, rdtype: int, key: SigningKey, labels: int, ttl: int, inception: int, expiration: int,
+           signer: Name, signature: bytes) -> RRSIG:
+    return RRSIG(rdclass, dns.rdatatype.RRSIG, rdtype, key.algorithm, labels, ttl, expiration, inception,
+                 key.key_tag, signer, signature)
+
+
+class _Made:
+    """The signatures of one RRset content; the RRSIG records made when first asked (a
+    zone signed in bulk pays for its records as it is served)."""
+
+    __slots__ = ("_rrsigs", "expiration", "inception", "labels", "rdclass", "rdtype", "signatures", "signer", "ttl")
+
+    def __init__(self, rdclass: int, rdtype: int, labels: int, ttl: int, inception: int, expiration: int,
+                 signer: Name, signatures: list[tuple[SigningKey, bytes]]) -> None:
+        self.rdclass, self.rdtype, self.labels, self.ttl = rdclass, rdtype, labels, ttl
+        self.inception, self.expiration, self.signer = inception, expiration, signer
+        self.signatures = signatures
+        self._rrsigs: list[RRSIG] | None = None
+
+    def rrsigs(self) -> list[RRSIG]:
+        found = self._rrsigs
+        if found is None:
+            found = self._rrsigs = [_rrsig(self.rdclass, self.rdtype, key, self.labels, self.ttl, self.inception,
+                                           self.expiration, self.signer, signature)
+                                    for key, signature in self.signatures]
+        return found
+
+
 class _Signed:
     """One RRset object's signatures, and its RRSIG RRset once made."""
 
-    __slots__ = ("count", "owner", "rdataset", "rrset", "rrsigs", "ttl")
+    __slots__ = ("count", "made", "owner", "rdataset", "rrset", "ttl")
 
-    def __init__(self, rdataset: dns.rdataset.Rdataset, owner: Name, ttl: int, count: int, rrsigs: list[RRSIG]) -> None:
+    def __init__(self, rdataset: dns.rdataset.Rdataset, owner: Name, ttl: int, count: int, made: _Made) -> None:
         self.rdataset = rdataset  # kept alive, so that its id is not reused while cached
         self.owner = owner
         self.ttl = ttl
         self.count = count
-        self.rrsigs = rrsigs
+        self.made = made
         self.rrset: dns.rrset.RRset | None = None
 
 

@@ -13,6 +13,7 @@ The fault types and their documentation are in docs/faults.md.
 from __future__ import annotations
 
 from fakens.faults import delegation as _delegation  # noqa: F401  (importing a family registers its types)
+from fakens.faults import dnskey_size as _dnskey_size  # noqa: F401
 from fakens.faults import dnskeys as _dnskeys  # noqa: F401
 from fakens.faults import edns as _edns  # noqa: F401
 from fakens.faults import network as _network  # noqa: F401

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 _KEY_TYPES = (dns.rdatatype.DNSKEY, dns.rdatatype.CDS, dns.rdatatype.CDNSKEY)
 _DIGESTS = {1: "SHA1", 2: "SHA256", 4: "SHA384"}
+DNSKEY_ZONE = Param("name", None, "only this zone's DNSKEY set (default: every signed zone's)")
+"""The ``zone`` parameter of the faults that change a zone's DNSKEY set."""
 
 
 def _signed(signer: ZoneSigner, rrset: dns.rrset.RRset, had: dns.rrset.RRset | None,
@@ -104,7 +106,7 @@ class StaleDs(_RecordFault):
     type_name = "stale-ds"
     summary = "DNSKEY set without the key the parent's DS points at (a botched KSK rollover)"
     modes = ("rolled", "removed")
-    params = {"zone": Param("name", None, "only this zone's DNSKEY set (default: every signed zone's)")}
+    params = {"zone": DNSKEY_ZONE}
     rdtypes = _KEY_TYPES
 
     def validate(self) -> None:

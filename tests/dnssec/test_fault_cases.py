@@ -15,6 +15,8 @@ One module-scoped server serves test. (signed; the DS of its two children), exam
 from __future__ import annotations
 
 import base64
+import select
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ import dns.rdtypes.ANY.RRSIG
 import dns.rdtypes.dsbase
 import dns.rrset
 import pytest
+from helpers import frame, poll
 
 import fakens
 from fakens.dnssec import DnssecPolicy, Nsec3Params, add_ds_records, sign_zone
@@ -323,6 +326,39 @@ def _nsec3_check(iterations: int, salt: bytes, param_iterations: int, param_salt
     return check
 
 
+def _dnskey_oversize(mode: str) -> Callable[[Env], None]:
+    """UDP: TC=1 and empty sections for DNSKEY (any DO bit, any EDNS size); TCP: as *mode* says."""
+
+    def check(env: Env) -> None:
+        for do, payload in ((True, 1232), (False, 1232), (True, 4096)):
+            q = dns.message.make_query(EXAMPLE, "DNSKEY", use_edns=0, want_dnssec=do, payload=payload)
+            reply = dns.query.udp(q, env.addr[0], port=env.addr[1], timeout=3)
+            assert reply.flags & dns.flags.TC and reply.answer == [] and reply.rcode() == dns.rcode.NOERROR, (do, payload, reply)
+        q = query("example.test.", "DNSKEY")
+        if mode == "ok":
+            reply = ask(env, "example.test.", "DNSKEY")
+            keys = rrset(reply.answer, EXAMPLE, DNSKEY)
+            assert set(env.keyring[EXAMPLE]) < set(keys) and len(reply.to_wire()) > env.server.options.udp_size
+            dns.dnssec.validate(keys, sig(reply.answer, EXAMPLE, DNSKEY), {EXAMPLE: keys})  # the KSK signs the padded set
+            assert {k.algorithm for k in keys} == {13} and all(k.flags == 256 for k in set(keys) - set(env.keyring[EXAMPLE]))
+        else:
+            with socket.create_connection(env.addr, timeout=3) as sock:
+                sock.sendall(frame(q.to_wire()))
+                if mode == "reset":
+                    with pytest.raises(ConnectionResetError):
+                        sock.recv(2)
+                elif mode == "close":
+                    assert sock.recv(2) == b""
+                else:  # stall: the query is logged, the connection stays open and silent
+                    poll(lambda: any(e.transport == "tcp" and e.faults for e in env.server.log.entries()[env.mark:]),
+                         what="the stalled TCP query logged")
+                    assert select.select([sock], [], [], 0)[0] == []
+        www = ask(env, "www.example.test.")  # the rest of the zone over TCP, unchanged
+        assert all_valid(env, www) and www.answer
+
+    return check
+
+
 @dataclass
 class Case:
     spec: str
@@ -331,6 +367,7 @@ class Case:
     qtype: str = "A"
     nomatch: str = "qname=nomatch.example.test."
     records: bool = False  # the fault changes records (DNSKEY, DS), seen with DO=0 too
+    udp_do0: bool = False  # the DO=0 query goes over UDP (TCP is what the fault breaks) and gets TC=1
 
 
 CASES: dict[tuple[str, str], Case] = {
@@ -360,6 +397,9 @@ CASES: dict[tuple[str, str], Case] = {
                                     qname="example.test.", qtype="DS", records=True),
     ("bad-ds", "algorithm"): Case("bad-ds mode=algorithm", _check_bad_ds(lambda d, r: d.algorithm == 8),
                                   qname="example.test.", qtype="DS", records=True),
+    **{("dnskey-oversize", mode): Case(f"dnskey-oversize mode={mode} zone=example.test.", _dnskey_oversize(mode),
+                                       qname="example.test.", qtype="DNSKEY", records=True, udp_do0=mode != "ok")
+       for mode in ("reset", "close", "stall", "ok")},
     ("bad-ds", "retired"): Case("bad-ds mode=retired zone=example.test.", _check_bad_ds(lambda d, r: d.key_tag != r.key_tag),
                                 qname="example.test.", qtype="DS", records=True),
 }
@@ -418,7 +458,11 @@ def test_fault_ignores_do0(type_name: str, mode: str, env: Env) -> None:
     clean = ask(env, case.qname, case.qtype, do=False)
     try:
         env.server.faults.add(f"{case.spec} name={FAULT}")
-        reply = ask(env, case.qname, case.qtype, do=False)
+        if case.udp_do0:
+            reply = dns.query.udp(query(case.qname, case.qtype, do=False), env.addr[0], port=env.addr[1], timeout=3)
+            assert reply.flags & dns.flags.TC and not reply.answer
+        else:
+            reply = ask(env, case.qname, case.qtype, do=False)
         if case.records:  # the records change for every client, with no RRSIG to a DO=0 one
             assert not [r for s in (reply.answer, reply.authority) for r in s if r.rdtype == RRSIG]
             assert [f for f in env.server.log.entries()[-1].faults if f["name"] == FAULT]

@@ -51,6 +51,9 @@ NSEC_CASES = [
     ("example.test.", "nxdomain qname=www.example.test.", "www.example.test.", "A", "bogus"),
     ("example.test.", "nxdomain qname=www.example.test. resign=true", "www.example.test.", "A", "secure"),
     ("example.test.", "ns-no-address hosts=mail.example.test.", "mail.example.test.", "A", "bogus"),
+    ("example.test.", "dnskey-oversize", "www.example.test.", "A", "bogus"),  # TC=1 over UDP, TCP reset
+    ("example.test.", "dnskey-oversize mode=close", "www.example.test.", "A", "bogus"),
+    ("example.test.", "dnskey-oversize mode=ok", "www.example.test.", "A", "secure"),  # the TCP retry gets the keys
 ]
 NSEC3_CASES = [
     ("example.test.", "nsec3-iterations", "nope.example.test.", "A", "insecure"),

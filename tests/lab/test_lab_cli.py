@@ -131,7 +131,7 @@ def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [
         "fakens: error: lab.toml:18: timeline[0].action: unknown action 'stpo' (did you mean 'stop'?); valid actions: "
-        "edit, bump-serial, delegate, add-fault, remove-fault, stop, start",
+        "edit, bump-serial, delegate, add-fault, remove-fault, stop, start, rollover",
         "lab.toml:13: servers[1].addresses[0]: 192.0.2.2 is not a loopback address, and the lab runs on this host's "
         "loopback (mode \"loopback\": 127.0.0.0/8 and ::1): use 127.x.y.z, or run the lab in a private network namespace "
         "where any address works: `fakens lab run SCENARIO -- COMMAND` (with lab.mode = \"namespace\")",

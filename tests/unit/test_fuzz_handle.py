@@ -77,6 +77,7 @@ FAULT_SPECS = {
     "rrsig-unknown-key": "rrsig-unknown-key",
     "rrsig-missing": "rrsig-missing types=A",
     "stale-ds": "stale-ds",
+    "dnskey-oversize": "dnskey-oversize",
     "bad-ds": "bad-ds mode=retired",
     "bad-denial": "bad-denial mode=uncovered",
     "nsec3-iterations": "nsec3-iterations",
