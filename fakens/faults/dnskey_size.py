@@ -21,7 +21,6 @@ import dns.rrset
 
 from fakens.answer import Answer
 from fakens.dnssec.forge import replace_rrset, rrsig_of
-from fakens.dnssec.keys import SigningKey, generate_key
 from fakens.errors import ConfigError
 from fakens.faults.base import Fault, Param, register
 from fakens.faults.dnskeys import DNSKEY_ZONE
@@ -29,6 +28,7 @@ from fakens.faults.view import Act
 from fakens.outcome import Close, Reset, Stall
 
 if TYPE_CHECKING:
+    from fakens.dnssec.keys import SigningKey
     from fakens.dnssec.signer import ZoneSigner
     from fakens.faults.view import View
     from fakens.outcome import Outcome
@@ -141,6 +141,8 @@ class DnskeyOversize(Fault):
             if len(padding) >= _MAX_KEYS:
                 raise ConfigError(f"fault dnskey-oversize: size={size} needs more than {_MAX_KEYS} extra keys")
             if len(rdatas) - len(rrset) >= len(padding):
+                from fakens.dnssec.keys import generate_key  # cryptography: only when it acts
+
                 padding.append(generate_key(signer.policy.algorithm, False, signer.policy.rsa_bits))
             extra = padding[len(rdatas) - len(rrset)].dnskey
             rdatas.append(extra)
