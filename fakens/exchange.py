@@ -61,6 +61,22 @@ class TsigError(Exception):
         self.error = error
 
 
+def _plain_name(wire: bytes, end: int) -> dns.name.Name:
+    """The question's name, written without compression from offset 12 to *end* (its root
+    label's end), as ``dns.name.from_wire`` would read it, without its per-label checks
+    (:func:`fakens.fastpath.question_end` found the labels; the caller bounded the length)."""
+    labels = []
+    i = 12
+    while i < end - 1:
+        length = wire[i]
+        labels.append(wire[i + 1:i + 1 + length])
+        i += length + 1
+    labels.append(b"")
+    name = object.__new__(dns.name.Name)
+    object.__setattr__(name, "labels", tuple(labels))  # how dnspython's immutable Name is filled
+    return name
+
+
 @dataclass(slots=True)
 class Exchange:
     """One query (or other message) and everything decided about it."""
@@ -108,9 +124,14 @@ class Exchange:
             return True
         if self.qdcount < 1:
             return False
+        wire = self.wire
+        end = question_end(wire)
         try:
-            name, used = dns.name.from_wire(self.wire, 12)
-            rdtype, rdclass = _QUESTION_TAIL.unpack_from(self.wire, 12 + used)
+            if end is not None and end - 16 <= 255:  # uncompressed, not too long: its labels as they are
+                name, used = _plain_name(wire, end - 4), end - 16
+            else:
+                name, used = dns.name.from_wire(wire, 12)
+            rdtype, rdclass = _QUESTION_TAIL.unpack_from(wire, 12 + used)
         except (dns.exception.DNSException, struct.error):
             return False
         self.question = Question(name, dns.rdatatype.RdataType.make(rdtype), dns.rdataclass.RdataClass.make(rdclass))

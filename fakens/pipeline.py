@@ -379,7 +379,7 @@ class _Replier:
         return enc
 
     def _flags(self, aa: bool, tc: bool, enc: Encoding) -> int:
-        flags = header_flags(self.x.flags, dns.opcode.Opcode.make(self.x.opcode), aa, tc)
+        flags = header_flags(self.x.flags, self.x.opcode, aa, tc)
         return (flags | enc.set_flags) & ~enc.clear_flags
 
     def error(self, rcode: int, question: bool = True, tc: bool = False, with_opt: bool = True) -> Reply:
