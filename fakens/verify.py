@@ -69,7 +69,7 @@ _SECONDARY_STEP = ("description", "at", "serial", "answer", "rcode", "log", "wit
 _MAIL = ("description", "domain", "messages", "sinks", "fixed")
 _SINK = ("name", "address", "port", "min", "max")
 _ZONECHECK = ("description", "must", "must_not", "fixed")
-_DNSVIZ = ("description", "domain", "version", "errors", "must", "must_not", "fixed")
+_DNSVIZ = ("description", "domain", "at", "version", "errors", "must", "must_not", "fixed")
 _RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "TIMEOUT")
 
 
@@ -233,6 +233,7 @@ class _Checker:
                 self.problem(path, "DNSViz's findings need domain = \"www.example.test.\" (the name it probes)")
             self.signed(path)
         self.strings(table, "errors", path)
+        self.duration(table, "at", path)
         if isinstance(table.get("fixed"), dict):
             self.strings(table["fixed"], "errors", f"{path}.fixed")
         if "version" in table and not isinstance(table["version"], str):
@@ -665,11 +666,12 @@ def verify_checker(run: RunningLab, expect: Mapping[str, Any], report: Report, d
 
 
 def verify_dnsviz(run: RunningLab, expect: Mapping[str, Any], report: Report, directory: str) -> None:
-    """``dnsviz probe`` + ``grok`` of [expect.dnsviz]'s domain in the running lab (fakens.dnsviz):
+    """``dnsviz probe`` + ``grok`` of [expect.dnsviz]'s domain in the running lab, at lab time ``at`` (fakens.dnsviz):
     ``must``/``must_not`` codes (``ERROR:``, ``WARNING:``, ``STATUS:`` or bare), ``errors`` exactly."""
     from fakens.dnsviz import run_dnsviz
 
     domain = str(expect.get("domain") or "")
+    run.move_to(expect.get("at", 0))
     result = run_dnsviz(run.lab, domain, directory)
     report.versions["dnsviz"] = result.version
     measured = expect.get("version")
