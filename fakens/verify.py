@@ -4,11 +4,12 @@
     fakens lab verify fakens/labs/io-outage.toml --tool unbound --fix      # gone with the fix
     fakens lab verify fakens/labs/lame-delegation.toml --tool zonemaster
     fakens lab verify fakens/labs/lame-delegation.toml --tool named-secondary
+    fakens lab verify fakens/labs/stale-ds-rollover.toml --tool dnsviz     # DNSViz's error codes
     fakens lab verify SCENARIO --netns                                    # in a private namespace
 
 The lab runs in this process on host loopback, port 53 (root or CAP_NET_BIND_SERVICE; in a
 namespace of its own with ``--netns``, or when already inside ``unshare -n``). The tools
-(unbound, zonemaster-cli, BIND named) are started as subprocesses. The [expect] format is in
+(unbound, zonemaster-cli, BIND named, dnsviz) are started as subprocesses. The [expect] format is in
 docs/scenarios.md, "Expected symptoms"; :func:`expect_problems` checks it (``lab check`` does too).
 A lab with a timeline is played with its clock paused: each step moves the clock to its ``at``.
 """
@@ -47,13 +48,15 @@ if TYPE_CHECKING:  # the lab and scenario modules load when a lab is verified, n
     from fakens.scenario import Scenario
 
 RESOLVERS = ("unbound", "named", "kresd", "pdns-recursor")  # fakens.resolvers.RESOLVERS
-TOOLS = (*RESOLVERS, "zonemaster", "named-secondary", "zonecheck")
+TOOLS = (*RESOLVERS, "zonemaster", "named-secondary", "zonecheck", "dnsviz")
+_ISOLATED = (*RESOLVERS, "dnsviz")
+"""The known tools that run only in a network namespace with loopback alone (they ask the lab's servers)."""
 DEFAULT_TOOLS = ("unbound", "zonemaster", "named-secondary", "zonecheck")
 """What runs without --tool (and every [expect.tool.NAME] with a command); ``--tool all``: TOOLS too."""
 _SECTION_TOOLS: dict[str, tuple[str, ...]] = {
     "resolver": RESOLVERS, "mail": ("unbound",), "checker": ("zonemaster",), "secondary": ("named-secondary",),
-    "zonecheck": ("zonecheck",)}
-_TOP = ("time_scale", "resolver", "mail", "checker", "secondary", "zonecheck", "tool")
+    "zonecheck": ("zonecheck",), "dnsviz": ("dnsviz",)}
+_TOP = ("time_scale", "resolver", "mail", "checker", "secondary", "zonecheck", "dnsviz", "tool")
 _STEP = ("description", "at", "wait", "flush", "trials", "queries", "outcomes", "asked")
 _RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed", "versions", *RESOLVERS)
 _PER_RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed", "version")
@@ -66,6 +69,7 @@ _SECONDARY_STEP = ("description", "at", "serial", "answer", "rcode", "log", "wit
 _MAIL = ("description", "domain", "messages", "sinks", "fixed")
 _SINK = ("name", "address", "port", "min", "max")
 _ZONECHECK = ("description", "must", "must_not", "fixed")
+_DNSVIZ = ("description", "domain", "at", "version", "errors", "must", "must_not", "fixed")
 _RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "TIMEOUT")
 
 
@@ -222,6 +226,19 @@ class _Checker:
         if "fixed" in table:
             self.tags(table["fixed"], f"{path}.fixed", [k for k in allowed if k != "fixed"], f"{what} with the fix")
 
+    def dnsviz(self, table: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+        self.tags(table, path, allowed, "DNSViz's findings")
+        if allowed is _DNSVIZ:
+            if not isinstance(table.get("domain"), str):
+                self.problem(path, "DNSViz's findings need domain = \"www.example.test.\" (the name it probes)")
+            self.signed(path)
+        self.strings(table, "errors", path)
+        self.duration(table, "at", path)
+        if isinstance(table.get("fixed"), dict):
+            self.strings(table["fixed"], "errors", f"{path}.fixed")
+        if "version" in table and not isinstance(table["version"], str):
+            self.problem(f"{path}.version", 'expected the DNSViz version measured with, as a string ("0.9.4")')
+
     def secondary(self, table: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
         self.table(table, path, allowed, "the secondary's symptoms")
         for i, step in enumerate(self.tables(table.get("steps", []), f"{path}.steps", _SECONDARY_STEP, "a step")):
@@ -273,6 +290,8 @@ def expect_problems(scenario: Scenario) -> list[str]:
         c.tags(expect["checker"], "expect.checker", _CHECKER, "[expect.checker]")
     if "zonecheck" in expect:
         c.tags(expect["zonecheck"], "expect.zonecheck", _ZONECHECK, "[expect.zonecheck]")
+    if "dnsviz" in expect:
+        c.dnsviz(expect["dnsviz"], "expect.dnsviz", _DNSVIZ)
     if "secondary" in expect:
         c.secondary(expect["secondary"], "expect.secondary", _SECONDARY)
     if "mail" in expect:
@@ -284,7 +303,7 @@ def expect_problems(scenario: Scenario) -> list[str]:
     return c.problems
 
 
-_EXPECTATIONS = ("steps", "outcomes", "asked", "sinks", "must", "must_not", "exit")
+_EXPECTATIONS = ("steps", "outcomes", "asked", "sinks", "must", "must_not", "errors", "exit")
 
 
 def _over(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -646,6 +665,29 @@ def verify_checker(run: RunningLab, expect: Mapping[str, Any], report: Report, d
     _verify_tags("zonemaster", found, expect, report)
 
 
+def verify_dnsviz(run: RunningLab, expect: Mapping[str, Any], report: Report, directory: str) -> None:
+    """``dnsviz probe`` + ``grok`` of [expect.dnsviz]'s domain in the running lab, at lab time ``at`` (fakens.dnsviz):
+    ``must``/``must_not`` codes (``ERROR:``, ``WARNING:``, ``STATUS:`` or bare), ``errors`` exactly."""
+    from fakens.dnsviz import run_dnsviz
+
+    domain = str(expect.get("domain") or "")
+    run.move_to(expect.get("at", 0))
+    result = run_dnsviz(run.lab, domain, directory)
+    report.versions["dnsviz"] = result.version
+    measured = expect.get("version")
+    said = "the table records no version measured" if measured is None else \
+        "as the table was measured with" if measured == result.version else f"the table was measured with {measured}"
+    statuses = sorted({code for kind, code in result.codes if kind == "STATUS"})
+    report.notes.append(f"dnsviz {result.version} ({said}) {domain}: errors {', '.join(result.errors) or 'none'}; "
+                        f"warnings {', '.join(result.warnings) or 'none'}; statuses {', '.join(statuses) or 'none'}; "
+                        f"grok output {result.grok_path}")
+    _verify_tags("dnsviz", result.codes, expect, report)
+    if "errors" in expect:
+        wanted = sorted({str(code).upper() for code in expect["errors"]})
+        report.results.append(Result("dnsviz", "its errors, exactly", ", ".join(result.errors) or "none",
+                                     ", ".join(wanted) or "none", result.errors == wanted))
+
+
 def verify_zonecheck(scenario: Scenario, fix: bool, expect: Mapping[str, Any], report: Report) -> None:
     from fakens.scenario import load_scenario
 
@@ -813,7 +855,7 @@ def verify(scenario: Scenario, tools: Sequence[str] | None, fix: bool = False, t
         report.notes.append(f"time scale 1/{scale:g}")
     directory = directory or tempfile.mkdtemp(prefix=f"fakens-verify-{scenario.name}-")
     for tool, command in wanted_tools(scenario, tools):
-        if (command is not None or tool in RESOLVERS) and not _isolated():
+        if (command is not None or tool in _ISOLATED) and not _isolated():
             raise ConfigError(f"--tool {tool}: resolvers and commands run only in a network namespace with "
                               "loopback alone (nothing they ask may leave the lab): use fakens lab verify, which "
                               "enters one itself, or run under unshare -n")
@@ -841,6 +883,8 @@ def verify(scenario: Scenario, tools: Sequence[str] | None, fix: bool = False, t
                     verify_mail(run, table, report, sub)
                 elif section == "checker":
                     verify_checker(run, table, report, sub)
+                elif section == "dnsviz":
+                    verify_dnsviz(run, table, report, sub)
                 else:
                     verify_secondary(run, table, report, sub)
     return report
@@ -894,7 +938,7 @@ def run_verify(args: Any) -> int:
 
             raise ScenarioError(problems)
     wanted = {scenario.path: wanted_tools(scenario, args.tool) for scenario in scenarios}
-    resolving = any(command is not None or tool in RESOLVERS for tools in wanted.values() for tool, command in tools)
+    resolving = any(command is not None or tool in _ISOLATED for tools in wanted.values() for tool, command in tools)
     if (args.netns or (resolving and not _isolated())) and not os.environ.get(NETNS_ENV):
         if not args.netns:
             print("lab verify: resolvers and commands run in a network namespace of their own (unshare -n), "

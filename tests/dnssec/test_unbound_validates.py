@@ -15,7 +15,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import pytest
-from helpers.procs import describe_unbound
+from helpers.procs import delv_outcome, describe_unbound, optional_delv
 
 from fakens.dnssec import DnssecPolicy, Nsec3Params, add_ds_records, sign_zone
 from fakens.lab import Hierarchy
@@ -66,6 +66,9 @@ def test_unbound_insecure_delegation_has_no_ad(fakens_hierarchy: Callable[..., H
     reply = _ask(unbound.address, "www.example.test.", "A")
     assert reply.rcode() == dns.rcode.NOERROR and reply.answer, f"{reply}\n{describe_unbound(unbound)}"
     assert not reply.flags & dns.flags.AD, f"{reply}\n{describe_unbound(unbound)}"
+    delv = optional_delv(unbound)
+    if delv is not None:  # delv, asked through the same unbound, agrees: an unsigned answer
+        assert delv_outcome(*delv, unbound.address, "www.example.test.", "A") == "insecure"
 
 
 def test_delv_agrees(fakens_hierarchy: Callable[..., Hierarchy], fakens_unbound: Callable[..., Unbound],

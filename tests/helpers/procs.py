@@ -6,17 +6,20 @@ the tail of its stderr. Nothing here sleeps to synchronise: readiness is polled.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+import pytest
 
 from fakens.testing import free_port as fakens_free_port
 
-from . import ask, poll, require_tool
+from . import ask, is_ci, poll, require_tool
 
 if TYPE_CHECKING:
     from fakens.testing import Unbound
@@ -25,9 +28,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Proc",
     "ProcessSet",
+    "delv_outcome",
     "describe_unbound",
     "free_port",
     "named_conf",
+    "optional_delv",
     "run_tool",
     "start_named_secondary",
     "start_process",
@@ -264,6 +269,35 @@ def describe_unbound(unbound: Unbound, tail: int = 40) -> str:
     host, port = unbound.address
     return (f"unbound on {host}#{port} (-c {unbound.config}), pid {process.pid}, {state}; "
             f"last output:\n{body}")
+
+
+def delv_outcome(delv: str, anchor: str, address: tuple[str, int], qname: str, qtype: str) -> str:
+    """What ``delv @resolver -a ANCHOR`` makes of *qname*: secure ("; fully validated"),
+    insecure ("; unsigned answer"), each also for a negative response; bogus (resolution or
+    validation failed); else "unclear" and its output. delv validates itself (asking with CD=1)."""
+    done = subprocess.run([delv, f"@{address[0]}", "-p", str(address[1]), "-a", anchor, "+root", qname, qtype],
+                          capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "LC_ALL": "C"})
+    out = done.stdout + done.stderr
+    first = out.splitlines()[0] if out else ""  # "; [negative response, ]fully validated" / "unsigned answer"
+    if first.endswith("fully validated"):
+        return "secure"
+    if first.endswith("unsigned answer"):
+        return "insecure"
+    if "resolution failed" in out or "validation failed" in out or "no valid" in out:
+        return "bogus"
+    return f"unclear ({out.strip()[-300:]})"
+
+
+def optional_delv(unbound: Unbound) -> tuple[str, str] | None:
+    """(delv, the trust-anchors file next to *unbound*'s config) when delv is installed; None
+    locally without it (under CI=true the test fails)."""
+    delv = shutil.which("delv")
+    if delv is None:
+        if is_ci():
+            pytest.fail("needs delv (Debian bind9-dnsutils) under CI=true", pytrace=False)
+        return None
+    return delv, str(Path(unbound.config).parent / "trust-anchors.conf")
 
 
 def unbound_control(conf: Path | str, *args: str, timeout: float = 10.0) -> str:
