@@ -4,4 +4,5 @@ import sys
 
 from fakens.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a signing worker process (spawned) imports this module as its main
+    sys.exit(main())
