@@ -62,3 +62,35 @@ def test_the_wheel_carries_the_shipped_labs(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for lab in shipped_labs():
         assert f"fakens/labs/{lab}.toml" in names, names
+
+
+# Fault types no shipped lab uses, and why (docs/scenarios.md, "Shipped labs").
+NOT_IN_A_LAB = {
+    "delay": "lab verify pauses the lab's clock, and a delay waits on it (it would act as drop)",
+    "no-notify": "the NOTIFY's target is the secondary's address, which a scenario cannot name",
+}
+
+
+def test_every_fault_type_has_a_shipped_lab() -> None:
+    from fakens.faults import REGISTRY
+    from fakens.scenario import load_scenario
+
+    used: dict[str, set[str]] = {}
+    for name, path in shipped_labs().items():
+        for server in load_scenario(path).servers:
+            for fault in server.faults:
+                used.setdefault(fault.type_name, set()).add(name)
+    missing = set(REGISTRY) - set(used) - set(NOT_IN_A_LAB)
+    assert not missing, f"fault types without a shipped lab: {sorted(missing)}"
+    assert not set(NOT_IN_A_LAB) & set(used), "a listed exception is used by a lab now: drop it from NOT_IN_A_LAB"
+
+
+def test_every_shipped_lab_has_a_fix_and_expected_symptoms() -> None:
+    from fakens.scenario import load_scenario
+
+    for name, path in shipped_labs().items():
+        if name.endswith("-fixed") and name[:-6] in shipped_labs():
+            continue
+        scenario = load_scenario(path)
+        assert scenario.fix is not None and (scenario.fix.file or scenario.fix.events), name
+        assert scenario.expect, name

@@ -2,7 +2,7 @@
 each lab's [expect] symptoms hold with the broken lab, and its fixed symptoms with the fix.
 
 unbound for every lab (mail sinks for the migration lab), zonemaster-cli for the delegation
-labs (1, 4), BIND named as the secondary of lab 4. Each lab binds port 53 on 127.x.
+labs (1, 4 and the checker labs), BIND named as the secondary of lab 4 and of broken-transfer. Each lab binds port 53 on 127.x.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def failed(report: Report) -> str:
 
 
 @pytest.mark.parametrize("name", ["io-outage", "mail-migration", "lame-delegation", "rfc1912", "switch-over",
-                                  "tld-expired-signatures", "stale-ds-rollover", "nsec-bitmap"])
+                                  "tld-expired-signatures", "stale-ds-rollover", "nsec-bitmap",
+                                  "glue-and-ns-hosts", "server-compliance", "lame-modes", "thin-delegation",
+                                  "bad-answers", "dnssec-breakages"])
 def test_unbound_symptom_and_fix(name: str, tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("unbound")
     require_tool("unbound-control")
@@ -50,7 +52,8 @@ def test_unbound_symptom_and_fix(name: str, tmp_path: Path, require_tool: Callab
         assert any(n.startswith("mail: ") for n in fixed.notes), fixed.text()
 
 
-@pytest.mark.parametrize("name", ["mail-migration", "lame-delegation"])
+@pytest.mark.parametrize("name", ["mail-migration", "lame-delegation", "glue-and-ns-hosts", "server-compliance",
+                                  "lame-modes", "thin-delegation"])
 def test_zonemaster_findings_and_fix(name: str, tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("zonemaster-cli")
     broken = run(name, "zonemaster", False, tmp_path / "broken")
@@ -65,6 +68,15 @@ def test_named_secondary_stale_refused_expired(tmp_path: Path, require_tool: Cal
     assert broken.ok and len(broken.results) == 4, failed(broken)
     fixed = run("lame-delegation", "named-secondary", True, tmp_path / "fixed")
     assert fixed.ok and len(fixed.results) == 4, failed(fixed)
+
+
+def test_named_secondary_keeps_the_old_serial_when_the_transfer_is_cut(
+        tmp_path: Path, require_tool: Callable[[str], str]) -> None:
+    require_tool("named")
+    broken = run("broken-transfer", "named-secondary", False, tmp_path / "broken")
+    assert broken.ok and len(broken.results) == 3, failed(broken)
+    fixed = run("broken-transfer", "named-secondary", True, tmp_path / "fixed")
+    assert fixed.ok and len(fixed.results) == 2, failed(fixed)
 
 
 def test_zonecheck_rfc1912(tmp_path: Path) -> None:
