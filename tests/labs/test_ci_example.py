@@ -10,11 +10,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import pytest
+import yaml  # in the test extra: a missing PyYAML is an error, not a skip
 
 from fakens.cli import _parser
-
-yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "examples" / "ci"
