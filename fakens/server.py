@@ -292,6 +292,8 @@ class Server:
         except BaseException:
             await self._close_sockets()
             raise
+        if self.faults.listener_closed:  # a tcp-refused mode=closed given before the start
+            self._sync_tcp_listeners()
         if public:
             self._warn_public([e for e in self.endpoints if not counts_as_loopback(e.host)])
         self.notifier.attach(self._loop, self._udp)

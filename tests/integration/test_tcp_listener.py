@@ -120,3 +120,17 @@ def test_tcp_refused_closed_bind_error_reaches_the_caller(make_server: Callable[
             return None
 
     assert poll(tcp_answer, what="TCP answering again").answer
+
+
+def test_tcp_refused_closed_given_before_the_start_refuses_from_the_first_connection() -> None:
+    """A ``tcp-refused mode=closed`` installed before the server starts (a scenario's fault,
+    ``fakens serve --fault``) refuses TCP as soon as the server is up; UDP answers."""
+    server = fakens.Server(["zones/example.test.zone"], listen=["127.0.0.1:0"])
+    server.faults.add("tcp-refused mode=closed")
+    with server:
+        addr = server.addresses[0]
+        assert _refused(addr)
+        reply, _ = ask_wire(addr, "www.example.test.", "A")
+        assert reply.answer
+        server.faults.reset()  # removed: the same port listens again
+        socket.create_connection(addr, timeout=TIMEOUT).close()
