@@ -152,3 +152,53 @@ def test_plain_lines_are_read_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fakens.zonefile, "plain_record", counted)
     read_text("$ORIGIN e.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n" + "".join(f"h{i} A 192.0.2.1\n" for i in range(9)))
     assert next(calls) == 9
+
+
+def test_fast_objects_are_dnspythons_own() -> None:
+    """The names, A records and RRsets the fast path makes without dnspython's constructors
+    equal the ones those constructors make, slot for slot, hash for hash."""
+    import dns.name
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rdtypes.IN.A
+    import dns.rrset
+
+    from fakens.zonefile import _rrset
+    from fakens.zonelines import _address, owner_name
+
+    origin = dns.name.from_text("Big.Test.")
+    for text in ["h1", "a.B", "x.y.", "*", "_s.x", "a" * 63, "a" * 64, "a..b", ".", ".a", "@",
+                 ("a" * 60 + ".") * 4 + "x", ("a" * 60 + ".") * 4]:
+        try:
+            expected: Any = dns.name.from_text(text, origin)
+        except Exception as e:
+            expected = type(e)
+        try:
+            made: Any = owner_name(text, origin)
+        except Exception as e:
+            made = type(e)
+        assert made == expected and (isinstance(made, type) or (made.labels == expected.labels
+                                                                and hash(made) == hash(expected))), text
+    for text in ["1.2.3.4", "0.0.0.0", "255.255.255.255", "10.0.255.9", "01.2.3.4", "256.1.1.1", "1.2.3", "1.2.3.4.5"]:
+        try:
+            expected = dns.rdtypes.IN.A.A(dns.rdataclass.IN, dns.rdatatype.A, text)
+        except Exception as e:
+            expected = type(e)
+        try:
+            made = _address(text)
+        except Exception as e:
+            made = type(e)
+        if isinstance(expected, type):
+            assert made is expected, text
+        else:
+            assert [getattr(made, s) for s in ("rdclass", "rdtype", "rdcomment", "address")] == [
+                getattr(expected, s) for s in ("rdclass", "rdtype", "rdcomment", "address")]
+            assert made == expected and hash(made) == hash(expected) and made.to_wire() == expected.to_wire()
+    name = dns.name.from_text("www.example.test.")
+    made = _rrset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A, 300)
+    expected = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A)
+    expected.update_ttl(300)
+    slots = [s for cls in type(expected).__mro__ for s in getattr(cls, "__slots__", ())]
+    assert set(slots) == {"items", "rdclass", "rdtype", "covers", "ttl", "name", "deleting"}
+    assert [getattr(made, s) for s in slots] == [getattr(expected, s) for s in slots]
+    assert type(made.items) is type(expected.items) and made == expected
