@@ -6,6 +6,7 @@ snapshot to the end (see :mod:`fakens.zones` for the Zone that makes them).
 
 from __future__ import annotations
 
+import array
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -43,7 +44,6 @@ class Where:
 
 Place = Where | int
 """Where a record is written: a Where, or a line of the zone's own file (see RecordPlaces)."""
-_Entry = tuple[Name, RdataType, dns.rdata.Rdata, Place]
 
 
 class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
@@ -60,11 +60,17 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
     first record, by (owner, type).
     """
 
-    __slots__ = ("_index", "_more", "_rrsets", "_scans", "_source", "first")
+    __slots__ = ("_index", "_lines", "_more", "_names", "_rdatas", "_scans", "_source", "_types", "_wheres", "first")
 
     def __init__(self, source: str = "<zone>") -> None:
         self._source = source
-        self._rrsets: list[_Entry] = []
+        # each RRset's first record as four columns (8 bytes each, not a tuple and an int each)
+        self._names: list[Name] = []
+        self._types: list[RdataType] = []
+        self._rdatas: list[dns.rdata.Rdata] = []
+        self._lines = array.array("q")
+        """The line in *source*, or -1 - i for ``_wheres[i]`` (a record of an included file)."""
+        self._wheres: list[Where] = []
         self._more: dict[int, list[tuple[dns.rdata.Rdata, Place]]] = {}
         self._index: dict[tuple[tuple[bytes, ...], RdataType], list[int]] | None = None
         """RRset numbers by (owner's labels in lower case, type): a tuple of bytes hashes fast, a Name does
@@ -75,9 +81,16 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
 
     def new_rrset(self, name: Name, rdtype: RdataType, rdata: dns.rdata.Rdata, where: Place) -> int:
         """Record where the first record of a new RRset is written; the RRset's number for :meth:`add_to`."""
-        self._rrsets.append((name, rdtype, rdata, where))
+        self._names.append(name)
+        self._types.append(rdtype)
+        self._rdatas.append(rdata)
+        if isinstance(where, int):
+            self._lines.append(where)
+        else:
+            self._lines.append(-1 - len(self._wheres))
+            self._wheres.append(where)
         self._index = None
-        return len(self._rrsets) - 1
+        return len(self._names) - 1
 
     def add_to(self, rrset: int, rdata: dns.rdata.Rdata, where: Place) -> None:
         """Record where one more record of RRset number *rrset* is written."""
@@ -98,10 +111,14 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
     def _lookup(self) -> dict[tuple[tuple[bytes, ...], RdataType], list[int]]:
         if self._index is None:
             index: dict[tuple[tuple[bytes, ...], RdataType], list[int]] = {}
-            for i, (name, rdtype, _, _) in enumerate(self._rrsets):
+            for i, (name, rdtype) in enumerate(zip(self._names, self._types, strict=True)):
                 index.setdefault((_lowered(name), rdtype), []).append(i)
             self._index = index
         return self._index
+
+    def _line(self, i: int) -> Place:
+        line = self._lines[i]
+        return line if line >= 0 else self._wheres[-1 - line]
 
     def _where(self, place: Place) -> Where:
         return Where(self._source, place) if isinstance(place, int) else place
@@ -111,20 +128,21 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
         if self._index is None and self._scans < _SCANS:
             self._scans += 1
             name, rdtype = key
-            return [i for i, entry in enumerate(self._rrsets) if entry[1] == rdtype and entry[0] == name]
+            names = self._names
+            return [i for i, held in enumerate(self._types) if held == rdtype and names[i] == name]
         return self._lookup().get((_lowered(key[0]), key[1]), [])
 
     def _held(self, key: tuple[Name, RdataType]) -> Iterator[tuple[dns.rdata.Rdata, Place]]:
         """The records of (owner, type) with their places, in file order."""
         for i in self._numbers(key):
-            yield self._rrsets[i][2], self._rrsets[i][3]
+            yield self._rdatas[i], self._line(i)
             yield from self._more.get(i, ())
 
     def first_place(self, key: tuple[Name, RdataType]) -> Where:
         found = self._numbers(key)
         if not found:
             raise KeyError(key)
-        return self._where(self._rrsets[found[0]][3])
+        return self._where(self._line(found[0]))
 
     def __getitem__(self, key: tuple[Name, RdataType, dns.rdata.Rdata]) -> Where:
         name, rdtype, rdata = key
@@ -136,8 +154,7 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
     def keys_first(self) -> Iterator[tuple[Name, RdataType]]:
         """Each (owner, type) once, as first written."""
         for found in self._lookup().values():
-            name, rdtype, _, _ = self._rrsets[found[0]]
-            yield name, rdtype
+            yield self._names[found[0]], self._types[found[0]]
 
     def __iter__(self) -> Iterator[tuple[Name, RdataType, dns.rdata.Rdata]]:
         for name, rdtype in self.keys_first():
@@ -145,7 +162,7 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
                 yield name, rdtype, rdata
 
     def __len__(self) -> int:
-        return len(self._rrsets) + sum(len(held) for held in self._more.values())
+        return len(self._names) + sum(len(held) for held in self._more.values())
 
 
 _SCANS = 16

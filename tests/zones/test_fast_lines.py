@@ -157,6 +157,9 @@ def test_plain_lines_are_read_fast(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_fast_objects_are_dnspythons_own() -> None:
     """The names, A records and RRsets the fast path makes without dnspython's constructors
     equal the ones those constructors make, slot for slot, hash for hash."""
+    import copy
+    import pickle
+
     import dns.name
     import dns.rdataclass
     import dns.rdatatype
@@ -194,6 +197,9 @@ def test_fast_objects_are_dnspythons_own() -> None:
             assert [getattr(made, s) for s in ("rdclass", "rdtype", "rdcomment", "address")] == [
                 getattr(expected, s) for s in ("rdclass", "rdtype", "rdcomment", "address")]
             assert made == expected and hash(made) == hash(expected) and made.to_wire() == expected.to_wire()
+            assert isinstance(made, dns.rdtypes.IN.A.A) and made.replace(address="192.0.2.9") == expected.replace(
+                address="192.0.2.9")
+            assert pickle.loads(pickle.dumps(made)) == made and copy.copy(made) == made
     name = dns.name.from_text("www.example.test.")
     made = _rrset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A, 300)
     expected = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A)
