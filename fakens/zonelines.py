@@ -50,8 +50,14 @@ _A, _AAAA, _NS, _CNAME, _PTR, _MX, _SRV, _TXT = (
 _TYPES = {"A": _A, "AAAA": _AAAA, "NS": _NS, "CNAME": _CNAME, "PTR": _PTR, "MX": _MX, "SRV": _SRV, "TXT": _TXT}
 _NAMED: dict[dns.rdatatype.RdataType, type[dns.rdtypes.nsbase.NSBase]] = {
     _NS: dns.rdtypes.ANY.NS.NS, _CNAME: dns.rdtypes.ANY.CNAME.CNAME, _PTR: dns.rdtypes.ANY.PTR.PTR}
-_IPV4 = re.compile(r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}")
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 """An IPv4 address as dnspython reads it (four decimal numbers up to 255, no leading zero): its canonical text."""
+_A_LINE = re.compile(rf"([A-Za-z0-9_*-][A-Za-z0-9_*.-]*)[ \t]+(?:([0-9]+)[ \t]+)?(?:[Ii][Nn][ \t]+)?[Aa][ \t]+"
+                     rf"({_OCTET}(?:\.{_OCTET}){{3}})[ \t]*(?:;[\t !-'*-\[\]-~]*)?\n?")
+"""The commonest plain line: an owner written out, an optional TTL, an optional IN, an A record and
+an optional comment, all printable ASCII without a backslash or parenthesis (the owner, the TTL
+and the address are its groups)."""
 _new = object.__new__
 _aton = socket.inet_aton
 _set = object.__setattr__
@@ -81,9 +87,17 @@ def plain_record(line: str, origin: Name | None, last_name: Name | None
                  ) -> tuple[Name, int | None, dns.rdata.Rdata] | None:
     """The record of a plain *line* (owner, TTL or None when it takes the inherited one, data),
     or None when the line is not plain (see the module)."""
-    if origin is None or _NOT_PLAIN.search(line) is not None or line[:1] == "$":
+    if origin is None:
         return None
+    simple = _A_LINE.fullmatch(line)
     try:
+        if simple is not None:  # most lines of big zones: what _read would make of them, sooner
+            owner, ttl, address = simple.groups()
+            if ttl is not None and int(ttl) > _MAX_TTL:
+                return None
+            return owner_name(owner, origin), None if ttl is None else int(ttl), _valid_address(address)
+        if _NOT_PLAIN.search(line) is not None or line[:1] == "$":
+            return None
         return _read(line, origin, last_name)
     except (NotPlain, dns.exception.DNSException, ValueError):
         return None
@@ -180,6 +194,11 @@ def _address(text: str) -> dns.rdata.Rdata:
     canonical text) without its checks run again: *text* is one."""
     if _IPV4.fullmatch(text) is None:
         return dns.rdtypes.IN.A.A(_IN, _A, text)  # dnspython's error
+    return _valid_address(text)
+
+
+def _valid_address(text: str) -> dns.rdata.Rdata:
+    """The A record of *text*, which matches _IPV4."""
     rdata: dns.rdata.Rdata = _new(_A_CLASS)
     _set(rdata, "rdclass", _IN)
     _set(rdata, "rdtype", _A)
