@@ -1105,15 +1105,17 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             f"fix the owner or the origin (a missing trailing dot?)"))
     nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]] = {}
     places = RecordPlaces(source)
-    index_of: dict[int, int] = {}  # id(RRset) -> its entry in places (an RRset read in more than one run of lines)
+    # the number in places of each RRset of the node being read; a record of an RRset of a node left
+    # before waits in *late* (a name is hashed to find its RRset's number only in such a zone)
+    here_node: dict[TypeKey, dns.rrset.RRset] | None = None
+    here: dict[TypeKey, int] = {}
+    late: list[tuple[Name, TypeKey, dns.rdata.Rdata, Where | int]] = []
     outside: dict[Where, list[Name]] = {}
     apex_raw = apex.labels
     apex_labels = tuple(label.lower() for label in apex.labels)
     depth = len(apex_labels)
     last_name: Name | None = None
     node: dict[TypeKey, dns.rrset.RRset] = {}
-    last_rrset: dns.rrset.RRset | None = None
-    last_index = 0
     none = dns.rdatatype.NONE
     keys = _KEYS
     for name, ttl, rdata, place in records:
@@ -1136,8 +1138,9 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
         if rrset is None:  # a new RRset: its first record goes in as Rdataset.add would put it
             rrset = node[key] = _rrset(name, rdata.rdclass, rdtype, covers, ttl)
             rrset.items[rdata] = None
-            last_rrset = rrset
-            last_index = index_of[id(rrset)] = places.new_rrset(name, rdtype, rdata, place)
+            if node is not here_node:
+                here_node, here = node, {}
+            here[key] = places.new_rrset(name, rdtype, rdata, place)
             continue
         if rrset.ttl != ttl:
             warnings.append(ZoneWarning(
@@ -1152,8 +1155,12 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
         size = len(rrset)
         rrset.add(rdata)
         if len(rrset) != size:
-            places.add_to(last_index if rrset is last_rrset else index_of[id(rrset)], rdata, place)
-    del index_of
+            if node is here_node:
+                places.add_to(here[key], rdata, place)
+            else:
+                late.append((name, key, rdata, place))
+    if late:
+        _place_late(late, nodes, places)
     for place, names in outside.items():
         more = f" (and {len(names) - 1:,} more from this line)" if len(names) > 1 else ""
         warnings.append(ZoneWarning(place, "out-of-zone", f"{names[0]} is outside the zone {apex}; ignored{more}"))
@@ -1162,6 +1169,15 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             _check_size(name, rrset, places)
     version = ZoneVersion(apex, nodes, soas[0][2].rdclass, where=places.first, record_where=places, copy=False)
     return version, warnings
+
+
+def _place_late(late: list[tuple[Name, TypeKey, dns.rdata.Rdata, Where | int]],
+                nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]], places: RecordPlaces) -> None:
+    """Record the places of records read after their RRset's node was left (after the
+    RRset's other records: each RRset's places stay in file order)."""
+    numbers = {id(nodes[name][(rdtype, rdata.covers())]): i for i, (name, rdtype, rdata) in enumerate(places.firsts())}
+    for name, key, rdata, place in late:
+        places.add_to(numbers[id(nodes[name][key])], rdata, place)
 
 
 def _place(place: Where | int, source: str) -> Where:

@@ -100,6 +100,10 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
         else:
             found.append((rdata, where))
 
+    def firsts(self) -> Iterator[tuple[Name, RdataType, dns.rdata.Rdata]]:
+        """Each RRset's first record, by RRset number."""
+        return zip(self._names, self._types, self._rdatas, strict=True)
+
     def add(self, name: Name, rdtype: RdataType, rdata: dns.rdata.Rdata, where: Where) -> None:
         """Record where one record (not yet added) is written."""
         found = self._numbers((name, rdtype))
