@@ -58,6 +58,8 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
         warnings.append(ZoneWarning(where or version.where.get((name, rdtype)), code, message))
 
     origin = version.origin
+    depth = len(origin.labels)
+    origin_labels = origin.labels
     for name, node in version.nodes.items():
         types = {key[0] for key in node}
         if _CNAME in types:
@@ -84,7 +86,10 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
                     warn(name, rdtype, "target-is-cname",
                          f"{name} {dns.rdatatype.to_text(rdtype)} points at {target}, which is a CNAME "
                          f"(RFC 2181 10.3)", rdata)
-        for label in name.relativize(origin).labels:
+        below = len(name.labels) - depth  # the labels below the origin: the name relativized
+        own = (name.labels[:below] if below >= 0 and name.labels[below:] == origin_labels
+               else name.relativize(origin).labels)
+        for label in own:
             if not label.isascii():
                 shown = dns.name.Name([label]).to_text()
                 warn(name, next(iter(types)), "bad-hostname",
@@ -98,7 +103,8 @@ def check_version(version: ZoneVersion) -> list[ZoneWarning]:
                 warn(name, next(iter(types)), "bad-hostname", f"{name}: label {text!r} has an underscore (RFC 952 hostname rules)")
             elif text.isdigit() and types & {dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.MX}:
                 warn(name, next(iter(types)), "bad-hostname", f"{name}: label {text!r} is all digits (RFC 1912 2.1)")
-        _check_cname_chain(version, name, warn)
+        if _CNAME in types:
+            _check_cname_chain(version, name, warn)
 
     chaos = version.rdclass == dns.rdataclass.CH  # CHAOS data has no addresses to want
     apex_ns = version.get(origin, dns.rdatatype.NS)

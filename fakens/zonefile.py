@@ -288,7 +288,8 @@ class _Source:
 class _Loaded:
     """What the reader collected: records with their places, and warnings."""
 
-    records: list[tuple[Name, int, dns.rdata.Rdata, Where]] = field(default_factory=list)
+    records: list[tuple[Name, int, dns.rdata.Rdata, Where | int]] = field(default_factory=list)
+    """Each record with its place: a line of the zone file itself, or a Where (an included file)."""
     warnings: list[ZoneWarning] = field(default_factory=list)
 
 
@@ -371,12 +372,18 @@ class _Reader:
         if self.rdclass not in (None, dns.rdataclass.IN):
             return
         tok = src.tok
+        # a record of the zone file itself is placed by its line alone (the build makes the Where)
         path = str(tok.filename)
+        top = src is self.stack[0]
         default_ttl = self.default_ttl
+        records = self.loaded.records
+        max_records = self.limits.max_records
+        origin = src.origin
+        readline = lines.readline
         while True:
             start = lines.tell()
-            line = lines.readline()
-            found = plain_record(line, src.origin, src.last_name) if line else None
+            line = readline()
+            found = plain_record(line, origin, src.last_name) if line else None
             if found is None:
                 lines.seek(start)
                 return
@@ -388,7 +395,10 @@ class _Reader:
                     return
             self.rdclass = dns.rdataclass.IN
             src.last_name = name
-            self._add(name, ttl, rdata, Where(path, tok.line_number))
+            self.last_ttl = ttl
+            if len(records) >= max_records:
+                raise _Fail(_too_many(max_records), Where(path, tok.line_number))
+            records.append((name, ttl, rdata, tok.line_number if top else Where(path, tok.line_number)))
             if line[-1] == "\n":
                 tok.line_number += 1
 
@@ -1072,11 +1082,12 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     warnings = list(loaded.warnings)
     records = loaded.records
     soa_type = dns.rdatatype.SOA
-    soas = [r for r in records if r[2].rdtype == soa_type]
+    soas = [(r[0], r[1], r[2], _place(r[3], source)) for r in records if r[2].rdtype == soa_type]
     if not soas:
         if records:
-            name, _, rdata, place = records[0]
-            where = f"{place}: the zone has no SOA record (its first record is {name} {dns.rdatatype.to_text(rdata.rdtype)})"
+            name, _, rdata, first = records[0]
+            where = (f"{_place(first, source)}: the zone has no SOA record "
+                     f"(its first record is {name} {dns.rdatatype.to_text(rdata.rdtype)})")
         else:
             where = f"{source}:1: the zone has no records, so no SOA record"
         raise ZoneError(f"{where}; a zone needs one at its apex, e.g. "
@@ -1093,40 +1104,63 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             f"their written names, as CoreDNS loads such a file (BIND, NSD and Knot refuse it); "
             f"fix the owner or the origin (a missing trailing dot?)"))
     nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]] = {}
-    places = RecordPlaces()
+    places = RecordPlaces(source)
+    # the number in places of each RRset of the node being read; a record of an RRset of a node left
+    # before waits in *late* (a name is hashed to find its RRset's number only in such a zone)
+    here_node: dict[TypeKey, dns.rrset.RRset] | None = None
+    here: dict[TypeKey, int] = {}
+    late: list[tuple[Name, TypeKey, dns.rdata.Rdata, Where | int]] = []
     outside: dict[Where, list[Name]] = {}
     apex_raw = apex.labels
     apex_labels = tuple(label.lower() for label in apex.labels)
     depth = len(apex_labels)
     last_name: Name | None = None
     node: dict[TypeKey, dns.rrset.RRset] = {}
+    none = dns.rdatatype.NONE
+    keys = _KEYS
     for name, ttl, rdata, place in records:
         if name is not last_name:
             labels = name.labels
             if len(labels) < depth or (labels[len(labels) - depth:] != apex_raw and tuple(
                     label.lower() for label in labels[len(labels) - depth:]) != apex_labels):
-                outside.setdefault(place, []).append(name)
+                outside.setdefault(_place(place, source), []).append(name)
                 continue
             node = nodes.setdefault(name, {})
             last_name = name
-        key = (rdata.rdtype, rdata.covers())
+        rdtype = rdata.rdtype
+        covers = rdata.covers()
+        key = keys.get(rdtype) if covers == none else None
+        if key is None:
+            key = (rdtype, covers)
+            if covers == none:
+                keys[rdtype] = key
         rrset = node.get(key)
-        if rrset is None:
-            rrset = node[key] = dns.rrset.RRset(name, rdata.rdclass, rdata.rdtype, rdata.covers())
-            rrset.update_ttl(ttl)
-        elif rrset.ttl != ttl:
+        if rrset is None:  # a new RRset: its first record goes in as Rdataset.add would put it
+            rrset = node[key] = _rrset(name, rdata.rdclass, rdtype, covers, ttl)
+            rrset.items[rdata] = None
+            if node is not here_node:
+                here_node, here = node, {}
+            here[key] = places.new_rrset(name, rdtype, rdata, place)
+            continue
+        if rrset.ttl != ttl:
             warnings.append(ZoneWarning(
-                place, "ttl-mismatch",
+                _place(place, source), "ttl-mismatch",
                 f"{name} {dns.rdatatype.to_text(rdata.rdtype)}: TTL {ttl} differs from {rrset.ttl} "
                 f"earlier in the RRset (RFC 2181 5.2); the RRset is served with TTL {rrset.ttl}, the first, "
                 f"as BIND does"))
-        if rdata.rdtype == soa_type and len(rrset):
-            warnings.append(ZoneWarning(place, "second-soa", "a second SOA record at the apex; the first is served"))
+        if rdtype == soa_type:
+            warnings.append(ZoneWarning(_place(place, source), "second-soa",
+                                        "a second SOA record at the apex; the first is served"))
             continue
         size = len(rrset)
         rrset.add(rdata)
         if len(rrset) != size:
-            places.add(name, rdata.rdtype, rdata, place)
+            if node is here_node:
+                places.add_to(here[key], rdata, place)
+            else:
+                late.append((name, key, rdata, place))
+    if late:
+        _place_late(late, nodes, places)
     for place, names in outside.items():
         more = f" (and {len(names) - 1:,} more from this line)" if len(names) > 1 else ""
         warnings.append(ZoneWarning(place, "out-of-zone", f"{names[0]} is outside the zone {apex}; ignored{more}"))
@@ -1135,6 +1169,40 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             _check_size(name, rrset, places)
     version = ZoneVersion(apex, nodes, soas[0][2].rdclass, where=places.first, record_where=places, copy=False)
     return version, warnings
+
+
+def _place_late(late: list[tuple[Name, TypeKey, dns.rdata.Rdata, Where | int]],
+                nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]], places: RecordPlaces) -> None:
+    """Record the places of records read after their RRset's node was left (after the
+    RRset's other records: each RRset's places stay in file order)."""
+    numbers = {id(nodes[name][(rdtype, rdata.covers())]): i for i, (name, rdtype, rdata) in enumerate(places.firsts())}
+    for name, key, rdata, place in late:
+        places.add_to(numbers[id(nodes[name][key])], rdata, place)
+
+
+def _place(place: Where | int, source: str) -> Where:
+    """A record's place as the reader keeps it (a line of *source*, or a Where) as a Where."""
+    return Where(source, place) if isinstance(place, int) else place
+
+
+_KEYS: dict[RdataType, TypeKey] = {}
+"""The node key of each type (covering no type), made once and shared by every node."""
+
+
+def _rrset(name: Name, rdclass: dns.rdataclass.RdataClass, rdtype: RdataType, covers: RdataType,
+           ttl: int) -> dns.rrset.RRset:
+    """``RRset(name, rdclass, rdtype, covers)`` with TTL *ttl*, made without dnspython's
+    conversions of values already of their types (tests/zones/test_fast_lines.py compares
+    the two)."""
+    rrset: dns.rrset.RRset = object.__new__(dns.rrset.RRset)
+    rrset.items = {}
+    rrset.rdclass = rdclass
+    rrset.rdtype = rdtype
+    rrset.covers = covers
+    rrset.ttl = ttl
+    rrset.name = name
+    rrset.deleting = None
+    return rrset
 
 
 _RDATA_BOUND = {

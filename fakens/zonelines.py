@@ -16,6 +16,7 @@ the two over every zone file of the repository).
 from __future__ import annotations
 
 import re
+import socket
 
 import dns.exception
 import dns.name
@@ -34,7 +35,7 @@ import dns.rdtypes.nsbase
 
 from fakens.zoneversion import Name
 
-__all__ = ["plain_record"]
+__all__ = ["owner_name", "plain_record"]
 
 _IN = dns.rdataclass.IN
 _MAX_TTL = 2**31 - 1
@@ -49,6 +50,31 @@ _A, _AAAA, _NS, _CNAME, _PTR, _MX, _SRV, _TXT = (
 _TYPES = {"A": _A, "AAAA": _AAAA, "NS": _NS, "CNAME": _CNAME, "PTR": _PTR, "MX": _MX, "SRV": _SRV, "TXT": _TXT}
 _NAMED: dict[dns.rdatatype.RdataType, type[dns.rdtypes.nsbase.NSBase]] = {
     _NS: dns.rdtypes.ANY.NS.NS, _CNAME: dns.rdtypes.ANY.CNAME.CNAME, _PTR: dns.rdtypes.ANY.PTR.PTR}
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+"""An IPv4 address as dnspython reads it (four decimal numbers up to 255, no leading zero): its canonical text."""
+_A_LINE = re.compile(rf"([A-Za-z0-9_*-][A-Za-z0-9_*.-]*)[ \t]+(?:([0-9]+)[ \t]+)?(?:[Ii][Nn][ \t]+)?[Aa][ \t]+"
+                     rf"({_OCTET}(?:\.{_OCTET}){{3}})[ \t]*(?:;[\t !-'*-\[\]-~]*)?\n?")
+"""The commonest plain line: an owner written out, an optional TTL, an optional IN, an A record and
+an optional comment, all printable ASCII without a backslash or parenthesis (the owner, the TTL
+and the address are its groups)."""
+_new = object.__new__
+_aton = socket.inet_aton
+_set = object.__setattr__
+
+
+class FastA(dns.rdtypes.IN.A.A):
+    """dnspython's A record with its hash made in C: the hash of its four octets, the value
+    ``Rdata.__hash__`` gives through the record's wire form (an RRset hashes each record
+    it holds: a big zone's load did that 100,000 times, in Python)."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash(_aton(self.address))
+
+
+_A_CLASS = FastA
 _NAMES: dict[tuple[str, Name], Name] = {}
 """Names in record data, made once per (text, origin): a big zone's MX and NS targets repeat."""
 
@@ -61,9 +87,17 @@ def plain_record(line: str, origin: Name | None, last_name: Name | None
                  ) -> tuple[Name, int | None, dns.rdata.Rdata] | None:
     """The record of a plain *line* (owner, TTL or None when it takes the inherited one, data),
     or None when the line is not plain (see the module)."""
-    if origin is None or _NOT_PLAIN.search(line) is not None or line[:1] == "$":
+    if origin is None:
         return None
+    simple = _A_LINE.fullmatch(line)
     try:
+        if simple is not None:  # most lines of big zones: what _read would make of them, sooner
+            owner, ttl, address = simple.groups()
+            if ttl is not None and int(ttl) > _MAX_TTL:
+                return None
+            return owner_name(owner, origin), None if ttl is None else int(ttl), _valid_address(address)
+        if _NOT_PLAIN.search(line) is not None or line[:1] == "$":
+            return None
         return _read(line, origin, last_name)
     except (NotPlain, dns.exception.DNSException, ValueError):
         return None
@@ -86,7 +120,7 @@ def _read(line: str, origin: Name, last_name: Name | None) -> tuple[Name, int | 
             return None
         owner = last_name
     else:
-        owner = origin if words[0] == "@" else dns.name.from_text(words[0], origin)
+        owner = owner_name(words[0], origin)
         words = words[1:]
     ttl: int | None = None
     classed = False
@@ -115,15 +149,62 @@ def _read(line: str, origin: Name, last_name: Name | None) -> tuple[Name, int | 
     return owner, ttl, _rdata(rdtype, data, origin)
 
 
+def owner_name(text: str, origin: Name) -> Name:
+    """``dns.name.from_text(text, origin)`` for plain *text* (ASCII, no backslash), made
+    without dnspython's character loop; the labels of *origin* are shared. Anything
+    unusual (an empty label, a label or name too long) goes to dnspython, which raises
+    its own error."""
+    if text == "@":
+        return origin
+    parts = text.split(".")
+    if parts[-1] == "":
+        parts.pop()
+        tail: tuple[bytes, ...] = (b"",)
+    else:
+        tail = origin.labels
+    labels = tuple([part.encode() for part in parts]) + tail
+    if labels[-1] != b"":
+        return dns.name.from_text(text, origin)
+    total = 1
+    for label in labels[:-1]:
+        size = len(label)
+        if size == 0 or size > 63:
+            return dns.name.from_text(text, origin)
+        total += size + 1
+    if total > 255:
+        return dns.name.from_text(text, origin)
+    name: Name = _new(Name)
+    _set(name, "labels", labels)
+    return name
+
+
 def _name(text: str, origin: Name) -> Name:
     key = (text, origin)
     name = _NAMES.get(key)
     if name is None:
-        name = origin if text == "@" else dns.name.from_text(text, origin)
+        name = owner_name(text, origin)
         if len(_NAMES) > 100_000:
             _NAMES.clear()
         _NAMES[key] = name
     return name
+
+
+def _address(text: str) -> dns.rdata.Rdata:
+    """The A record of *text*, made as dnspython's own parser makes it (its address the
+    canonical text) without its checks run again: *text* is one."""
+    if _IPV4.fullmatch(text) is None:
+        return dns.rdtypes.IN.A.A(_IN, _A, text)  # dnspython's error
+    return _valid_address(text)
+
+
+def _valid_address(text: str) -> dns.rdata.Rdata:
+    """The A record of *text*, which matches _IPV4."""
+    rdata: dns.rdata.Rdata = _new(_A_CLASS)
+    _set(rdata, "rdclass", _IN)
+    _set(rdata, "rdtype", _A)
+    _set(rdata, "rdcomment", None)
+    _set(rdata, "address", text)
+    return rdata
 
 
 def _uint16(text: str) -> int:
@@ -134,7 +215,7 @@ def _uint16(text: str) -> int:
 
 def _rdata(rdtype: dns.rdatatype.RdataType, data: list[str], origin: Name) -> dns.rdata.Rdata:
     if rdtype == _A and len(data) == 1:
-        return dns.rdtypes.IN.A.A(_IN, rdtype, data[0])
+        return _address(data[0])
     if rdtype == _AAAA and len(data) == 1:
         return dns.rdtypes.IN.AAAA.AAAA(_IN, rdtype, data[0])
     if rdtype in _NAMED and len(data) == 1:

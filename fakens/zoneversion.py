@@ -6,6 +6,7 @@ snapshot to the end (see :mod:`fakens.zones` for the Zone that makes them).
 
 from __future__ import annotations
 
+import array
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ Node = Mapping[TypeKey, dns.rdataset.Rdataset]
 _NONE = dns.rdatatype.NONE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Where:
     """A place in a zone file: file name and 1-based line number."""
 
@@ -41,55 +42,156 @@ class Where:
         return f"{self.file}:{self.line}"
 
 
+Place = Where | int
+"""Where a record is written: a Where, or a line of the zone's own file (see RecordPlaces)."""
+
+
 class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
     """The place of each record in the zone file, by (owner, type, rdata).
 
-    Kept per RRset, in file order, so loading a zone does not hash every
-    record's data; a lookup compares the records of one RRset. ``first`` is
-    the place of each RRset's first record, by (owner, type).
+        places = RecordPlaces("zones/x.zone")
+        i = places.new_rrset(name, rdtype, rdata, 12)   # a line of zones/x.zone, or a Where
+        places.add_to(i, other_rdata, Where("zones/hosts.inc", 3))
+        places[(name, rdtype, other_rdata)]             # Where("zones/hosts.inc", 3)
+
+    Kept per RRset, in file order, as the RRset's first record and the places of the
+    others, so loading a zone hashes neither records nor names: the index by
+    (owner, type) is made at the first lookup. ``first`` is the place of each RRset's
+    first record, by (owner, type).
     """
 
-    def __init__(self) -> None:
-        self._by_rrset: dict[tuple[Name, RdataType], list[tuple[dns.rdata.Rdata, Where]]] = {}
-        self.first: Mapping[tuple[Name, RdataType], Where] = _FirstPlaces(self._by_rrset)
+    __slots__ = ("_index", "_lines", "_more", "_names", "_rdatas", "_scans", "_source", "_types", "_wheres", "first")
 
-    def add(self, name: Name, rdtype: RdataType, rdata: dns.rdata.Rdata, where: Where) -> None:
-        """Record where one record (not yet added) is written."""
-        key = (name, rdtype)
-        found = self._by_rrset.get(key)
+    def __init__(self, source: str = "<zone>") -> None:
+        self._source = source
+        # each RRset's first record as four columns (8 bytes each, not a tuple and an int each)
+        self._names: list[Name] = []
+        self._types: list[RdataType] = []
+        self._rdatas: list[dns.rdata.Rdata] = []
+        self._lines = array.array("q")
+        """The line in *source*, or -1 - i for ``_wheres[i]`` (a record of an included file)."""
+        self._wheres: list[Where] = []
+        self._more: dict[int, list[tuple[dns.rdata.Rdata, Place]]] = {}
+        self._index: dict[tuple[tuple[bytes, ...], RdataType], list[int]] | None = None
+        """RRset numbers by (owner's labels in lower case, type): a tuple of bytes hashes fast, a Name does
+        not. Made once lookups are many: the first ones scan (a zone of 100,000 names that warns about its
+        apex is not indexed for it)."""
+        self._scans = 0
+        self.first: Mapping[tuple[Name, RdataType], Where] = _FirstPlaces(self)
+
+    def new_rrset(self, name: Name, rdtype: RdataType, rdata: dns.rdata.Rdata, where: Place) -> int:
+        """Record where the first record of a new RRset is written; the RRset's number for :meth:`add_to`."""
+        self._names.append(name)
+        self._types.append(rdtype)
+        self._rdatas.append(rdata)
+        if isinstance(where, int):
+            self._lines.append(where)
+        else:
+            self._lines.append(-1 - len(self._wheres))
+            self._wheres.append(where)
+        self._index = None
+        return len(self._names) - 1
+
+    def add_to(self, rrset: int, rdata: dns.rdata.Rdata, where: Place) -> None:
+        """Record where one more record of RRset number *rrset* is written."""
+        found = self._more.get(rrset)
         if found is None:
-            self._by_rrset[key] = [(rdata, where)]
+            self._more[rrset] = [(rdata, where)]
         else:
             found.append((rdata, where))
 
+    def firsts(self) -> Iterator[tuple[Name, RdataType, dns.rdata.Rdata]]:
+        """Each RRset's first record, by RRset number."""
+        return zip(self._names, self._types, self._rdatas, strict=True)
+
+    def add(self, name: Name, rdtype: RdataType, rdata: dns.rdata.Rdata, where: Where) -> None:
+        """Record where one record (not yet added) is written."""
+        found = self._numbers((name, rdtype))
+        if not found:
+            self.new_rrset(name, rdtype, rdata, where)
+        else:
+            self.add_to(found[0], rdata, where)
+
+    def _lookup(self) -> dict[tuple[tuple[bytes, ...], RdataType], list[int]]:
+        if self._index is None:
+            index: dict[tuple[tuple[bytes, ...], RdataType], list[int]] = {}
+            for i, (name, rdtype) in enumerate(zip(self._names, self._types, strict=True)):
+                index.setdefault((_lowered(name), rdtype), []).append(i)
+            self._index = index
+        return self._index
+
+    def _line(self, i: int) -> Place:
+        line = self._lines[i]
+        return line if line >= 0 else self._wheres[-1 - line]
+
+    def _where(self, place: Place) -> Where:
+        return Where(self._source, place) if isinstance(place, int) else place
+
+    def _numbers(self, key: tuple[Name, RdataType]) -> list[int]:
+        """The numbers of the RRsets of (owner, type), in file order."""
+        if self._index is None and self._scans < _SCANS:
+            self._scans += 1
+            name, rdtype = key
+            names = self._names
+            return [i for i, held in enumerate(self._types) if held == rdtype and names[i] == name]
+        return self._lookup().get((_lowered(key[0]), key[1]), [])
+
+    def _held(self, key: tuple[Name, RdataType]) -> Iterator[tuple[dns.rdata.Rdata, Place]]:
+        """The records of (owner, type) with their places, in file order."""
+        for i in self._numbers(key):
+            yield self._rdatas[i], self._line(i)
+            yield from self._more.get(i, ())
+
+    def first_place(self, key: tuple[Name, RdataType]) -> Where:
+        found = self._numbers(key)
+        if not found:
+            raise KeyError(key)
+        return self._where(self._line(found[0]))
+
     def __getitem__(self, key: tuple[Name, RdataType, dns.rdata.Rdata]) -> Where:
         name, rdtype, rdata = key
-        for held, where in self._by_rrset.get((name, rdtype), ()):
+        for held, where in self._held((name, rdtype)):
             if held == rdata:
-                return where
+                return self._where(where)
         raise KeyError(key)
 
+    def keys_first(self) -> Iterator[tuple[Name, RdataType]]:
+        """Each (owner, type) once, as first written."""
+        for found in self._lookup().values():
+            yield self._names[found[0]], self._types[found[0]]
+
     def __iter__(self) -> Iterator[tuple[Name, RdataType, dns.rdata.Rdata]]:
-        for (name, rdtype), held in self._by_rrset.items():
-            for rdata, _ in held:
+        for name, rdtype in self.keys_first():
+            for rdata, _ in self._held((name, rdtype)):
                 yield name, rdtype, rdata
 
     def __len__(self) -> int:
-        return sum(len(held) for held in self._by_rrset.values())
+        return len(self._names) + sum(len(held) for held in self._more.values())
+
+
+_SCANS = 16
+"""Lookups a RecordPlaces answers by scanning before it makes its index."""
+
+
+def _lowered(name: Name) -> tuple[bytes, ...]:
+    return tuple([label.lower() for label in name.labels])
 
 
 class _FirstPlaces(Mapping[tuple[Name, RdataType], Where]):
-    def __init__(self, by_rrset: dict[tuple[Name, RdataType], list[tuple[dns.rdata.Rdata, Where]]]) -> None:
-        self._by_rrset = by_rrset
+    def __init__(self, places: RecordPlaces) -> None:
+        self._places = places
 
     def __getitem__(self, key: tuple[Name, RdataType]) -> Where:
-        return self._by_rrset[key][0][1]
+        return self._places.first_place(key)
 
     def __iter__(self) -> Iterator[tuple[Name, RdataType]]:
-        return iter(self._by_rrset)
+        return self._places.keys_first()
 
     def __len__(self) -> int:
-        return len(self._by_rrset)
+        return len(self._places._lookup())
+
+    def __bool__(self) -> bool:
+        return bool(self._places)
 
 
 _version_numbers = itertools.count(1)
@@ -131,10 +233,13 @@ class ZoneVersion:
         """The place of each RRset's first record in the zone file."""
         self.record_where: Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where] = record_where or {}
         """The place of each record in the zone file."""
-        names: set[Name] = {origin}
+        names: set[Name] = set(self.nodes)  # a set made of a dict's keys takes their hashes: no name is hashed again
+        names.difference_update([owner for owner, node in nodes.items() if not node])
+        names.add(origin)
         cuts: set[Name] = set()
         dnames: set[Name] = set()
-        below = len(origin.labels) + 1
+        top = len(origin.labels)
+        below = top + 1
         ns, dname = (dns.rdatatype.NS, _NONE), (dns.rdatatype.DNAME, _NONE)
         for owner, node in nodes.items():
             if not node:
@@ -143,13 +248,14 @@ class ZoneVersion:
                 dnames.add(owner)
             depth = len(owner.labels)
             if depth == below:  # the parent is the origin (most names): no walk up
-                names.add(owner)
                 if ns in node:
                     cuts.add(owner)
                 continue
             if ns in node and (depth != below - 1 or owner != origin):
                 cuts.add(owner)
-            name = owner
+            if depth <= top or owner == origin:
+                continue
+            name = owner.parent()  # each owner is in names: its ancestors up to the origin join it
             while name not in names:
                 names.add(name)
                 if name == origin or len(name) <= len(origin):

@@ -9,9 +9,12 @@ the ratio fakens/dnslib (below 1: fakens is cheaper). Then ``fakens serve`` of
 the small example zone is started as a process, --serve-rounds times, and polled
 with a dnspython query until it answers: start to first answer (imports are most
 of it; ``python -X importtime -m fakens serve ...`` shows which), beside NSD's
-when NSD is installed (scripts/install-tools). Loopback only.
+when NSD is installed (scripts/install-tools). Last, the zone load of generated zones
+(SOA, NS and one A record per name) of --zone-records sizes: ``Zone.from_file``'s CPU time
+and resident memory per record in a fresh interpreter, and ``fakens serve`` start to first
+answer. Loopback only.
 
-    python scripts/bench_lifecycle.py [--rounds 200] [--serve-rounds 10]
+    python scripts/bench_lifecycle.py [--rounds 200] [--serve-rounds 10] [--zone-records 100000,1000000]
 """
 
 from __future__ import annotations
@@ -169,11 +172,64 @@ def serve_starts(rounds: int) -> None:
         print("nsd not found (scripts/install-tools): no NSD figure")
 
 
+_LOAD_PROBE = """
+import gc, sys, time
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+from fakens import Zone
+gc.collect()
+before = rss()
+started = time.process_time()
+zone = Zone.from_file(sys.argv[1])
+cpu = time.process_time() - started
+gc.collect()
+records = sum(len(rrset) for node in zone.current.nodes.values() for rrset in node.values())
+print(cpu, (rss() - before) / records, records)
+"""
+
+
+def write_big_zone(path: Path, count: int) -> None:
+    """A zone of *count* A records (h0 .. hN-1) beside its SOA, NS and the name server's address."""
+    with path.open("w") as f:
+        f.write("$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\n"
+                "ns1 A 192.0.2.1\n")
+        f.writelines(f"h{i} A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}\n" for i in range(count))
+
+
+def zone_loads(sizes: list[int], rounds: int) -> None:
+    """Print, per zone size, Zone.from_file CPU seconds and bytes per record (RSS after the load,
+    less RSS before it: the interpreter and imports not counted), and ``fakens serve`` start to
+    first answer (wall and the process's CPU seconds); medians of *rounds*."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    print(f"\nzone load, generated zones of A records, {rounds} rounds (medians)")
+    print(f"{'records':>10} {'from_file CPU s':>16} {'bytes/record':>13} {'serve wall s':>13} {'serve CPU s':>12}")
+    with tempfile.TemporaryDirectory(prefix="fakens-bench-load-") as tmp:
+        for size in sizes:
+            path = Path(tmp) / "big.test.zone"
+            write_big_zone(path, size)
+            loads, starts = [], []
+            for _ in range(rounds):
+                out = subprocess.run([sys.executable, "-c", _LOAD_PROBE, str(path)], env=env, check=True,
+                                     capture_output=True, text=True).stdout.split()
+                loads.append((float(out[0]), float(out[1])))
+                port = free_port(HOST)
+                starts.append(process_start([sys.executable, "-m", "fakens", "serve", str(path), "--listen",
+                                             f"{HOST}:{port}", "--quiet"], port, "big.test.", timeout=600))
+            print(f"{size:>10,} {statistics.median(c for c, _ in loads):>16.2f} "
+                  f"{statistics.median(b for _, b in loads):>13,.0f} {statistics.median(w for w, _ in starts):>13.2f} "
+                  f"{statistics.median(c for _, c in starts):>12.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--serve-rounds", type=int, default=10, help="fakens serve / NSD process starts")
+    parser.add_argument("--zone-records", default="100000",
+                        help="sizes of the generated zones whose load is measured, comma-separated (0: none)")
+    parser.add_argument("--load-rounds", type=int, default=3, help="loads and serve starts per zone size")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.zone_records.split(",") if int(n) > 0]
     resolver = _Resolver()
     fakens_times: list[tuple[float, float]] = []
     dnslib_times: list[tuple[float, float]] = []
@@ -197,6 +253,8 @@ def main() -> None:
     print(f"ratio fakens/dnslib, medians: total {f[0] / d[0]:.3f}, start+answer {f[1] / d[1]:.2f}, stop {f[2] / d[2]:.4f}")
     if args.serve_rounds:
         serve_starts(args.serve_rounds)
+    if sizes:
+        zone_loads(sizes, args.load_rounds)
 
 
 if __name__ == "__main__":

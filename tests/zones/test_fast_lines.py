@@ -114,6 +114,12 @@ EDGE_LINES = [
     "   ; indented comment", "", "   ", "$TTL 60", "i A 192.0.2.8", "$ORIGIN sub.edge.test.", "j A 192.0.2.9",
     "@ A 192.0.2.10", "k NS ns1", "caf\u00e9 A 192.0.2.11", "l A\t192.0.2.12", "m\x0bA 192.0.2.13",
     "n\x0cA 192.0.2.1", "p CNAME @", "$GENERATE 1-3 g$ A 192.0.2.$", "q AAAA ::ffff:192.0.2.1",
+    # the commonest line's own path (zonelines._A_LINE)
+    "r A 192.0.2.1;c", "r 0300 A 192.0.2.1", "r A 0.0.0.0", "r A 255.255.255.255", "r A 192.0.2.01",
+    "r A 192.0.2.256", "r A 192.0.2.1 ; (paren", "r A 192.0.2.1 ; back\\slash", "r A 192.0.2.1 ; caf\u00e9",
+    "r a 192.0.2.1", "r in A 192.0.2.1", "*.s A 192.0.2.1", "t.u. A 192.0.2.1", "-x A 192.0.2.1",
+    ("y" * 63 + ".") * 3 + "z A 192.0.2.1", ("y" * 63 + ".") * 4 + " A 192.0.2.1", "r 2147483647 A 192.0.2.1",
+    "r 2147483648 A 192.0.2.1", "r.. A 192.0.2.1", "r A 192.0.2.1\t", "r A 192.0.2.1 x", "r IN A 192.0.2.1.",
 ]
 
 
@@ -152,3 +158,59 @@ def test_plain_lines_are_read_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fakens.zonefile, "plain_record", counted)
     read_text("$ORIGIN e.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n" + "".join(f"h{i} A 192.0.2.1\n" for i in range(9)))
     assert next(calls) == 9
+
+
+def test_fast_objects_are_dnspythons_own() -> None:
+    """The names, A records and RRsets the fast path makes without dnspython's constructors
+    equal the ones those constructors make, slot for slot, hash for hash."""
+    import copy
+    import pickle
+
+    import dns.name
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rdtypes.IN.A
+    import dns.rrset
+
+    from fakens.zonefile import _rrset
+    from fakens.zonelines import _address, owner_name
+
+    origin = dns.name.from_text("Big.Test.")
+    for text in ["h1", "a.B", "x.y.", "*", "_s.x", "a" * 63, "a" * 64, "a..b", ".", ".a", "@",
+                 ("a" * 60 + ".") * 4 + "x", ("a" * 60 + ".") * 4]:
+        try:
+            expected: Any = dns.name.from_text(text, origin)
+        except Exception as e:
+            expected = type(e)
+        try:
+            made: Any = owner_name(text, origin)
+        except Exception as e:
+            made = type(e)
+        assert made == expected and (isinstance(made, type) or (made.labels == expected.labels
+                                                                and hash(made) == hash(expected))), text
+    for text in ["1.2.3.4", "0.0.0.0", "255.255.255.255", "10.0.255.9", "01.2.3.4", "256.1.1.1", "1.2.3", "1.2.3.4.5"]:
+        try:
+            expected = dns.rdtypes.IN.A.A(dns.rdataclass.IN, dns.rdatatype.A, text)
+        except Exception as e:
+            expected = type(e)
+        try:
+            made = _address(text)
+        except Exception as e:
+            made = type(e)
+        if isinstance(expected, type):
+            assert made is expected, text
+        else:
+            assert [getattr(made, s) for s in ("rdclass", "rdtype", "rdcomment", "address")] == [
+                getattr(expected, s) for s in ("rdclass", "rdtype", "rdcomment", "address")]
+            assert made == expected and hash(made) == hash(expected) and made.to_wire() == expected.to_wire()
+            assert isinstance(made, dns.rdtypes.IN.A.A) and made.replace(address="192.0.2.9") == expected.replace(
+                address="192.0.2.9")
+            assert pickle.loads(pickle.dumps(made)) == made and copy.copy(made) == made
+    name = dns.name.from_text("www.example.test.")
+    made = _rrset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A, 300)
+    expected = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A)
+    expected.update_ttl(300)
+    slots = [s for cls in type(expected).__mro__ for s in getattr(cls, "__slots__", ())]
+    assert set(slots) == {"items", "rdclass", "rdtype", "covers", "ttl", "name", "deleting"}
+    assert [getattr(made, s) for s in slots] == [getattr(expected, s) for s in slots]
+    assert type(made.items) is type(expected.items) and made == expected

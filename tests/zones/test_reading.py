@@ -522,3 +522,28 @@ def test_random_input_gives_a_zone_error_or_a_zone() -> None:
             Zone.from_text(text, origin="zone.test.")
         except ZoneError as e:
             assert re.match(r"<text>:\d+: ", str(e)) and "nothing from this zone was loaded" in str(e), (text, e)
+
+
+def test_every_record_is_placed_at_its_line_when_an_rrset_is_written_in_pieces(tmp_path: Path) -> None:
+    """An RRset whose records are spread over the file (another type between, another name
+    between, an included file) keeps each record's own file:line, in file order."""
+    (tmp_path / "more.inc").write_text("www A 192.0.2.6\n")
+    path = tmp_path / "late.test.zone"
+    path.write_text("$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+                    "www A 192.0.2.1\nwww AAAA ::1\nwww A 192.0.2.2\nmail A 192.0.2.3\nwww A 192.0.2.4\n"
+                    "www 0 A 192.0.2.9\nmail A 192.0.2.5\n$INCLUDE more.inc\nwww A 192.0.2.7\n")
+    zone = Zone.from_file(path)
+    version = zone.current
+    www = dns.name.from_text("www.late.test.")
+    places = {rdata.to_text(): str(version.record_where[(www, dns.rdatatype.A, rdata)])
+              for rdata in version.get(www, dns.rdatatype.A) or ()}
+    assert places == {"192.0.2.1": f"{path}:5", "192.0.2.2": f"{path}:7", "192.0.2.4": f"{path}:9",
+                      "192.0.2.9": f"{path}:10", "192.0.2.6": f"{tmp_path / 'more.inc'}:1",
+                      "192.0.2.7": f"{path}:13"}
+    assert list(version.record_where)[:2] == [(dns.name.from_text("late.test."), dns.rdatatype.SOA, version.soa[0]),
+                                               (dns.name.from_text("late.test."), dns.rdatatype.NS,
+                                                version.get(dns.name.from_text("late.test."), dns.rdatatype.NS)[0])]
+    assert str(version.where[(dns.name.from_text("MAIL.late.test."), dns.rdatatype.A)]) == f"{path}:8"
+    assert [str(w) for w in zone.warnings if w.code == "ttl-mismatch"] == [
+        f"{path}:10: warning: www.late.test. A: TTL 0 differs from 300 earlier in the RRset (RFC 2181 5.2); "
+        f"the RRset is served with TTL 300, the first, as BIND does [ttl-mismatch]"]
