@@ -124,6 +124,7 @@ def start_unbound(hierarchy: Hierarchy, directory: str, qname_minimisation: bool
     if binary is None:
         raise FileNotFoundError("unbound")
     port = free_port()
+    directory = os.path.abspath(directory)  # unbound reads a relative control-interface as a host name
     config = os.path.join(directory, "unbound.conf")
     with open(config, "w", encoding="utf-8") as f:
         f.write(hierarchy.unbound_config(port=port, directory=directory, qname_minimisation=qname_minimisation,

@@ -853,7 +853,8 @@ def verify(scenario: Scenario, tools: Sequence[str] | None, fix: bool = False, t
     report = Report(scenario.name, fix)
     if scale != 1:
         report.notes.append(f"time scale 1/{scale:g}")
-    directory = directory or tempfile.mkdtemp(prefix=f"fakens-verify-{scenario.name}-")
+    # absolute: the tools are given paths inside it (unbound reads a relative control-interface as a host name)
+    directory = os.path.abspath(directory) if directory else tempfile.mkdtemp(prefix=f"fakens-verify-{scenario.name}-")
     for tool, command in wanted_tools(scenario, tools):
         if (command is not None or tool in _ISOLATED) and not _isolated():
             raise ConfigError(f"--tool {tool}: resolvers and commands run only in a network namespace with "

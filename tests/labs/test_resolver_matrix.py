@@ -134,3 +134,13 @@ def test_a_command_without_a_table_is_a_clear_error(tmp_path: Path) -> None:
     done = verify(str(path), "--tool", "other-checker --strict")
     assert done.returncode == 2
     assert "[expect] has nothing for other-checker --strict ([expect.tool.other-checker])" in done.stderr
+
+
+def test_a_relative_dir_works_for_unbound_started_directly(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
+    """``--dir`` relative to the working directory (scripts/resolver_matrix.sh gives one): the
+    tools get absolute paths (unbound reads a relative control-interface as a host name)."""
+    require_tool("unbound")
+    done = subprocess.run([sys.executable, "-m", "fakens", "lab", "verify", "mail-migration", "--tool", "unbound",
+                           "--dir", "relative/runs"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "relative" / "runs" / "unbound-mail" / "unbound.conf").exists()
