@@ -35,6 +35,7 @@ import dns.tsig
 from fakens.fastpath import question_end
 from fakens.faults.view import EdnsFacts
 from fakens.log import LogEntry
+from fakens.names import fast_name
 from fakens.options import Keyring
 from fakens.outcome import Outcome, Reply
 from fakens.selectors import Facts
@@ -44,6 +45,27 @@ HEADER = struct.Struct("!HHHHHH")
 _QUESTION_TAIL = struct.Struct("!HH")
 _OPT_FIXED = struct.Struct("!HHIH")
 _OPTION_HEAD = struct.Struct("!HH")
+
+
+_DO = int(dns.flags.DO)
+_RDTYPES: dict[int, dns.rdatatype.RdataType] = {}
+_RDCLASSES: dict[int, dns.rdataclass.RdataClass] = {}
+
+
+def _rdtype(value: int) -> dns.rdatatype.RdataType:
+    """``RdataType.make(value)``, each value made once (the enum's call is a microsecond)."""
+    made = _RDTYPES.get(value)
+    if made is None:
+        made = _RDTYPES[value] = dns.rdatatype.RdataType.make(value)
+    return made
+
+
+def _rdclass(value: int) -> dns.rdataclass.RdataClass:
+    """``RdataClass.make(value)``, each value made once."""
+    made = _RDCLASSES.get(value)
+    if made is None:
+        made = _RDCLASSES[value] = dns.rdataclass.RdataClass.make(value)
+    return made
 
 
 def _opaque_option(code: int, data: bytes) -> bool:
@@ -72,9 +94,7 @@ def _plain_name(wire: bytes, end: int) -> dns.name.Name:
         labels.append(wire[i + 1:i + 1 + length])
         i += length + 1
     labels.append(b"")
-    name = object.__new__(dns.name.Name)
-    object.__setattr__(name, "labels", tuple(labels))  # how dnspython's immutable Name is filled
-    return name
+    return fast_name(tuple(labels))
 
 
 @dataclass(slots=True)
@@ -134,7 +154,7 @@ class Exchange:
             rdtype, rdclass = _QUESTION_TAIL.unpack_from(wire, 12 + used)
         except (dns.exception.DNSException, struct.error):
             return False
-        self.question = Question(name, dns.rdatatype.RdataType.make(rdtype), dns.rdataclass.RdataClass.make(rdclass))
+        self.question = Question(name, _rdtype(rdtype), _rdclass(rdclass))
         return True
 
     def parse(self, keyring: Keyring | None, tsig_time_offset: float = 0.0) -> dns.message.Message | None:
@@ -206,7 +226,7 @@ class Exchange:
 
     @property
     def dnssec_ok(self) -> bool:
-        return self.edns is not None and bool(self.edns.flags & dns.flags.DO)
+        return self.edns is not None and bool(self.edns.flags & _DO)  # an int test: the enum's is slower
 
     def facts(self, known_edns: bool = True) -> Facts:
         """What selectors read. *known_edns* False: before :meth:`parse`, EDNS is not known
@@ -250,7 +270,7 @@ class Exchange:
         return {
             "version": edns.version,
             "size": edns.payload,
-            "do": bool(edns.flags & dns.flags.DO),
+            "do": bool(edns.flags & _DO),
             "flags": edns.flags,
             "options": [_option_name(code) for code, _ in edns.options],
         }

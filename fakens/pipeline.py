@@ -351,13 +351,21 @@ class _Replier:
         self.delay = 0.0
         self.cacheable = False  # an engine answer (the fast path may keep it if no fault fired)
         self.entry: LogEntry | None = None  # a stream's log entry, kept up to date as it is sent
-        self.view = pipeline.view(x.transport, x.client[0], x)
+        self._view: View | None = None
         self._stream_done = False
 
+    @property
+    def view(self) -> View:
+        """What the faults see of the server and this exchange (made when a fault asks)."""
+        view = self._view
+        if view is None:
+            view = self._view = self.pipeline.view(self.x.transport, self.x.client[0], self.x)
+        return view
+
     def parsed(self, opt: Opt | None) -> None:
-        """The query is parsed: the server's OPT for the reply, and the faults' view of it."""
+        """The query is parsed: the server's OPT for the reply (the faults' view is made anew)."""
         self.opt = opt
-        self.view = self.pipeline.view(self.x.transport, self.x.client[0], self.x)
+        self._view = None
 
     def carry_out(self, decided: Outcome | ErrorReply) -> Outcome:
         """What a ``before`` fault decided: an rcode reply (encoded here) or a transport outcome."""
@@ -372,7 +380,8 @@ class _Replier:
 
     def encoding(self, limit: int, answer: Answer | None = None) -> Encoding:
         """How to encode this reply, after the faults' ``encoding`` hooks."""
-        opt = dataclasses.replace(self.opt, options=list(self.opt.options)) if self.opt is not None else None
+        given = self.opt
+        opt = Opt(given.payload, given.do, list(given.options), given.extended_rcode) if given is not None else None
         enc = Encoding(limit, opt, answer=answer)
         if self.passage is not None:
             self.pipeline.faults.run("encoding", self.passage, self.view, enc)

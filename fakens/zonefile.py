@@ -43,6 +43,7 @@ import dns.tokenizer
 import dns.ttl
 
 from fakens.errors import ConfigError, ZoneError
+from fakens.names import as_fast
 from fakens.zonecheck import ZoneWarning
 from fakens.zonelines import plain_record
 from fakens.zonenames import origin_from_filename
@@ -600,7 +601,7 @@ class _Reader:
         if not name.is_absolute():
             raise _Fail(f"relative name but no origin is known ({what} {text!r}); start the file with "
                         f"'$ORIGIN example.test.' or give the zone's origin, or end the name with a dot")
-        return name
+        return as_fast(name)  # owners and origins are looked up with every answer: their hash kept
 
     def _rdata(self, rdclass: dns.rdataclass.RdataClass, rdtype: dns.rdatatype.RdataType, tok: _Tokenizer,
                origin: Name | None, place: Where) -> dns.rdata.Rdata:
@@ -679,7 +680,7 @@ class _Reader:
                 return f"$GENERATE at {i} ({_shorten(owner_text)} {type_text} {_shorten(data_text)})"  # noqa: B023
 
             try:
-                name = dns.name.from_text(owner_text, origin)
+                name = as_fast(dns.name.from_text(owner_text, origin))
             except dns.exception.DNSException as e:
                 raise _Fail(f"{what()}: the owner name: {_describe(e, origin)}") from None
             if constant is not None:

@@ -33,6 +33,7 @@ import dns.rdtypes.IN.AAAA
 import dns.rdtypes.IN.SRV
 import dns.rdtypes.nsbase
 
+from fakens.names import fast_name
 from fakens.zoneversion import Name
 
 __all__ = ["owner_name", "plain_record"]
@@ -173,8 +174,7 @@ def owner_name(text: str, origin: Name) -> Name:
         total += size + 1
     if total > 255:
         return dns.name.from_text(text, origin)
-    name: Name = _new(Name)
-    _set(name, "labels", labels)
+    name: Name = fast_name(labels)
     return name
 
 

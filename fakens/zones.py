@@ -51,6 +51,7 @@ import dns.rrset
 import dns.zonefile
 
 from fakens.errors import ZoneError
+from fakens.names import as_fast
 from fakens.serial import serial_add, serial_gt
 from fakens.zonecheck import ZoneWarning, check_version
 from fakens.zonefile import ZoneLimits, data_error, read_file, read_text
@@ -378,7 +379,7 @@ def collector_paused() -> Iterator[None]:
 
 
 def _as_name(origin: str | Name | None) -> Name | None:
-    return dns.name.from_text(origin) if isinstance(origin, str) else origin
+    return as_fast(dns.name.from_text(origin)) if isinstance(origin, str) else origin
 
 
 def load_zones(sources: Iterable[str | os.PathLike[str] | Zone], *, limits: ZoneLimits | None = None) -> list[Zone]:

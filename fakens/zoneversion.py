@@ -21,6 +21,7 @@ import dns.rdtypes.ANY.SOA
 import dns.rrset
 
 from fakens.errors import ZoneError
+from fakens.names import as_fast
 
 Name = dns.name.Name
 RdataType = dns.rdatatype.RdataType
@@ -222,7 +223,7 @@ class ZoneVersion:
         """*copy* False: *nodes* is a new dict of RRsets each owned by its name (as the
         zone file reader makes them), kept as it is: loading a big zone hashes every
         name once less."""
-        self.origin = origin
+        self.origin: Name = as_fast(origin)  # looked up with every answer: its hash kept
         self.rdclass = rdclass
         # Each RRset is stored owned by its name, so answers share it without a copy.
         self.nodes: Mapping[Name, Node] = nodes if not copy else {
