@@ -348,17 +348,44 @@ class Engine:
         looked up in its parent, nor a zone's MX target in another zone of the server."""
         if self.options.minimal_responses:
             return
-        any_zone = self.options.additional_from == "server"
+        naming = tuple(r for r in result.answer + result.authority if r.rdtype in _TARGET_FIELDS)
+        if not naming:
+            return
+        version = result.version
+        # remembered per version when every host comes from the answer's own version (the
+        # RRsets are then that version's, and so are the addresses): most answers name only
+        # the apex NS hosts
+        # (the memo holds what additional_from="zone" finds: it may be shared by servers that share the zone)
+        own_zone = self.options.additional_from != "server"
+        memo = version.additional_memo if own_zone and version is not None and result.versions is None else None
+        key = tuple(map(id, naming))
+        hit = memo.get(key) if memo is not None else None
+        if hit is not None and all(a is b for a, b in zip(hit[0], naming, strict=True)):
+            ordered = hit[1]
+        else:
+            ordered, own = self._additional_hosts(result, naming)
+            if memo is not None and own and len(memo) < ADDRESS_MEMO_SIZE:
+                memo[key] = (naming, ordered)
         present = {(r.name, r.rdtype) for r in result.answer}
+        for rrset in ordered:
+            if (rrset.name, rrset.rdtype) not in present:
+                present.add((rrset.name, rrset.rdtype))
+                result.additional.append(rrset)
+
+    def _additional_hosts(self, result: Answer, naming: tuple[dns.rrset.RRset, ...]) -> tuple[list[dns.rrset.RRset], bool]:
+        """The addresses of the hosts *naming* names, in wire order, and whether all of
+        them were looked up in the answer's own version."""
+        any_zone = self.options.additional_from == "server"
         # (host, the version naming it or None for any zone) -> is an NS target (whose glue may be sent)
         hosts: dict[tuple[Name, ZoneVersion | None], bool] = {}
-        for rrset in result.answer + result.authority:
-            field = _TARGET_FIELDS.get(rrset.rdtype)
-            if field is None:
-                continue
+        own = not any_zone
+        for rrset in naming:
             source = None if any_zone else self._source(result, rrset)
+            if source is not result.version:
+                own = False
             if source is None and not any_zone:
                 continue
+            field = _TARGET_FIELDS[rrset.rdtype]
             for rdata in rrset:
                 key = (cast(dns.name.Name, getattr(rdata, field)), source)
                 hosts[key] = hosts.get(key, False) or rrset.rdtype == _NS
@@ -368,10 +395,7 @@ class Engine:
                 found.extend(self._authoritative_addresses(host, result, glue_ok=is_ns))
             elif host.is_subdomain(source.origin):
                 found.extend(_zone_addresses(source, host, glue_ok=is_ns))
-        for rrset in _by_type(found):
-            if (rrset.name, rrset.rdtype) not in present:
-                present.add((rrset.name, rrset.rdtype))
-                result.additional.append(rrset)
+        return _by_type(found), own
 
     def _source(self, result: Answer, rrset: dns.rrset.RRset) -> ZoneVersion | None:
         """The version of the zone an RRset of the answer came from: the closest enclosing zone

@@ -20,6 +20,7 @@ every answer), and compression keys are lower-cased wire suffixes rather than
 
 from __future__ import annotations
 
+import socket
 import struct
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ import dns.name
 import dns.rdata
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
 import dns.rdtypes.mxbase
 import dns.rdtypes.nsbase
 import dns.rrset
@@ -48,10 +51,10 @@ class NameParts:
     """A name as the encoder writes it: its wire form as given and lower-cased, and
     where each label starts (the root aside)."""
 
-    __slots__ = ("lower", "starts", "wire")
+    __slots__ = ("labels", "lower", "starts", "wire")
 
     def __init__(self, name: dns.name.Name) -> None:
-        labels = name.labels
+        labels = self.labels = name.labels
         wire = bytearray()
         starts: list[int] = []
         for label in labels:
@@ -69,19 +72,34 @@ Piece = bytes | NameParts
 
 
 class RecordsParts:
-    """One RRset ready to write: its owner, and per record the fixed fields and data pieces."""
+    """One RRset ready to write: per record the fixed fields and data pieces, and its owner
+    (made when first written with an owner other than the question's)."""
 
-    __slots__ = ("owner", "records", "rrset")
+    __slots__ = ("_owner", "records", "rrset")
 
     def __init__(self, rrset: dns.rrset.RRset, records: list[tuple[bytes, tuple[Piece, ...]]]) -> None:
         self.rrset = rrset  # kept alive, so that its id is not reused while cached
-        self.owner = NameParts(rrset.name)
+        self._owner: NameParts | None = None
         self.records = records
+
+    def owner(self, question: NameParts | None) -> NameParts:
+        """The owner's parts: the question's when the owner is written as the question is."""
+        owner = self._owner
+        if owner is None:
+            labels = self.rrset.name.labels
+            if question is not None and question.labels == labels:
+                return question
+            owner = self._owner = NameParts(self.rrset.name)
+        return owner
 
 
 _NS_TO_WIRE = dns.rdtypes.nsbase.NSBase._to_wire
 _MX_TO_WIRE = dns.rdtypes.mxbase.MXBase._to_wire
 _SOA_TO_WIRE = dns.rdtypes.ANY.SOA.SOA._to_wire
+_A_TO_WIRE = dns.rdtypes.IN.A.A._to_wire
+_AAAA_TO_WIRE = dns.rdtypes.IN.AAAA.AAAA._to_wire
+_inet_pton = socket.inet_pton
+_AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 # types whose data dnspython writes with names compressed otherwise than NS, MX and SOA do
 _NOT_MIRRORED = frozenset({dns.rdatatype.AMTRELAY, dns.rdatatype.IPSECKEY})
 
@@ -100,6 +118,10 @@ def _pieces(rdata: dns.rdata.Rdata) -> tuple[Piece, ...] | None:
         soa: dns.rdtypes.ANY.SOA.SOA = rdata  # type: ignore[assignment]
         return (NameParts(soa.mname), NameParts(soa.rname),
                 _SOA_TAIL.pack(soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum))
+    if to_wire is _A_TO_WIRE:
+        return (_inet_pton(_AF_INET, rdata.address),)  # type: ignore[attr-defined]
+    if to_wire is _AAAA_TO_WIRE:
+        return (_inet_pton(_AF_INET6, rdata.address),)  # type: ignore[attr-defined]
     if rdata.rdtype in _NOT_MIRRORED:
         return None
     try:
@@ -148,8 +170,8 @@ def _write_name(out: bytearray, compress: dict[bytes, int], name: NameParts) -> 
     out.append(0)
 
 
-def _write_rrset(out: bytearray, compress: dict[bytes, int], parts: RecordsParts) -> int:
-    owner = parts.owner
+def _write_rrset(out: bytearray, compress: dict[bytes, int], parts: RecordsParts, question: NameParts | None) -> int:
+    owner = parts.owner(question)
     for fixed, pieces in parts.records:
         _write_name(out, compress, owner)
         out += fixed
@@ -183,8 +205,10 @@ def encode_fast(msg_id: int, flags: int, rcode: int, question: Question | None, 
     out = bytearray(12)
     compress: dict[bytes, int] = {}
     qdcount = 0
+    asked: NameParts | None = None
     if question is not None:
-        _write_name(out, compress, NameParts(question.name))
+        asked = NameParts(question.name)
+        _write_name(out, compress, asked)
         out += _QUESTION_TAIL.pack(question.rdtype, question.rdclass)
         qdcount = 1
     counts = [0, 0, 0]
@@ -195,7 +219,7 @@ def encode_fast(msg_id: int, flags: int, rcode: int, question: Question | None, 
                 parts = rrset_parts(rrset)
                 if parts is None:
                     return None
-                counts[section] += _write_rrset(out, compress, parts)
+                counts[section] += _write_rrset(out, compress, parts, asked)
     if len(out) > limit or len(out) + len(opt_wire) > max_size:
         return None  # something does not fit: the reference encoder decides what goes
     if opt is not None:

@@ -207,7 +207,7 @@ class ZoneVersion:
     points (names below the apex that own NS).
     """
 
-    __slots__ = ("address_memo", "cuts", "dnames", "names", "negative_soa", "nodes", "number", "origin", "rdclass",
+    __slots__ = ("additional_memo", "address_memo", "cuts", "dnames", "names", "negative_soa", "nodes", "number", "origin", "rdclass",
                  "record_where", "soa", "where")
 
     def __init__(
@@ -267,6 +267,9 @@ class ZoneVersion:
         self.dnames = frozenset(dnames)
         """The owners of DNAME records (the answer's walk down from the apex looks only for them and cuts)."""
         self.address_memo: dict[tuple[Name, bool], list[dns.rrset.RRset]] = {}
+        self.additional_memo: dict[tuple[int, ...], tuple[tuple[dns.rrset.RRset, ...], list[dns.rrset.RRset]]] = {}
+        """The additional addresses for RRsets of this version naming hosts (by their ids; the
+        RRsets kept with them, so that no id is reused while remembered)."""
         """Additional-section addresses already looked up in this version (``fakens.engine``): read-only."""
         apex = self.nodes.get(origin, {})
         soa = apex.get((dns.rdatatype.SOA, _NONE))

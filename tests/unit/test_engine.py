@@ -611,3 +611,15 @@ def test_no_ns_zone_answers_without_authority_ns() -> None:
     zone = Zone.from_text(HEAD + "www A 192.0.2.80\n")
     answer = Engine([zone]).answer(dns.name.from_text("www.bad.test."), dns.rdatatype.A)
     assert answer.authority == [] and answer.additional == []
+
+
+def test_remembered_additional_is_each_engines_own() -> None:
+    """The additional addresses an answer's version remembers are those additional_from="zone"
+    finds: an engine of the same zones with "server" (or minimal responses) gets its own,
+    whichever engine answered first, and a second answer is the same as the first."""
+    zone_case = next(c for c in CASES if c.qname == "www.sub" and c.qtype == "A")
+    server_case = next(c for c in ANY_ZONE_CASES if c.qname == "www.sub")
+    minimal_case = Case("www.sub", "A", "NOERROR", Kind.ANSWER, True, answer=["www.sub 600 A 192.0.2.61"])
+    for order in ([ENGINE, ANY_ZONE, MINIMAL], [ANY_ZONE, MINIMAL, ENGINE], [MINIMAL, ENGINE, ANY_ZONE]):
+        for engine in order + order:
+            check(engine, {ENGINE: zone_case, ANY_ZONE: server_case, MINIMAL: minimal_case}[engine])

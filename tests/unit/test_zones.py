@@ -181,7 +181,7 @@ def test_every_type_round_trips(rdtype: str, rdata: str) -> None:
     expected = dns.rdata.from_text(dns.rdataclass.IN, rdtype, rdata, name("@"), relativize=False)
     assert list(stored) == [expected]
     # and what fakens would write out reads back to the same record
-    again = dns.rdata.from_text(dns.rdataclass.IN, rdtype, list(stored)[0].to_text())
+    again = dns.rdata.from_text(dns.rdataclass.IN, rdtype, next(iter(stored)).to_text())
     assert again == expected
 
 
