@@ -37,6 +37,7 @@ import inspect
 import os
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, cast
 
@@ -90,6 +91,16 @@ _NONE = dns.rdatatype.NONE
 ChangeListener = Callable[["Zone", ZoneVersion, ZoneVersion], None]
 
 
+REMEMBERED_TEXTS = 64
+MAX_REMEMBERED_TEXT = 64 * 1024
+_READ_TEXTS: OrderedDict[tuple[str, str, tuple[bytes, ...] | None, ZoneLimits | None],
+                         tuple[ZoneVersion, list[ZoneWarning]]] = OrderedDict()
+_READ_TEXTS_LOCK = threading.Lock()
+"""The versions read from the last texts given to :meth:`Zone.from_text` (up to 64 KB, no
+``$INCLUDE``): a test suite builds its zones from the same few texts again and again, and a
+version is immutable, so each new Zone of the same text starts from the same first version."""
+
+
 class Zone:
     """A zone served by fakens: its current version, its history, its edits.
 
@@ -119,8 +130,24 @@ class Zone:
         what the text may make (records, ``$GENERATE``, ``$INCLUDE`` depth;
         docs/zones.md).
         """
+        given = _as_name(origin)
+        key = None
+        if len(text) <= MAX_REMEMBERED_TEXT and "$INCLUDE" not in text.upper():
+            key = (text, filename, given.labels if given is not None else None, limits)
+            with _READ_TEXTS_LOCK:
+                read = _READ_TEXTS.get(key)
+                if read is not None:
+                    _READ_TEXTS.move_to_end(key)
+            if read is not None:
+                return cls(read[0], filename, read[1])
         with collector_paused():
-            return cls._checked(*read_text(text, filename, _as_name(origin), limits), filename)
+            zone = cls._checked(*read_text(text, filename, given, limits), filename)
+        if key is not None:
+            with _READ_TEXTS_LOCK:
+                _READ_TEXTS[key] = (zone.current, list(zone.warnings))
+                while len(_READ_TEXTS) > REMEMBERED_TEXTS:
+                    _READ_TEXTS.popitem(last=False)
+        return zone
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], origin: str | Name | None = None, *,

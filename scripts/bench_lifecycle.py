@@ -12,9 +12,11 @@ of it; ``python -X importtime -m fakens serve ...`` shows which), beside NSD's
 when NSD is installed (scripts/install-tools). Last, the zone load of generated zones
 (SOA, NS and one A record per name) of --zone-records sizes: ``Zone.from_file``'s CPU time
 and resident memory per record in a fresh interpreter, and ``fakens serve`` start to first
-answer. Loopback only.
+answer. Then a lab of --lab-servers servers (root, two TLD servers, one server per zone)
+built, started and answering in-process. Loopback only.
 
     python scripts/bench_lifecycle.py [--rounds 200] [--serve-rounds 10] [--zone-records 100000,1000000]
+    python scripts/bench_lifecycle.py --lab-only [--lab-servers 20] [--lab-rounds 10]
 """
 
 from __future__ import annotations
@@ -95,6 +97,51 @@ def dnslib_round(resolver: _Resolver) -> tuple[float, float]:
     udp.server.server_close()
     tcp.server.server_close()
     return answered - started, time.perf_counter() - answered
+
+
+LAB_ZONE = """$TTL 300
+@    SOA  ns1 hostmaster 1 7200 900 1209600 300
+@    NS   ns1
+ns1  A    127.0.0.1
+www  A    192.0.2.10
+"""
+
+
+def lab_round(servers: int) -> tuple[float, float, int]:
+    """A lab of *servers* servers (the root, two for test., the rest one zone each) built and
+    started in-process on a free port, then asked through its root for a referral and each zone
+    server for its www: (build + start + first answer from the root, stop) in seconds, and the
+    servers started."""
+    from fakens.lab import build_hierarchy
+
+    zones = [Zone.from_text(LAB_ZONE, origin=f"zone{i}.test.") for i in range(servers - 3)]
+    port = free_port(HOST)
+    started = time.perf_counter()
+    lab = build_hierarchy(zones, tld_servers=2, port=port)
+    lab.start()
+    reply = dns.query.udp(dns.message.make_query("www.zone0.test.", "A"), lab.root_address, port=port, timeout=2)
+    assert reply.authority, "no referral from the root"
+    answered = time.perf_counter()
+    for i in range(servers - 3):
+        reply = dns.query.udp(dns.message.make_query(f"www.zone{i}.test.", "A"),
+                              lab.servers_for(f"zone{i}.test.")[0].addresses[0][0], port=port, timeout=2)
+        assert reply.answer, f"no answer from zone{i}.test.'s server"
+    count = len(lab.servers)
+    stopping = time.perf_counter()
+    lab.stop()
+    return answered - started, time.perf_counter() - stopping, count
+
+
+def lab_starts(rounds: int, servers: int) -> None:
+    lab_round(servers)  # warm up: imports and the runner thread
+    times = [lab_round(servers) for _ in range(rounds)]
+    count = times[0][2]
+    start = [t[0] * 1000 for t in times]
+    stop = [t[1] * 1000 for t in times]
+    print(f"\nlab of {count} servers in-process, {rounds} rounds, milliseconds (target: started and answering in 200)")
+    print(f"{'':<26} {'median':>8} {'min':>8} {'max':>8}")
+    print(f"{'build+start+first answer':<26} {statistics.median(start):>8.1f} {min(start):>8.1f} {max(start):>8.1f}")
+    print(f"{'stop':<26} {statistics.median(stop):>8.1f} {min(stop):>8.1f} {max(stop):>8.1f}")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -228,8 +275,14 @@ def main() -> None:
     parser.add_argument("--zone-records", default="100000",
                         help="sizes of the generated zones whose load is measured, comma-separated (0: none)")
     parser.add_argument("--load-rounds", type=int, default=3, help="loads and serve starts per zone size")
+    parser.add_argument("--lab-rounds", type=int, default=10, help="in-process lab starts (0: none)")
+    parser.add_argument("--lab-servers", type=int, default=20, help="servers in the measured lab")
+    parser.add_argument("--lab-only", action="store_true", help="measure the lab start alone")
     args = parser.parse_args()
     sizes = [int(n) for n in args.zone_records.split(",") if int(n) > 0]
+    if args.lab_only:
+        lab_starts(args.lab_rounds, args.lab_servers)
+        return
     resolver = _Resolver()
     fakens_times: list[tuple[float, float]] = []
     dnslib_times: list[tuple[float, float]] = []
@@ -255,6 +308,8 @@ def main() -> None:
         serve_starts(args.serve_rounds)
     if sizes:
         zone_loads(sizes, args.load_rounds)
+    if args.lab_rounds:
+        lab_starts(args.lab_rounds, args.lab_servers)
 
 
 if __name__ == "__main__":

@@ -434,3 +434,22 @@ def test_load_zones_rejects_duplicate_origins(tmp_path: Path) -> None:
 def test_load_zones_on_an_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(ZoneError, match="no zone files"):
         load_zones([tmp_path])
+
+
+def test_a_text_read_again_starts_from_the_same_version_and_zones_stay_apart() -> None:
+    """Zone.from_text remembers the version a text made (tests build zones from the same text
+    over and over): a second zone of the text shares its first version and its warnings, and
+    an edit of one zone is not seen by the other, nor by a third made afterwards."""
+    text = "$TTL 300\n@ SOA ns1 hostmaster 7 3600 600 86400 300\n@ NS ns1\nwww A 192.0.2.1\nwww 600 A 192.0.2.2\n"
+    first = Zone.from_text(text, origin="remember.test.")
+    second = Zone.from_text(text, origin="remember.test.")
+    assert second.current is first.current
+    assert [w.code for w in second.warnings] == [w.code for w in first.warnings] and first.warnings
+    first.edit(add=["new A 192.0.2.9"])
+    third = Zone.from_text(text, origin="remember.test.")
+    for zone in (second, third):
+        assert zone.serial == 7
+        assert zone.current.get(dns.name.from_text("new.remember.test."), dns.rdatatype.A) is None
+    assert first.serial == 8
+    other = Zone.from_text(text, origin="other.test.")
+    assert other.origin == dns.name.from_text("other.test.") or other.current is not first.current
