@@ -6,12 +6,18 @@ with the lab's root key as the trust anchor, and what grok reports as a set of c
     result.codes                            # {("ERROR", "EXPIRATION_IN_PAST"), ("STATUS", "BOGUS"), ...}
     result.errors                           # ["EXPIRATION_IN_PAST", "NO_SEP"]
 
-The probe is authoritative (``-A``), from the root down (``-a .``), and names the lab's root
-servers itself (``-x .:HOST=ADDRESS,...``), so DNSViz asks the lab's servers and nothing else
+The probe is authoritative (``-A``), over IPv4 only (``-4``) unless a server of the lab has an
+IPv6 address, from the root down (``-a .``), and names the lab's root servers itself
+(``-x .:HOST=ADDRESS,...``), so DNSViz asks the lab's servers and nothing else
 (run it in a network namespace with loopback alone, as ``fakens lab verify`` does, and it
 could reach nothing else anyway). grok runs with ``-P`` (the lab's servers are on loopback,
-which DNSViz otherwise reports as private addresses) and ``-t`` a file of the lab's root
-DNSKEY (DNSViz takes DNSKEY records as trusted keys, not DS).
+which DNSViz otherwise reports as private addresses) and, for a signed lab, ``-t`` a file of the
+lab's root DNSKEY (DNSViz takes DNSKEY records as trusted keys, not DS); an unsigned lab is
+grokked without one (its zones are INSECURE; what is left are the servers' and delegations'
+errors: lame or unresponsive servers, NS sets that differ, glue, EDNS and TCP)::
+
+    run_dnsviz(lab, ["www.rcode.test.", "www.flags.test."], "run/dnsviz", types=["A", "TXT"]).errors
+    # ["INVALID_RCODE", "NOT_AUTHORITATVE"]       (sic: DNSViz 0.9.4's spelling)
 
 Debian 12's dnsviz 0.9.4 refuses ``grok -t`` with its pygraphviz 1.7 ("pygraphviz is required,
 but not installed": it imports ``pygraphviz.release``, which 1.7 no longer has); grok is
@@ -25,7 +31,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +111,12 @@ def find_dnsviz() -> tuple[str, str]:
     return interpreter[0], script
 
 
+def is_signed(lab: Hierarchy) -> bool:
+    """Does *lab*'s root carry keys (``[lab] dnssec = true``), so grok has a trust anchor to check against?"""
+    root = lab.zones.get(dns.name.root)
+    return root is not None and root.signer is not None
+
+
 def trust_anchor_text(lab: Hierarchy) -> str:
     """The lab root's KSKs as DNSKEY records in zone-file form (``dnsviz grok -t``)."""
     root = lab.zones.get(dns.name.root)
@@ -113,28 +125,53 @@ def trust_anchor_text(lab: Hierarchy) -> str:
     return dns.rrset.from_rdata_list(dns.name.root, 3600, [k.dnskey for k in root.signer.ksks]).to_text() + "\n"
 
 
-def probe_argv(lab: Hierarchy, name: str, output: str) -> list[str]:
-    """The arguments of ``dnsviz probe`` for *name* against *lab*'s servers, from its root."""
+def probe_argv(lab: Hierarchy, name: str | Sequence[str], output: str, types: Sequence[str] = ()) -> list[str]:
+    """The arguments of ``dnsviz probe`` for *name* (or several names, probed together) against
+    *lab*'s servers, from its root; *types*: ask only these query types (``-R``; DNSViz's default
+    set otherwise, which has no TXT or MX for a name that is no zone)::
+
+        probe_argv(lab, ["www.rcode.test.", "www.nodata.test."], "probe.json")
+        # ["probe", "-4", "-A", "-a", ".", "-x", ".:a.root-servers.test.=127.1.0.10", "-o", "probe.json",
+        #  "www.rcode.test.", "www.nodata.test."]
+    """
+    names = [name] if isinstance(name, str) else list(name)
+    if not names:
+        raise ConfigError("dnsviz: no name to probe")
     roots = [f"{m.host.to_text()}={a}" for m in lab.root_members for a in m.addresses if ":" not in a]
     if not roots:
         raise ConfigError("dnsviz: the lab's root servers have no IPv4 address to give dnsviz probe")
     if lab.port != 53:
         raise ConfigError(f"dnsviz: the lab serves on port {lab.port}; dnsviz probe asks port 53 only")
-    return ["probe", "-4", "-A", "-a", ".", "-x", f".:{','.join(roots)}", "-o", output, name]
+    # -4 unless a server of the lab has an IPv6 address: then DNSViz asks it over IPv6 too (lame-modes'
+    # IPv6-only server that drops is SERVER_UNRESPONSIVE_UDP), at the cost of its timeouts
+    family = [] if any(":" in a for m in lab.members for a in m.addresses) else ["-4"]
+    only = ["-R", ",".join(t.upper() for t in types)] if types else []
+    return ["probe", *family, "-A", *only, "-a", ".", "-x", f".:{','.join(roots)}", "-o", output, *names]
 
 
-def run_dnsviz(lab: Hierarchy, name: str, directory: str, timeout: float = 300) -> DnsvizResult:
-    """Probe *name* in the running *lab*, grok it with the lab's trust anchor (files in *directory*)."""
+def grok_argv(probed: str, output: str, anchor: str | None) -> list[str]:
+    """The arguments of ``dnsviz grok`` of *probed*; ``-t`` *anchor* (the lab root's DNSKEY file) for a
+    signed lab, none for an unsigned one (grok then reports the servers' and delegations' errors and
+    warnings, and the zones as INSECURE)."""
+    trust = ["-t", anchor] if anchor is not None else []
+    return ["grok", "-P", "-l", "info", *trust, "-r", probed, "-o", output]
+
+
+def run_dnsviz(lab: Hierarchy, name: str | Sequence[str], directory: str, timeout: float = 300,
+               types: Sequence[str] = ()) -> DnsvizResult:
+    """Probe *name* (or names; *types*: only these query types) in the running *lab*, grok it with
+    the lab's trust anchor when the lab is signed (files in *directory*)."""
     interpreter, script = find_dnsviz()
     os.makedirs(directory, exist_ok=True)
-    anchor = os.path.join(directory, "root-dnskey.txt")
-    with open(anchor, "w", encoding="ascii") as f:
-        f.write(trust_anchor_text(lab))
+    anchor = None
+    if is_signed(lab):
+        anchor = os.path.join(directory, "root-dnskey.txt")
+        with open(anchor, "w", encoding="ascii") as f:
+            f.write(trust_anchor_text(lab))
     probed = os.path.join(directory, "probe.json")
     grokked = os.path.join(directory, "grok.json")
-    steps = [("probe", [interpreter, script, *probe_argv(lab, name, probed)]),
-             ("grok", [interpreter, "-c", GROK_SHIM, script, "grok", "-P", "-l", "info", "-t", anchor, "-r", probed,
-                       "-o", grokked])]
+    steps = [("probe", [interpreter, script, *probe_argv(lab, name, probed, types)]),
+             ("grok", [interpreter, "-c", GROK_SHIM, script, *grok_argv(probed, grokked, anchor)])]
     for what, argv in steps:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
                               stdin=subprocess.DEVNULL, cwd=directory)
@@ -151,16 +188,27 @@ def run_dnsviz(lab: Hierarchy, name: str, directory: str, timeout: float = 300) 
 _PLAIN = frozenset({"NOERROR", "VALID", "SECURE"})
 
 
+_KINDS = {"errors": "ERROR", "warnings": "WARNING", "error": "ERROR", "warning": "WARNING"}
+"""The keys grok lists findings under: ``errors``/``warnings`` (of a zone, delegation, RRset, RRSIG,
+server), and ``error``/``warning`` (a query's responses: ``INVALID_RCODE``, ``TIMEOUT``, ``FORMERR``,
+what an unsigned zone's servers get wrong)."""
+
+
 def findings(grok: Any, where: str = "") -> Iterator[Finding]:
     """Every error and warning of a ``dnsviz grok`` JSON document, and each status other than
-    NOERROR, VALID and SECURE (BOGUS, INSECURE, INDETERMINATE_NO_DNSKEY, NXDOMAIN, ...)."""
+    NOERROR, VALID and SECURE (BOGUS, INSECURE, INDETERMINATE_NO_DNSKEY, NXDOMAIN, ...)::
+
+        list(findings({"www.example.test.": {"queries": {"www.example.test./IN/A": {"error": [
+            {"code": "INVALID_RCODE", "description": "The response had an invalid RCODE (SERVFAIL)."}]}}}}))
+        # [Finding("ERROR", "INVALID_RCODE", "/www.example.test./queries/www.example.test./IN/A", "The ...")]
+    """
     if isinstance(grok, dict):
         for key, value in grok.items():
             place = f"{where}/{key}"
-            if key in ("errors", "warnings") and isinstance(value, list):
+            if key in _KINDS and isinstance(value, list):
                 for item in value:
                     if isinstance(item, dict) and "code" in item:
-                        yield Finding(key[:-1].upper(), str(item["code"]), where, str(item.get("description", "")))
+                        yield Finding(_KINDS[key], str(item["code"]), where, str(item.get("description", "")))
             elif key == "status" and isinstance(value, str) and value not in _PLAIN:
                 yield Finding("STATUS", value, where)
             else:

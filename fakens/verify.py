@@ -69,7 +69,7 @@ _SECONDARY_STEP = ("description", "at", "serial", "answer", "rcode", "log", "wit
 _MAIL = ("description", "domain", "messages", "sinks", "fixed")
 _SINK = ("name", "address", "port", "min", "max")
 _ZONECHECK = ("description", "must", "must_not", "fixed")
-_DNSVIZ = ("description", "domain", "at", "version", "errors", "must", "must_not", "fixed")
+_DNSVIZ = ("description", "domain", "types", "at", "version", "errors", "must", "must_not", "fixed")
 _RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "TIMEOUT")
 
 
@@ -229,10 +229,20 @@ class _Checker:
     def dnsviz(self, table: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
         self.tags(table, path, allowed, "DNSViz's findings")
         if allowed is _DNSVIZ:
-            if not isinstance(table.get("domain"), str):
-                self.problem(path, "DNSViz's findings need domain = \"www.example.test.\" (the name it probes)")
-            self.signed(path)
+            domain = table.get("domain")
+            if not (isinstance(domain, str) or (isinstance(domain, list) and domain
+                                                and all(isinstance(d, str) for d in domain))):
+                self.problem(path, "DNSViz's findings need domain = \"www.example.test.\" (the name it probes), "
+                                   "or a list of names (probed together)")
         self.strings(table, "errors", path)
+        self.strings(table, "types", path)
+        types = table.get("types")
+        for i, name in enumerate(types if isinstance(types, list) else []):
+            if isinstance(name, str):
+                try:
+                    dns.rdatatype.from_text(name)
+                except (dns.rdatatype.UnknownRdatatype, ValueError):
+                    self.problem(f"{path}.types[{i}]", f"{name!r} is not a query type (A, AAAA, TXT, MX, ...)")
         self.duration(table, "at", path)
         if isinstance(table.get("fixed"), dict):
             self.strings(table["fixed"], "errors", f"{path}.fixed")
@@ -666,13 +676,16 @@ def verify_checker(run: RunningLab, expect: Mapping[str, Any], report: Report, d
 
 
 def verify_dnsviz(run: RunningLab, expect: Mapping[str, Any], report: Report, directory: str) -> None:
-    """``dnsviz probe`` + ``grok`` of [expect.dnsviz]'s domain in the running lab, at lab time ``at`` (fakens.dnsviz):
-    ``must``/``must_not`` codes (``ERROR:``, ``WARNING:``, ``STATUS:`` or bare), ``errors`` exactly."""
+    """``dnsviz probe`` + ``grok`` of [expect.dnsviz]'s domain (a name or a list; ``types``: only those
+    query types) in the running lab, at lab time ``at`` (fakens.dnsviz): ``must``/``must_not`` codes
+    (``ERROR:``, ``WARNING:``, ``STATUS:`` or bare), ``errors`` exactly."""
     from fakens.dnsviz import run_dnsviz
 
-    domain = str(expect.get("domain") or "")
+    names = expect.get("domain") or []
+    names = [str(names)] if isinstance(names, str) else [str(n) for n in names]
+    domain = " ".join(names)
     run.move_to(expect.get("at", 0))
-    result = run_dnsviz(run.lab, domain, directory)
+    result = run_dnsviz(run.lab, names, directory, types=[str(t) for t in expect.get("types") or []])
     report.versions["dnsviz"] = result.version
     measured = expect.get("version")
     said = "the table records no version measured" if measured is None else \

@@ -43,6 +43,21 @@ def test_lab_check_passes(path: Path) -> None:
     assert expect_problems(load_scenario(path)) == []
 
 
+@pytest.mark.parametrize("path", [p for p in LABS if not (p.stem.endswith("-fixed") and p.with_name(
+    p.stem[:-6] + ".toml").exists())], ids=lambda p: p.stem)
+def test_every_shipped_lab_has_a_measured_dnsviz_table(path: Path) -> None:
+    """Issue 13: each lab carries DNSViz's findings, measured (the version), broken and fixed (a lab's
+    -fixed.toml variant is its fix: the table's ``fixed`` sub-table covers it). The broken table
+    gives DNSViz's errors exactly, or says in its description why it cannot (they vary)."""
+    table = load_scenario(path).expect.get("dnsviz")
+    assert isinstance(table, dict), f"{path.name}: no [expect.dnsviz] table (docs/scenarios.md)"
+    assert isinstance(table.get("version"), str) and table["version"], f"{path.name}: no version measured with"
+    assert "errors" in table or table.get("description"), \
+        f"{path.name}: [expect.dnsviz] says DNSViz's errors exactly (errors = [...]), or why not (description)"
+    assert isinstance(table.get("fixed"), dict) and "errors" in table["fixed"], \
+        f"{path.name}: [expect.dnsviz.fixed] says DNSViz's errors with the fix exactly (errors = [])"
+
+
 def test_bad_expect_keys_have_file_and_line(tmp_path: Path) -> None:
     text = (ROOT / "fakens" / "labs" / "io-outage.toml").read_text()
     text = text.replace('rcode = "NXDOMAIN"\nmin = 0.1\nmax = 0.5', 'rcod = "NXDOMAIN"\nmin = 1.5\nmax = 0.5', 1)
