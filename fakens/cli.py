@@ -33,7 +33,7 @@ from fakens.faults.base import format_spec
 from fakens.faults.spec import load_fault_file
 from fakens.labcli import add_lab_parser, run_lab_command
 from fakens.log import DEFAULT_LIMIT as DEFAULT_LOG_KEEP
-from fakens.loops import LOOP_ENV, LOOPS, loop_name
+from fakens.loops import LOOP_ENV, LOOPS, collector_for_serving, loop_name
 from fakens.loops import run as run_on_loop
 from fakens.options import (
     DEFAULT_PUBLIC_REPLY_RATIO,
@@ -420,6 +420,7 @@ def _serve(args: argparse.Namespace) -> int:
             server.faults.add(fault)
     for spec in args.fault:
         server.faults.add(spec)
+    collector_for_serving()
     return run_on_loop(_run(server, args), loop)
 
 

@@ -103,7 +103,7 @@ _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 # types whose data dnspython writes with names compressed otherwise than NS, MX and SOA do
 _NOT_MIRRORED = frozenset({dns.rdatatype.AMTRELAY, dns.rdatatype.IPSECKEY})
 
-MAX_CACHED_RRSETS = 200_000
+MAX_CACHED_RRSETS = 4096
 _parts: dict[int, RecordsParts] = {}
 
 

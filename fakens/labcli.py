@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from fakens.errors import ConfigError, ServerError
 from fakens.log import LogEntry
 from fakens.logwriter import LogWriter
-from fakens.loops import LOOP_ENV, LOOPS, loop_name
+from fakens.loops import LOOP_ENV, LOOPS, collector_for_serving, loop_name
 from fakens.loops import run as run_on_loop
 from fakens.timeline import Event
 
@@ -213,6 +213,7 @@ def _up(args: argparse.Namespace, command: Sequence[str] | None) -> int:
         lab = build_lab(scenario, mode=mode, time_scale=args.time_scale, fix=args.fix)  # probes a 127.x block
     except ServerError as e:
         raise _bind_error(e, scenario, args) from None
+    collector_for_serving()
     return run_on_loop(_serve_lab(lab, scenario, args, command, mode), loop)
 
 

@@ -14,6 +14,7 @@ plugin's fixtures) run on plain asyncio unless ``$FAKENS_LOOP`` asks for another
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import os
 from collections.abc import Callable, Coroutine
@@ -21,7 +22,8 @@ from typing import Any, TypeVar, cast
 
 from fakens.errors import ConfigError
 
-__all__ = ["LOOPS", "LOOP_ENV", "loop_factory", "loop_name", "new_loop", "run"]
+__all__ = ["LOOPS", "LOOP_ENV", "SERVING_GC_THRESHOLDS", "collector_for_serving", "loop_factory", "loop_name", "new_loop",
+           "run"]
 
 T = TypeVar("T")
 
@@ -29,6 +31,24 @@ LOOPS = ("auto", "asyncio", "uvloop")
 """The choices of ``--loop`` and ``$FAKENS_LOOP``."""
 LOOP_ENV = "FAKENS_LOOP"
 """The environment variable read when no ``--loop`` is given."""
+
+
+SERVING_GC_THRESHOLDS = (50_000, 20, 10)
+"""The cyclic collector's thresholds in a process that only serves (``fakens serve``, ``fakens lab``)."""
+
+
+def collector_for_serving() -> None:
+    """Set the process's cyclic garbage collector for serving: what is loaded by now (zones,
+    modules) frozen where the collector never looks, and passes made rarer
+    (:data:`SERVING_GC_THRESHOLDS`). Every query leaves a log entry and cache entries that
+    live on; with Python's defaults the collector walks them all every few thousand
+    queries: 19 of 80 µs a query for distinct questions of a 100k-record zone, 5 µs after
+    this. Serving makes no reference cycles of its own; a pass still comes every few
+    hundred thousand queries. Only for processes fakens owns: the pytest plugin leaves
+    the test process's collector alone."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
 
 
 def _have_uvloop() -> bool:
