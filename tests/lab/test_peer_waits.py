@@ -140,3 +140,14 @@ async def test_a_lab_server_notifies_the_secondary_set_at_run_time(tmp_path: Pat
             secondary.recv(65535)
     with pytest.raises(ConfigError, match="fakens sends only to loopback"):
         lab.set_secondary(("192.0.2.53", 53))
+
+
+def test_a_notify_target_that_is_neither_an_address_nor_secondary_is_a_scenario_error(tmp_path: Path) -> None:
+    from fakens.scenario import ScenarioError
+
+    text = LAB.format(ms=1).replace('notify = ["secondary"]', 'notify = ["secondary", "secundary", "192.0.2.9:53"]')
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, text, example_test_zone=EXAMPLE_ZONE))
+    problems = caught.value.problems
+    assert len(problems) == 1 and ":2: servers[0].options.notify[1]: notify target 'secundary'" in problems[0], problems
+    assert '(or "secondary": the lab\'s secondary)' in problems[0]  # an address elsewhere: checked when the lab starts
