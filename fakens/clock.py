@@ -33,6 +33,15 @@ Both are thread-safe: ``call_later`` and ``cancel`` may be called from any threa
 
 Values a peer checks against its own clock (the time signed in TSIG) do not
 follow this clock: they are real time (plus the server's ``tsig_time_offset``).
+
+A wait a peer measures on its own clock (a reply held back by a ``delay`` fault)
+is set with ``call_later_peer(clock, seconds, callback, loop)``: on a ManualClock
+and a SystemClock it is ``call_later`` (a test moves time to release it); on a
+LabClock it fires when the lab's time has moved *seconds* on or when *seconds* of
+real time have passed, whichever comes first, so a paused lab (``fakens lab
+verify``) still answers late instead of never::
+
+    call_later_peer(clock, 0.3, send_reply, loop)
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 Callback = Callable[[], object]
 
@@ -139,6 +148,29 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+def call_later_peer(clock: Clock, seconds: float, callback: Callback,
+                    loop: asyncio.AbstractEventLoop | None = None) -> Timer:
+    """Run *callback()* in *loop*'s thread after a wait a peer measures (a reply's delay):
+    the clock's ``call_later_peer`` when it has one (a LabClock: lab time or real time,
+    whichever elapses first), else its ``call_later`` (thread-safe)."""
+    peer = getattr(clock, "call_later_peer", None)
+    if peer is not None:
+        return cast(Timer, peer(seconds, callback, loop))
+    return clock.call_later(seconds, callback, loop)
+
+
+class _EitherTimer:
+    """Two timers for one callback (LabClock.call_later_peer): the first to fire runs it, once."""
+
+    def __init__(self) -> None:
+        self.timers: list[Timer] = []
+        self.fired = False
+
+    def cancel(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
 
 
 class _ManualTimer:
@@ -286,6 +318,9 @@ class LabClock(ManualClock):
         clock.run(loop)          # from now on it follows real time
         clock.advance(3600)      # an hour later, at once (the timeline's events due run)
         clock.pause(); clock.resume()
+
+    A wait a peer measures (``call_later_peer``: a ``delay`` fault's reply) runs in real
+    time even while the clock is paused, and moving the clock releases it too.
     """
 
     def __init__(self, start: float = 0.0) -> None:
@@ -353,6 +388,27 @@ class LabClock(ManualClock):
         timer = super().call_later(seconds, callback, loop)
         self._rearm()
         return timer
+
+    def call_later_peer(self, seconds: float, callback: Callback,
+                        loop: asyncio.AbstractEventLoop | None = None) -> Timer:
+        """Run *callback()* in *loop*'s thread once *seconds* have passed on the lab's clock or in
+        real time, whichever comes first: a wait a peer measures on its own clock (a ``delay``
+        fault's reply) elapses while the clock is paused, and moving the clock still releases it.
+        Before :meth:`run` the clock is a ManualClock: only moving it releases the wait."""
+        if self._loop is None:
+            return self.call_later(seconds, callback, loop)
+        target = loop or asyncio.get_running_loop()
+        either = _EitherTimer()
+
+        def once() -> None:  # both timers run it in the loop's thread: no race on fired
+            if not either.fired:
+                either.fired = True
+                either.cancel()
+                callback()
+
+        either.timers.append(self.call_later(seconds, once, target))
+        either.timers.append(SystemClock().call_later(seconds, once, target))
+        return either
 
     def _rearm(self) -> None:
         """Set one real timer in the clock's loop for the soonest lab timer."""

@@ -82,6 +82,10 @@ def _free_block(second: int, port: int) -> int:
     raise ServerError(f"no free address block in 127.{second}.0.0/16 on port {port}")
 
 
+NOTIFY_SECONDARY = "secondary"
+"""A server's ``notify`` target that stands for the lab's secondary (:meth:`Hierarchy.set_secondary`)."""
+
+
 @dataclass
 class HierarchyServer:
     """One server of a lab: its name, the NS host names it answers as, its addresses, its zones.
@@ -134,6 +138,8 @@ class Hierarchy:
     time_scale: float = 1.0
     loop: asyncio.AbstractEventLoop | None = None
     """The event loop the servers run in (set by astart)."""
+    secondary: tuple[str, int] | None = None
+    """Where the lab's secondary listens (:meth:`set_secondary`): the NOTIFY target ``"secondary"`` stands for it."""
 
     @property
     def servers(self) -> dict[str, Server]:
@@ -294,12 +300,32 @@ class Hierarchy:
             "};\n" + "".join(zones)
         )
 
+    def set_secondary(self, address: str | tuple[str, int]) -> None:
+        """The lab's secondary listens at *address* (``("127.0.0.1", 5302)``: ``lab verify --tool
+        named-secondary``'s named, or named-secondary.conf's port with ``lab up``/``lab run``): every
+        server whose ``notify`` option names ``"secondary"`` NOTIFYs it after an edit, from now on
+        (running servers too; thread-safe). Loopback or this machine's addresses only::
+
+            lab.set_secondary(("127.0.0.1", port))   # then a timeline edit NOTIFYs named there
+        """
+        from fakens.transport import parse_listen, require_local
+
+        chosen = require_local(parse_listen(address, default_port=53, what="secondary"), "secondary")
+        previous, self.secondary = self.secondary, chosen
+        for member in self.members:
+            if member.server is not None and NOTIFY_SECONDARY in member.options.get("notify", ()):
+                notifier = member.server.notifier
+                notifier.targets = [t for t in notifier.targets if t != previous] + [chosen]
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def _make_server(self, member: HierarchyServer) -> Server:
         from fakens.faults.spec import build
 
         options = {**self.server_options, **member.options}
+        if NOTIFY_SECONDARY in options.get("notify", ()):  # the lab's secondary, once set_secondary says where
+            options["notify"] = [t for t in options["notify"] if t != NOTIFY_SECONDARY] + (
+                [self.secondary] if self.secondary is not None else [])
         server = Server(member.zones, listen=[f"[{a}]:{self.port}" if ":" in a else f"{a}:{self.port}"
                                                for a in member.addresses],
                         name=member.host.to_text(), clock=self.clock, **options)

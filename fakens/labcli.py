@@ -345,6 +345,7 @@ def _write_configs(lab: Hierarchy, args: argparse.Namespace) -> str:
     from fakens.lab import write_resolver_configs
 
     directory = args.config_dir or tempfile.mkdtemp(prefix=f"fakens-lab-{lab.name}-")
+    lab.set_secondary(("127.0.0.1", args.resolver_port + 2))  # named-secondary.conf's: NOTIFY target "secondary"
     return write_resolver_configs(lab, directory, args.resolver_port)
 
 

@@ -64,6 +64,7 @@ from fakens.faults.base import format_spec as format_fault
 from fakens.faults.spec import build as build_fault
 from fakens.faults.spec import parse_text as parse_fault_text
 from fakens.lab import (
+    NOTIFY_SECONDARY,
     DelegationPlan,
     Hierarchy,
     HierarchyServer,
@@ -76,6 +77,7 @@ from fakens.lab import (
 from fakens.options import ServerOptions
 from fakens.timeline import Event, Timeline
 from fakens.tomlplaces import TomlPlaces
+from fakens.transport import parse_listen
 from fakens.zones import Name, Zone
 from fakens.zoneversion import ZoneVersion
 
@@ -486,6 +488,13 @@ def _read_server(r: _Reader, table: dict[str, Any], key_path: str) -> ServerSpec
                 ServerOptions.make(**{key: options[key]})
             except ConfigError as e:
                 r.problem(f"{key_path}.options.{key}", str(e))
+    notify = options.get("notify", [])
+    for i, target in enumerate(notify if isinstance(notify, list) else [notify]):
+        if target != NOTIFY_SECONDARY:  # "secondary": the lab's secondary, given when it starts
+            try:  # the form only: whether it is on this machine is checked when the lab starts (lab run adds addresses)
+                parse_listen(target, default_port=53, what="notify target")
+            except (ConfigError, TypeError, ValueError) as e:
+                r.problem(f"{key_path}.options.notify[{i}]", f"{e} (or \"secondary\": the lab's secondary)")
     faults = []
     items = table.get("faults", [])
     if not isinstance(items, list):

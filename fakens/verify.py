@@ -11,7 +11,10 @@ The lab runs in this process on host loopback, port 53 (root or CAP_NET_BIND_SER
 namespace of its own with ``--netns``, or when already inside ``unshare -n``). The tools
 (unbound, zonemaster-cli, BIND named, dnsviz) are started as subprocesses. The [expect] format is in
 docs/scenarios.md, "Expected symptoms"; :func:`expect_problems` checks it (``lab check`` does too).
-A lab with a timeline is played with its clock paused: each step moves the clock to its ``at``.
+A lab with a timeline is played with its clock paused: each step moves the clock to its ``at``
+(a ``delay`` fault's replies still come after their delay in real time: LabClock.call_later_peer).
+The named secondary's address is given to the lab (``Hierarchy.set_secondary``): a server whose
+``notify`` option lists ``"secondary"`` NOTIFYs it after an edit.
 """
 
 from __future__ import annotations
@@ -60,12 +63,13 @@ _TOP = ("time_scale", "resolver", "mail", "checker", "secondary", "zonecheck", "
 _STEP = ("description", "at", "wait", "flush", "trials", "queries", "outcomes", "asked")
 _RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed", "versions", *RESOLVERS)
 _PER_RESOLVER = (*_STEP, "steps", "qname_minimisation", "fixed", "version")
-_OUTCOME = ("description", "qname", "qtype", "rcode", "answer", "soa", "soa_ttl", "ad", "ede", "min", "max")
+_OUTCOME = ("description", "qname", "qtype", "rcode", "answer", "soa", "soa_ttl", "ad", "ede", "seconds", "min",
+            "max")
 _ASKED = ("description", "servers", "qname", "min", "max")
 _QUERY = ("qname", "qtype")
 _CHECKER = ("description", "domain", "must", "must_not", "fixed")
 _SECONDARY = ("description", "zone", "qname", "qtype", "steps", "fixed")
-_SECONDARY_STEP = ("description", "at", "serial", "answer", "rcode", "log", "within", "hold")
+_SECONDARY_STEP = ("description", "at", "serial", "answer", "rcode", "log", "no_log", "within", "hold")
 _MAIL = ("description", "domain", "messages", "sinks", "fixed")
 _SINK = ("name", "address", "port", "min", "max")
 _ZONECHECK = ("description", "must", "must_not", "fixed")
@@ -166,6 +170,10 @@ class _Checker:
             if ttl is not None and (not isinstance(ttl, list) or len(ttl) != 2
                                     or not all(isinstance(t, int) and not isinstance(t, bool) for t in ttl)):
                 self.problem(f"{place}.soa_ttl", "expected [lowest, highest] seconds")
+            took = outcome.get("seconds")
+            if took is not None and (not isinstance(took, list) or len(took) != 2 or not all(
+                    isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0 for t in took)):
+                self.problem(f"{place}.seconds", "expected [shortest, longest] seconds the reply took ([1.5, 8])")
             if "ad" in outcome and not isinstance(outcome["ad"], bool):
                 self.problem(f"{place}.ad", "expected true (validated: SECURE) or false")
             self.integer(outcome, "ede", place, 0)
@@ -257,11 +265,12 @@ class _Checker:
                 self.duration(step, key, place)
             self.integer(step, "serial", place, 0)
             self.strings(step, "answer", place)
-            if "log" in step:
-                try:
-                    re.compile(str(step["log"]))
-                except re.error as e:
-                    self.problem(f"{place}.log", f"not a regular expression: {e}")
+            for key in ("log", "no_log"):
+                if key in step:
+                    try:
+                        re.compile(str(step[key]))
+                    except re.error as e:
+                        self.problem(f"{place}.{key}", f"not a regular expression: {e}")
         if "fixed" in table:
             self.secondary(table["fixed"], f"{path}.fixed", [k for k in allowed if k != "fixed"])
 
@@ -432,6 +441,8 @@ class Observation:
     soa_ttl: int | None
     ad: bool = False
     ede: tuple[int, ...] = ()
+    seconds: float = 0.0
+    """How long the reply took (the client's clock; a TIMEOUT: the client's timeout)."""
 
 
 def _observe(reply: dns.message.Message | None, qtype: str) -> Observation:
@@ -460,13 +471,17 @@ def _matches(outcome: Mapping[str, Any], seen: Observation) -> bool:
         return False
     if "ede" in outcome and outcome["ede"] not in seen.ede:
         return False
+    if "seconds" in outcome:
+        low, high = outcome["seconds"]
+        if not low <= seen.seconds <= high:
+            return False
     return True
 
 
 def _describe(outcome: Mapping[str, Any]) -> str:
     if outcome.get("description"):
         return str(outcome["description"])
-    said = [f"{k}={outcome[k]}" for k in ("rcode", "answer", "soa", "soa_ttl", "ad", "ede") if k in outcome]
+    said = [f"{k}={outcome[k]}" for k in ("rcode", "answer", "soa", "soa_ttl", "ad", "ede", "seconds") if k in outcome]
     return f"{outcome.get('qname')} {outcome.get('qtype', 'A')} {' '.join(said)}"
 
 
@@ -519,7 +534,10 @@ def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, 
                 for query in queries:
                     run.clear_logs()
                     key = _query_key(query)
-                    seen.setdefault(key, []).append(_observe(ask(resolver.address, key[0], key[1], dnssec=signed), key[1]))
+                    began = time.monotonic()
+                    observed = _observe(ask(resolver.address, key[0], key[1], dnssec=signed), key[1])
+                    observed.seconds = time.monotonic() - began
+                    seen.setdefault(key, []).append(observed)
                     servers = {name for name, server in run.lab.servers.items()
                                if any(str(e.qname).lower() == key[0] for e in server.log)}
                     asked.setdefault(key[0], []).append(servers)
@@ -535,6 +553,9 @@ def verify_resolver(run: RunningLab, expect: Mapping[str, Any], report: Report, 
                     kinds = sorted({f"{o.rcode} {o.answer}" + (f" AD={o.ad} EDE={list(o.ede)}" if signed else "")
                                     for o in got})
                     result.observed += f"; seen: {', '.join(kinds[:4])}"
+                if "seconds" in outcome and got:
+                    took = sorted(o.seconds for o in got)
+                    result.observed += f"; took {took[0]:.1f}-{took[-1]:.1f} s, median {took[len(took) // 2]:.1f}"
                 report.results.append(result)
             for count in step.get("asked", []):
                 qname = _query_key(count)[0]
@@ -720,6 +741,7 @@ def verify_secondary(run: RunningLab, expect: Mapping[str, Any], report: Report,
     if binary is None:
         raise FileNotFoundError("named")
     port = free_port()
+    run.lab.set_secondary(("127.0.0.1", port))  # servers whose notify names "secondary" NOTIFY this named
     config = os.path.join(directory, "named-secondary.conf")
     with open(config, "w", encoding="utf-8") as f:
         f.write(run.lab.named_secondary_config(port, directory))
@@ -749,11 +771,12 @@ def verify_secondary(run: RunningLab, expect: Mapping[str, Any], report: Report,
     try:
         offset = 0
         for number, step in enumerate(expect.get("steps", [])):
+            begun = len(read_log())  # no_log: named's log from this step on
             run.move_to(step.get("at", 0))
             within = parse_duration(step.get("within", "20s"))
             hold = parse_duration(step.get("hold", 0))
 
-            def holds(step: Mapping[str, Any] = step, since: int = offset) -> tuple[bool, str]:
+            def holds(step: Mapping[str, Any] = step, since: int = offset, begun: int = begun) -> tuple[bool, str]:
                 serial, seen = state()
                 ok = True
                 if "serial" in step:
@@ -764,6 +787,8 @@ def verify_secondary(run: RunningLab, expect: Mapping[str, Any], report: Report,
                     ok &= seen.rcode == str(step["rcode"]).upper()
                 if "log" in step:
                     ok &= re.search(str(step["log"]), read_log()[since:]) is not None
+                if "no_log" in step:
+                    ok &= re.search(str(step["no_log"]), read_log()[begun:]) is None
                 return bool(ok), f"serial {serial}, {seen.rcode} {seen.answer}"
 
             end = time.monotonic() + within
@@ -783,6 +808,8 @@ def verify_secondary(run: RunningLab, expect: Mapping[str, Any], report: Report,
             said = [f"{k} {step[k]}" for k in ("serial", "answer", "rcode") if k in step]
             if "log" in step:
                 said.append(f"log /{step['log']}/")
+            if "no_log" in step:
+                said.append(f"no log /{step['no_log']}/")
             what = f"step {number + 1} (lab time {run.lab.clock.now():.0f} s)" + (
                 f": {step['description']}" if step.get("description") else "")
             report.results.append(Result("named-secondary", what, observed, ", ".join(said), ok))

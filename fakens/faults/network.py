@@ -58,7 +58,9 @@ class Delay(Fault):
 
     Client sees: the normal reply, late. A delayed reply never holds up another
     query's reply (also on the same TCP connection). Delays wait on the
-    server's clock (real time by default; a ManualClock moves them).
+    server's clock (real time by default; a ManualClock moves them); a lab's
+    clock (LabClock) lets them elapse in real time even while it is paused
+    (``fakens lab verify``), and moving it releases them too.
 
     Example: ``delay ms=300 jitter=100 seed=1``
     """

@@ -2,7 +2,8 @@
 
 Several queries on one connection are answered as each completes (a delayed
 reply does not hold up later ones). Every timer waits on the server's clock
-(``Clock.call_later``: a ManualClock moves them). The limits (:class:`TcpLimits`):
+(``Clock.call_later``: a ManualClock moves them; a delayed reply with
+``clock.call_later_peer``, which a paused LabClock lets elapse in real time too). The limits (:class:`TcpLimits`):
 
 - ``idle_timeout`` (10 s): a connection with nothing read, pending or being
   written for this long is closed.
@@ -59,7 +60,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fakens.clock import Clock, SystemClock, Timer
+from fakens.clock import Clock, SystemClock, Timer, call_later_peer
 from fakens.errors import ServerError
 from fakens.outcome import Close, Outcome, Reply, Reset, Stall, Stream
 from fakens.transport.bind import bind_tcp
@@ -494,7 +495,8 @@ class _Connection(asyncio.Protocol):
             return
         if outcome.delay > 0:
             self.pending += 1
-            self._later(outcome.delay, functools.partial(self._delayed, outcome))
+            call_later_peer(self.listener.clock, outcome.delay, functools.partial(self._delayed, outcome),
+                            asyncio.get_running_loop())
         else:
             self._do(outcome)
 

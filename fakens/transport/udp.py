@@ -4,8 +4,8 @@ The socket is read directly from the event loop's reader callback, draining up
 to ``BATCH`` datagrams per wake-up, and replies are sent with ``sendto`` at
 once: no per-datagram transport machinery. A reply the kernel cannot take
 (send buffer full) is dropped, as UDP may drop it anyway; ``dropped`` counts
-them. A delayed reply waits on the server's clock (``Clock.call_later``) and
-holds up no other reply.
+them. A delayed reply waits on the server's clock (``clock.call_later_peer``: a LabClock
+lets it elapse in real time while paused) and holds up no other reply.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import functools
 import socket
 from collections.abc import Callable
 
-from fakens.clock import Clock, SystemClock
+from fakens.clock import Clock, SystemClock, call_later_peer
 from fakens.outcome import Outcome, Reply
 
 Handler = Callable[[bytes, tuple[str, int], tuple[str, int], str], Outcome]
@@ -54,7 +54,7 @@ class UdpEndpoint:
             outcome = self.handler(data, addr[:2], self.local, "udp")
             if isinstance(outcome, Reply) and outcome.messages:
                 if outcome.delay > 0:
-                    self.clock.call_later(outcome.delay, functools.partial(self._send, outcome.messages, addr), self.loop)
+                    call_later_peer(self.clock, outcome.delay, functools.partial(self._send, outcome.messages, addr), self.loop)
                 else:
                     self._send(outcome.messages, addr)
 

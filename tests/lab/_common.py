@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from fakens.lab import Hierarchy
 from fakens.scenario import Scenario, ScenarioError, build_lab, load_scenario
 
 EXAMPLE_ZONE = """\
@@ -52,3 +53,10 @@ def plan(directory: Path, text: str, **options: Any) -> Any:
     """build_lab(scenario, probe=False) of *text* (namespace mode unless told)."""
     return build_lab(load(directory, text, mode=options.pop("load_mode", "namespace"), **options.pop("files", {})),
                      probe=False, **options)
+
+
+async def start(labs: list[Hierarchy], lab: Hierarchy) -> Hierarchy:
+    """Start *lab* in the running loop and append it to *labs* (the ``running`` fixture stops them)."""
+    await lab.astart()
+    labs.append(lab)
+    return lab

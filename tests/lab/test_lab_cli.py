@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dns.message
+import dns.opcode
 import dns.query
 import dns.rcode
 import pytest
@@ -214,6 +216,26 @@ def check_with_tools(configs: Path) -> None:
         for name in files:
             done = subprocess.run([found, str(configs / name)], capture_output=True, text=True, timeout=30)
             assert done.returncode == 0, f"{tool} {name}: {done.stdout}{done.stderr}"
+
+
+def test_up_notifies_the_secondary_of_named_secondary_conf(tmp_path: Path, labs: list[Lab]) -> None:
+    """A server whose notify lists "secondary" NOTIFYs 127.0.0.1 at the resolver port + 2 (where
+    named-secondary.conf listens) after the timeline's edit."""
+    scenario = SCENARIO.replace('addresses = ["127.0.53.1"]', 'addresses = ["127.0.53.1"]\noptions = { notify = ["secondary"] }')
+    scenario += '\n[[timeline]]\nat = 1\naction = "bump-serial"\nzone = "example.test."\n'
+    path = write(tmp_path, scenario, example_test_zone=EXAMPLE_ZONE)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as secondary:
+        secondary.bind(("127.0.0.1", 0))
+        port = secondary.getsockname()[1]  # an ephemeral port: port - 2 is one too
+        lab = Lab(str(path), "--for", "60", "--control", "none", "--config-dir", str(tmp_path / "configs"),
+                  "--resolver-port", str(port - 2))
+        labs.append(lab)
+        secondary.settimeout(20)
+        wire, sender = secondary.recvfrom(65535)
+    notify = dns.message.from_wire(wire)
+    assert notify.opcode() == dns.opcode.NOTIFY and notify.question[0].name.to_text() == "example.test."
+    assert sender == ("127.0.53.1", 53), lab.output
+    assert f"listen-on port {port} " in (tmp_path / "configs" / "named-secondary.conf").read_text()
 
 
 def test_up_for_seconds_exits_0(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from fakens.lab import Hierarchy, LabControl
 from fakens.scenario import build_lab, load_scenario
 from fakens.timeline import Event, Timeline
 
-from ._common import EXAMPLE_ZONE, write
+from ._common import EXAMPLE_ZONE, start, write
 
 HEAD = """\
 [lab]
@@ -48,21 +47,6 @@ addresses = ["127.0.0.2"]
 def make_lab(tmp_path: Path, text: str, clock: ManualClock | None = None, **options: Any) -> Hierarchy:
     path = write(tmp_path, HEAD + text, example_test_zone=EXAMPLE_ZONE)
     return build_lab(load_scenario(path), probe=False, clock=clock or ManualClock(0), **options)
-
-
-@pytest.fixture
-async def running() -> AsyncIterator[list[Hierarchy]]:
-    """Labs appended here are stopped at teardown."""
-    labs: list[Hierarchy] = []
-    yield labs
-    for lab in labs:
-        await lab.astop()
-
-
-async def start(labs: list[Hierarchy], lab: Hierarchy) -> Hierarchy:
-    await lab.astart()
-    labs.append(lab)
-    return lab
 
 
 async def ask(lab: Hierarchy, server: str, qname: str, rdtype: str = "A", tcp: bool = False) -> dns.message.Message:

@@ -108,3 +108,22 @@ command = "other"
     unclosed = line('must = ["(unclosed')
     assert f"{bad}:{unclosed}: expect.tool.mycheck.must[0]: not a regular expression" in err, err
     assert "expect.tool.mycheck.fixed.command: unknown key" in err, err
+
+
+def test_bad_seconds_and_no_log_have_file_and_line(tmp_path: Path) -> None:
+    text = (ROOT / "fakens" / "labs" / "no-notify.toml").read_text().replace('no_log = "notify from"', 'no_log = "(notify"')
+    text += """
+[expect.resolver]
+queries = [{ qname = "www.example.test." }]
+[[expect.resolver.outcomes]]
+qname = "www.example.test."
+seconds = [2]
+"""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    lines = text.splitlines()
+    err = lab_check(str(bad)).stderr
+    no_log = lines.index('no_log = "(notify"') + 1
+    seconds = lines.index("seconds = [2]") + 1
+    assert f"{bad}:{no_log}: expect.secondary.steps[1].no_log: not a regular expression" in err, err
+    assert f"{bad}:{seconds}: expect.resolver.outcomes[0].seconds: expected [shortest, longest] seconds" in err, err

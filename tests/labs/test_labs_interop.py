@@ -2,7 +2,7 @@
 each lab's [expect] symptoms hold with the broken lab, and its fixed symptoms with the fix.
 
 unbound for every lab (mail sinks for the migration lab), zonemaster-cli for the delegation
-labs (1, 4 and the checker labs), BIND named as the secondary of lab 4 and of broken-transfer. Each lab binds port 53 on 127.x.
+labs (1, 4 and the checker labs), BIND named as the secondary of lab 4, broken-transfer and no-notify. Each lab binds port 53 on 127.x.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def failed(report: Report) -> str:
 @pytest.mark.parametrize("name", ["io-outage", "mail-migration", "lame-delegation", "rfc1912", "switch-over",
                                   "tld-expired-signatures", "stale-ds-rollover", "nsec-bitmap",
                                   "glue-and-ns-hosts", "server-compliance", "lame-modes", "thin-delegation",
-                                  "bad-answers", "dnssec-breakages"])
+                                  "bad-answers", "dnssec-breakages", "slow-servers"])
 def test_unbound_symptom_and_fix(name: str, tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("unbound")
     require_tool("unbound-control")
@@ -62,6 +62,14 @@ def test_zonemaster_findings_and_fix(name: str, tmp_path: Path, require_tool: Ca
     assert fixed.ok and any(r.what.startswith("does not report ") for r in fixed.results), failed(fixed)
 
 
+def test_zonemaster_waits_for_a_server_answering_after_3_s(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
+    """slow-servers: Zonemaster's 5 s timeout outlasts ns1's 3 s delay: no "no response" tag."""
+    require_tool("zonemaster-cli")
+    broken = run("slow-servers", "zonemaster", False, tmp_path / "broken")
+    assert broken.ok and len(broken.results) == 5, failed(broken)
+    assert all(r.what.startswith("does not report ") for r in broken.results), failed(broken)
+
+
 def test_named_secondary_stale_refused_expired(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
     require_tool("named")
     broken = run("lame-delegation", "named-secondary", False, tmp_path / "broken")
@@ -77,6 +85,19 @@ def test_named_secondary_keeps_the_old_serial_when_the_transfer_is_cut(
     assert broken.ok and len(broken.results) == 3, failed(broken)
     fixed = run("broken-transfer", "named-secondary", True, tmp_path / "fixed")
     assert fixed.ok and len(fixed.results) == 2, failed(fixed)
+
+
+def test_named_secondary_waits_for_its_refresh_without_notify(tmp_path: Path, require_tool: Callable[[str], str]) -> None:
+    """no-notify: after the edit the secondary keeps the old serial (3 s and more) until its refresh;
+    with the fix the primary's NOTIFY (to the named verify started) brings the new serial at once."""
+    require_tool("named")
+    broken = run("no-notify", "named-secondary", False, tmp_path / "broken")
+    assert broken.ok and len(broken.results) == 3, failed(broken)
+    fixed = run("no-notify", "named-secondary", True, tmp_path / "fixed")
+    assert fixed.ok and len(fixed.results) == 2, failed(fixed)
+    after_edit = [r.observed for r in (broken.results[1], fixed.results[1])]
+    assert after_edit[0].startswith("serial 2024070101,") and "held 3 s" in after_edit[0], after_edit
+    assert after_edit[1].startswith("serial 2024070102,"), after_edit
 
 
 def test_zonecheck_rfc1912(tmp_path: Path) -> None:
