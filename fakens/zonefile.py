@@ -44,7 +44,7 @@ import dns.ttl
 
 from fakens.errors import ConfigError, ZoneError
 from fakens.zonecheck import ZoneWarning
-from fakens.zonelines import plain_record
+from fakens.zonelines import forget, plain_record
 from fakens.zonenames import origin_from_filename
 from fakens.zoneversion import Name, RdataType, RecordPlaces, TypeKey, Where, ZoneVersion
 
@@ -332,6 +332,7 @@ class _Reader:
             raise ZoneError(f"{self._where()}: fakens could not read this ({type(e).__name__}: {e}; please "
                             f"report it); nothing from this zone was loaded") from e
         finally:
+            forget()
             for source in self.stack[1:]:
                 if source.file is not None:
                     source.file.close()
@@ -1214,6 +1215,21 @@ _RDATA_BOUND = {
 }
 
 
+_TXT_TYPES = frozenset({dns.rdatatype.TXT, dns.rdatatype.SPF})
+"""Types whose data is TXTBase's: strings, each one octet of length and its octets."""
+
+
+def _txt_size(rrset: dns.rrset.RRset, per_record: int) -> int:
+    """The size of a TXT RRset's records in a message (owners compressed), without their to_wire."""
+    size = 0
+    for rdata in rrset:
+        if not isinstance(rdata, dns.rdtypes.txtbase.TXTBase):
+            return MAX_MESSAGE + 1  # measured by to_wire
+        strings = rdata.strings
+        size += per_record + len(strings) + sum(map(len, strings))
+    return size
+
+
 def _check_size(name: Name, rrset: dns.rrset.RRset, places: RecordPlaces) -> None:
     """Refuse an RRset that no DNS message can carry: its records with the question
     for them are over 65,535 octets (fakens would SERVFAIL every query for it and
@@ -1221,6 +1237,8 @@ def _check_size(name: Name, rrset: dns.rrset.RRset, places: RecordPlaces) -> Non
     per_record = 2 + 10  # a compressed owner, type, class, TTL and data length
     bound = _RDATA_BOUND.get(rrset.rdtype)
     if bound is not None and 12 + 255 + 4 + len(rrset) * (per_record + bound) <= MAX_MESSAGE:
+        return
+    if rrset.rdtype in _TXT_TYPES and 12 + 255 + 4 + _txt_size(rrset, per_record) <= MAX_MESSAGE:
         return
     fixed = 12 + len(name.to_wire() or b"") + 4  # header and question
     sizes = [len(rdata.to_wire() or b"") for rdata in rrset]
