@@ -21,6 +21,7 @@ docs/zones.md describes the rules; this module is their implementation.
 
 from __future__ import annotations
 
+import array
 import io
 import os
 import re
@@ -286,11 +287,30 @@ class _Source:
 
 @dataclass
 class _Loaded:
-    """What the reader collected: records with their places, and warnings."""
+    """What the reader collected: records with their places, and warnings.
 
-    records: list[tuple[Name, int, dns.rdata.Rdata, Where | int]] = field(default_factory=list)
-    """Each record with its place: a line of the zone file itself, or a Where (an included file)."""
+    The records are four columns (owner, TTL, data, place), record *i* at index *i* of each:
+    no tuple a record, which the build would drop, leaving a big zone's memory full of holes."""
+
+    names: list[Name] = field(default_factory=list)
+    ttls: list[int] = field(default_factory=list)
+    rdatas: list[dns.rdata.Rdata] = field(default_factory=list)
+    places: list[Where | int] = field(default_factory=list)
+    """Each record's place: a line of the zone file itself, or a Where (an included file)."""
     warnings: list[ZoneWarning] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def append(self, name: Name, ttl: int, rdata: dns.rdata.Rdata, place: Where | int) -> None:
+        self.names.append(name)
+        self.ttls.append(ttl)
+        self.rdatas.append(rdata)
+        self.places.append(place)
+
+    def clear(self) -> None:
+        for column in (self.names, self.ttls, self.rdatas, self.places):
+            column.clear()
 
 
 class _Reader:
@@ -325,7 +345,7 @@ class _Reader:
             where = e.where or self._where()
             raise ZoneError(f"{where}: {e}; nothing from this zone was loaded") from None
         except MemoryError:
-            count = len(self.loaded.records)
+            count = len(self.loaded)
             self.loaded = _Loaded()
             raise ZoneError(f"{self._where()}: {_out_of_memory(count)}") from None
         except Exception as e:  # a bug of fakens or dnspython: still placed, never a traceback
@@ -377,7 +397,9 @@ class _Reader:
         path = str(tok.filename)
         top = src is self.stack[0]
         default_ttl = self.default_ttl
-        records = self.loaded.records
+        loaded = self.loaded
+        names, ttls, rdatas, places = (loaded.names.append, loaded.ttls.append, loaded.rdatas.append,
+                                       loaded.places.append)
         max_records = self.limits.max_records
         origin = src.origin
         readline = lines.readline
@@ -397,9 +419,12 @@ class _Reader:
             self.rdclass = dns.rdataclass.IN
             src.last_name = name
             self.last_ttl = ttl
-            if len(records) >= max_records:
+            if len(loaded) >= max_records:
                 raise _Fail(_too_many(max_records), Where(path, tok.line_number))
-            records.append((name, ttl, rdata, tok.line_number if top else Where(path, tok.line_number)))
+            names(name)
+            ttls(ttl)
+            rdatas(rdata)
+            places(tok.line_number if top else Where(path, tok.line_number))
             if line[-1] == "\n":
                 tok.line_number += 1
 
@@ -586,10 +611,9 @@ class _Reader:
 
     def _add(self, name: Name, ttl: int, rdata: dns.rdata.Rdata, place: Where) -> None:
         self.last_ttl = ttl  # BIND's "last TTL" is every record's, written or taken
-        records = self.loaded.records
-        if len(records) >= self.limits.max_records:
+        if len(self.loaded) >= self.limits.max_records:
             raise _Fail(_too_many(self.limits.max_records), place)
-        records.append((name, ttl, rdata, place))
+        self.loaded.append(name, ttl, rdata, place)
 
     def _name(self, text: str, origin: Name | None, what: str, token: dns.tokenizer.Token | None = None) -> Name:
         if token is not None and not token.is_identifier():
@@ -648,9 +672,9 @@ class _Reader:
             raise _Fail(f"$GENERATE {token.value} makes {count:,} records, more than {self.limits.max_generate:,} "
                         f"(max_generate); make the range smaller, or raise the limit "
                         f"(ZoneLimits(max_generate=...), --max-generate)")
-        if len(self.loaded.records) + count > self.limits.max_records:
+        if len(self.loaded) + count > self.limits.max_records:
             raise _Fail(f"$GENERATE {token.value} makes {count:,} records: "
-                        + _too_many(self.limits.max_records, len(self.loaded.records)))
+                        + _too_many(self.limits.max_records, len(self.loaded)))
         lhs = tok.get()
         if not lhs.is_identifier():
             raise _Fail(f"$GENERATE needs an owner name after the range; {_GENERATE_FORM}")
@@ -1067,11 +1091,11 @@ def _shorten(text: str, size: int = 60) -> str:
 # -- building the version ---------------------------------------------------------------------
 
 def _built(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersion, list[ZoneWarning]]:
-    count = len(loaded.records)
+    count = len(loaded)
     try:
         return _build(loaded, origin, source)
     except MemoryError:
-        loaded.records.clear()
+        loaded.clear()
         raise ZoneError(f"{source}: {_out_of_memory(count)}") from None
 
 
@@ -1081,12 +1105,12 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     configured origin are warnings, not errors. RRsets too big for any message are
     errors."""
     warnings = list(loaded.warnings)
-    records = loaded.records
     soa_type = dns.rdatatype.SOA
-    soas = [(r[0], r[1], r[2], _place(r[3], source)) for r in records if r[2].rdtype == soa_type]
+    soas = [(loaded.names[i], loaded.ttls[i], rdata, _place(loaded.places[i], source))
+            for i, rdata in enumerate(loaded.rdatas) if rdata.rdtype == soa_type]
     if not soas:
-        if records:
-            name, _, rdata, first = records[0]
+        if loaded:
+            name, rdata, first = loaded.names[0], loaded.rdatas[0], loaded.places[0]
             where = (f"{_place(first, source)}: the zone has no SOA record "
                      f"(its first record is {name} {dns.rdatatype.to_text(rdata.rdtype)})")
         else:
@@ -1106,7 +1130,15 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             f"fix the owner or the origin (a missing trailing dot?)"))
     nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]] = {}
     places = RecordPlaces(source)
-    # the number in places of each RRset of the node being read; a record of an RRset of a node left
+    # each RRset's first record in columns, as RecordPlaces keeps them (its number is its index)
+    first_names: list[Name] = []
+    first_types: list[RdataType] = []
+    first_rdatas: list[dns.rdata.Rdata] = []
+    first_lines = array.array("q")
+    first_wheres: list[Where] = []
+    add_name, add_type, add_rdata, add_line = (first_names.append, first_types.append, first_rdatas.append,
+                                               first_lines.append)
+    # the number of each RRset of the node being read; a record of an RRset of a node left
     # before waits in *late* (a name is hashed to find its RRset's number only in such a zone)
     here_node: dict[TypeKey, dns.rrset.RRset] | None = None
     here: dict[TypeKey, int] = {}
@@ -1119,7 +1151,9 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     node: dict[TypeKey, dns.rrset.RRset] = {}
     none = dns.rdatatype.NONE
     keys = _KEYS
-    for name, ttl, rdata, place in records:
+    covering = _COVERING
+    new_rrset = _rrset
+    for name, ttl, rdata, place in zip(loaded.names, loaded.ttls, loaded.rdatas, loaded.places, strict=True):
         if name is not last_name:
             labels = name.labels
             if len(labels) < depth or (labels[len(labels) - depth:] != apex_raw and tuple(
@@ -1129,19 +1163,32 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             node = nodes.setdefault(name, {})
             last_name = name
         rdtype = rdata.rdtype
-        covers = rdata.covers()
-        key = keys.get(rdtype) if covers == none else None
-        if key is None:
-            key = (rdtype, covers)
-            if covers == none:
-                keys[rdtype] = key
+        if rdtype in covering:
+            covers = rdata.covers()
+            key: TypeKey = (rdtype, covers)
+        else:
+            covers = none
+            shared = keys.get(rdtype)
+            if shared is None:
+                shared = keys[rdtype] = (rdtype, none)
+            key = shared
         rrset = node.get(key)
         if rrset is None:  # a new RRset: its first record goes in as Rdataset.add would put it
-            rrset = node[key] = _rrset(name, rdata.rdclass, rdtype, covers, ttl)
+            rrset = node[key] = new_rrset(name, rdata.rdclass, rdtype, covers, ttl)
             rrset.items[rdata] = None
             if node is not here_node:
-                here_node, here = node, {}
-            here[key] = places.new_rrset(name, rdtype, rdata, place)
+                here_node = node
+                if here:
+                    here.clear()
+            here[key] = len(first_names)
+            add_name(name)
+            add_type(rdtype)
+            add_rdata(rdata)
+            if place.__class__ is int:
+                add_line(place)
+            else:
+                add_line(-1 - len(first_wheres))
+                first_wheres.append(cast(Where, place))
             continue
         if rrset.ttl != ttl:
             warnings.append(ZoneWarning(
@@ -1160,6 +1207,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                 places.add_to(here[key], rdata, place)
             else:
                 late.append((name, key, rdata, place))
+    places.set_firsts(first_names, first_types, first_rdatas, first_lines, first_wheres)
     if late:
         _place_late(late, nodes, places)
     for place, names in outside.items():
@@ -1188,6 +1236,8 @@ def _place(place: Where | int, source: str) -> Where:
 
 _KEYS: dict[RdataType, TypeKey] = {}
 """The node key of each type (covering no type), made once and shared by every node."""
+_COVERING = frozenset({dns.rdatatype.RRSIG, dns.rdatatype.SIG})
+"""The types whose records cover another type (``Rdata.covers()``); every other type's cover NONE."""
 
 
 def _rrset(name: Name, rdclass: dns.rdataclass.RdataClass, rdtype: RdataType, covers: RdataType,

@@ -341,3 +341,33 @@ def test_ipv6_text_is_dnspythons() -> None:
             assert dns.ipv6.inet_aton(text) == wire, text
         except dns.exception.SyntaxError:
             raise AssertionError(f"{text!r}: read by inet_pton, refused by dnspython") from None
+
+
+def test_fast_names_compare_as_dnspythons() -> None:
+    """The owners the fast reader makes (zonelines.FastName) are equal to a name, or not, exactly
+    when dnspython's Name says so, either way round, with the same hash; they order, pickle and
+    copy as Names."""
+    import copy
+    import itertools
+    import pickle
+
+    import dns.name
+
+    from fakens.zonelines import FastName, owner_name
+
+    origin = dns.name.from_text("Big.Test.")
+    texts = ["h19", "h20", "H19", "h19.", "h19.big.test.", "h19.BIG.test.", "h19.big", "@", "big.test.", "x.h19",
+             "big", "test.", "."]
+    names = [dns.name.from_text(t, origin) for t in texts] + [dns.name.from_text(t, None) for t in texts]
+    names += [dns.name.Name([b"h19"]), dns.name.Name([b"H19", b"big"]), dns.name.empty]
+    fast = [name for name in (owner_name(t, origin) for t in texts) if type(name) is FastName]
+    assert len(fast) >= 10
+    for a, b in itertools.product(fast, names + fast):
+        plain = dns.name.Name(a.labels)
+        assert (a == b) is (plain == b) and (b == a) is (b == plain) and (a != b) is (plain != b), (a, b)
+        assert (a < b) is (plain < b) and (a <= b) is (plain <= b)
+        if a == b:
+            assert hash(a) == hash(b)
+    for a in fast:
+        assert pickle.loads(pickle.dumps(a)) == a and copy.copy(a) == a and copy.deepcopy(a) == a
+        assert a != "h19" and a.__eq__(3) is False and a.to_text() == dns.name.Name(a.labels).to_text()
