@@ -403,30 +403,37 @@ class _Reader:
         max_records = self.limits.max_records
         origin = src.origin
         readline = lines.readline
-        while True:
-            start = lines.tell()
-            line = readline()
-            found = plain_record(line, origin, src.last_name) if line else None
-            if found is None:
-                lines.seek(start)
-                return
-            name, ttl, rdata = found
-            if ttl is None:
-                ttl = default_ttl if default_ttl is not None else self.last_ttl
+        # the reader's state in locals while the lines are read (each line sets them), put back at the end
+        last_name, last_ttl, line_number = src.last_name, self.last_ttl, tok.line_number
+        count = len(loaded.names)
+        first = count
+        try:
+            while True:
+                line = readline()
+                found = plain_record(line, origin, last_name) if line else None
+                if found is None:
+                    break
+                name, ttl, rdata = found
                 if ttl is None:
-                    lines.seek(start)
-                    return
-            self.rdclass = dns.rdataclass.IN
-            src.last_name = name
-            self.last_ttl = ttl
-            if len(loaded) >= max_records:
-                raise _Fail(_too_many(max_records), Where(path, tok.line_number))
-            names(name)
-            ttls(ttl)
-            rdatas(rdata)
-            places(tok.line_number if top else Where(path, tok.line_number))
-            if line[-1] == "\n":
-                tok.line_number += 1
+                    ttl = default_ttl if default_ttl is not None else last_ttl
+                    if ttl is None:
+                        break
+                last_name = name
+                last_ttl = ttl
+                if count >= max_records:
+                    raise _Fail(_too_many(max_records), Where(path, line_number))
+                count += 1
+                names(name)
+                ttls(ttl)
+                rdatas(rdata)
+                places(line_number if top else Where(path, line_number))
+                if line[-1] == "\n":
+                    line_number += 1
+            lines.seek(lines.tell() - len(line))  # the line not read is the tokenizer's
+        finally:
+            if count > first:
+                self.rdclass = dns.rdataclass.IN
+            src.last_name, self.last_ttl, tok.line_number = last_name, last_ttl, line_number
 
     def _pop(self) -> None:
         done = self.stack.pop()

@@ -58,6 +58,18 @@ _A_LINE = re.compile(rf"([A-Za-z0-9_*-][A-Za-z0-9_*.-]*)[ \t]+(?:([0-9]+)[ \t]+)
 """The commonest plain line: an owner written out, an optional TTL, an optional IN, an A record and
 an optional comment, all printable ASCII without a backslash or parenthesis (the owner, the TTL
 and the address are its groups)."""
+_OWNER = r"(@|[A-Za-z0-9_*-][A-Za-z0-9_*.-]*)[ \t]+(?:([0-9]+)[ \t]+)?(?:[Ii][Nn][ \t]+)?"
+"""An owner written out (or @), an optional TTL and an optional IN (the owner and the TTL are groups)."""
+_COMMENT = r"[ \t]*(?:;[\t !-'*-\[\]-~]*)?\n?"
+"""The end of a line: an optional comment of printable ASCII without a backslash or parenthesis."""
+_WORD = r"[!#-'*-:<-\[\]-~]+"
+"""A word of record data: printable ASCII but a quote, a parenthesis, a semicolon or a backslash."""
+_TYPED_LINE = re.compile(rf"{_OWNER}([A-Za-z]+)[ \t]+({_WORD}(?:[ \t]+{_WORD})*){_COMMENT}")
+"""A line of words: owner, TTL, IN, the type and the data (groups: owner, TTL, type, data); the
+type may be any, or the class a word (``h IN 300 A ...``): the fast reader reads the line only
+when the type is one of its own."""
+_TXT_LINE = re.compile(rf"{_OWNER}[Tt][Xx][Tt][ \t]+\"([\t !#-'*-\[\]-~]*)\"{_COMMENT}")
+"""A TXT record of one quoted string without a backslash or parenthesis (groups: owner, TTL, the string)."""
 _new = object.__new__
 _aton = socket.inet_aton
 _pton6 = functools.partial(socket.inet_pton, socket.AF_INET6)
@@ -224,6 +236,25 @@ def plain_record(line: str, origin: Name | None, last_name: Name | None
             if ttl is None:
                 return None
             return _owner(owner, origin), ttl, _valid_address(address)
+        typed = _TYPED_LINE.fullmatch(line)
+        if typed is not None:  # the other common lines, but TXT: the same, without splitting the line
+            owner, ttl_text, type_text, data = typed.groups()
+            rdtype = _TYPES.get(type_text.upper())
+            if rdtype is not None and rdtype != _TXT:
+                ttl = None if ttl_text is None else _ttl(ttl_text)
+                if ttl is None and ttl_text is not None:
+                    return None
+                return _owner(owner, origin), ttl, _rdata(rdtype, data.split(), origin)
+        else:
+            quoted = _TXT_LINE.fullmatch(line)
+            if quoted is not None:  # a TXT record of one quoted string
+                owner, ttl_text, text = quoted.groups()
+                ttl = None if ttl_text is None else _ttl(ttl_text)
+                if (ttl is None and ttl_text is not None) or len(text) > 255:
+                    return None
+                rdata = _made(FastTXT, _TXT)
+                _set(rdata, "strings", (text.encode(),))
+                return _owner(owner, origin), ttl, rdata
         if _NOT_PLAIN.search(line) is not None or line[:1] == "$":
             return None
         return _read(line, origin, last_name)
@@ -286,26 +317,41 @@ def owner_name(text: str, origin: Name) -> Name:
     its own error."""
     if text == "@":
         return origin
-    parts = text.split(".")
-    if parts[-1] == "":
-        parts.pop()
-        tail: tuple[bytes, ...] = (b"",)
+    if text[-1:] == ".":
+        parts = text[:-1].split(".")
+        tail: tuple[bytes, ...] = _ROOT_LABELS
+        total = 1
     else:
+        parts = text.split(".")
         tail = origin.labels
-    labels = tuple([part.encode() for part in parts]) + tail
-    if labels[-1] != b"":
+        total = _wire_length(tail)
+    if total < 0 or not text.isascii():
         return dns.name.from_text(text, origin)
-    total = 1
-    for label in labels[:-1]:
-        size = len(label)
+    for part in parts:
+        size = len(part)
         if size == 0 or size > 63:
             return dns.name.from_text(text, origin)
         total += size + 1
     if total > 255:
         return dns.name.from_text(text, origin)
     name: Name = _new(FastName)
-    _set(name, "labels", labels)
+    _set(name, "labels", tuple([part.encode() for part in parts]) + tail)
     return name
+
+
+_ROOT_LABELS: tuple[bytes, ...] = (b"",)
+_LENGTHS: dict[tuple[bytes, ...], int] = {}
+"""The wire length of each origin's labels (-1: a relative origin)."""
+
+
+def _wire_length(labels: tuple[bytes, ...]) -> int:
+    total = _LENGTHS.get(labels)
+    if total is None:
+        total = sum(len(label) + 1 for label in labels) if labels and labels[-1] == b"" else -1
+        if len(_LENGTHS) > 1000:
+            _LENGTHS.clear()
+        _LENGTHS[labels] = total
+    return total
 
 
 def _name(text: str, origin: Name) -> Name:

@@ -142,6 +142,14 @@ EDGE_LINES += [
     'g TXT "a" "b" "c"', 'g TXT a b c', 'g TXT "" ""', 'g TXT "" a ""', 'g TXT a"b"', 'g TXT "a" b "c" ; d',
     'g TXT "' + "x" * 255 + '" "' + "y" * 255 + '"', 'g TXT ";"', 'g TXT "a;b" c', "g TXT ;", 'g TXT "tab\there"',
     'g TXT "v=spf1 ip4:192.0.2.0/24 -all"', '  TXT "cont"', 'g 0 TXT "zero"',
+    # the lines of words and of one quoted TXT string (zonelines._TYPED_LINE, _TXT_LINE)
+    'i 300 IN TXT "x"', '@ TXT "apex"', "@ 60 IN MX 0 @", 'i IN 300 TXT "x"', "i IN 300 MX 10 mail",
+    "i MX 10 mail ; comment (paren", 'i TXT "x" ; c', 'i TXT "x";c', 'i TXT "a\tb"', 'i TXT "x" extra',
+    "in MX 10 mail", 'txt TXT "x"', "mx MX 10 mx", "i 1h MX 10 m", 'i txt "lower"', "i mx 10 mail",
+    "i IN MX 10 mail", "i 300 in mx 10 mail", "i TYPE15 10 mail", "i MX 10 mail\t", "i\tMX\t10\tmail",
+    "i 2147483648 MX 10 mail", 'i 2147483648 TXT "x"', "i 0300 SRV 1 2 3 t", "i CH MX 10 mail",
+    "i IN IN MX 10 mail", "i MX 10 m/a", "i MX 10 m@il", 'i TXT "' + "z" * 256 + '"', "@ NS ns1 ; ; two",
+    "i CNAME \\@", "0/25 CNAME x", "i AAAA ::1 ; c", "i SRV 1 2 3 @", 'i TXT "a" ; "q"', "i MX 10 mail;c",
 ]
 
 DUPLICATES = [  # an RRset written in several lines, duplicates (the same data written differently) among them
