@@ -295,8 +295,10 @@ class _Loaded:
     names: list[Name] = field(default_factory=list)
     ttls: list[int] = field(default_factory=list)
     rdatas: list[dns.rdata.Rdata] = field(default_factory=list)
-    places: list[Where | int] = field(default_factory=list)
-    """Each record's place: a line of the zone file itself, or a Where (an included file)."""
+    lines: array.array[int] = field(default_factory=lambda: array.array("q"))
+    """Each record's place: a line of the zone file itself, or ``-1 - j`` for ``wheres[j]`` (a
+    place in an included file); numbers, not an int object a line (as RecordPlaces keeps them)."""
+    wheres: list[Where] = field(default_factory=list)
     warnings: list[ZoneWarning] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -306,11 +308,21 @@ class _Loaded:
         self.names.append(name)
         self.ttls.append(ttl)
         self.rdatas.append(rdata)
-        self.places.append(place)
+        if isinstance(place, int):
+            self.lines.append(place)
+        else:
+            self.lines.append(-1 - len(self.wheres))
+            self.wheres.append(place)
+
+    def place(self, i: int) -> Where | int:
+        """Record *i*'s place: a line of the zone file itself, or a Where."""
+        line = self.lines[i]
+        return line if line >= 0 else self.wheres[-1 - line]
 
     def clear(self) -> None:
-        for column in (self.names, self.ttls, self.rdatas, self.places):
+        for column in (self.names, self.ttls, self.rdatas, self.wheres):
             column.clear()
+        self.lines = array.array("q")
 
 
 class _Reader:
@@ -398,8 +410,8 @@ class _Reader:
         top = src is self.stack[0]
         default_ttl = self.default_ttl
         loaded = self.loaded
-        names, ttls, rdatas, places = (loaded.names.append, loaded.ttls.append, loaded.rdatas.append,
-                                       loaded.places.append)
+        names, ttls, rdatas, lines_of = (loaded.names.append, loaded.ttls.append, loaded.rdatas.append,
+                                         loaded.lines.append)
         max_records = self.limits.max_records
         origin = src.origin
         readline = lines.readline
@@ -426,7 +438,11 @@ class _Reader:
                 names(name)
                 ttls(ttl)
                 rdatas(rdata)
-                places(line_number if top else Where(path, line_number))
+                if top:
+                    lines_of(line_number)
+                else:
+                    lines_of(-1 - len(loaded.wheres))
+                    loaded.wheres.append(Where(path, line_number))
                 if line[-1] == "\n":
                     line_number += 1
             lines.seek(lines.tell() - len(line))  # the line not read is the tokenizer's
@@ -1113,11 +1129,11 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     errors."""
     warnings = list(loaded.warnings)
     soa_type = dns.rdatatype.SOA
-    soas = [(loaded.names[i], loaded.ttls[i], rdata, _place(loaded.places[i], source))
+    soas = [(loaded.names[i], loaded.ttls[i], rdata, _place(loaded.place(i), source))
             for i, rdata in enumerate(loaded.rdatas) if rdata.rdtype == soa_type]
     if not soas:
         if loaded:
-            name, rdata, first = loaded.names[0], loaded.rdatas[0], loaded.places[0]
+            name, rdata, first = loaded.names[0], loaded.rdatas[0], loaded.place(0)
             where = (f"{_place(first, source)}: the zone has no SOA record "
                      f"(its first record is {name} {dns.rdatatype.to_text(rdata.rdtype)})")
         else:
@@ -1141,8 +1157,8 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     first_names: list[Name] = []
     first_types: list[RdataType] = []
     first_rdatas: list[dns.rdata.Rdata] = []
-    first_lines = array.array("q")
-    first_wheres: list[Where] = []
+    first_lines = array.array("q")  # as loaded.lines: -1 - j for loaded.wheres[j]
+    wheres = loaded.wheres
     add_name, add_type, add_rdata, add_line = (first_names.append, first_types.append, first_rdatas.append,
                                                first_lines.append)
     # the number of each RRset of the node being read; a record of an RRset of a node left
@@ -1160,12 +1176,12 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     keys = _KEYS
     covering = _COVERING
     new_rrset = _rrset
-    for name, ttl, rdata, place in zip(loaded.names, loaded.ttls, loaded.rdatas, loaded.places, strict=True):
+    for name, ttl, rdata, line in zip(loaded.names, loaded.ttls, loaded.rdatas, loaded.lines, strict=True):
         if name is not last_name:
             labels = name.labels
             if len(labels) < depth or (labels[len(labels) - depth:] != apex_raw and tuple(
                     label.lower() for label in labels[len(labels) - depth:]) != apex_labels):
-                outside.setdefault(_place(place, source), []).append(name)
+                outside.setdefault(_place(line if line >= 0 else wheres[-1 - line], source), []).append(name)
                 continue
             node = nodes.setdefault(name, {})
             last_name = name
@@ -1191,12 +1207,9 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             add_name(name)
             add_type(rdtype)
             add_rdata(rdata)
-            if place.__class__ is int:
-                add_line(place)
-            else:
-                add_line(-1 - len(first_wheres))
-                first_wheres.append(cast(Where, place))
+            add_line(line)
             continue
+        place = line if line >= 0 else wheres[-1 - line]
         if rrset.ttl != ttl:
             warnings.append(ZoneWarning(
                 _place(place, source), "ttl-mismatch",
@@ -1214,7 +1227,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                 places.add_to(here[key], rdata, place)
             else:
                 late.append((name, key, rdata, place))
-    places.set_firsts(first_names, first_types, first_rdatas, first_lines, first_wheres)
+    places.set_firsts(first_names, first_types, first_rdatas, first_lines, wheres)
     if late:
         _place_late(late, nodes, places)
     for place, names in outside.items():
