@@ -358,6 +358,7 @@ def test_fast_names_compare_as_dnspythons() -> None:
     import copy
     import itertools
     import pickle
+    import random
 
     import dns.name
 
@@ -376,6 +377,13 @@ def test_fast_names_compare_as_dnspythons() -> None:
         assert (a < b) is (plain < b) and (a <= b) is (plain <= b)
         if a == b:
             assert hash(a) == hash(b)
+    rng = random.Random(5)
+    for _ in range(3000):  # the hash is Name's own number, for any labels, case and origin
+        text = ".".join("".join(rng.choice("aZ09_-*") for _ in range(rng.randint(1, 9)))
+                        for _ in range(rng.randint(1, 4))) + rng.choice(["", "."])
+        made = owner_name(text, rng.choice([origin, dns.name.root, dns.name.from_text("A.b.C.d.")]))
+        assert made.__hash__() == dns.name.Name.__hash__(made), text
+        assert hash(made) == hash(dns.name.Name(made.labels)) == hash(dns.name.from_text(made.to_text())), text
     for a in fast:
         assert pickle.loads(pickle.dumps(a)) == a and copy.copy(a) == a and copy.deepcopy(a) == a
         assert a != "h19" and a.__eq__(3) is False and a.to_text() == dns.name.Name(a.labels).to_text()
