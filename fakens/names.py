@@ -23,9 +23,9 @@ import dns.name
 __all__ = ["FastName", "fast_name"]
 
 _Name = dns.name.Name
-_name_hash = _Name.__hash__
 _fullcompare = _Name.fullcompare
 _set = object.__setattr__
+_SSIZE_MAX = 2**63 - 1
 _new = object.__new__
 
 
@@ -40,7 +40,9 @@ class FastName(dns.name.Name):
         try:
             return self._hash
         except AttributeError:  # not yet computed (or unpickled: the slot is not state)
-            h = _name_hash(self)
+            h = _hash_of(self.labels)
+            if h > _SSIZE_MAX:
+                h = hash(h)  # what hash() makes of Name.__hash__'s number past a machine word
             _set(self, "_hash", h)
             return h
 
@@ -74,6 +76,42 @@ class FastName(dns.name.Name):
         if labels == (b"",) or not labels:
             raise dns.name.NoParent
         return fast_name(labels[1:])
+
+
+def _hash_of(labels: tuple[bytes, ...]) -> int:
+    """``Name.__hash__``, the same number (``h = 9*h + byte`` over the bytes of the labels in
+    lower case), with the part after the first label (the origin, mostly) computed once:
+    h(first + rest) = h(first) * 9**len(rest) + h(rest)."""
+    if len(labels) < 2:
+        h = 0
+        for label in labels:
+            for c in label.lower():
+                h += (h << 3) + c
+        return h
+    rest = labels[1:]
+    known = _REST_HASHES.get(rest)
+    if known is None:
+        known = _rest_hash(rest)
+    h = 0
+    for c in labels[0].lower():
+        h += (h << 3) + c
+    return h * known[1] + known[0]
+
+
+_REST_HASHES: dict[tuple[bytes, ...], tuple[int, int]] = {}
+"""For the labels after a name's first: their part of the name's hash, and 9 to the number of their bytes."""
+
+
+def _rest_hash(rest: tuple[bytes, ...]) -> tuple[int, int]:
+    h = 0
+    for label in rest:
+        for c in label.lower():
+            h += (h << 3) + c
+    known = (h, 9 ** sum(len(label) for label in rest))
+    if len(_REST_HASHES) >= 10_000:
+        _REST_HASHES.clear()
+    _REST_HASHES[rest] = known
+    return known
 
 
 def fast_name(labels: tuple[bytes, ...]) -> FastName:

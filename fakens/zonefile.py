@@ -21,6 +21,7 @@ docs/zones.md describes the rules; this module is their implementation.
 
 from __future__ import annotations
 
+import array
 import io
 import os
 import re
@@ -45,7 +46,7 @@ import dns.ttl
 from fakens.errors import ConfigError, ZoneError
 from fakens.names import as_fast
 from fakens.zonecheck import ZoneWarning
-from fakens.zonelines import plain_record
+from fakens.zonelines import forget, plain_record
 from fakens.zonenames import origin_from_filename
 from fakens.zoneversion import Name, RdataType, RecordPlaces, TypeKey, Where, ZoneVersion
 
@@ -287,11 +288,42 @@ class _Source:
 
 @dataclass
 class _Loaded:
-    """What the reader collected: records with their places, and warnings."""
+    """What the reader collected: records with their places, and warnings.
 
-    records: list[tuple[Name, int, dns.rdata.Rdata, Where | int]] = field(default_factory=list)
-    """Each record with its place: a line of the zone file itself, or a Where (an included file)."""
+    The records are four columns (owner, TTL, data, place), record *i* at index *i* of each:
+    no tuple a record, which the build would drop, leaving a big zone's memory full of holes."""
+
+    names: list[Name] = field(default_factory=list)
+    ttls: list[int] = field(default_factory=list)
+    rdatas: list[dns.rdata.Rdata] = field(default_factory=list)
+    lines: array.array[int] = field(default_factory=lambda: array.array("q"))
+    """Each record's place: a line of the zone file itself, or ``-1 - j`` for ``wheres[j]`` (a
+    place in an included file); numbers, not an int object a line (as RecordPlaces keeps them)."""
+    wheres: list[Where] = field(default_factory=list)
     warnings: list[ZoneWarning] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def append(self, name: Name, ttl: int, rdata: dns.rdata.Rdata, place: Where | int) -> None:
+        self.names.append(name)
+        self.ttls.append(ttl)
+        self.rdatas.append(rdata)
+        if isinstance(place, int):
+            self.lines.append(place)
+        else:
+            self.lines.append(-1 - len(self.wheres))
+            self.wheres.append(place)
+
+    def place(self, i: int) -> Where | int:
+        """Record *i*'s place: a line of the zone file itself, or a Where."""
+        line = self.lines[i]
+        return line if line >= 0 else self.wheres[-1 - line]
+
+    def clear(self) -> None:
+        for column in (self.names, self.ttls, self.rdatas, self.wheres):
+            column.clear()
+        self.lines = array.array("q")
 
 
 class _Reader:
@@ -326,13 +358,14 @@ class _Reader:
             where = e.where or self._where()
             raise ZoneError(f"{where}: {e}; nothing from this zone was loaded") from None
         except MemoryError:
-            count = len(self.loaded.records)
+            count = len(self.loaded)
             self.loaded = _Loaded()
             raise ZoneError(f"{self._where()}: {_out_of_memory(count)}") from None
         except Exception as e:  # a bug of fakens or dnspython: still placed, never a traceback
             raise ZoneError(f"{self._where()}: fakens could not read this ({type(e).__name__}: {e}; please "
                             f"report it); nothing from this zone was loaded") from e
         finally:
+            forget()
             for source in self.stack[1:]:
                 if source.file is not None:
                     source.file.close()
@@ -377,31 +410,47 @@ class _Reader:
         path = str(tok.filename)
         top = src is self.stack[0]
         default_ttl = self.default_ttl
-        records = self.loaded.records
+        loaded = self.loaded
+        names, ttls, rdatas, lines_of = (loaded.names.append, loaded.ttls.append, loaded.rdatas.append,
+                                         loaded.lines.append)
         max_records = self.limits.max_records
         origin = src.origin
         readline = lines.readline
-        while True:
-            start = lines.tell()
-            line = readline()
-            found = plain_record(line, origin, src.last_name) if line else None
-            if found is None:
-                lines.seek(start)
-                return
-            name, ttl, rdata = found
-            if ttl is None:
-                ttl = default_ttl if default_ttl is not None else self.last_ttl
+        # the reader's state in locals while the lines are read (each line sets them), put back at the end
+        last_name, last_ttl, line_number = src.last_name, self.last_ttl, tok.line_number
+        count = len(loaded.names)
+        first = count
+        try:
+            while True:
+                line = readline()
+                found = plain_record(line, origin, last_name) if line else None
+                if found is None:
+                    break
+                name, ttl, rdata = found
                 if ttl is None:
-                    lines.seek(start)
-                    return
-            self.rdclass = dns.rdataclass.IN
-            src.last_name = name
-            self.last_ttl = ttl
-            if len(records) >= max_records:
-                raise _Fail(_too_many(max_records), Where(path, tok.line_number))
-            records.append((name, ttl, rdata, tok.line_number if top else Where(path, tok.line_number)))
-            if line[-1] == "\n":
-                tok.line_number += 1
+                    ttl = default_ttl if default_ttl is not None else last_ttl
+                    if ttl is None:
+                        break
+                last_name = name
+                last_ttl = ttl
+                if count >= max_records:
+                    raise _Fail(_too_many(max_records), Where(path, line_number))
+                count += 1
+                names(name)
+                ttls(ttl)
+                rdatas(rdata)
+                if top:
+                    lines_of(line_number)
+                else:
+                    lines_of(-1 - len(loaded.wheres))
+                    loaded.wheres.append(Where(path, line_number))
+                if line[-1] == "\n":
+                    line_number += 1
+            lines.seek(lines.tell() - len(line))  # the line not read is the tokenizer's
+        finally:
+            if count > first:
+                self.rdclass = dns.rdataclass.IN
+            src.last_name, self.last_ttl, tok.line_number = last_name, last_ttl, line_number
 
     def _pop(self) -> None:
         done = self.stack.pop()
@@ -586,10 +635,9 @@ class _Reader:
 
     def _add(self, name: Name, ttl: int, rdata: dns.rdata.Rdata, place: Where) -> None:
         self.last_ttl = ttl  # BIND's "last TTL" is every record's, written or taken
-        records = self.loaded.records
-        if len(records) >= self.limits.max_records:
+        if len(self.loaded) >= self.limits.max_records:
             raise _Fail(_too_many(self.limits.max_records), place)
-        records.append((name, ttl, rdata, place))
+        self.loaded.append(name, ttl, rdata, place)
 
     def _name(self, text: str, origin: Name | None, what: str, token: dns.tokenizer.Token | None = None) -> Name:
         if token is not None and not token.is_identifier():
@@ -648,9 +696,9 @@ class _Reader:
             raise _Fail(f"$GENERATE {token.value} makes {count:,} records, more than {self.limits.max_generate:,} "
                         f"(max_generate); make the range smaller, or raise the limit "
                         f"(ZoneLimits(max_generate=...), --max-generate)")
-        if len(self.loaded.records) + count > self.limits.max_records:
+        if len(self.loaded) + count > self.limits.max_records:
             raise _Fail(f"$GENERATE {token.value} makes {count:,} records: "
-                        + _too_many(self.limits.max_records, len(self.loaded.records)))
+                        + _too_many(self.limits.max_records, len(self.loaded)))
         lhs = tok.get()
         if not lhs.is_identifier():
             raise _Fail(f"$GENERATE needs an owner name after the range; {_GENERATE_FORM}")
@@ -1067,11 +1115,11 @@ def _shorten(text: str, size: int = 60) -> str:
 # -- building the version ---------------------------------------------------------------------
 
 def _built(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersion, list[ZoneWarning]]:
-    count = len(loaded.records)
+    count = len(loaded)
     try:
         return _build(loaded, origin, source)
     except MemoryError:
-        loaded.records.clear()
+        loaded.clear()
         raise ZoneError(f"{source}: {_out_of_memory(count)}") from None
 
 
@@ -1081,12 +1129,12 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     configured origin are warnings, not errors. RRsets too big for any message are
     errors."""
     warnings = list(loaded.warnings)
-    records = loaded.records
     soa_type = dns.rdatatype.SOA
-    soas = [(r[0], r[1], r[2], _place(r[3], source)) for r in records if r[2].rdtype == soa_type]
+    soas = [(loaded.names[i], loaded.ttls[i], rdata, _place(loaded.place(i), source))
+            for i, rdata in enumerate(loaded.rdatas) if rdata.rdtype == soa_type]
     if not soas:
-        if records:
-            name, _, rdata, first = records[0]
+        if loaded:
+            name, rdata, first = loaded.names[0], loaded.rdatas[0], loaded.place(0)
             where = (f"{_place(first, source)}: the zone has no SOA record "
                      f"(its first record is {name} {dns.rdatatype.to_text(rdata.rdtype)})")
         else:
@@ -1106,7 +1154,15 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             f"fix the owner or the origin (a missing trailing dot?)"))
     nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]] = {}
     places = RecordPlaces(source)
-    # the number in places of each RRset of the node being read; a record of an RRset of a node left
+    # each RRset's first record in columns, as RecordPlaces keeps them (its number is its index)
+    first_names: list[Name] = []
+    first_types: list[RdataType] = []
+    first_rdatas: list[dns.rdata.Rdata] = []
+    first_lines = array.array("q")  # as loaded.lines: -1 - j for loaded.wheres[j]
+    wheres = loaded.wheres
+    add_name, add_type, add_rdata, add_line = (first_names.append, first_types.append, first_rdatas.append,
+                                               first_lines.append)
+    # the number of each RRset of the node being read; a record of an RRset of a node left
     # before waits in *late* (a name is hashed to find its RRset's number only in such a zone)
     here_node: dict[TypeKey, dns.rrset.RRset] | None = None
     here: dict[TypeKey, int] = {}
@@ -1119,30 +1175,42 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     node: dict[TypeKey, dns.rrset.RRset] = {}
     none = dns.rdatatype.NONE
     keys = _KEYS
-    for name, ttl, rdata, place in records:
+    covering = _COVERING
+    new_rrset = _rrset
+    for name, ttl, rdata, line in zip(loaded.names, loaded.ttls, loaded.rdatas, loaded.lines, strict=True):
         if name is not last_name:
             labels = name.labels
             if len(labels) < depth or (labels[len(labels) - depth:] != apex_raw and tuple(
                     label.lower() for label in labels[len(labels) - depth:]) != apex_labels):
-                outside.setdefault(_place(place, source), []).append(name)
+                outside.setdefault(_place(line if line >= 0 else wheres[-1 - line], source), []).append(name)
                 continue
             node = nodes.setdefault(name, {})
             last_name = name
         rdtype = rdata.rdtype
-        covers = rdata.covers()
-        key = keys.get(rdtype) if covers == none else None
-        if key is None:
-            key = (rdtype, covers)
-            if covers == none:
-                keys[rdtype] = key
+        if rdtype in covering:
+            covers = rdata.covers()
+            key: TypeKey = (rdtype, covers)
+        else:
+            covers = none
+            shared = keys.get(rdtype)
+            if shared is None:
+                shared = keys[rdtype] = (rdtype, none)
+            key = shared
         rrset = node.get(key)
         if rrset is None:  # a new RRset: its first record goes in as Rdataset.add would put it
-            rrset = node[key] = _rrset(name, rdata.rdclass, rdtype, covers, ttl)
+            rrset = node[key] = new_rrset(name, rdata.rdclass, rdtype, covers, ttl)
             rrset.items[rdata] = None
             if node is not here_node:
-                here_node, here = node, {}
-            here[key] = places.new_rrset(name, rdtype, rdata, place)
+                here_node = node
+                if here:
+                    here.clear()
+            here[key] = len(first_names)
+            add_name(name)
+            add_type(rdtype)
+            add_rdata(rdata)
+            add_line(line)
             continue
+        place = line if line >= 0 else wheres[-1 - line]
         if rrset.ttl != ttl:
             warnings.append(ZoneWarning(
                 _place(place, source), "ttl-mismatch",
@@ -1160,14 +1228,18 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                 places.add_to(here[key], rdata, place)
             else:
                 late.append((name, key, rdata, place))
+    places.set_firsts(first_names, first_types, first_rdatas, first_lines, wheres)
     if late:
         _place_late(late, nodes, places)
     for place, names in outside.items():
         more = f" (and {len(names) - 1:,} more from this line)" if len(names) > 1 else ""
         warnings.append(ZoneWarning(place, "out-of-zone", f"{names[0]} is outside the zone {apex}; ignored{more}"))
+    bounds, room = _RDATA_BOUND, MAX_MESSAGE - (12 + 255 + 4)
     for name, node in nodes.items():
         for rrset in node.values():
-            _check_size(name, rrset, places)
+            bound = bounds.get(rrset.rdtype)
+            if bound is None or len(rrset) * (12 + bound) > room:  # else fits: _check_size's first test
+                _check_size(name, rrset, places)
     version = ZoneVersion(apex, nodes, soas[0][2].rdclass, where=places.first, record_where=places, copy=False)
     return version, warnings
 
@@ -1188,6 +1260,8 @@ def _place(place: Where | int, source: str) -> Where:
 
 _KEYS: dict[RdataType, TypeKey] = {}
 """The node key of each type (covering no type), made once and shared by every node."""
+_COVERING = frozenset({dns.rdatatype.RRSIG, dns.rdatatype.SIG})
+"""The types whose records cover another type (``Rdata.covers()``); every other type's cover NONE."""
 
 
 def _rrset(name: Name, rdclass: dns.rdataclass.RdataClass, rdtype: RdataType, covers: RdataType,
@@ -1215,6 +1289,21 @@ _RDATA_BOUND = {
 }
 
 
+_TXT_TYPES = frozenset({dns.rdatatype.TXT, dns.rdatatype.SPF})
+"""Types whose data is TXTBase's: strings, each one octet of length and its octets."""
+
+
+def _txt_size(rrset: dns.rrset.RRset, per_record: int) -> int:
+    """The size of a TXT RRset's records in a message (owners compressed), without their to_wire."""
+    size = 0
+    for rdata in rrset:
+        if not isinstance(rdata, dns.rdtypes.txtbase.TXTBase):
+            return MAX_MESSAGE + 1  # measured by to_wire
+        strings = rdata.strings
+        size += per_record + len(strings) + sum(map(len, strings))
+    return size
+
+
 def _check_size(name: Name, rrset: dns.rrset.RRset, places: RecordPlaces) -> None:
     """Refuse an RRset that no DNS message can carry: its records with the question
     for them are over 65,535 octets (fakens would SERVFAIL every query for it and
@@ -1222,6 +1311,8 @@ def _check_size(name: Name, rrset: dns.rrset.RRset, places: RecordPlaces) -> Non
     per_record = 2 + 10  # a compressed owner, type, class, TTL and data length
     bound = _RDATA_BOUND.get(rrset.rdtype)
     if bound is not None and 12 + 255 + 4 + len(rrset) * (per_record + bound) <= MAX_MESSAGE:
+        return
+    if rrset.rdtype in _TXT_TYPES and 12 + 255 + 4 + _txt_size(rrset, per_record) <= MAX_MESSAGE:
         return
     fixed = 12 + len(name.to_wire() or b"") + 4  # header and question
     sizes = [len(rdata.to_wire() or b"") for rdata in rrset]

@@ -401,8 +401,22 @@ def collector_paused() -> Iterator[None]:
     finally:
         if gc.get_count()[0] > _FREEZE_ABOVE:  # a big zone: never walked by the collector at all
             gc.freeze()
+            _release_free_memory()
         if was:
             gc.enable()
+
+
+def _release_free_memory() -> None:
+    """Give the memory the C library holds free back to the system (glibc's ``malloc_trim``;
+    nothing where there is none). A big zone's load frees its transient columns and sets in
+    the middle of the heap, which glibc keeps mapped otherwise: 8 MiB of a 100k-record zone."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def _as_name(origin: str | Name | None) -> Name | None:

@@ -93,6 +93,14 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
         self._index = None
         return len(self._names) - 1
 
+    def set_firsts(self, names: list[Name], types: list[RdataType], rdatas: list[dns.rdata.Rdata],
+                   lines: array.array[int], wheres: list[Where]) -> None:
+        """Take the first records of RRsets as columns (what :meth:`new_rrset` would have made
+        of them, in order: RRset *i* is index *i*; ``lines[i]`` is a line of the source, or
+        ``-1 - j`` for ``wheres[j]``), in place of any recorded so far (a zone's loader)."""
+        self._names, self._types, self._rdatas, self._lines, self._wheres = names, types, rdatas, lines, wheres
+        self._index = None
+
     def add_to(self, rrset: int, rdata: dns.rdata.Rdata, where: Place) -> None:
         """Record where one more record of RRset number *rrset* is written."""
         found = self._more.get(rrset)

@@ -318,7 +318,7 @@ def test_running_out_of_memory_is_a_zone_error(monkeypatch: pytest.MonkeyPatch) 
     real = fakens.zonefile._Reader._add
 
     def add(self: fakens.zonefile._Reader, *args: object) -> None:
-        if len(self.loaded.records) >= 100:
+        if len(self.loaded) >= 100:
             raise MemoryError
         real(self, *args)  # type: ignore[arg-type]
 
