@@ -186,6 +186,111 @@ def _write_rrset(out: bytearray, compress: dict[bytes, int], parts: RecordsParts
     return len(parts.records)
 
 
+def _write_name_logged(out: bytearray, compress: dict[bytes, int], name: NameParts, start: int,
+                       log: list[tuple[bytes, int, int | None]]) -> None:
+    """:func:`_write_name`, logging each lookup for a tail template: (suffix, where the pointer
+    went from *start* or -1 for a miss, the pointer's target from *start* when it is there too)."""
+    lower = name.lower
+    wire = name.wire
+    starts = name.starts
+    for i, begin in enumerate(starts):
+        key = lower[begin:]
+        pos = compress.get(key)
+        if pos is not None:
+            log.append((key, len(out) - start, pos - start if pos >= start else None))
+            out += _POINTER.pack(0xC000 + pos)
+            return
+        log.append((key, -1, None))
+        here = len(out)
+        if here <= 0x3FFF:
+            compress[key] = here
+        end = starts[i + 1] if i + 1 < len(starts) else len(wire) - 1
+        out += wire[begin:end]
+    out.append(0)
+
+
+class TailTemplate:
+    """The AUTHORITY and ADDITIONAL sections of an answer as written once, to be written again
+    after another question and ANSWER section: most answers of a zone end with the same NS RRset
+    and the same addresses, and only the compression pointers into what comes before change.
+    Valid where the names before hold the same suffixes the first write found (and none of those
+    it did not find): then dnspython's compression makes these very bytes with the pointers moved."""
+
+    __slots__ = ("absent", "additional", "authority", "data", "inner", "outer", "rrsets")
+
+    def __init__(self, rrsets: tuple[dns.rrset.RRset, ...], data: bytes, log: list[tuple[bytes, int, int | None]],
+                 authority: int, additional: int) -> None:
+        self.rrsets = rrsets  # kept alive, so that their ids are not reused while cached
+        self.data = data
+        self.absent = tuple(key for key, at, _ in log if at < 0)
+        self.outer = tuple((at, key) for key, at, target in log if at >= 0 and target is None)
+        self.inner = tuple((at, target) for _, at, target in log if at >= 0 and target is not None)
+        self.authority = authority
+        self.additional = additional
+
+    def write(self, out: bytearray, compress: dict[bytes, int]) -> bool:
+        """Append the sections to *out* if the names before allow it (else False, nothing written)."""
+        start = len(out)
+        if start + len(self.data) > 0x3FFF:
+            return False
+        for key in self.absent:
+            if key in compress:
+                return False
+        targets = []
+        for at, key in self.outer:
+            pos = compress.get(key)
+            if pos is None:
+                return False
+            targets.append((at, pos))
+        out += self.data
+        for at, pos in targets:
+            _POINTER.pack_into(out, start + at, 0xC000 + pos)
+        for at, target in self.inner:
+            _POINTER.pack_into(out, start + at, 0xC000 + start + target)
+        return True
+
+
+MAX_CACHED_TAILS = 4096
+_tails: dict[tuple[int, ...], TailTemplate] = {}
+
+
+def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int, dns.rrset.RRset]],
+                question: NameParts | None) -> tuple[int, int] | None:
+    """Write the AUTHORITY and ADDITIONAL RRsets *tail* ((section, RRset) in order): from its
+    template when one fits, else written and made a template. The records of each section, or
+    None when an RRset is not mirrored here."""
+    key = tuple([id(rrset) for _, rrset in tail])
+    template = _tails.get(key)
+    if (template is not None and all(a is b for a, (_, b) in zip(template.rrsets, tail, strict=True))
+            and template.write(out, compress)):
+        return template.authority, template.additional
+    start = len(out)
+    log: list[tuple[bytes, int, int | None]] = []
+    counts = [0, 0, 0]
+    for section, rrset in tail:
+        parts = rrset_parts(rrset)
+        if parts is None:
+            return None
+        owner = parts.owner(question)
+        for fixed, pieces in parts.records:
+            _write_name_logged(out, compress, owner, start, log)
+            out += fixed
+            length_at = len(out)
+            out += b"\x00\x00"
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    out += piece
+                else:
+                    _write_name_logged(out, compress, piece, start, log)
+            _SHORT.pack_into(out, length_at, len(out) - length_at - 2)
+        counts[section] += len(parts.records)
+    if len(out) <= 0x3FFF:  # every name missed was added to the table: the template holds
+        if len(_tails) >= MAX_CACHED_TAILS:
+            _tails.clear()
+        _tails[key] = TailTemplate(tuple(rrset for _, rrset in tail), bytes(out[start:]), log, counts[1], counts[2])
+    return counts[1], counts[2]
+
+
 def _opt_wire(opt: Opt, rcode: int) -> bytes:
     """The OPT record as :func:`fakens.wire._add_opt` has dnspython write it."""
     ednsflags = (((rcode >> 4) & 0xFF) << 24) | (_DO if opt.do else 0)
@@ -213,13 +318,17 @@ def encode_fast(msg_id: int, flags: int, rcode: int, question: Question | None, 
         qdcount = 1
     counts = [0, 0, 0]
     if answer is not None:
-        sections = ((0, answer.answer), (1, answer.authority), (2, answer.glue), (2, answer.additional))
-        for section, rrsets in sections:
-            for rrset in rrsets:
-                parts = rrset_parts(rrset)
-                if parts is None:
-                    return None
-                counts[section] += _write_rrset(out, compress, parts, asked)
+        for rrset in answer.answer:
+            parts = rrset_parts(rrset)
+            if parts is None:
+                return None
+            counts[0] += _write_rrset(out, compress, parts, asked)
+        tail = [(1, r) for r in answer.authority] + [(2, r) for r in answer.glue] + [(2, r) for r in answer.additional]
+        if tail:
+            written = _write_tail(out, compress, tail, asked)
+            if written is None:
+                return None
+            counts[1], counts[2] = written
     if len(out) > limit or len(out) + len(opt_wire) > max_size:
         return None  # something does not fit: the reference encoder decides what goes
     if opt is not None:

@@ -184,3 +184,42 @@ def test_a_reply_past_16_kib_stops_adding_compression_targets_where_dnspython_do
     sent, reference = both(question, answer, 65535, None)
     assert len(sent) > 0x4000 and sent == reference
     assert len(dns.message.from_wire(sent).answer[0]) == 1  # each RRset its own owner
+
+
+def test_tails_written_from_templates_are_dnspythons_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AUTHORITY and ADDITIONAL sections written again from a template (pointers moved) are
+    the bytes dnspython writes, after questions and answers that hold the tail's names or
+    parts of them (in any case) and after those that do not; the template is used, not just made."""
+    from fakens import fastwire
+
+    used = []
+    write = fastwire.TailTemplate.write
+
+    def counted(self: fastwire.TailTemplate, out: bytearray, compress: dict[bytes, int]) -> bool:
+        done = write(self, out, compress)
+        used.append(done)
+        return done
+
+    monkeypatch.setattr(fastwire.TailTemplate, "write", counted)
+    fastwire._tails.clear()
+    zone = Zone.from_text(ZONE)
+    version = zone.current
+    rrsets = [r for r in version.rrsets() if r.rdtype not in NOT_MIRRORED]
+    origin = zone.origin
+    apex_ns = version.get(origin, dns.rdatatype.NS)
+    ns1_a = version.get(dns.name.from_text("ns1.wire.test."), dns.rdatatype.A)
+    ns1_aaaa = version.get(dns.name.from_text("ns1.wire.test."), dns.rdatatype.AAAA)
+    tails = [([apex_ns], [ns1_a, ns1_aaaa]), ([rrsets[0]], []), ([apex_ns], [])]
+    names = ["www.wire.test.", "NS1.wire.test.", "ns1.WIRE.test.", "x.ns1.wire.test.", "elsewhere.test.",
+             "ns2.elsewhere.test.", "a.b.c.d.e.f.wire.test.", "test.", "wire.test.", "Wire.Test."]
+    chooser = random.Random(1034)
+    for _ in range(300):
+        authority, additional = chooser.choice(tails)
+        answer_rrsets = chooser.sample(rrsets, chooser.choice([0, 1, 2]))
+        answer = Answer(Kind.ANSWER, aa=True, answer=answer_rrsets, authority=list(authority),
+                        additional=list(additional))
+        question = Question(dns.name.from_text(chooser.choice(names)), dns.rdatatype.A, dns.rdataclass.IN)
+        sent, reference = both(question, answer, 65535, chooser.choice(opts()))
+        assert sent == reference, (question, answer_rrsets)
+    assert used.count(True) >= 50, "the templates were not used"
+    assert used.count(False) > 0, "no question held a name that makes a template unfit"
