@@ -151,45 +151,11 @@ def rrset_parts(rrset: dns.rrset.RRset) -> RecordsParts | None:
     return made
 
 
-def _write_name(out: bytearray, compress: dict[bytes, int], name: NameParts) -> None:
-    """Write *name* at the end of *out*, compressed as dnspython compresses it."""
-    lower = name.lower
-    wire = name.wire
-    starts = name.starts
-    for i, start in enumerate(starts):
-        key = lower[start:]
-        pos = compress.get(key)
-        if pos is not None:
-            out += _POINTER.pack(0xC000 + pos)
-            return
-        here = len(out)
-        if here <= 0x3FFF:
-            compress[key] = here
-        end = starts[i + 1] if i + 1 < len(starts) else len(wire) - 1
-        out += wire[start:end]
-    out.append(0)
-
-
-def _write_rrset(out: bytearray, compress: dict[bytes, int], parts: RecordsParts, question: NameParts | None) -> int:
-    owner = parts.owner(question)
-    for fixed, pieces in parts.records:
-        _write_name(out, compress, owner)
-        out += fixed
-        length_at = len(out)
-        out += b"\x00\x00"
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                out += piece
-            else:
-                _write_name(out, compress, piece)
-        _SHORT.pack_into(out, length_at, len(out) - length_at - 2)
-    return len(parts.records)
-
-
-def _write_name_logged(out: bytearray, compress: dict[bytes, int], name: NameParts, start: int,
-                       log: list[tuple[bytes, int, int | None]]) -> None:
-    """:func:`_write_name`, logging each lookup for a tail template: (suffix, where the pointer
-    went from *start* or -1 for a miss, the pointer's target from *start* when it is there too)."""
+def _write_name(out: bytearray, compress: dict[bytes, int], name: NameParts, start: int = 0,
+                log: list[tuple[bytes, int, int | None]] | None = None) -> None:
+    """Write *name* at the end of *out*, compressed as dnspython compresses it. With *log* (a tail
+    template in the making), each lookup is logged: (suffix, where the pointer went from *start*
+    or -1 for a miss, the pointer's target from *start* when it is there too)."""
     lower = name.lower
     wire = name.wire
     starts = name.starts
@@ -197,16 +163,36 @@ def _write_name_logged(out: bytearray, compress: dict[bytes, int], name: NamePar
         key = lower[begin:]
         pos = compress.get(key)
         if pos is not None:
-            log.append((key, len(out) - start, pos - start if pos >= start else None))
+            if log is not None:
+                log.append((key, len(out) - start, pos - start if pos >= start else None))
             out += _POINTER.pack(0xC000 + pos)
             return
-        log.append((key, -1, None))
+        if log is not None:
+            log.append((key, -1, None))
         here = len(out)
         if here <= 0x3FFF:
             compress[key] = here
         end = starts[i + 1] if i + 1 < len(starts) else len(wire) - 1
         out += wire[begin:end]
     out.append(0)
+
+
+def _write_rrset(out: bytearray, compress: dict[bytes, int], parts: RecordsParts, question: NameParts | None,
+                 start: int = 0, log: list[tuple[bytes, int, int | None]] | None = None) -> int:
+    """Write the RRset's records (names logged as :func:`_write_name` says); how many."""
+    owner = parts.owner(question)
+    for fixed, pieces in parts.records:
+        _write_name(out, compress, owner, start, log)
+        out += fixed
+        length_at = len(out)
+        out += b"\x00\x00"
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                out += piece
+            else:
+                _write_name(out, compress, piece, start, log)
+        _SHORT.pack_into(out, length_at, len(out) - length_at - 2)
+    return len(parts.records)
 
 
 class TailTemplate:
@@ -271,19 +257,7 @@ def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int
         parts = rrset_parts(rrset)
         if parts is None:
             return None
-        owner = parts.owner(question)
-        for fixed, pieces in parts.records:
-            _write_name_logged(out, compress, owner, start, log)
-            out += fixed
-            length_at = len(out)
-            out += b"\x00\x00"
-            for piece in pieces:
-                if isinstance(piece, bytes):
-                    out += piece
-                else:
-                    _write_name_logged(out, compress, piece, start, log)
-            _SHORT.pack_into(out, length_at, len(out) - length_at - 2)
-        counts[section] += len(parts.records)
+        counts[section] += _write_rrset(out, compress, parts, question, start, log)
     if len(out) <= 0x3FFF:  # every name missed was added to the table: the template holds
         if len(_tails) >= MAX_CACHED_TAILS:
             _tails.clear()
