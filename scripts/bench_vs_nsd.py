@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
@@ -163,7 +164,7 @@ def start(name: str, argv: list[str], port: int, probe: str, work: Path, timeout
             reply = dns.query.udp(query, HOST, port=port, timeout=0.02)
             if reply.rcode() == dns.rcode.NOERROR:
                 break
-        except (dns.exception.Timeout, OSError):
+        except (dns.exception.DNSException, OSError):  # not yet; or a late reply to an earlier probe
             pass
         if time.perf_counter() > deadline:
             running.stop()
