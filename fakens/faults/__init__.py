@@ -12,17 +12,6 @@ The fault types and their documentation are in docs/faults.md.
 
 from __future__ import annotations
 
-from fakens.faults import delegation as _delegation  # noqa: F401  (importing a family registers its types)
-from fakens.faults import dnskey_size as _dnskey_size  # noqa: F401
-from fakens.faults import dnskeys as _dnskeys  # noqa: F401
-from fakens.faults import edns as _edns  # noqa: F401
-from fakens.faults import network as _network  # noqa: F401
-from fakens.faults import proofs as _proofs  # noqa: F401
-from fakens.faults import rawbytes as _rawbytes  # noqa: F401
-from fakens.faults import records as _records  # noqa: F401
-from fakens.faults import signatures as _signatures  # noqa: F401
-from fakens.faults import transfer as _transfer  # noqa: F401
-from fakens.faults import verbatim as _verbatim  # noqa: F401
 from fakens.faults.base import REGISTRY, Fault, Param, Schedule, register
 from fakens.faults.chain import FaultChain, Passage
 from fakens.faults.spec import build, parse_text
@@ -37,6 +26,20 @@ from fakens.faults.view import (
     Unchanged,
     View,
 )
+
+_FAMILIES = ("delegation", "dnskey_size", "dnskeys", "edns", "network", "proofs", "rawbytes", "records",
+             "signatures", "transfer", "verbatim")
+"""The modules of the families of fault types: importing one registers its types."""
+
+
+def _load_families() -> None:
+    import importlib
+
+    for family in _FAMILIES:
+        importlib.import_module(f"fakens.faults.{family}")
+
+
+REGISTRY.set_loader(_load_families)
 
 __all__ = [
     "REGISTRY", "Act", "Encoding", "ErrorReply", "Fault", "FaultChain", "NotifyPlan", "Param", "Passage",

@@ -29,7 +29,7 @@ import itertools
 import random
 import shlex
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,15 +44,57 @@ if TYPE_CHECKING:
     from fakens.answer import Answer
     from fakens.faults.view import Act, Encoding, NotifyPlan, Replaced, TransferPlan, View
 
-REGISTRY: dict[str, type[Fault]] = {}
+class FaultTypes(Mapping[str, "type[Fault]"]):
+    """The fault types by name (``REGISTRY``). The modules of the families of fault types are
+    imported at the first look, not before: a server given no fault never imports them
+    (a tenth of ``fakens serve``'s start). The package :mod:`fakens.faults` names the loader::
+
+        REGISTRY["nxdomain"]      # the class; the families are imported now if not yet
+    """
+
+    def __init__(self) -> None:
+        self._types: dict[str, type[Fault]] = {}
+        self._loader: Callable[[], None] | None = None
+        self._lock = threading.RLock()
+
+    def set_loader(self, loader: Callable[[], None]) -> None:
+        """*loader* imports the families (each registers its types) at the first look."""
+        self._loader = loader
+
+    def add(self, cls: type[Fault]) -> None:
+        if cls.type_name in self._types:
+            raise RuntimeError(f"fault type {cls.type_name!r} registered twice")
+        self._types[cls.type_name] = cls
+
+    def _loaded(self) -> dict[str, type[Fault]]:
+        if self._loader is not None:  # cleared only once loaded: another thread waits on the lock
+            with self._lock:
+                loader = self._loader
+                if loader is not None:
+                    loader()
+                    self._loader = None
+        return self._types
+
+    def __getitem__(self, name: str) -> type[Fault]:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded()
+
+
+REGISTRY = FaultTypes()
 _uids = itertools.count(1)
 
 
 def register(cls: type[Fault]) -> type[Fault]:
     """Class decorator: make a fault type known under ``cls.type_name``."""
-    if cls.type_name in REGISTRY:
-        raise RuntimeError(f"fault type {cls.type_name!r} registered twice")
-    REGISTRY[cls.type_name] = cls
+    REGISTRY.add(cls)
     return cls
 
 

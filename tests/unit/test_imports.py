@@ -302,9 +302,13 @@ cli._make_server(load_zones(args.zones), args)
 print(" ".join(sorted(sys.modules)))
 """
 
-# loaded only by what needs them (signing, fault files, labs, the control endpoint)
+# loaded only by what needs them (signing, fault files, labs, the control endpoint, a fault given:
+# the families of fault types are imported at the first look at fakens.faults.REGISTRY)
 _NOT_ON_START = ("cryptography", "dns.dnssec", "tomllib", "http.server", "urllib.request", "fakens.lab",
-                 "fakens.scenario", "fakens.verify", "fakens.control", "aiosmtpd")
+                 "fakens.scenario", "fakens.verify", "fakens.control", "aiosmtpd",
+                 *(f"fakens.faults.{family}" for family in ("delegation", "dnskey_size", "dnskeys", "edns", "network",
+                                                            "proofs", "rawbytes", "records", "signatures",
+                                                            "transfer", "verbatim")))
 
 
 def test_serving_an_unsigned_zone_does_not_import_what_it_does_not_use() -> None:
@@ -312,3 +316,14 @@ def test_serving_an_unsigned_zone_does_not_import_what_it_does_not_use() -> None
                             timeout=120, check=True)
     loaded = set(result.stdout.split())
     assert sorted(m for m in _NOT_ON_START if m in loaded) == []
+
+
+def test_the_fault_types_are_all_there_at_the_first_look() -> None:
+    """The families of fault types load at the first look at the registry, whichever look it is
+    (a fresh interpreter: a spec built by name first, then a membership test and the count)."""
+    code = ("from fakens.faults import REGISTRY, build, parse_text; import sys; "
+            "print(type(build(parse_text('delay ms=100'))).__name__, 'nxdomain' in REGISTRY, len(REGISTRY) >= 30, "
+            "'fakens.faults.records' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=True)
+    assert result.stdout.split() == ["Delay", "True", "True", "True"], result.stderr
