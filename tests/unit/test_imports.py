@@ -327,3 +327,12 @@ def test_the_fault_types_are_all_there_at_the_first_look() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             check=True)
     assert result.stdout.split() == ["Delay", "True", "True", "True"], result.stderr
+
+
+def test_every_family_module_is_loaded() -> None:
+    """A module of fault types not named in _FAMILIES would never be imported, its types unknown."""
+    from fakens import faults
+
+    machinery = {"__init__", "base", "chain", "spec", "view", "docs"}
+    modules = {p.stem for p in (ROOT / "fakens" / "faults").glob("*.py")} - machinery
+    assert modules == set(faults._FAMILIES)
