@@ -380,8 +380,7 @@ class _Replier:
 
     def encoding(self, limit: int, answer: Answer | None = None) -> Encoding:
         """How to encode this reply, after the faults' ``encoding`` hooks."""
-        given = self.opt
-        opt = Opt(given.payload, given.do, list(given.options), given.extended_rcode) if given is not None else None
+        opt = self.opt.copy() if self.opt is not None else None
         enc = Encoding(limit, opt, answer=answer)
         if self.passage is not None:
             self.pipeline.faults.run("encoding", self.passage, self.view, enc)

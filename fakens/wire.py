@@ -60,6 +60,11 @@ class Opt:
     options: list[dns.edns.Option] = field(default_factory=list)
     extended_rcode: int = 0
 
+    def copy(self) -> Opt:
+        """A copy with its own options list (what encoding faults may change), without
+        ``dataclasses.replace``'s cost on every reply."""
+        return Opt(self.payload, self.do, list(self.options), self.extended_rcode)
+
 
 @dataclass
 class TsigSigner:

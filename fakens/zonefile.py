@@ -48,7 +48,7 @@ from fakens.names import as_fast
 from fakens.zonecheck import ZoneWarning
 from fakens.zonelines import forget, plain_record
 from fakens.zonenames import origin_from_filename
-from fakens.zoneversion import Name, RdataType, RecordPlaces, TypeKey, Where, ZoneVersion
+from fakens.zoneversion import Name, RdataType, RecordPlaces, TypeKey, Where, ZoneVersion, place_number
 
 __all__ = [
     "DEFAULT_MAX_GENERATE",
@@ -309,11 +309,7 @@ class _Loaded:
         self.names.append(name)
         self.ttls.append(ttl)
         self.rdatas.append(rdata)
-        if isinstance(place, int):
-            self.lines.append(place)
-        else:
-            self.lines.append(-1 - len(self.wheres))
-            self.wheres.append(place)
+        self.lines.append(place_number(place, self.wheres))
 
     def place(self, i: int) -> Where | int:
         """Record *i*'s place: a line of the zone file itself, or a Where."""

@@ -47,6 +47,15 @@ Place = Where | int
 """Where a record is written: a Where, or a line of the zone's own file (see RecordPlaces)."""
 
 
+def place_number(place: Place, wheres: list[Where]) -> int:
+    """*place* as one number, the way place columns keep them: a line of the zone's own file
+    as it is, a Where as ``-1 - j`` for ``wheres[j]`` (appended to *wheres* here)."""
+    if isinstance(place, int):
+        return place
+    wheres.append(place)
+    return -len(wheres)
+
+
 class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
     """The place of each record in the zone file, by (owner, type, rdata).
 
@@ -85,11 +94,7 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
         self._names.append(name)
         self._types.append(rdtype)
         self._rdatas.append(rdata)
-        if isinstance(where, int):
-            self._lines.append(where)
-        else:
-            self._lines.append(-1 - len(self._wheres))
-            self._wheres.append(where)
+        self._lines.append(place_number(where, self._wheres))
         self._index = None
         return len(self._names) - 1
 
