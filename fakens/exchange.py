@@ -120,6 +120,7 @@ class Exchange:
     rcode: int | None = None  # an extended rcode chosen for the reply (else read from the reply's header)
     faults: list[dict[str, Any]] = field(default_factory=list)  # the faults that changed something
     matched: list[dict[str, Any]] = field(default_factory=list)  # those that fired and changed nothing
+    qend: int = -1  # where the first question ends (0: written with compression; -1: not looked yet)
 
     @classmethod
     def receive(cls, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
@@ -138,6 +139,13 @@ class Exchange:
     def is_response(self) -> bool:
         return bool(self.flags & 0x8000)  # QR (an int test: the enum's is slower)
 
+    def question_end(self) -> int | None:
+        """:func:`fakens.fastpath.question_end` of the message (found once)."""
+        end = self.qend
+        if end < 0:
+            end = self.qend = question_end(self.wire) or 0
+        return end or None
+
     def read_question(self) -> bool:
         """Read the first question from the bytes (no dnspython message); False when it cannot be read."""
         if self.question is not None:
@@ -145,7 +153,7 @@ class Exchange:
         if self.qdcount < 1:
             return False
         wire = self.wire
-        end = question_end(wire)
+        end = self.question_end()
         try:
             if end is not None and end - 16 <= 255:  # uncompressed, not too long: its labels as they are
                 name, used = _plain_name(wire, end - 4), end - 16
@@ -199,7 +207,7 @@ class Exchange:
         if (self.flags & 0xF800) or self.qdcount != 1 or wire[6:10] != b"\x00\x00\x00\x00":
             return False
         arcount = wire[10] << 8 | wire[11]
-        end = question_end(wire)
+        end = self.question_end()
         if end is None or arcount > 1 or not self.read_question():
             return False
         size = len(wire)
@@ -246,34 +254,48 @@ class Exchange:
         """The query log entry: the query's facts and what became of it (the query's bytes and a
         Reply's messages kept as they are, not copied; a Stream's are added as they are sent)."""
         q = self.question
+        qname, qtype, qclass = (q.name, int(q.rdtype), int(q.rdclass)) if q is not None else (None, None, None)
+        flags = self.flags
+        edns = _edns_record(self.edns) if self.edns is not None else None
+        delay = outcome.delay if outcome is not None else 0.0
+        if isinstance(outcome, Reply) and outcome.messages:
+            messages = outcome.messages
+            _, rflags, qd, an, ns, ar = HEADER.unpack_from(messages[0])
+            rcode = self.rcode if self.rcode is not None else rflags & 0xF
+            size = len(messages[0]) if len(messages) == 1 else sum(len(m) for m in messages)
+            return LogEntry(self.time, self.server, self.client, self.local, self.transport, self.msg_id,
+                            qname, qtype, qclass, (flags >> 11) & 0xF, flags & 0x87F0, edns, rcode, rflags & 0x87F0,
+                            (qd, an, ns, ar), size, len(messages), time.perf_counter() - self.started, self.faults,
+                            self.note, self.matched, delay, self.wire, messages)
         entry = LogEntry(self.time, self.server, self.client, self.local, self.transport, self.msg_id,
-                         q.name if q else None, int(q.rdtype) if q else None, int(q.rdclass) if q else None,
-                         opcode=self.opcode, query_flags=self.flags & 0x87F0, edns=self._edns_record(),
-                         faults=self.faults, note=self.note, matched=self.matched,
-                         delay=outcome.delay if outcome is not None else 0.0, query_bytes=self.wire)
+                         qname, qtype, qclass, opcode=(flags >> 11) & 0xF, query_flags=flags & 0x87F0, edns=edns,
+                         faults=self.faults, note=self.note, matched=self.matched, delay=delay,
+                         query_bytes=self.wire)
         if isinstance(outcome, Reply):
             entry.reply_bytes = outcome.messages
-            if outcome.messages:
-                _, rflags, qd, an, ns, ar = HEADER.unpack_from(outcome.messages[0])
-                entry.rcode = self.rcode if self.rcode is not None else rflags & 0xF
-                entry.flags = rflags & 0x87F0
-                entry.counts = (qd, an, ns, ar)
-                entry.size = sum(len(m) for m in outcome.messages)
-                entry.messages = len(outcome.messages)
         entry.duration = time.perf_counter() - self.started
         return entry
 
-    def _edns_record(self) -> dict[str, Any] | None:
-        edns = self.edns
-        if edns is None:
-            return None
-        return {
+
+_EDNS_RECORDS: dict[EdnsFacts, dict[str, Any]] = {}
+
+
+def _edns_record(edns: EdnsFacts) -> dict[str, Any]:
+    """The log entry's record of the query's EDNS: one dict for equal facts (shared by the
+    entries, as a fast-path entry shares its template's: read-only)."""
+    record = _EDNS_RECORDS.get(edns)
+    if record is None:
+        record = {
             "version": edns.version,
             "size": edns.payload,
             "do": bool(edns.flags & _DO),
             "flags": edns.flags,
             "options": [_option_name(code) for code, _ in edns.options],
         }
+        if len(_EDNS_RECORDS) >= 1024:
+            _EDNS_RECORDS.clear()
+        _EDNS_RECORDS[edns] = record
+    return record
 
 
 def _option_name(code: int) -> str | int:

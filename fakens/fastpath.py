@@ -60,11 +60,13 @@ class ReplyCache(Generic[T]):
         self.hits = 0
 
     @staticmethod
-    def key(wire: bytes, transport: str) -> bytes | None:
-        """The cache key of a query, or None when it must take the slow path."""
+    def key(wire: bytes, transport: str, end: int | None = -1) -> bytes | None:
+        """The cache key of a query, or None when it must take the slow path (*end*: its
+        :func:`question_end`, when the caller knows it)."""
         if wire[4:6] != b"\x00\x01":
             return None  # not exactly one question
-        end = question_end(wire)
+        if end == -1:
+            end = question_end(wire)
         if end is None:
             return None
         return (b"t" if transport == "tcp" else b"u") + wire[2:]

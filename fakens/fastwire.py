@@ -265,6 +265,14 @@ def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int
     return counts[1], counts[2]
 
 
+def tail_template(tail: list[tuple[int, dns.rrset.RRset]]) -> TailTemplate | None:
+    """The template :func:`_write_tail` made when it last wrote *tail*, if it still holds it."""
+    template = _tails.get(tuple([id(rrset) for _, rrset in tail]))
+    if template is not None and all(a is b for a, (_, b) in zip(template.rrsets, tail, strict=True)):
+        return template
+    return None
+
+
 def _opt_wire(opt: Opt, rcode: int) -> bytes:
     """The OPT record as :func:`fakens.wire._add_opt` has dnspython write it."""
     ednsflags = (((rcode >> 4) & 0xFF) << 24) | (_DO if opt.do else 0)

@@ -33,13 +33,13 @@ __all__ = [
     "Target",
     "address",
     "ask",
+    "can_bind_port53",
     "frame",
+    "in_private_netns",
+    "is_ci",
     "poll",
     "read_frame",
     "recv_exact",
-    "can_bind_port53",
-    "in_private_netns",
-    "is_ci",
     "require_ipv6_loopback",
     "require_port53",
     "require_tool",
@@ -108,7 +108,7 @@ def poll(predicate: Callable[[], T], deadline: float = TIMEOUT, *, what: str = "
     while True:
         try:
             value = predicate()
-        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+        except Exception as e:
             value, last_error = None, e  # type: ignore[assignment]
         if value:
             return value

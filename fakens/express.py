@@ -1,0 +1,270 @@
+"""The express answer: the commonest query answered straight from a zone's records, without
+the engine's :class:`~fakens.answer.Answer` or dnspython's renderer, byte for byte as the
+engine and :func:`fakens.wire.encode` would answer it.
+
+A plain query (read by :meth:`fakens.exchange.Exchange.read_plain`: QUERY, one question, at
+most an OPT record without options, EDNS version 0) of class IN for a type whose records
+hold no names to compress and no hosts to add (A, AAAA, TXT, CAA, TLSA ... not NS, MX, SRV,
+CNAME, SOA, DS or ANY), asked of a zone the server holds, where the walk from the apex
+meets no delegation and no DNAME: answered here when the name owns the type (or a wildcard
+does), is absent (NXDOMAIN) or owns no record of the type and no CNAME (NODATA); anything
+else, and a reply that would not fit, goes the engine's way. A query with DO=1 takes it only
+for a zone fakens does not sign (signed zones' answers carry RRSIGs and proofs: engine).
+
+The reply is the query's header and question as written, the ANSWER records with their
+owner a pointer to the question (as dnspython compresses it), and the AUTHORITY and
+ADDITIONAL sections the engine gives every positive answer of the zone (its NS and their
+addresses, found once per zone version by asking the engine for the apex SOA) or the
+negative answer's SOA, written by :mod:`fakens.fastwire` with the same compression.
+The pipeline takes it only when no fault could act on the query; ``tests/unit/test_express.py``
+holds every reply to the engine's and the reference encoder's::
+
+    express = Express(engine, udp_size=1232)
+    wire = express.reply(x)     # None: not such a query, the engine answers
+    express.clear()             # a zone changed
+"""
+
+from __future__ import annotations
+
+import struct
+
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rrset
+
+from fakens.engine import Engine
+from fakens.exchange import Exchange
+from fakens.fastwire import (
+    _MX_TO_WIRE,
+    _NOT_MIRRORED,
+    _NS_TO_WIRE,
+    _SOA_TO_WIRE,
+    TailTemplate,
+    _pieces,
+    _write_tail,
+    tail_template,
+)
+from fakens.names import FastName, fast_name
+from fakens.wire import MAX_TCP, MIN_UDP
+from fakens.zones import Zone
+from fakens.zoneversion import Name, ZoneVersion
+
+_RR_FIXED = struct.Struct("!HHIH")
+_HEADER_TAIL = struct.Struct("!HHHHH")  # flags and the four counts
+_OPT = struct.Struct("!BHHIH")
+_NONE = dns.rdatatype.NONE
+_CNAME = dns.rdatatype.CNAME
+_IN = dns.rdataclass.IN
+_NOERROR, _NXDOMAIN = 0, 3
+# asked types the engine treats otherwise (chains, parent-side data, additional hosts, ANY,
+# compressed names in the data)
+_ENGINE_TYPES = frozenset({
+    dns.rdatatype.NS, dns.rdatatype.MX, dns.rdatatype.SRV, dns.rdatatype.CNAME, dns.rdatatype.DNAME,
+    dns.rdatatype.DS, dns.rdatatype.SOA, dns.rdatatype.ANY, dns.rdatatype.OPT, dns.rdatatype.TSIG,
+    dns.rdatatype.TKEY, dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatype.RRSIG,
+}) | _NOT_MIRRORED
+_TAILS_KEPT = 1024
+
+
+def _express_type(rdtype: dns.rdatatype.RdataType) -> bool:
+    """Is *rdtype* a type whose answers the express path can make?"""
+    if rdtype in _ENGINE_TYPES or dns.rdatatype.is_metatype(rdtype):
+        return False
+    cls = dns.rdata.get_rdata_class(_IN, dns.rdatatype.RdataType.make(rdtype))  # GenericRdata if unknown
+    # not the types whose names dnspython compresses (the NS, MX and SOA families)
+    return cls._to_wire not in (_NS_TO_WIRE, _MX_TO_WIRE, _SOA_TO_WIRE)
+
+
+def _lower_wire(name: Name) -> bytes:
+    """*name*'s uncompressed wire form in lower case (ASCII, as DNS compares names)."""
+    return (name.to_wire() or b"").lower()
+
+
+class _Sections:
+    """The AUTHORITY and ADDITIONAL RRsets of an answer ((section, RRset) in order), and
+    their template once written (:class:`fakens.fastwire.TailTemplate`)."""
+
+    __slots__ = ("rrsets", "template")
+
+    def __init__(self, rrsets: list[tuple[int, dns.rrset.RRset]]) -> None:
+        self.rrsets = rrsets
+        self.template: TailTemplate | None = None
+
+
+class _Tail:
+    """What follows the ANSWER records of one zone version's answers: the positive
+    answers' AUTHORITY and ADDITIONAL RRsets and the negative answers' SOA."""
+
+    __slots__ = ("cuts", "dnames", "negative", "positive", "present", "version")
+
+    def __init__(self, version: ZoneVersion, positive: list[tuple[int, dns.rrset.RRset]],
+                 negative: list[tuple[int, dns.rrset.RRset]]) -> None:
+        self.version = version  # kept alive, so that its id is not reused while remembered
+        self.positive = _Sections(positive)
+        self.negative = _Sections(negative)
+        # an answer holding one of the additional RRsets does not repeat it: the engine's way
+        self.present = frozenset((r.name, r.rdtype) for section, r in positive if section == 2)
+        # the names the engine's walk from the apex stops at (a question's suffixes are looked
+        # up in them), as lower-case wire forms: the cuts and the DNAME owners
+        self.cuts = frozenset(_lower_wire(name) for name in version.cuts)
+        self.dnames = frozenset(_lower_wire(name) for name in version.dnames)
+
+
+class Express:
+    """Express answers for one server's engine; see the module docstring."""
+
+    def __init__(self, engine: Engine, udp_size: int) -> None:
+        self.engine = engine
+        self.udp_size = udp_size
+        self._types: dict[dns.rdatatype.RdataType, bool] = {}
+        self._tails: dict[tuple[int, bool], _Tail] = {}
+        self._zones: dict[Name, Zone] | None = None
+        self._by_wire: dict[bytes, Zone] = {}
+        self.answered = 0
+
+    def clear(self) -> None:
+        """A zone was edited, added or removed: forget what was found of the old versions
+        (with ``additional_from="server"`` another zone's addresses may have changed)."""
+        self._tails.clear()
+
+    def reply(self, x: Exchange) -> bytes | None:
+        """The reply to *x*, or None when the engine must answer it (see the module docstring)."""
+        if not x.read_plain() or "answer" in self.engine.__dict__:
+            return None  # (an engine whose answer is wrapped, as tests break it, answers everything)
+        edns = x.edns
+        do = False
+        if edns is not None:
+            if edns.version or edns.options:
+                return None
+            do = bool(edns.flags & 0x8000)
+        question = x.question
+        assert question is not None
+        rdtype = question.rdtype
+        if question.rdclass != _IN:
+            return None
+        allowed = self._types.get(rdtype)
+        if allowed is None:
+            allowed = self._types[rdtype] = _express_type(rdtype)
+        if not allowed:
+            return None
+        qname = question.name
+        if not isinstance(qname, FastName):
+            return None  # a name read by dnspython: not a plain question
+        # the question's name in lower case, and where its labels start (its suffixes are
+        # what the zones' origins, cuts and the compression table are looked up by)
+        wire = x.wire
+        end = 12
+        while wire[end]:
+            end += wire[end] + 1
+        lower = wire[12:end + 1].lower()
+        starts = []
+        i = 0
+        while lower[i]:
+            starts.append(i)
+            i += lower[i] + 1
+        if not starts:
+            return None  # the root: dnspython writes it whole, not as a pointer
+        origins = self._origins()
+        zone = None
+        for at in starts:
+            zone = origins.get(lower[at:])
+            if zone is not None:
+                break
+        else:
+            zone = origins.get(b"\x00")
+            if zone is None:
+                return None
+        if do and zone.signer is not None:
+            return None
+        version = zone.current
+        tail = self._tail(version, do)
+        cuts, dnames = tail.cuts, tail.dnames
+        if cuts or dnames:  # the engine's walk from the apex: a delegation, or a DNAME above the name
+            for at in starts:
+                suffix = lower[at:]
+                if suffix in cuts or (at and suffix in dnames):
+                    return None
+        node = version.nodes.get(qname)
+        if not node:
+            if qname in version.names:  # an empty non-terminal
+                return self._write(x, end, lower, starts, _NOERROR, None, tail.negative)
+            encloser = qname.parent()
+            while encloser not in version.names:
+                encloser = encloser.parent()
+            node = version.nodes.get(fast_name((b"*",) + encloser.labels))
+            if not node:
+                return self._write(x, end, lower, starts, _NXDOMAIN, None, tail.negative)
+        records = node.get((rdtype, _NONE))
+        if not records:
+            if (_CNAME, _NONE) in node:
+                return None  # a CNAME to follow
+            return self._write(x, end, lower, starts, _NOERROR, None, tail.negative)
+        if (qname, rdtype) in tail.present:
+            return None
+        return self._write(x, end, lower, starts, _NOERROR, records, tail.positive)
+
+    def _origins(self) -> dict[bytes, Zone]:
+        """The served zones of class IN by their origin's wire form in lower case."""
+        zones = self.engine.zones
+        if self._zones is not zones:
+            self._by_wire = {_lower_wire(origin): zone for origin, zone in zones.items()}
+            self._zones = zones
+        return self._by_wire
+
+    def _tail(self, version: ZoneVersion, do: bool) -> _Tail:
+        key = (id(version), do)
+        tail = self._tails.get(key)
+        if tail is not None and tail.version is version:
+            return tail
+        engine = self.engine
+        apex = engine.answer(version.origin, dns.rdatatype.SOA, dnssec_ok=do, versions={version.origin: version})
+        positive = [(1, r) for r in apex.authority] + [(2, r) for r in apex.glue + apex.additional]
+        tail = _Tail(version, positive, [(1, engine.negative_soa(version))])
+        if len(self._tails) >= _TAILS_KEPT:
+            self._tails.clear()
+        self._tails[key] = tail
+        return tail
+
+    def _write(self, x: Exchange, end: int, lower: bytes, starts: list[int], rcode: int,
+               records: dns.rdataset.Rdataset | None, tail: _Sections) -> bytes | None:
+        """The reply: header and question as asked (the name ends at *end*), *records* in
+        ANSWER, then *tail*; None when it does not fit."""
+        wire = x.wire
+        out = bytearray(wire[:end + 5])  # the root label, type and class
+        answers = 0
+        if records is not None:
+            fixed = struct.pack("!HHI", records.rdtype, records.rdclass, records.ttl)
+            for rdata in records:
+                pieces = _pieces(rdata)
+                if pieces is None or len(pieces) != 1 or not isinstance(pieces[0], bytes):
+                    return None
+                data = pieces[0]
+                out += b"\xc0\x0c" + fixed + len(data).to_bytes(2, "big") + data
+                answers += 1
+        # the names the question puts in dnspython's compression table
+        compress = {lower[at:]: 12 + at for at in starts}
+        template = tail.template
+        if template is not None and template.write(out, compress):
+            authority, additional = template.authority, template.additional
+        else:
+            counts = _write_tail(out, compress, tail.rrsets, None)
+            if counts is None:
+                return None
+            authority, additional = counts
+            if template is None:
+                tail.template = tail_template(tail.rrsets)
+        edns = x.edns
+        if edns is None:
+            limit = MIN_UDP if x.transport == "udp" else MAX_TCP
+        else:
+            limit = MAX_TCP if x.transport != "udp" else max(MIN_UDP, min(edns.payload, self.udp_size))
+            out += _OPT.pack(0, dns.rdatatype.OPT, self.udp_size, edns.flags & 0x8000, 0)
+            additional += 1
+        if len(out) > limit:
+            return None  # the reference encoder decides what goes
+        flags = 0x8400 | (x.flags & 0x0110) | rcode  # QR, AA, the query's RD and CD
+        _HEADER_TAIL.pack_into(out, 2, flags, 1, answers, authority, additional)
+        self.answered += 1
+        return bytes(out)

@@ -1,0 +1,151 @@
+"""The express answer (fakens.express) sends exactly what the engine and dnspython's renderer send.
+
+Each query is handled twice: by a server as it is (express answers, then the reply cache,
+then the engine with the fast encoder) and by a server on the same zones whose express path
+and fast encoder are switched off (the engine's Answer rendered by dnspython alone). The
+replies must be the same bytes, over every record type fakens loads, names that exist, do
+not exist, are wildcards, empty non-terminals, at and below delegations and DNAMEs, in any
+case, with and without EDNS and DO, over UDP and TCP, small and large payloads; and the
+express path must have answered most of them (else the test would prove nothing).
+"""
+
+from __future__ import annotations
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+from helpers.every_type import EVERY_TYPE_ZONE as ZONE
+
+from fakens import Server, Zone
+from fakens.outcome import Reply
+
+SIBLING = r"""
+$ORIGIN sub.wire.test.
+$TTL 60
+@      SOA ns1.sub.wire.test. h.sub.wire.test. 7 3600 600 86400 30
+@      NS  ns1
+ns1    A   192.0.2.99
+host   A   192.0.2.100
+"""
+
+QTYPES = ["A", "AAAA", "TXT", "MX", "NS", "SOA", "CNAME", "DS", "DNSKEY", "CAA", "TLSA", "SSHFP", "HTTPS",
+          "SVCB", "NAPTR", "LOC", "TYPE65534", "HINFO", "SPF", "URI", "ANY", "RRSIG", "NSEC", "PTR", "WKS"]
+CLIENT = ("127.0.0.1", 40000)
+LOCAL = ("127.0.0.1", 53)
+
+
+def servers(**options: object) -> tuple[Server, Server]:
+    """(fakens as it serves, the reference: express path and fast encoder off)."""
+    zones = [Zone.from_text(ZONE), Zone.from_text(SIBLING)]
+    served = Server(zones=zones, **options)  # type: ignore[arg-type]
+    reference = Server(zones=[Zone.from_text(ZONE), Zone.from_text(SIBLING)], **options)  # type: ignore[arg-type]
+    reference.pipeline.express.reply = lambda x: None  # type: ignore[method-assign]
+    return served, reference
+
+
+def questions() -> list[str]:
+    names = {r.name.to_text() for r in Zone.from_text(ZONE).current.rrsets()}
+    names |= {"nx.wire.test.", "deep.nx.wire.test.", "x.wild.wire.test.", "y.z.wild.wire.test.", "wild.wire.test.",
+              "a.dname.wire.test.", "below.ds.wire.test.", "host.sub.wire.test.", "nx.sub.wire.test.",
+              "sub.wire.test.", "elsewhere.test.", "."}
+    return sorted(names)
+
+
+def spellings(text: str) -> list[str]:
+    return [text, text.upper(), text.swapcase()] if text != "." else [text]
+
+
+def queries() -> list[tuple[bytes, str]]:
+    made: list[tuple[bytes, str]] = []
+    for name in questions():
+        for spelled in spellings(name):
+            for qtype in QTYPES:
+                for edns in ({"use_edns": False}, {"use_edns": 0, "payload": 1232},
+                             {"use_edns": 0, "payload": 512, "want_dnssec": True}):
+                    query = dns.message.make_query(spelled, qtype, **edns)  # type: ignore[arg-type]
+                    query.id = len(made) & 0xFFFF
+                    made.append((query.to_wire(), "udp"))
+                made.append((made[-2][0], "tcp"))
+                odd = dns.message.make_query(spelled, qtype, use_edns=0)
+                odd.flags = dns.flags.CD | dns.flags.AD  # no RD; CD is echoed, AD is not
+                made.append((odd.to_wire(), "udp"))
+    return made
+
+
+def reply_of(server: Server, wire: bytes, transport: str) -> bytes:
+    outcome = server.handle(wire, CLIENT, LOCAL, transport)
+    assert isinstance(outcome, Reply) and len(outcome.messages) == 1
+    return outcome.messages[0]
+
+
+@pytest.mark.parametrize("options", [{}, {"minimal_responses": True}, {"additional_from": "server"},
+                                     {"udp_size": 512}], ids=["default", "minimal", "additional-from-server",
+                                                              "udp-512"])
+def test_express_replies_are_the_engines_rendered_by_dnspython(options: dict[str, object],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    served, reference = servers(**options)
+    asked = queries()
+    express_before = served.pipeline.express.answered
+    mine = [reply_of(served, wire, transport) for wire, transport in asked]
+    monkeypatch.setattr("fakens.wire.encode_fast", lambda *args: None)  # the reference: dnspython renders
+    theirs = [reply_of(reference, wire, transport) for wire, transport in asked]
+    differ = [(dns.message.from_wire(wire).question[0], transport)
+              for (wire, transport), a, b in zip(asked, mine, theirs, strict=True) if a != b]
+    assert differ == []
+    answered = served.pipeline.express.answered - express_before
+    assert answered > len(asked) // 4, f"express answered only {answered} of {len(asked)}"
+    assert reference.pipeline.express.answered == 0
+
+
+def test_express_answers_the_common_cases_and_leaves_the_rest() -> None:
+    served, _ = servers()
+    express = served.pipeline.express
+
+    def took(name: str, qtype: str, **edns: object) -> bool:
+        before = express.answered
+        query = dns.message.make_query(name, qtype, **edns)  # type: ignore[arg-type]
+        reply_of(served, query.to_wire(), "udp")
+        served.pipeline.cache.clear()
+        return express.answered > before
+
+    assert took("web.wire.test.", "A")
+    assert took("TXT.wire.test.", "TXT")
+    assert took("x.wild.wire.test.", "A")  # a wildcard answer
+    assert took("nx.wire.test.", "A")  # NXDOMAIN
+    assert took("web.wire.test.", "TXT")  # NODATA
+    assert took("host.sub.wire.test.", "A", use_edns=0, want_dnssec=True)  # DO=1, unsigned zone
+    assert not took("ns1.wire.test.", "AAAA")  # in the answer and the additional section: the engine's
+    assert not took("mail.wire.test.", "MX")  # names to compress and hosts to add
+    assert not took("www.wire.test.", "A")  # a CNAME to follow
+    assert not took("below.ds.wire.test.", "A")  # a referral
+    assert not took("a.dname.wire.test.", "A")  # a DNAME rewrite
+    assert not took("web.wire.test.", "A", use_edns=0, options=[dns.edns.GenericOption(10, b"12345678")])
+    assert not took("web.wire.test.", "TXT", rdclass="CH")  # class CH
+
+
+def test_an_edit_is_answered_at_once_and_a_fault_acts_on_the_next_query() -> None:
+    served, _ = servers()
+    express = served.pipeline.express
+
+    def addresses(name: str) -> set[str]:
+        served.pipeline.cache.clear()  # each query to the express path, not the reply cache
+        before = express.answered
+        reply = dns.message.from_wire(reply_of(served, dns.message.make_query(name, "A").to_wire(), "udp"))
+        assert express.answered == before + 1
+        return {r.to_text() for rrset in reply.answer for r in rrset} if reply.rcode() == 0 else {"NXDOMAIN"}
+
+    assert addresses("web.wire.test.") == {"192.0.2.80", "192.0.2.81"}
+    served.zone("wire.test.").edit(replace=["web 300 A 192.0.2.7"], add=["new 300 A 192.0.2.8"])
+    assert addresses("web.wire.test.") == {"192.0.2.7"}
+    assert addresses("new.wire.test.") == {"192.0.2.8"}
+    served.faults.add("nxdomain qname=web.wire.test. name=n")
+    before = express.answered
+    reply = dns.message.from_wire(reply_of(served, dns.message.make_query("web.wire.test.", "A").to_wire(), "udp"))
+    assert reply.rcode() == dns.rcode.NXDOMAIN and express.answered == before
+    assert addresses("new.wire.test.") == {"192.0.2.8"}  # a query the fault cannot match still goes express
+    assert [e.faults[0]["name"] for e in served.log.entries() if e.faults] == ["n"]
