@@ -3,19 +3,22 @@ the engine's :class:`~fakens.answer.Answer` or dnspython's renderer, byte for by
 engine and :func:`fakens.wire.encode` would answer it.
 
 A plain query (read by :meth:`fakens.exchange.Exchange.read_plain`: QUERY, one question, at
-most an OPT record without options, EDNS version 0) of class IN for a type whose records
-hold no names to compress and no hosts to add (A, AAAA, TXT, CAA, TLSA ... not NS, MX, SRV,
-CNAME, SOA, DS or ANY), asked of a zone the server holds, where the walk from the apex
-meets no delegation and no DNAME: answered here when the name owns the type (or a wildcard
-does), is absent (NXDOMAIN) or owns no record of the type and no CNAME (NODATA); anything
-else, and a reply that would not fit, goes the engine's way. A query with DO=1 takes it only
-for a zone fakens does not sign (signed zones' answers carry RRSIGs and proofs: engine).
+most an OPT record without options, EDNS version 0) of class IN, asked of a zone the server
+holds, where the walk from the apex meets no delegation and no DNAME: answered here when the
+name owns the type (or a wildcard does), is absent (NXDOMAIN) or owns no record of the type
+and no CNAME (NODATA). Not for CNAME, DNAME, DS, ANY, RRSIG and the meta types, nor NS below
+the apex (a referral); MX and SRV answers only with ``additional_from="zone"`` (their hosts'
+addresses are looked up in the zone, as the engine does). Anything else, and a reply that would
+not fit, goes the engine's way. A query with DO=1 takes it only for a zone fakens does not sign
+(signed zones' answers carry RRSIGs and proofs: engine).
 
 The reply is the query's header and question as written, the ANSWER records with their
-owner a pointer to the question (as dnspython compresses it), and the AUTHORITY and
-ADDITIONAL sections the engine gives every positive answer of the zone (its NS and their
-addresses, found once per zone version by asking the engine for the apex SOA) or the
-negative answer's SOA, written by :mod:`fakens.fastwire` with the same compression.
+owner a pointer to the question and the names in their data compressed (as dnspython
+compresses them), and the AUTHORITY and ADDITIONAL sections the engine gives every positive
+answer of the zone (its NS and their addresses, found once per zone version by asking the
+engine for the apex SOA; an apex NS answer has only the addresses; an MX or SRV answer adds
+its hosts' addresses, every A before every AAAA) or the negative answer's SOA, written by
+:mod:`fakens.fastwire` with the same compression.
 The pipeline takes it only when no fault could act on the query; ``tests/unit/test_express.py``
 holds every reply to the engine's and the reference encoder's::
 
@@ -27,6 +30,7 @@ holds every reply to the engine's and the reference encoder's::
 from __future__ import annotations
 
 import struct
+from typing import cast
 
 import dns.rdata
 import dns.rdataclass
@@ -34,47 +38,44 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 
-from fakens.engine import Engine
+from fakens.engine import Engine, _zone_addresses
 from fakens.exchange import Exchange
 from fakens.fastwire import (
-    _MX_TO_WIRE,
     _NOT_MIRRORED,
-    _NS_TO_WIRE,
-    _SOA_TO_WIRE,
     TailTemplate,
     _pieces,
     _write_tail,
     tail_template,
+    write_data,
 )
 from fakens.names import FastName, fast_name
 from fakens.wire import MAX_TCP, MIN_UDP
 from fakens.zones import Zone
 from fakens.zoneversion import Name, ZoneVersion
 
-_RR_FIXED = struct.Struct("!HHIH")
 _HEADER_TAIL = struct.Struct("!HHHHH")  # flags and the four counts
 _OPT = struct.Struct("!BHHIH")
 _NONE = dns.rdatatype.NONE
 _CNAME = dns.rdatatype.CNAME
+_NS = dns.rdatatype.NS
+_A, _AAAA = dns.rdatatype.A, dns.rdatatype.AAAA
 _IN = dns.rdataclass.IN
 _NOERROR, _NXDOMAIN = 0, 3
-# asked types the engine treats otherwise (chains, parent-side data, additional hosts, ANY,
-# compressed names in the data)
+# asked types the engine treats otherwise (chains, parent-side data, ANY, signatures, the meta
+# types, data whose names dnspython compresses in ways not mirrored)
 _ENGINE_TYPES = frozenset({
-    dns.rdatatype.NS, dns.rdatatype.MX, dns.rdatatype.SRV, dns.rdatatype.CNAME, dns.rdatatype.DNAME,
-    dns.rdatatype.DS, dns.rdatatype.SOA, dns.rdatatype.ANY, dns.rdatatype.OPT, dns.rdatatype.TSIG,
-    dns.rdatatype.TKEY, dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatype.RRSIG,
+    dns.rdatatype.CNAME, dns.rdatatype.DNAME, dns.rdatatype.DS, dns.rdatatype.ANY, dns.rdatatype.OPT,
+    dns.rdatatype.TSIG, dns.rdatatype.TKEY, dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatype.RRSIG,
 }) | _NOT_MIRRORED
+# the types whose answers name hosts whose addresses go in ADDITIONAL (NS aside: its hosts are
+# the zone's own), and the field naming them
+_HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
 
 
 def _express_type(rdtype: dns.rdatatype.RdataType) -> bool:
     """Is *rdtype* a type whose answers the express path can make?"""
-    if rdtype in _ENGINE_TYPES or dns.rdatatype.is_metatype(rdtype):
-        return False
-    cls = dns.rdata.get_rdata_class(_IN, dns.rdatatype.RdataType.make(rdtype))  # GenericRdata if unknown
-    # not the types whose names dnspython compresses (the NS, MX and SOA families)
-    return cls._to_wire not in (_NS_TO_WIRE, _MX_TO_WIRE, _SOA_TO_WIRE)
+    return rdtype not in _ENGINE_TYPES and not dns.rdatatype.is_metatype(rdtype)
 
 
 def _lower_wire(name: Name) -> bytes:
@@ -95,17 +96,23 @@ class _Sections:
 
 class _Tail:
     """What follows the ANSWER records of one zone version's answers: the positive
-    answers' AUTHORITY and ADDITIONAL RRsets and the negative answers' SOA."""
+    answers' AUTHORITY and ADDITIONAL RRsets, the apex NS answer's ADDITIONAL, and the
+    negative answers' SOA."""
 
-    __slots__ = ("cuts", "dnames", "negative", "positive", "present", "version")
+    __slots__ = ("apex_ns", "cuts", "dnames", "negative", "ns_hosts", "positive", "present", "version")
 
     def __init__(self, version: ZoneVersion, positive: list[tuple[int, dns.rrset.RRset]],
                  negative: list[tuple[int, dns.rrset.RRset]]) -> None:
         self.version = version  # kept alive, so that its id is not reused while remembered
         self.positive = _Sections(positive)
+        self.apex_ns = _Sections([(section, r) for section, r in positive if section == 2])
         self.negative = _Sections(negative)
         # an answer holding one of the additional RRsets does not repeat it: the engine's way
         self.present = frozenset((r.name, r.rdtype) for section, r in positive if section == 2)
+        # the hosts of the AUTHORITY NS records, in order (the engine adds their addresses after
+        # those of an MX or SRV answer's hosts)
+        self.ns_hosts: list[Name] = [cast(Name, rdata.target) for section, r in positive
+                                     if section == 1 and r.rdtype == _NS for rdata in r]
         # the names the engine's walk from the apex stops at (a question's suffixes are looked
         # up in them), as lower-case wire forms: the cuts and the DNAME owners
         self.cuts = frozenset(_lower_wire(name) for name in version.cuts)
@@ -203,7 +210,44 @@ class Express:
             return self._write(x, end, lower, starts, _NOERROR, None, tail.negative)
         if (qname, rdtype) in tail.present:
             return None
-        return self._write(x, end, lower, starts, _NOERROR, records, tail.positive)
+        sections = tail.positive
+        if rdtype in _HOST_FIELDS:
+            if self.engine.options.additional_from != "zone":
+                return None  # the hosts' addresses from any zone: the engine's
+            if tail.positive.rrsets:  # (not minimal responses)
+                sections = self._with_hosts(tail, records, _HOST_FIELDS[rdtype])
+        elif rdtype == _NS:  # at the apex (elsewhere a cut): no AUTHORITY, the hosts' addresses
+            sections = tail.apex_ns
+        return self._write(x, end, lower, starts, _NOERROR, records, sections)
+
+    def _with_hosts(self, tail: _Tail, records: dns.rdataset.Rdataset, field: str) -> _Sections:
+        """The positive answer's sections with the addresses of the hosts *records* name (the
+        engine's :meth:`~fakens.engine.Engine._add_additional` with ``additional_from="zone"``):
+        every host in the order named, the MX or SRV hosts first, then the NS hosts; those in the
+        zone give their addresses (NS hosts their glue too), every A before every AAAA."""
+        version = tail.version
+        nodes = version.nodes
+        hosts: dict[Name, bool] = {}  # host -> is an NS host (whose glue may be sent)
+        for rdata in records:
+            host = cast(Name, getattr(rdata, field))
+            if nodes.get(host):  # (a name of the zone)
+                hosts[host] = False
+        if not hosts:
+            return tail.positive  # no host in the zone with records: the NS hosts' addresses alone
+        for host in tail.ns_hosts:
+            hosts[host] = True
+        found: list[dns.rrset.RRset] = []
+        origin = version.origin
+        for host, is_ns in hosts.items():
+            if is_ns is False or host.is_subdomain(origin):
+                found.extend(_zone_addresses(version, host, is_ns))
+        additional = [r for r in found if r.rdtype == _A] + [r for r in found if r.rdtype == _AAAA]
+        positive = tail.positive.rrsets
+        authority = [(section, r) for section, r in positive if section == 1]
+        if len(authority) + len(additional) == len(positive) and all(
+                a is b for a, (_, b) in zip(additional, positive[len(authority):], strict=True)):
+            return tail.positive  # the hosts named are NS hosts too, in the same order
+        return _Sections(authority + [(2, r) for r in additional])
 
     def _origins(self) -> dict[bytes, Zone]:
         """The served zones of class IN by their origin's wire form in lower case."""
@@ -233,18 +277,18 @@ class Express:
         ANSWER, then *tail*; None when it does not fit."""
         wire = x.wire
         out = bytearray(wire[:end + 5])  # the root label, type and class
-        answers = 0
-        if records is not None:
-            fixed = struct.pack("!HHI", records.rdtype, records.rdclass, records.ttl)
-            for rdata in records:
-                pieces = _pieces(rdata)
-                if pieces is None or len(pieces) != 1 or not isinstance(pieces[0], bytes):
-                    return None
-                data = pieces[0]
-                out += b"\xc0\x0c" + fixed + len(data).to_bytes(2, "big") + data
-                answers += 1
         # the names the question puts in dnspython's compression table
         compress = {lower[at:]: 12 + at for at in starts}
+        answers = 0
+        if records is not None:
+            fixed = b"\xc0\x0c" + struct.pack("!HHI", records.rdtype, records.rdclass, records.ttl)
+            for rdata in records:
+                pieces = _pieces(rdata)
+                if pieces is None:
+                    return None
+                out += fixed
+                write_data(out, compress, pieces)
+                answers += 1
         template = tail.template
         if template is not None and template.write(out, compress):
             authority, additional = template.authority, template.additional

@@ -184,15 +184,21 @@ def _write_rrset(out: bytearray, compress: dict[bytes, int], parts: RecordsParts
     for fixed, pieces in parts.records:
         _write_name(out, compress, owner, start, log)
         out += fixed
-        length_at = len(out)
-        out += b"\x00\x00"
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                out += piece
-            else:
-                _write_name(out, compress, piece, start, log)
-        _SHORT.pack_into(out, length_at, len(out) - length_at - 2)
+        write_data(out, compress, pieces, start, log)
     return len(parts.records)
+
+
+def write_data(out: bytearray, compress: dict[bytes, int], pieces: tuple[Piece, ...], start: int = 0,
+               log: list[tuple[bytes, int, int | None]] | None = None) -> None:
+    """Write a record's RDLENGTH and data, its names compressed (logged as :func:`_write_name` says)."""
+    length_at = len(out)
+    out += b"\x00\x00"
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            out += piece
+        else:
+            _write_name(out, compress, piece, start, log)
+    _SHORT.pack_into(out, length_at, len(out) - length_at - 2)
 
 
 class TailTemplate:

@@ -13,11 +13,21 @@ web      A     192.0.2.80
 web      A     192.0.2.81
 mail     MX    10 mx1.wire.test.
 mail     MX    20 MX2.Other.test.
+mx1      A     192.0.2.25
+mx1      AAAA  2001:db8::25
+mail2    MX    5 ns1.wire.test.
+mail2    MX    10 MX1.wire.test.
+mail2    MX    20 ns1.ds.wire.test.
+mail2    MX    30 sub.wire.test.
+mail3    MX    0 ns1.wire.test.
 ptr      PTR   Host.wire.test.
 txt      TXT   "v=spf1 -all" "second \"quoted\"" "\065\066"
 txt      SPF   "v=spf1 -all"
 hinfo    HINFO "PC" "Linux"
 srv      SRV   0 5 5060 sip.wire.test.
+sip      A     192.0.2.60
+srv2     SRV   0 0 53 ns1.wire.test.
+srv2     SRV   1 0 53 ns2.elsewhere.test.
 dname    DNAME target.wire.test.
 naptr    NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:info@wire.test!" .
 rp       RP    hostmaster.wire.test. txt.wire.test.
@@ -59,5 +69,6 @@ amt      AMTRELAY 10 0 3 amtrelays.wire.test.
 ipseckey IPSECKEY 10 3 2 gateway.wire.test. AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==
 generic  TYPE65534 \# 3 010203
 *.wild   A     192.0.2.42
+*.wild   MX    10 mx1.wire.test.
 Upper    A     192.0.2.5
 """

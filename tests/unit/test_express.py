@@ -34,7 +34,8 @@ host   A   192.0.2.100
 """
 
 QTYPES = ["A", "AAAA", "TXT", "MX", "NS", "SOA", "CNAME", "DS", "DNSKEY", "CAA", "TLSA", "SSHFP", "HTTPS",
-          "SVCB", "NAPTR", "LOC", "TYPE65534", "HINFO", "SPF", "URI", "ANY", "RRSIG", "NSEC", "PTR", "WKS"]
+          "SVCB", "NAPTR", "LOC", "TYPE65534", "HINFO", "SPF", "URI", "ANY", "RRSIG", "NSEC", "PTR", "WKS",
+          "SRV", "KX", "AFSDB", "RT", "PX", "RP", "NSAP-PTR", "AMTRELAY", "IPSECKEY"]
 CLIENT = ("127.0.0.1", 40000)
 LOCAL = ("127.0.0.1", 53)
 
@@ -120,7 +121,13 @@ def test_express_answers_the_common_cases_and_leaves_the_rest() -> None:
     assert took("web.wire.test.", "TXT")  # NODATA
     assert took("host.sub.wire.test.", "A", use_edns=0, want_dnssec=True)  # DO=1, unsigned zone
     assert not took("ns1.wire.test.", "AAAA")  # in the answer and the additional section: the engine's
-    assert not took("mail.wire.test.", "MX")  # names to compress and hosts to add
+    assert took("mail.wire.test.", "MX")  # names to compress and hosts to add
+    assert took("mail2.wire.test.", "MX")
+    assert took("x.wild.wire.test.", "MX")
+    assert took("srv.wire.test.", "SRV")
+    assert took("wire.test.", "NS")  # the apex: no AUTHORITY
+    assert took("wire.test.", "SOA")
+    assert took("ptr.wire.test.", "PTR")
     assert not took("www.wire.test.", "A")  # a CNAME to follow
     assert not took("below.ds.wire.test.", "A")  # a referral
     assert not took("a.dname.wire.test.", "A")  # a DNAME rewrite
