@@ -1,7 +1,8 @@
 """TCP transport per RFC 7766: 2-byte framing, pipelining, timeouts, connection limits, flow control.
 
 Several queries on one connection are answered as each completes (a delayed
-reply does not hold up later ones). Every timer waits on the server's clock
+reply does not hold up later ones); the replies to queries read together and answered at
+once go out in one write (per ``WRITE_BATCH`` bytes), in order. Every timer waits on the server's clock
 (``Clock.call_later``: a ManualClock moves them; a delayed reply with
 ``clock.call_later_peer``, which a paused LabClock lets elapse in real time too). The limits (:class:`TcpLimits`):
 
@@ -65,6 +66,9 @@ from fakens.errors import ServerError
 from fakens.outcome import Close, Outcome, Reply, Reset, Stall, Stream
 from fakens.transport.bind import bind_tcp
 from fakens.transport.udp import Handler
+
+WRITE_BATCH = 16384
+"""Bytes of replies a connection gathers before it writes them (flow control acts between writes)."""
 
 DEFAULT_IDLE_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 100
@@ -464,18 +468,45 @@ class _Connection(asyncio.Protocol):
         self._process()
 
     def _process(self) -> None:
-        """Answer the whole frames in the buffer while the connection may be read."""
+        """Answer the whole frames in the buffer while the connection may be read. The replies
+        answered at once go out together, in order (one write per ``WRITE_BATCH`` bytes, not
+        one per reply), before any other outcome is carried out."""
         self.process_handle = None
         completed = False
-        while len(self.buffer) >= 2 and not self._held():
-            (length,) = struct.unpack_from("!H", self.buffer)
-            if len(self.buffer) < 2 + length:
+        buffer = self.buffer
+        at = 0  # the frames before it are read (the buffer is cut once, at the end)
+        batch: list[bytes] = []
+        batched = 0
+        handler, peer, local = self.listener.handler, self.peer, self.listener.local
+        while len(buffer) - at >= 2 and not self._held():
+            length = (buffer[at] << 8) | buffer[at + 1]
+            if len(buffer) - at < 2 + length:
                 break
-            wire = bytes(self.buffer[2 : 2 + length])
-            del self.buffer[: 2 + length]
+            wire = bytes(buffer[at + 2 : at + 2 + length])
+            at += 2 + length
             completed = True
-            self._act(self.listener.handler(wire, self.peer, self.listener.local, "tcp"))
+            outcome = handler(wire, peer, local, "tcp")
+            if type(outcome) is Reply and outcome.delay <= 0:
+                for message in outcome.messages:
+                    batch.append(len(message).to_bytes(2, "big"))
+                    batch.append(message)
+                    batched += 2 + len(message)
+                if batched < WRITE_BATCH:
+                    continue
+                self._write_batch(batch)
+                batch, batched = [], 0
+            else:
+                if batch:
+                    self._write_batch(batch)
+                    batch, batched = [], 0
+                self._act(outcome)
             if self.transport is None or self.transport.is_closing() or self.stalled or self.gone:
+                del buffer[:at]
+                return
+        del buffer[:at]
+        if batch:
+            self._write_batch(batch)
+            if self.transport is None or self.transport.is_closing() or self.gone:
                 return
         self._update_reading()
         if not self.buffer or not self.reading:
@@ -486,6 +517,14 @@ class _Connection(asyncio.Protocol):
             if self.query_handle is not None:
                 self.query_handle.cancel()
             self.query_handle = self._later(self.limits.query_timeout, self._query_overdue)
+
+    def _write_batch(self, frames: list[bytes]) -> None:
+        """Write framed replies (length, message, length, message ...) at once."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.gone:
+            return
+        transport.write(b"".join(frames))
+        self._wrote()
 
     # -- carrying out outcomes -----------------------------------------------------------------
 

@@ -65,6 +65,25 @@ def test_pipelined_queries_all_answered(server: fakens.Server) -> None:
     assert replies[1000].answer[0][0].address == "192.0.2.10"
 
 
+def test_many_pipelined_replies_come_in_order_and_a_close_after_them(server: fakens.Server) -> None:
+    """Replies answered at once go out together, several writes' worth here, in the order
+    asked; a query whose fault closes the connection is carried out after the replies before it."""
+    server.faults.add("drop tcp=close qname=nope.example.test.")
+    queries = []
+    for i in range(400):  # well over one write's batch of replies
+        q = dns.message.make_query("www.example.test." if i % 2 else "big.example.test.", "A" if i % 2 else "TXT")
+        q.id = 3000 + i
+        queries.append(q)
+    closing = dns.message.make_query("nope.example.test.", "A")
+    after = dns.message.make_query("www.example.test.", "A")
+    with _connect(server) as sock:
+        sock.sendall(b"".join(frame(q.to_wire()) for q in [*queries, closing, after]))
+        ids = [check_wire(read_frame(sock)).id for _ in queries]
+        assert _closed_by_peer(sock)
+    assert ids == [q.id for q in queries]
+    assert [e.qname.to_text() for e in server.log.entries()][-1] == "nope.example.test."  # the last one asked unread
+
+
 def test_pipelined_frames_split_across_writes(server: fakens.Server) -> None:
     """Frames cut at arbitrary points (even inside the length prefix) are reassembled."""
     queries = [dns.message.make_query("www.example.test.", "A") for _ in range(3)]
