@@ -26,7 +26,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, cast
 
@@ -48,7 +48,7 @@ from fakens.names import as_fast
 from fakens.zonecheck import ZoneWarning
 from fakens.zonelines import forget, plain_record
 from fakens.zonenames import origin_from_filename
-from fakens.zoneversion import Name, RdataType, RecordPlaces, TypeKey, Where, ZoneVersion, place_number
+from fakens.zoneversion import Name, OneRRset, RdataType, RecordPlaces, TypeKey, Where, ZoneVersion, place_number
 
 __all__ = [
     "DEFAULT_MAX_GENERATE",
@@ -1148,7 +1148,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             f"the SOA is owned by {apex} but the zone was given as {origin}: served as {apex}, the records at "
             f"their written names, as CoreDNS loads such a file (BIND, NSD and Knot refuse it); "
             f"fix the owner or the origin (a missing trailing dot?)"))
-    nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]] = {}
+    nodes: dict[Name, Mapping[TypeKey, dns.rdataset.Rdataset]] = {}
     places = RecordPlaces(source)
     # each RRset's first record in columns, as RecordPlaces keeps them (its number is its index)
     first_names: list[Name] = []
@@ -1180,7 +1180,15 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                     label.lower() for label in labels[len(labels) - depth:]) != apex_labels):
                 outside.setdefault(_place(line if line >= 0 else wheres[-1 - line], source), []).append(name)
                 continue
-            node = nodes.setdefault(name, {})
+            if len(node) == 1 and last_name is not None:  # the node left holds one RRset (most): kept compact
+                for only_key, only in node.items():
+                    nodes[last_name] = OneRRset(only_key, only)
+            stored = nodes.setdefault(name, {})
+            if type(stored) is dict:
+                node = stored
+            else:  # a name met again after others: its node made a dict again to take more
+                node = cast(dict[TypeKey, dns.rrset.RRset], dict(stored))
+                nodes[name] = node
             last_name = name
         rdtype = rdata.rdtype
         if rdtype in covering:
@@ -1220,10 +1228,14 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
         size = len(rrset)
         rrset.add(rdata)
         if len(rrset) != size:
-            if node is here_node:
-                places.add_to(here[key], rdata, place)
-            else:
+            number = here.get(key) if node is here_node else None
+            if number is not None:
+                places.add_to(number, rdata, place)
+            else:  # (an RRset begun before the name was left: its number is found later)
                 late.append((name, key, rdata, place))
+    if len(node) == 1 and last_name is not None:
+        for only_key, only in node.items():
+            nodes[last_name] = OneRRset(only_key, only)
     places.set_firsts(first_names, first_types, first_rdatas, first_lines, wheres)
     if late:
         _place_late(late, nodes, places)
@@ -1231,17 +1243,17 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
         more = f" (and {len(names) - 1:,} more from this line)" if len(names) > 1 else ""
         warnings.append(ZoneWarning(place, "out-of-zone", f"{names[0]} is outside the zone {apex}; ignored{more}"))
     bounds, room = _RDATA_BOUND, MAX_MESSAGE - (12 + 255 + 4)
-    for name, node in nodes.items():
-        for rrset in node.values():
-            bound = bounds.get(rrset.rdtype)
-            if bound is None or len(rrset) * (12 + bound) > room:  # else fits: _check_size's first test
-                _check_size(name, rrset, places)
+    for name, held in nodes.items():
+        for stored_set in held.values():
+            bound = bounds.get(stored_set.rdtype)
+            if bound is None or len(stored_set) * (12 + bound) > room:  # else fits: _check_size's first test
+                _check_size(name, cast(dns.rrset.RRset, stored_set), places)
     version = ZoneVersion(apex, nodes, soas[0][2].rdclass, where=places.first, record_where=places, copy=False)
     return version, warnings
 
 
 def _place_late(late: list[tuple[Name, TypeKey, dns.rdata.Rdata, Where | int]],
-                nodes: dict[Name, dict[TypeKey, dns.rrset.RRset]], places: RecordPlaces) -> None:
+                nodes: Mapping[Name, Mapping[TypeKey, dns.rdataset.Rdataset]], places: RecordPlaces) -> None:
     """Record the places of records read after their RRset's node was left (after the
     RRset's other records: each RRset's places stay in file order)."""
     numbers = {id(nodes[name][(rdtype, rdata.covers())]): i for i, (name, rdtype, rdata) in enumerate(places.firsts())}

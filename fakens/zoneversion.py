@@ -9,6 +9,7 @@ from __future__ import annotations
 import array
 import itertools
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import cast
 
@@ -30,6 +31,61 @@ TypeKey = tuple[RdataType, RdataType]
 Node = Mapping[TypeKey, dns.rdataset.Rdataset]
 
 _NONE = dns.rdatatype.NONE
+
+
+class OneRRset(Mapping[TypeKey, dns.rdataset.Rdataset]):
+    """A node holding one RRset, as most names of a big zone do: a read-only mapping of 48
+    bytes where a dict of one item takes 224::
+
+        node = OneRRset((dns.rdatatype.A, dns.rdatatype.NONE), rrset)
+        node.get((dns.rdatatype.A, dns.rdatatype.NONE)) is rrset      # True
+        dict(node)                                                      # a dict to edit
+    """
+
+    __slots__ = ("key", "rrset")
+
+    def __init__(self, key: TypeKey, rrset: dns.rdataset.Rdataset) -> None:
+        self.key = key
+        self.rrset = rrset
+
+    def __getitem__(self, key: TypeKey) -> dns.rdataset.Rdataset:
+        if key == self.key:
+            return self.rrset
+        raise KeyError(key)
+
+    def get(self, key: TypeKey, default: object = None) -> dns.rdataset.Rdataset | None:  # type: ignore[override]
+        return self.rrset if key == self.key else default  # type: ignore[return-value]
+
+    def __contains__(self, key: object) -> bool:
+        return key == self.key
+
+    def __iter__(self) -> Iterator[TypeKey]:
+        return iter((self.key,))
+
+    def __len__(self) -> int:
+        return 1
+
+    def __bool__(self) -> bool:
+        return True
+
+    # (a tuple, not a view: a zone's nodes are walked in full often, and a view's iterator
+    # would look each RRset up again)
+    def items(self) -> tuple[tuple[TypeKey, dns.rdataset.Rdataset]]:  # type: ignore[override]
+        return ((self.key, self.rrset),)
+
+    def values(self) -> tuple[dns.rdataset.Rdataset]:  # type: ignore[override]
+        return (self.rrset,)
+
+    def __repr__(self) -> str:
+        return f"OneRRset({{{self.key!r}: {self.rrset!r}}})"
+
+
+def compact(node: Mapping[TypeKey, dns.rdataset.Rdataset]) -> Node:
+    """*node* as it is kept: a :class:`OneRRset` when it holds one RRset, else as given."""
+    if len(node) == 1 and not isinstance(node, OneRRset):
+        for key, rrset in node.items():
+            return OneRRset(key, rrset)
+    return node
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,9 +295,16 @@ class ZoneVersion:
         self.origin: Name = as_fast(origin)  # looked up with every answer: its hash kept
         self.rdclass = rdclass
         # Each RRset is stored owned by its name, so answers share it without a copy.
-        self.nodes: Mapping[Name, Node] = nodes if not copy else {
-            owner: {key: to_rrset(owner, rdataset) for key, rdataset in node.items()} for owner, node in nodes.items()
-        }
+        if copy:
+            nodes = {owner: compact({key: to_rrset(owner, rdataset) for key, rdataset in node.items()})
+                     for owner, node in nodes.items()}
+        else:  # (a dict of the caller's making: its one-RRset nodes made compact in place)
+            held = cast(dict[Name, Node], nodes)
+            for owner, node in held.items():
+                if len(node) == 1 and type(node) is dict:
+                    for key, rrset in node.items():
+                        held[owner] = OneRRset(key, rrset)
+        self.nodes: Mapping[Name, Node] = nodes
         self.number = next(_version_numbers)
         self.where: Mapping[tuple[Name, RdataType], Where] = where or {}
         """The place of each RRset's first record in the zone file."""
@@ -275,7 +338,11 @@ class ZoneVersion:
                 if name == origin or len(name) <= len(origin):
                     break
                 name = name.parent()
-        self.names = frozenset(names)
+        # every name that exists: the nodes' names when they are all (no empty node, no empty
+        # non-terminal: most big zones), kept as a view of the dict's keys rather than a table
+        # of their own
+        self.names: AbstractSet[Name] = (
+            self.nodes.keys() if len(names) == len(self.nodes) and all(self.nodes.values()) else frozenset(names))
         self.cuts = frozenset(cuts)
         self.dnames = frozenset(dnames)
         """The owners of DNAME records (the answer's walk down from the apex looks only for them and cuts)."""

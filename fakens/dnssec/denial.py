@@ -17,6 +17,7 @@ import base64
 import bisect
 import io
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 
 import dns.name
 import dns.rdataclass
@@ -66,7 +67,7 @@ def _types(version: ZoneVersion, name: Name) -> list[dns.rdatatype.RdataType]:
     return sorted(types)
 
 
-def closest_encloser(names: frozenset[Name] | set[Name], qname: Name, origin: Name) -> Name:
+def closest_encloser(names: AbstractSet[Name], qname: Name, origin: Name) -> Name:
     """The longest ancestor of *qname* (itself excluded) in *names* (at worst *origin*)."""
     name = qname
     while name != origin and len(name) > len(origin):

@@ -270,6 +270,22 @@ def test_multi_line_record_is_placed_at_its_first_line() -> None:
     assert warning.where == Where("<text>", 9)
 
 
+def test_a_name_met_again_after_others_keeps_every_record_and_its_place() -> None:
+    """Records of one name apart, a new type between old ones: every record served and placed
+    at its own line (this raised a KeyError in the loader before)."""
+    zone = Zone.from_text(BASIC + "again A 192.0.2.1\nother A 192.0.2.2\nagain TXT \"x\"\n"
+                          "again A 192.0.2.3\nagain TXT \"y\"\n")
+    version = zone.current
+    name = dns.name.from_text("again.example.test.")
+    assert texts(version, "again", "A") == ["192.0.2.1", "192.0.2.3"]
+    assert texts(version, "again", "TXT") == ['"x"', '"y"']
+    first = len(BASIC.splitlines()) + 1
+    lines = {r.to_text(): version.record_where[(name, r.rdtype, r)].line
+             for rdtype in ("A", "TXT") for r in version.get(name, dns.rdatatype.from_text(rdtype)) or ()}
+    assert lines == {"192.0.2.1": first, '"x"': first + 2, "192.0.2.3": first + 3, '"y"': first + 4}
+    assert texts(version, "other", "A") == ["192.0.2.2"]
+
+
 # -- edits and versions -------------------------------------------------------------------
 
 def test_edit_makes_a_new_version_and_bumps_the_serial() -> None:
