@@ -48,7 +48,19 @@ from fakens.names import as_fast
 from fakens.zonecheck import ZoneWarning
 from fakens.zonelines import forget, plain_record
 from fakens.zonenames import origin_from_filename
-from fakens.zoneversion import Name, OneRRset, RdataType, RecordPlaces, TypeKey, Where, ZoneVersion, place_number
+from fakens.zoneversion import (
+    Name,
+    OneRdata,
+    OneRRset,
+    RdataType,
+    RecordPlaces,
+    TypeKey,
+    Where,
+    ZoneVersion,
+    editable_items,
+    one_rdata_items,
+    place_number,
+)
 
 __all__ = [
     "DEFAULT_MAX_GENERATE",
@@ -1180,14 +1192,15 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                     label.lower() for label in labels[len(labels) - depth:]) != apex_labels):
                 outside.setdefault(_place(line if line >= 0 else wheres[-1 - line], source), []).append(name)
                 continue
-            if len(node) == 1 and last_name is not None:  # the node left holds one RRset (most): kept compact
-                for only_key, only in node.items():
-                    nodes[last_name] = OneRRset(only_key, only)
+            if last_name is not None:  # the node left: kept compact (most hold one RRset of one record)
+                _leave(nodes, last_name, node)
             stored = nodes.setdefault(name, {})
-            if type(stored) is dict:
+            if type(stored) is dict and not stored:
                 node = stored
-            else:  # a name met again after others: its node made a dict again to take more
+            else:  # a name met again after others: its node and RRsets made editable again to take more
                 node = cast(dict[TypeKey, dns.rrset.RRset], dict(stored))
+                for again in node.values():
+                    editable_items(again)
                 nodes[name] = node
             last_name = name
         rdtype = rdata.rdtype
@@ -1233,9 +1246,8 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                 places.add_to(number, rdata, place)
             else:  # (an RRset begun before the name was left: its number is found later)
                 late.append((name, key, rdata, place))
-    if len(node) == 1 and last_name is not None:
-        for only_key, only in node.items():
-            nodes[last_name] = OneRRset(only_key, only)
+    if last_name is not None:
+        _leave(nodes, last_name, node)
     places.set_firsts(first_names, first_types, first_rdatas, first_lines, wheres)
     if late:
         _place_late(late, nodes, places)
@@ -1250,6 +1262,22 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                 _check_size(name, cast(dns.rrset.RRset, stored_set), places)
     version = ZoneVersion(apex, nodes, soas[0][2].rdclass, where=places.first, record_where=places, copy=False)
     return version, warnings
+
+
+def _leave(nodes: dict[Name, Mapping[TypeKey, dns.rdataset.Rdataset]], name: Name,
+           node: dict[TypeKey, dns.rrset.RRset]) -> None:
+    """Keep the node of *name*, which the reader has left, compact: a OneRRset when it holds
+    one RRset, and each RRset of one record with its record as a OneRdata."""
+    if len(node) == 1:
+        for only_key, only in node.items():
+            nodes[name] = OneRRset(only_key, only)
+            items = only.items
+            if len(items) == 1 and type(items) is dict:
+                for rdata in items:
+                    only.items = OneRdata(rdata)  # type: ignore[assignment]
+        return
+    for rrset in node.values():
+        one_rdata_items(rrset)
 
 
 def _place_late(late: list[tuple[Name, TypeKey, dns.rdata.Rdata, Where | int]],

@@ -80,6 +80,86 @@ class OneRRset(Mapping[TypeKey, dns.rdataset.Rdataset]):
         return f"OneRRset({{{self.key!r}: {self.rrset!r}}})"
 
 
+class OneRdata:
+    """The records of an RRset that holds one, as dnspython's ``Set.items`` (a dict of the
+    records, to None) but read-only and 48 bytes where the dict takes 224: the zone file
+    reader gives one to each such RRset as it leaves the RRset's name (most RRsets of a
+    big zone hold one record)::
+
+        rrset.items = OneRdata(rdata)
+        list(rrset) == [rdata]; rrset[0] is rdata; rdata in rrset      # True, as before
+        copy.copy(rrset).add(other)      # a copy's items are a dict again: it takes more
+        rrset.add(other)                 # TypeError: a stored RRset is read-only
+
+    It holds what dnspython's Set asks of its items: iteration, ``len``, ``in``, ``keys``
+    and lookup (``dict.update`` copies it), and equality with a dict of the same record.
+    """
+
+    __slots__ = ("rdata",)
+
+    def __init__(self, rdata: dns.rdata.Rdata) -> None:
+        self.rdata = rdata
+
+    def __iter__(self) -> Iterator[dns.rdata.Rdata]:
+        return iter((self.rdata,))
+
+    def __len__(self) -> int:
+        return 1
+
+    def __contains__(self, item: object) -> bool:
+        return bool(item == self.rdata)
+
+    def keys(self) -> tuple[dns.rdata.Rdata]:
+        return (self.rdata,)
+
+    def __getitem__(self, item: dns.rdata.Rdata) -> None:
+        if item == self.rdata:
+            return None
+        raise KeyError(item)
+
+    def get(self, item: dns.rdata.Rdata, default: object = None) -> object:
+        return None if item == self.rdata else default
+
+    def copy(self) -> dict[dns.rdata.Rdata, None]:
+        return {self.rdata: None}
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, OneRdata):
+            return bool(self.rdata == other.rdata)
+        if isinstance(other, dict):
+            return len(other) == 1 and self.rdata in other
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]  # (as a dict's: not hashable)
+
+    def _read_only(self, *args: object) -> None:
+        raise TypeError("an RRset stored in a zone version is read-only: copy it (copy.copy) to change it")
+
+    __setitem__ = __delitem__ = pop = popitem = clear = update = setdefault = _read_only
+
+    def __repr__(self) -> str:
+        return f"OneRdata({self.rdata!r})"
+
+
+def one_rdata_items(rrset: dns.rdataset.Rdataset) -> None:
+    """Keep *rrset*'s records as a :class:`OneRdata` when it holds one (its items a dict of one)."""
+    items = rrset.items
+    if type(items) is dict and len(items) == 1:
+        for rdata in items:
+            rrset.items = OneRdata(rdata)  # type: ignore[assignment]
+
+
+def editable_items(rrset: dns.rdataset.Rdataset) -> None:
+    """Make *rrset*'s records a dict again (undoes :func:`one_rdata_items`), so it takes more."""
+    items: object = rrset.items
+    if type(items) is OneRdata:
+        rrset.items = dict.fromkeys(items)
+
+
 def compact(node: Mapping[TypeKey, dns.rdataset.Rdataset]) -> Node:
     """*node* as it is kept: a :class:`OneRRset` when it holds one RRset, else as given."""
     if len(node) == 1 and not isinstance(node, OneRRset):
