@@ -268,7 +268,8 @@ class QueryLog:
     def __init__(self, limit: int = DEFAULT_LIMIT, path: str | None = None, max_bytes: int = 0) -> None:
         if limit < 0:
             raise ConfigError(f"log limit {limit}: give the number of entries to keep in memory (0: none)")
-        self._entries: collections.deque[LogEntry] = collections.deque(maxlen=limit)
+        # a LogEntry, or a fast-path reply's entry still to be made from its template (see append_hit)
+        self._entries: collections.deque[LogEntry | list[Any]] = collections.deque(maxlen=limit)
         self.path = path
         self._writer = LogWriter(path, max_bytes) if path is not None else None
         self.total = 0
@@ -296,6 +297,28 @@ class QueryLog:
             if self._watchers:
                 self._tell(entry)
 
+    def append_hit(self, template: LogEntry, now: float, client: tuple[str, int], local: tuple[str, int],
+                   msg_id: int, query: bytes, reply: bytes, duration: float) -> list[bytes]:
+        """Record a cached reply: its *template*'s entry with who, when and the ID of this query.
+        The LogEntry is made when the log is read (or at once for a log file or a watcher): a
+        repeated question's reply costs a list here, not a copy of 24 fields. The reply's
+        messages, as the entry holds them."""
+        self.total += 1
+        if self._writer is None and not self._watchers:
+            self._entries.append([template, now, client, local, msg_id, query, reply, duration])
+            return [reply]
+        entry = _from_template(template, now, client, local, msg_id, query, reply, duration)
+        self.append(entry)
+        self.total -= 1
+        return entry.reply_bytes
+
+    def _kept(self) -> list[LogEntry]:
+        """The entries in memory, oldest first, each a LogEntry (one made from its template
+        is made once: the same object at every read)."""
+        kept = list(self._entries)
+        with _made_lock:
+            return [e if type(e) is not list else _made(e) for e in kept]  # type: ignore[misc]
+
     def to_file(self, entry: LogEntry) -> None:
         """Queue an entry appended with ``to_file=False`` for the log file (and tell the
         watchers of it), now it is complete."""
@@ -321,7 +344,7 @@ class QueryLog:
         self._entries.clear()
 
     def __iter__(self) -> Iterator[LogEntry]:
-        return iter(list(self._entries))
+        return iter(self._kept())
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -333,7 +356,7 @@ class QueryLog:
         >>> server.log.entries(qname="**.example.test.", qtype="A,AAAA", transport="udp", rcode="NXDOMAIN")
         """
         match = _LogFilter(selector, rcode, fault, criteria)
-        return [e for e in list(self._entries) if match(e)]
+        return [e for e in self._kept() if match(e)]
 
     def count(self, selector: Selector | None = None, **criteria: Any) -> int:
         """How many entries match."""
@@ -360,7 +383,7 @@ class QueryLog:
             raise AssertionError(f"expected no {_describe(selector, criteria)}, got {len(found)}:\n{listed}")
 
     def _similar(self, criteria: Mapping[str, Any]) -> str:
-        entries = list(self._entries)
+        entries = self._kept()
         if not entries:
             return f"; {self.name_for_messages} received no queries at all"
         similar: list[LogEntry] = []
@@ -380,7 +403,7 @@ class QueryLog:
 
     def to_jsonl(self, path_or_file: str | IO[str], entries: Iterable[LogEntry] | None = None) -> None:
         """Write entries (all by default) as JSON lines."""
-        chosen = list(self._entries) if entries is None else list(entries)
+        chosen = self._kept() if entries is None else list(entries)
         if isinstance(path_or_file, str):
             with open(path_or_file, "w", encoding="utf-8") as f:
                 self.to_jsonl(f, chosen)
@@ -395,7 +418,7 @@ class QueryLog:
 
         >>> server.log.to_pcap("queries.pcap", server.log.entries(qname="**.example.test."))
         """
-        return pcap.write(path_or_file, list(self._entries) if entries is None else entries)
+        return pcap.write(path_or_file, self._kept() if entries is None else entries)
 
     # -- watchers: told of every entry once it is complete (fakens serve -v, the control endpoint's follow)
 
@@ -425,6 +448,24 @@ class QueryLog:
 
 
 _watch_lock = threading.Lock()
+_made_lock = threading.Lock()  # readers making entries of templates (each made once)
+
+
+def _from_template(template: LogEntry, now: float, client: tuple[str, int], local: tuple[str, int],
+                   msg_id: int, query: bytes, reply: bytes, duration: float) -> LogEntry:
+    entry = template.copy()  # same question, byte for byte: only who, when and the ID differ
+    entry.time, entry.client, entry.local, entry.id = now, client, local, msg_id
+    entry.query_bytes, entry.reply_bytes, entry.duration = query, [reply], duration
+    return entry
+
+
+def _made(hit: list[Any]) -> LogEntry:
+    """The LogEntry of a hit kept by :meth:`QueryLog.append_hit`, made at its first read
+    and kept in its place (the list then holds the entry alone)."""
+    if len(hit) != 1:
+        hit[:] = [_from_template(*hit)]
+    made: LogEntry = hit[0]
+    return made
 
 
 def _describe(selector: Selector | None, criteria: Mapping[str, Any]) -> str:

@@ -93,6 +93,36 @@ def test_repeated_query_log_entries_are_complete(server: fakens.Server) -> None:
     assert entries[1].time >= entries[0].time and entries[2].time >= entries[1].time
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_replies_served_again_are_logged_each_with_its_own_query(server: fakens.Server, transport: str) -> None:
+    """The same bytes asked again (the reply cache answers them, the log entry made from its
+    template only when the log is read): every entry holds its own ID, client, time, query and
+    reply bytes, is the same object at every read, and a watcher added later is told of each."""
+    sent, got = [], []
+    for i in range(4):
+        query = _query("www.example.test.", "A", {}, 500 + i).to_wire()
+        sent.append(query)
+        got.append(raw_exchange(server, query, transport))
+        check_wire(got[-1])
+    told: list[fakens.LogEntry] = []
+    unwatch = server.log.watch(told.append)
+    query = _query("www.example.test.", "A", {}, 599).to_wire()
+    sent.append(query)
+    got.append(raw_exchange(server, query, transport))
+    unwatch()
+    entries = server.log.entries(qname="www.example.test.", qtype="A")
+    assert [e.id for e in entries] == [500, 501, 502, 503, 599]
+    assert [e.query_bytes for e in entries] == sent and [e.reply_bytes for e in entries] == [[w] for w in got]
+    assert [t.id for t in told] == [599] and told[0] is entries[-1] and told[0].reply_bytes == [got[-1]]
+    assert all(e.transport == transport and e.rcode == dns.rcode.NOERROR and e.size == len(got[0]) for e in entries)
+    if transport == "udp":
+        assert len({e.client for e in entries}) == 5  # each from its own socket
+    assert [e.time for e in entries] == sorted(e.time for e in entries) and entries[-1].time > entries[0].time
+    again = list(server.log)
+    assert all(a is b for a, b in zip(again[-5:], entries, strict=True))
+    assert server.log.total == len(again) == 5
+
+
 def test_repeated_refused_then_zone_added(make_server: Callable[..., fakens.Server]) -> None:
     server = make_server()
     query = _query("www.other.test.", "A", {}, 1)
