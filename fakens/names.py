@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import dns.name
 
-__all__ = ["FastName", "fast_name"]
+__all__ = ["FastName", "fast_name", "forget_hash"]
 
 _Name = dns.name.Name
 _fullcompare = _Name.fullcompare
 _set = object.__setattr__
+_del = object.__delattr__
 _SSIZE_MAX = 2**63 - 1
 _new = object.__new__
 
@@ -122,6 +123,15 @@ def fast_name(labels: tuple[bytes, ...]) -> FastName:
     name = _new(FastName)
     _set(name, "labels", labels)  # how dnspython's immutable Name is filled
     return name
+
+
+def forget_hash(name: FastName) -> None:
+    """Drop *name*'s cached hash (36 bytes; computed again when next asked): the zone file
+    reader does so for owners once they are keys of the zone's dict, which keeps the number."""
+    try:
+        _del(name, "_hash")
+    except AttributeError:
+        pass
 
 
 def as_fast(name: dns.name.Name) -> FastName:

@@ -44,7 +44,7 @@ import dns.tokenizer
 import dns.ttl
 
 from fakens.errors import ConfigError, ZoneError
-from fakens.names import as_fast
+from fakens.names import FastName, as_fast, forget_hash
 from fakens.zonecheck import ZoneWarning
 from fakens.zonelines import forget, plain_record
 from fakens.zonenames import origin_from_filename
@@ -1267,7 +1267,9 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
 def _leave(nodes: dict[Name, Mapping[TypeKey, dns.rdataset.Rdataset]], name: Name,
            node: dict[TypeKey, dns.rrset.RRset]) -> None:
     """Keep the node of *name*, which the reader has left, compact: a OneRRset when it holds
-    one RRset, and each RRset of one record with its record as a OneRdata."""
+    one RRset, and each RRset of one record with its record as a OneRdata. The name forgets
+    its hash, an int of 36 bytes: the zone's dict keeps it, and a lookup hashes the name asked
+    for, not the owner (one hashed again caches it again)."""
     if len(node) == 1:
         for only_key, only in node.items():
             nodes[name] = OneRRset(only_key, only)
@@ -1275,9 +1277,11 @@ def _leave(nodes: dict[Name, Mapping[TypeKey, dns.rdataset.Rdataset]], name: Nam
             if len(items) == 1 and type(items) is dict:
                 for rdata in items:
                     only.items = OneRdata(rdata)  # type: ignore[assignment]
-        return
-    for rrset in node.values():
-        one_rdata_items(rrset)
+    else:
+        for rrset in node.values():
+            one_rdata_items(rrset)
+    if type(name) is FastName:
+        forget_hash(name)
 
 
 def _place_late(late: list[tuple[Name, TypeKey, dns.rdata.Rdata, Where | int]],
