@@ -35,7 +35,7 @@ import dns.tsig
 from fakens.fastpath import question_end
 from fakens.faults.view import EdnsFacts
 from fakens.log import LogEntry
-from fakens.names import fast_name
+from fakens.names import hashed_name
 from fakens.options import Keyring
 from fakens.outcome import Outcome, Reply
 from fakens.selectors import Facts
@@ -94,7 +94,7 @@ def _plain_name(wire: bytes, end: int) -> dns.name.Name:
         labels.append(wire[i + 1:i + 1 + length])
         i += length + 1
     labels.append(b"")
-    return fast_name(tuple(labels))
+    return hashed_name(tuple(labels))
 
 
 @dataclass(slots=True)

@@ -48,7 +48,7 @@ from fakens.fastwire import (
     tail_template,
     write_data,
 )
-from fakens.names import FastName, fast_name
+from fakens.names import FastName, hashed_name
 from fakens.wire import MAX_TCP, MIN_UDP
 from fakens.zones import Zone
 from fakens.zoneversion import Name, ZoneVersion
@@ -200,7 +200,7 @@ class Express:
             encloser = qname.parent()
             while encloser not in version.names:
                 encloser = encloser.parent()
-            node = version.nodes.get(fast_name((b"*",) + encloser.labels))
+            node = version.nodes.get(hashed_name((b"*",) + encloser.labels))
             if not node:
                 return self._write(x, end, lower, starts, _NXDOMAIN, None, tail.negative)
         records = node.get((rdtype, _NONE))

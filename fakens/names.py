@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import dns.name
 
-__all__ = ["FastName", "fast_name", "forget_hash"]
+__all__ = ["FastName", "fast_name", "forget_hash", "hashed_name"]
 
 _Name = dns.name.Name
 _fullcompare = _Name.fullcompare
 _set = object.__setattr__
-_del = object.__delattr__
 _SSIZE_MAX = 2**63 - 1
 _new = object.__new__
 
@@ -39,13 +38,16 @@ class FastName(dns.name.Name):
 
     def __hash__(self) -> int:
         try:
-            return self._hash
-        except AttributeError:  # not yet computed (or unpickled: the slot is not state)
-            h = _hash_of(self.labels)
-            if h > _SSIZE_MAX:
-                h = hash(h)  # what hash() makes of Name.__hash__'s number past a machine word
-            _set(self, "_hash", h)
+            h = self._hash  # -1 (never a hash) until computed
+        except AttributeError:  # unpickled: the slot is not state
+            h = -1
+        if h != -1:
             return h
+        h = _hash_of(self.labels)
+        if h > _SSIZE_MAX:
+            h = hash(h)  # what hash() makes of Name.__hash__'s number past a machine word
+        _set(self, "_hash", h)
+        return h
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -122,16 +124,24 @@ def fast_name(labels: tuple[bytes, ...]) -> FastName:
     (each label 1-63 octets but a last empty one, at most 255 octets in all)."""
     name = _new(FastName)
     _set(name, "labels", labels)  # how dnspython's immutable Name is filled
+    _set(name, "_hash", -1)  # (-1: not computed; a small int, shared: no memory of its own)
+    return name
+
+
+def hashed_name(labels: tuple[bytes, ...]) -> FastName:
+    """:func:`fast_name` with its hash computed at once (a name that is looked up as soon
+    as made: the query's)."""
+    name = _new(FastName)
+    _set(name, "labels", labels)
+    h = _hash_of(labels)
+    _set(name, "_hash", h if h <= _SSIZE_MAX else hash(h))
     return name
 
 
 def forget_hash(name: FastName) -> None:
-    """Drop *name*'s cached hash (36 bytes; computed again when next asked): the zone file
-    reader does so for owners once they are keys of the zone's dict, which keeps the number."""
-    try:
-        _del(name, "_hash")
-    except AttributeError:
-        pass
+    """Drop *name*'s cached hash (an int of 36 bytes; computed again when next asked): the
+    zone file reader does so for owners once they are keys of the zone's dict, which keeps it."""
+    _set(name, "_hash", -1)
 
 
 def as_fast(name: dns.name.Name) -> FastName:

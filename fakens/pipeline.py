@@ -145,9 +145,11 @@ class Pipeline:
         return outcome
 
     def _handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
+        asked: bytes | None = None  # the key the cache was asked with already
         if not self.faults:  # no fault to ask: a repeated question is found by its bytes alone
             started = time.perf_counter()
-            hit = self.cache.get((b"t" if transport == "tcp" else b"u") + wire[2:], wire)
+            asked = (b"t" if transport == "tcp" else b"u") + wire[2:]
+            hit = self.cache.get(asked, wire)
             if hit is not None:  # (a key only a plain query's bytes make: no header to read first)
                 known, template = hit
                 return Reply(self.log.append_hit(template, self.clock.now(), client, local, (wire[0] << 8) | wire[1],
@@ -162,9 +164,12 @@ class Pipeline:
         key = self.cache.key(wire, transport, x.question_end())
         if key is not None and (not self.faults or (x.read_question()
                                                     and not self.faults.could_match(x.facts(known_edns=False)))):
-            cached = self._cached(key, x)
-            if cached is not None:
-                return cached
+            if asked is None:
+                cached = self._cached(key, x)
+                if cached is not None:
+                    return cached
+            else:
+                key = asked  # the same bytes (its hash kept), not found above
             try:
                 express = self.express.reply(x)  # no fault could act on it: straight from the zone
             except Exception as e:  # a bug of the express path: kept and printed, the engine's way answers

@@ -10,7 +10,7 @@ import pickle
 import dns.name
 import pytest
 
-from fakens.names import FastName, as_fast, fast_name
+from fakens.names import FastName, as_fast, fast_name, forget_hash, hashed_name
 
 TEXTS = ["www.example.test.", "WWW.Example.TEST.", "example.test.", "test.", ".", "www.example.test",
          "example.test", "www", "a.b.c.d.e.", "*.example.test.", "xn--bcher-kva.test.", "www.example.tesT.",
@@ -39,6 +39,17 @@ def test_hash_is_dnspythons_and_kept() -> None:
     for name in names():
         fast = as_fast(name)
         assert hash(fast) == hash(name) == hash(fast)
+
+
+def test_a_name_hashed_at_once_or_whose_hash_was_forgotten_hashes_as_dnspython_s() -> None:
+    long_label = b"x" * 63  # a number past a machine word, folded by hash() as dnspython's is
+    for labels in [n.labels for n in names()] + [(long_label,) * 3 + (b"",), (b"H12345", b"Big", b"test", b"")]:
+        reference = hash(dns.name.Name(labels))
+        made = hashed_name(labels)
+        assert isinstance(made, FastName) and made.labels == labels and hash(made) == reference
+        forget_hash(made)
+        assert hash(made) == reference == hash(made)
+        assert {made: 1}.get(dns.name.Name(labels)) == 1 and {dns.name.Name(labels): 1}.get(made) == 1
 
 
 def test_parent_is_a_fast_name() -> None:
