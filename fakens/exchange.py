@@ -83,18 +83,21 @@ class TsigError(Exception):
         self.error = error
 
 
-def _plain_name(wire: bytes, end: int) -> dns.name.Name:
+def _plain_name(wire: bytes, end: int) -> tuple[dns.name.Name, list[int]]:
     """The question's name, written without compression from offset 12 to *end* (its root
     label's end), as ``dns.name.from_wire`` would read it, without its per-label checks
-    (:func:`fakens.fastpath.question_end` found the labels; the caller bounded the length)."""
+    (:func:`fakens.fastpath.question_end` found the labels; the caller bounded the length),
+    and where each of its labels but the root starts, counted from offset 12."""
     labels = []
+    starts = []
     i = 12
     while i < end - 1:
         length = wire[i]
+        starts.append(i - 12)
         labels.append(wire[i + 1:i + 1 + length])
         i += length + 1
     labels.append(b"")
-    return hashed_name(tuple(labels))
+    return hashed_name(tuple(labels)), starts
 
 
 @dataclass(slots=True)
@@ -121,6 +124,7 @@ class Exchange:
     faults: list[dict[str, Any]] = field(default_factory=list)  # the faults that changed something
     matched: list[dict[str, Any]] = field(default_factory=list)  # those that fired and changed nothing
     qend: int = -1  # where the first question ends (0: written with compression; -1: not looked yet)
+    label_starts: list[int] | None = None  # where the question's labels start, from 12 (a name read without dnspython)
 
     @classmethod
     def receive(cls, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
@@ -156,7 +160,8 @@ class Exchange:
         end = self.question_end()
         try:
             if end is not None and end - 16 <= 255:  # uncompressed, not too long: its labels as they are
-                name, used = _plain_name(wire, end - 4), end - 16
+                name, self.label_starts = _plain_name(wire, end - 4)
+                used = end - 16
             else:
                 name, used = dns.name.from_wire(wire, 12)
             rdtype, rdclass = _QUESTION_TAIL.unpack_from(wire, 12 + used)

@@ -157,22 +157,15 @@ class Express:
         if not allowed:
             return None
         qname = question.name
-        if not isinstance(qname, FastName):
+        starts = x.label_starts
+        if not isinstance(qname, FastName) or starts is None:
             return None  # a name read by dnspython: not a plain question
-        # the question's name in lower case, and where its labels start (its suffixes are
-        # what the zones' origins, cuts and the compression table are looked up by)
-        wire = x.wire
-        end = 12
-        while wire[end]:
-            end += wire[end] + 1
-        lower = wire[12:end + 1].lower()
-        starts = []
-        i = 0
-        while lower[i]:
-            starts.append(i)
-            i += lower[i] + 1
         if not starts:
             return None  # the root: dnspython writes it whole, not as a pointer
+        # the question's name in lower case, and where its labels start (its suffixes are
+        # what the zones' origins, cuts and the compression table are looked up by)
+        end = x.qend - 5  # its root label
+        lower = x.wire[12:end + 1].lower()
         origins = self._origins()
         zone = None
         for at in starts:

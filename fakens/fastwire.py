@@ -32,6 +32,7 @@ import dns.rdtypes.IN.A
 import dns.rdtypes.IN.AAAA
 import dns.rdtypes.mxbase
 import dns.rdtypes.nsbase
+import dns.rdtypes.txtbase
 import dns.rrset
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ _MX_TO_WIRE = dns.rdtypes.mxbase.MXBase._to_wire
 _SOA_TO_WIRE = dns.rdtypes.ANY.SOA.SOA._to_wire
 _A_TO_WIRE = dns.rdtypes.IN.A.A._to_wire
 _AAAA_TO_WIRE = dns.rdtypes.IN.AAAA.AAAA._to_wire
+_TXT_TO_WIRE = dns.rdtypes.txtbase.TXTBase._to_wire
+_STRING_LENGTHS = [bytes((n,)) for n in range(256)]
 _inet_pton = socket.inet_pton
 _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 # types whose data dnspython writes with names compressed otherwise than NS, MX and SOA do
@@ -122,6 +125,9 @@ def _pieces(rdata: dns.rdata.Rdata) -> tuple[Piece, ...] | None:
         return (_inet_pton(_AF_INET, rdata.address),)  # type: ignore[attr-defined]
     if to_wire is _AAAA_TO_WIRE:
         return (_inet_pton(_AF_INET6, rdata.address),)  # type: ignore[attr-defined]
+    if to_wire is _TXT_TO_WIRE:  # TXT, SPF and the like: each string after its length (each under 256)
+        lengths = _STRING_LENGTHS
+        return (b"".join([lengths[len(s)] + s for s in rdata.strings]),)  # type: ignore[attr-defined]
     if rdata.rdtype in _NOT_MIRRORED:
         return None
     try:

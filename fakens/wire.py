@@ -42,9 +42,9 @@ MIN_UDP = 512
 MAX_TCP = 65535
 
 
-@dataclass(frozen=True)
-class Question:
-    """The question of a query, with the name as the client wrote it (case kept)."""
+class Question(NamedTuple):
+    """The question of a query, with the name as the client wrote it (case kept); a named
+    tuple, made with every query (a frozen dataclass takes twice as long)."""
 
     name: dns.name.Name
     rdtype: dns.rdatatype.RdataType
