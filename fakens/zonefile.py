@@ -1215,8 +1215,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
             key = shared
         rrset = node.get(key)
         if rrset is None:  # a new RRset: its first record goes in as Rdataset.add would put it
-            rrset = node[key] = new_rrset(name, rdata.rdclass, rdtype, covers, ttl)
-            rrset.items[rdata] = None
+            rrset = node[key] = new_rrset(name, rdata.rdclass, rdtype, covers, ttl, rdata)
             if node is not here_node:
                 here_node = node
                 if here:
@@ -1239,6 +1238,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                                         "a second SOA record at the apex; the first is served"))
             continue
         size = len(rrset)
+        editable_items(rrset)  # (its first record alone is a OneRdata)
         rrset.add(rdata)
         if len(rrset) != size:
             number = here.get(key) if node is here_node else None
@@ -1305,12 +1305,13 @@ _COVERING = frozenset({dns.rdatatype.RRSIG, dns.rdatatype.SIG})
 
 
 def _rrset(name: Name, rdclass: dns.rdataclass.RdataClass, rdtype: RdataType, covers: RdataType,
-           ttl: int) -> dns.rrset.RRset:
-    """``RRset(name, rdclass, rdtype, covers)`` with TTL *ttl*, made without dnspython's
-    conversions of values already of their types (tests/zones/test_fast_lines.py compares
-    the two)."""
+           ttl: int, first: dns.rdata.Rdata) -> dns.rrset.RRset:
+    """``RRset(name, rdclass, rdtype, covers)`` with TTL *ttl* and its *first* record, made
+    without dnspython's conversions of values already of their types (tests/zones/test_fast_lines.py
+    compares the two); the record held as a OneRdata, so not hashed (most RRsets of a big
+    zone hold one record; :func:`editable_items` makes it a dict to take a second)."""
     rrset: dns.rrset.RRset = object.__new__(dns.rrset.RRset)
-    rrset.items = {}
+    rrset.items = OneRdata(first)  # type: ignore[assignment]
     rrset.rdclass = rdclass
     rrset.rdtype = rdtype
     rrset.covers = covers

@@ -230,6 +230,7 @@ def test_fast_objects_are_dnspythons_own() -> None:
 
     from fakens.zonefile import _rrset
     from fakens.zonelines import _address, owner_name
+    from fakens.zoneversion import OneRdata, editable_items
 
     origin = dns.name.from_text("Big.Test.")
     for text in ["h1", "a.B", "x.y.", "*", "_s.x", "a" * 63, "a" * 64, "a..b", ".", ".a", "@",
@@ -263,12 +264,16 @@ def test_fast_objects_are_dnspythons_own() -> None:
                 address="192.0.2.9")
             assert pickle.loads(pickle.dumps(made)) == made and copy.copy(made) == made
     name = dns.name.from_text("www.example.test.")
-    made = _rrset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A, 300)
+    rrsig = dns.rdata.from_text("IN", "RRSIG", "A 13 3 300 20300101000000 20200101000000 1 example.test. AAAA")
+    made = _rrset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A, 300, rrsig)
     expected = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A)
     expected.update_ttl(300)
+    expected.add(rrsig)
     slots = [s for cls in type(expected).__mro__ for s in getattr(cls, "__slots__", ())]
     assert set(slots) == {"items", "rdclass", "rdtype", "covers", "ttl", "name", "deleting"}
-    assert [getattr(made, s) for s in slots] == [getattr(expected, s) for s in slots]
+    assert [getattr(made, s) for s in slots] == [getattr(expected, s) for s in slots]  # (OneRdata == its dict)
+    assert type(made.items) is OneRdata and made == expected and list(made) == [rrsig]
+    editable_items(made)  # what the reader does before a second record
     assert type(made.items) is type(expected.items) and made == expected
 
 
