@@ -5,6 +5,7 @@
         host, port = server.addresses[0]
 """
 
+from fakens import quiet as _quiet  # noqa: F401 - first: its warning filters before dnspython is imported
 from fakens.answer import Answer, Kind
 from fakens.clock import Clock, ManualClock, SystemClock
 from fakens.engine import Engine, EngineOptions
