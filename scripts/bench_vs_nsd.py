@@ -343,6 +343,9 @@ def main() -> int:
     for tool in ("dnsperf", "nsd"):
         if not find_tool(tool):
             sys.exit(f"{tool} not found: run scripts/install-tools")
+    from bench_lifecycle import compiled_bytecode  # (this script's directory is on sys.path)
+
+    print(compiled_bytecode())
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
     server_cpu, client_cpu = (0, 1) if pin else (None, None)
     print(f"\ndnsperf -l {args.seconds:g} -c {args.clients}, {args.rounds} round(s); "
