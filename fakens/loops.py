@@ -47,9 +47,10 @@ def collector_for_serving() -> None:
     bounded: once the query log is full, each query's new objects are offset by those of the
     entry it evicts, and CPython 3.11 counts both against the young generation, which then
     grows past its threshold unseen; in-process, a young pass over some 650,000 objects took
-    120-230 ms about every 90,000 queries (stop 23). Serving makes no reference cycles of its
-    own. Only for processes fakens owns: the pytest plugin leaves the test process's collector
-    alone."""
+    120-230 ms about every 90,000 queries (stop 23). Freezing again as the process serves
+    would stop that, but serving does make cyclic garbage to collect: each TCP connection leaves
+    its asyncio transport in a cycle, and adding a fault leaves some too. Only for processes
+    fakens owns: the pytest plugin leaves the test process's collector alone."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*SERVING_GC_THRESHOLDS)
