@@ -75,7 +75,6 @@ def test_every_record_type_in_every_section_is_written_as_dnspython_writes_it(rr
                 assert dns.message.from_wire(sent).answer == answer.answer
 
 
-
 @pytest.mark.parametrize("data", ['""', '"' + "x" * 255 + '"', '"a" "" "b c"', '"\\000\\255" x', '"v=spf1 -all"'])
 @pytest.mark.parametrize("rdtype", ["TXT", "SPF"])
 def test_text_strings_of_every_length_are_written_as_dnspython_writes_them(rdtype: str, data: str) -> None:
@@ -88,6 +87,7 @@ def test_text_strings_of_every_length_are_written_as_dnspython_writes_them(rdtyp
         assert sent == reference
         assert encode_fast(4242, dns.flags.QR | dns.flags.AA, dns.rcode.NOERROR, question, answer, 65535,
                            Opt(opt.payload, opt.do, list(opt.options)) if opt else None) is not None
+
 
 def test_random_mixes_compress_at_the_same_offsets() -> None:
     rrsets = [r for r in every_rrset() if r.rdtype not in NOT_MIRRORED]
