@@ -34,7 +34,7 @@ import dns.tsig
 
 from fakens.fastpath import question_end
 from fakens.faults.view import EdnsFacts
-from fakens.log import LogEntry
+from fakens.log import EntryTemplate, LogEntry
 from fakens.names import hashed_name
 from fakens.options import Keyring
 from fakens.outcome import Outcome, Reply
@@ -279,6 +279,31 @@ class Exchange:
         if isinstance(outcome, Reply):
             entry.reply_bytes = outcome.messages
         entry.duration = time.perf_counter() - self.started
+        return entry
+
+
+class BytesTemplate(EntryTemplate):
+    """The log template of replies whose entry the query's and the reply's bytes hold whole
+    (the express path's: a plain query, no fault, no note): the entry is read from them when
+    the log is read, exactly as :meth:`Exchange.entry` made it as the query was answered::
+
+        template = BytesTemplate("ns1", "udp")
+        log.append_hit(template, x.time, x.client, x.local, x.msg_id, x.wire, reply, duration)
+    """
+
+    __slots__ = ("server", "transport")
+
+    def __init__(self, server: str, transport: str) -> None:
+        self.server = server
+        self.transport = transport
+
+    def entry(self, now: float, client: tuple[str, int], local: tuple[str, int], msg_id: int, query: bytes,
+              reply: bytes, duration: float) -> LogEntry:
+        x = Exchange.receive(query, client, local, self.transport, self.server, now)
+        if x is None or not x.read_plain():
+            raise ValueError(f"not a plain query: {query!r}")  # (only plain queries' replies are kept so)
+        entry = x.entry(Reply([reply]))
+        entry.duration = duration
         return entry
 
 

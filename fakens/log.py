@@ -19,8 +19,11 @@ replies, a transfer's at most 64 messages of up to 16 KiB.
 
 The per-query cost is creating one entry and appending it; turning entries
 into JSON happens when they are exported, or in the log file's writer process
-(:mod:`fakens.logwriter`: batched, size-capped with ``max_bytes``). An entry
-with its bytes takes about 0.9 KiB: the default ``limit`` about 90 MB when full.
+(:mod:`fakens.logwriter`: batched, size-capped with ``max_bytes``). A reply from the
+reply cache or the express path is kept as a list (its template, who asked, when, the
+bytes) and made a LogEntry when the log is first read (:meth:`QueryLog.append_hit`):
+about 0.5 KiB an entry until then, 1.3 KiB once made; an entry the engine made, about
+1.3 KiB with its bytes. The default ``limit`` takes 50-130 MB when full.
 """
 
 from __future__ import annotations
@@ -297,9 +300,10 @@ class QueryLog:
             if self._watchers:
                 self._tell(entry)
 
-    def append_hit(self, template: LogEntry, now: float, client: tuple[str, int], local: tuple[str, int],
-                   msg_id: int, query: bytes, reply: bytes, duration: float) -> list[bytes]:
-        """Record a cached reply: its *template*'s entry with who, when and the ID of this query.
+    def append_hit(self, template: LogEntry | EntryTemplate, now: float, client: tuple[str, int],
+                   local: tuple[str, int], msg_id: int, query: bytes, reply: bytes, duration: float) -> list[bytes]:
+        """Record a cached reply: its *template*'s entry with who, when and the ID of this query
+        (or an :class:`EntryTemplate`'s, which reads the entry from the bytes: an express reply's).
         The LogEntry is made when the log is read (or at once for a log file or a watcher): a
         repeated question's reply costs a list here, not a copy of 24 fields. The reply's
         messages, as the entry holds them."""
@@ -451,8 +455,24 @@ _watch_lock = threading.Lock()
 _made_lock = threading.Lock()  # readers making entries of templates (each made once)
 
 
-def _from_template(template: LogEntry, now: float, client: tuple[str, int], local: tuple[str, int],
-                   msg_id: int, query: bytes, reply: bytes, duration: float) -> LogEntry:
+class EntryTemplate:
+    """What a kept reply's log entry is made from when it is not a LogEntry to copy: the
+    entry is made from the bytes when the log is read (:meth:`QueryLog.append_hit`), so the
+    query costs a list, not a LogEntry and the objects it holds (an express reply's:
+    :class:`fakens.exchange.BytesTemplate`)."""
+
+    __slots__ = ()
+
+    def entry(self, now: float, client: tuple[str, int], local: tuple[str, int], msg_id: int, query: bytes,
+              reply: bytes, duration: float) -> LogEntry:
+        """The entry of *query*, answered with *reply* at *now*, in *duration* seconds."""
+        raise NotImplementedError
+
+
+def _from_template(template: LogEntry | EntryTemplate, now: float, client: tuple[str, int],
+                   local: tuple[str, int], msg_id: int, query: bytes, reply: bytes, duration: float) -> LogEntry:
+    if isinstance(template, EntryTemplate):
+        return template.entry(now, client, local, msg_id, query, reply, duration)
     entry = template.copy()  # same question, byte for byte: only who, when and the ID differ
     entry.time, entry.client, entry.local, entry.id = now, client, local, msg_id
     entry.query_bytes, entry.reply_bytes, entry.duration = query, [reply], duration

@@ -41,7 +41,7 @@ from fakens import internalerrors
 from fakens.answer import Answer, Kind
 from fakens.clock import Clock
 from fakens.engine import Engine
-from fakens.exchange import HEADER, Exchange, TsigError
+from fakens.exchange import HEADER, BytesTemplate, Exchange, TsigError
 from fakens.express import Express
 from fakens.fastpath import ReplyCache
 from fakens.faults.chain import FaultChain, Passage
@@ -110,7 +110,8 @@ class Pipeline:
         self.notifier = notifier
         self.errors = errors
         self.zone_data = EngineZones(engine)
-        self.cache: ReplyCache[LogEntry] = ReplyCache()
+        self.cache: ReplyCache[LogEntry | BytesTemplate] = ReplyCache(shared=BytesTemplate)
+        self._templates: dict[str, BytesTemplate] = {}  # the express replies' log templates, by transport
         self.express = Express(engine, options.udp_size)
         self._generation = 0  # counts zone changes: a reply computed across one is not cached
         self._lock = threading.Lock()
@@ -176,7 +177,7 @@ class Pipeline:
                 self.report(e, _cause(x))
                 express = None
             if express is not None:
-                return self._logged(x, key, generation, Reply([express]))
+                return self._logged(x, key, generation, express)
         reply = _Replier(self, x)
         try:
             outcome = self._answer(x, reply)
@@ -203,14 +204,19 @@ class Pipeline:
                     self.cache.put(key, outcome.messages[0], entry)
         return outcome
 
-    def _logged(self, x: Exchange, key: bytes, generation: int, outcome: Reply) -> Reply:
-        """An express reply logged and kept for the fast path (unless a zone changed meanwhile)."""
-        entry = x.entry(outcome)
-        self.log.append(entry)
+    def _logged(self, x: Exchange, key: bytes, generation: int, express: bytes) -> Reply:
+        """An express reply logged and kept for the fast path (unless a zone changed meanwhile).
+        Its log entry is made from the bytes when the log is read (a BytesTemplate): the
+        query and the reply hold all of it."""
+        template = self._templates.get(x.transport)
+        if template is None:
+            template = self._templates[x.transport] = BytesTemplate(self.name, x.transport)
+        messages = self.log.append_hit(template, x.time, x.client, x.local, x.msg_id, x.wire, express,
+                                       time.perf_counter() - x.started)
         with self._lock:
             if generation == self._generation:
-                self.cache.put(key, outcome.messages[0], entry)
-        return outcome
+                self.cache.put(key, express, template)
+        return Reply(messages)
 
     def _cached(self, key: bytes, x: Exchange) -> Outcome | None:
         """The fast path: the reply to these exact bytes (the caller made sure no fault could act on them)."""

@@ -11,6 +11,9 @@ express path must have answered most of them (else the test would prove nothing)
 
 from __future__ import annotations
 
+import dataclasses
+import gc
+
 import dns.edns
 import dns.flags
 import dns.message
@@ -21,7 +24,7 @@ import dns.rrset
 import pytest
 from helpers.every_type import EVERY_TYPE_ZONE as ZONE
 
-from fakens import Server, Zone
+from fakens import LogEntry, Server, Zone
 from fakens.outcome import Reply
 
 SIBLING = r"""
@@ -156,3 +159,55 @@ def test_an_edit_is_answered_at_once_and_a_fault_acts_on_the_next_query() -> Non
     assert reply.rcode() == dns.rcode.NXDOMAIN and express.answered == before
     assert addresses("new.wire.test.") == {"192.0.2.8"}  # a query the fault cannot match still goes express
     assert [e.faults[0]["name"] for e in served.log.entries() if e.faults] == ["n"]
+
+
+def test_express_log_entries_are_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An express reply's log entry is made from the query's and the reply's bytes when the
+    log is read (fakens.exchange.BytesTemplate): it must be the entry the engine's way records
+    as it answers, field for field (but when and how long), for every query of the corpus;
+    and one made for a watcher at once is the same as one made later."""
+    served, reference = servers()
+    asked = queries()
+    told: list[LogEntry] = []
+    for wire, transport in asked[:40]:
+        reply_of(served, wire, transport)
+    served.log.watch(told.append)
+    for wire, transport in asked[40:]:
+        reply_of(served, wire, transport)
+    monkeypatch.setattr("fakens.wire.encode_fast", lambda *args: None)
+    for wire, transport in asked:
+        reply_of(reference, wire, transport)
+    mine, theirs = list(served.log), list(reference.log)
+    assert len(mine) == len(theirs) == len(asked)
+    compared = [f.name for f in dataclasses.fields(LogEntry) if f.name not in ("time", "duration")]
+    differ = [(e.qname, e.qtype_text, e.transport, name) for e, r in zip(mine, theirs, strict=True)
+              for name in compared if getattr(e, name) != getattr(r, name)]
+    assert differ == []
+    assert [str(e.qname) for e in mine] == [str(r.qname) for r in theirs]  # the case asked
+    assert all(e.duration > 0 and e.time > 0 for e in mine)
+    assert told == mine[40:] and all(a is b for a, b in zip(told, mine[40:], strict=True))
+    assert all(a is b for a, b in zip(mine, served.log, strict=True))  # made once
+    assert served.pipeline.express.answered > len(asked) // 4
+
+
+def test_an_express_reply_leaves_few_objects_for_the_collector() -> None:
+    """What an express reply keeps (its log entry, its cache entry) is a list and a tuple, not
+    a LogEntry with its lists, name and tuples: once the log is full, the collector's young
+    generation grows by what each query keeps, unseen by its count (CPython 3.11 counts the
+    evicted entries against it), so each kept object lengthens its pauses."""
+    served = Server(zones=[Zone.from_text(ZONE)])
+    wires = []
+    for i in range(3000):
+        query = dns.message.make_query(f"n{i}.wild.wire.test.", "A")
+        query.id = i
+        wires.append(query.to_wire())
+    for wire in wires[:1000]:
+        served.handle(wire, ("127.0.0.1", 40000), LOCAL, "udp")
+    answered = served.pipeline.express.answered
+    gc.collect()
+    before = len(gc.get_objects())
+    for i, wire in enumerate(wires[1000:]):
+        served.handle(wire, ("127.0.0.1", 40000 + i), LOCAL, "udp")  # a new address each, as recvfrom makes
+    kept = (len(gc.get_objects()) - before) / 2000
+    assert served.pipeline.express.answered - answered == 2000
+    assert kept <= 3.5, f"{kept} objects tracked by the collector a query"

@@ -10,7 +10,7 @@ import dns.message
 import dns.rcode
 
 from fakens import Server, Zone
-from fakens.fastpath import ENTRY_OVERHEAD, ReplyCache
+from fakens.fastpath import ENTRY_OVERHEAD, SHARED_OVERHEAD, ReplyCache
 
 ZONE = """
 $ORIGIN example.test.
@@ -141,3 +141,27 @@ def test_an_edns_option_selector_keeps_every_query_off_the_cache() -> None:
     assert hits(server) == 0, "a query the fault might match was served from the cache"
     option = dns.edns.GenericOption(dns.edns.OptionType.make(65001), b"x")
     assert handled(server, "mail.example.test.", use_edns=0, options=[option]).edns == -1
+
+
+def test_entries_of_a_shared_value_are_counted_at_what_they_take() -> None:
+    """An express reply's cache entry shares its log template with all the others: it is
+    counted at SHARED_OVERHEAD beyond its key and reply, so the same bytes hold more of them;
+    evicting one takes back what it was counted at, whichever kind the oldest is."""
+
+    class Shared:
+        pass
+
+    shared = Shared()
+    cache: ReplyCache[object] = ReplyCache(limit_bytes=10 * (SHARED_OVERHEAD + 100), shared=Shared)
+    keys = [b"k%03d" % i + bytes(46) for i in range(30)]  # 50-byte keys, 50-byte replies
+    for key in keys:
+        cache.put(key, bytes(50), shared)
+    assert len(cache) == 10 and cache.size == 10 * (SHARED_OVERHEAD + 100)
+    cache.put(b"own" + bytes(47), bytes(50), [1])  # a value of its own: ENTRY_OVERHEAD
+    evicted = -(-(ENTRY_OVERHEAD + 100) // (SHARED_OVERHEAD + 100))  # the oldest shared ones, to make room
+    assert len(cache) == 10 + 1 - evicted
+    assert cache.size == (10 - evicted) * (SHARED_OVERHEAD + 100) + ENTRY_OVERHEAD + 100
+    for key in keys[:10]:  # the own-valued entry is the oldest at last: evicted, counted back in full
+        cache.put(key, bytes(50), shared)
+    assert cache.get(b"own" + bytes(47), bytes(12)) is None
+    assert len(cache) == 10 and cache.size == 10 * (SHARED_OVERHEAD + 100)
