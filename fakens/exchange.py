@@ -35,7 +35,7 @@ import dns.tsig
 from fakens.fastpath import question_end
 from fakens.faults.view import EdnsFacts
 from fakens.log import EntryTemplate, LogEntry
-from fakens.names import hashed_name
+from fakens.names import hashed_name, joined_name, suffix_hash
 from fakens.options import Keyring
 from fakens.outcome import Outcome, Reply
 from fakens.selectors import Facts
@@ -83,21 +83,56 @@ class TsigError(Exception):
         self.error = error
 
 
-def _plain_name(wire: bytes, end: int) -> tuple[dns.name.Name, list[int]]:
+def _plain_name(wire: bytes, end: int) -> tuple[dns.name.Name, tuple[int, ...]]:
     """The question's name, written without compression from offset 12 to *end* (its root
     label's end), as ``dns.name.from_wire`` would read it, without its per-label checks
     (:func:`fakens.fastpath.question_end` found the labels; the caller bounded the length),
-    and where each of its labels but the root starts, counted from offset 12."""
-    labels = []
-    starts = []
-    i = 12
-    while i < end - 1:
-        length = wire[i]
-        starts.append(i - 12)
-        labels.append(wire[i + 1:i + 1 + length])
-        i += length + 1
-    labels.append(b"")
-    return hashed_name(tuple(labels)), starts
+    and where each of its labels but the root starts, counted from offset 12. What follows
+    the first label (the zone's origin, mostly) is read once (:class:`_Suffix`): its labels,
+    its part of the hash and the label starts are kept by its bytes as written."""
+    length = wire[12]
+    if length == 0:
+        return hashed_name((b"",)), ()
+    after = 13 + length
+    suffix = wire[after:end]
+    known = _SUFFIXES.get(suffix)
+    if known is None:
+        known = _Suffix(suffix)
+        if len(_SUFFIXES) >= _SUFFIXES_KEPT:
+            _SUFFIXES.clear()
+        _SUFFIXES[suffix] = known
+    starts = known.starts_after.get(length)
+    if starts is None:
+        starts = known.starts_after[length] = (0, *(1 + length + at for at in known.starts))
+    return joined_name(wire[13:after], known.labels, known.hash, known.power), starts
+
+
+class _Suffix:
+    """The labels after a question name's first, read from their bytes as written: the labels
+    (the root's included), where each but the root starts in them, their part of the name's
+    hash (:func:`fakens.names.suffix_hash`), and the label starts of the names they end, by the
+    length of the first label."""
+
+    __slots__ = ("hash", "labels", "power", "starts", "starts_after")
+
+    def __init__(self, suffix: bytes) -> None:
+        labels = []
+        starts = []
+        i = 0
+        while suffix[i]:
+            length = suffix[i]
+            starts.append(i)
+            labels.append(suffix[i + 1:i + 1 + length])
+            i += length + 1
+        labels.append(b"")
+        self.labels = tuple(labels)
+        self.starts = tuple(starts)
+        self.hash, self.power = suffix_hash(self.labels)
+        self.starts_after: dict[int, tuple[int, ...]] = {}
+
+
+_SUFFIXES: dict[bytes, _Suffix] = {}
+_SUFFIXES_KEPT = 10_000
 
 
 @dataclass(slots=True)
@@ -124,7 +159,7 @@ class Exchange:
     faults: list[dict[str, Any]] = field(default_factory=list)  # the faults that changed something
     matched: list[dict[str, Any]] = field(default_factory=list)  # those that fired and changed nothing
     qend: int = -1  # where the first question ends (0: written with compression; -1: not looked yet)
-    label_starts: list[int] | None = None  # where the question's labels start, from 12 (a name read without dnspython)
+    label_starts: tuple[int, ...] | None = None  # where the question's labels start, from 12 (a name read without dnspython)
 
     @classmethod
     def receive(cls, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,

@@ -264,7 +264,7 @@ class Express:
         self._tails[key] = tail
         return tail
 
-    def _write(self, x: Exchange, end: int, lower: bytes, starts: list[int], rcode: int,
+    def _write(self, x: Exchange, end: int, lower: bytes, starts: tuple[int, ...], rcode: int,
                records: dns.rdataset.Rdataset | None, tail: _Sections) -> bytes | None:
         """The reply: header and question as asked (the name ends at *end*), *records* in
         ANSWER, then *tail*; None when it does not fit."""

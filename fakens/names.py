@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dns.name
 
-__all__ = ["FastName", "fast_name", "forget_hash", "hashed_name"]
+__all__ = ["FastName", "fast_name", "forget_hash", "hashed_name", "joined_name", "suffix_hash"]
 
 _Name = dns.name.Name
 _fullcompare = _Name.fullcompare
@@ -105,6 +105,29 @@ def _hash_of(labels: tuple[bytes, ...]) -> int:
 
 _REST_HASHES: dict[tuple[bytes, ...], tuple[int, int]] = {}
 """For the labels after a name's first: their part of the name's hash, and 9 to the number of their bytes."""
+
+
+def suffix_hash(rest: tuple[bytes, ...]) -> tuple[int, int]:
+    """What the labels *rest* add to the hash of a name they end (for :func:`joined_name`):
+    their part of it, and 9 to the number of their bytes."""
+    h = 0
+    for label in rest:
+        for c in label.lower():
+            h += (h << 3) + c
+    return h, 9 ** sum(len(label) for label in rest)
+
+
+def joined_name(first: bytes, rest: tuple[bytes, ...], rest_hash: int, power: int) -> FastName:
+    """``hashed_name((first,) + rest)``, *rest*'s part of the hash given (``suffix_hash(rest)``:
+    a caller that sees the same suffix often keeps it, and its labels, shared by the names)."""
+    h = 0
+    for c in first.lower():
+        h += (h << 3) + c
+    h = h * power + rest_hash
+    name = _new(FastName)
+    _set(name, "labels", (first, *rest))
+    _set(name, "_hash", h if h <= _SSIZE_MAX else hash(h))
+    return name
 
 
 def _rest_hash(rest: tuple[bytes, ...]) -> tuple[int, int]:

@@ -9,7 +9,9 @@ measures, alternating the servers round by round (fakens twice: on uvloop when i
 installed, the figures the targets are about, and on plain asyncio, ``--loop asyncio``):
 
 - ``udp-repeated``: 100 distinct questions asked over and over (reply caches warm);
-- ``udp-distinct``: every question distinct (each name of the zone once per pass);
+- ``udp-distinct``: every question distinct: each name of the zone (of the small zone: 300,000
+  wildcard names) asked once, ``dnsperf -n 1`` (the run ends with the file, or after
+  ``--seconds``), so no reply cache ever holds one asked before;
 - ``tcp-pipelined``: dnsperf ``-m tcp -q 100`` with the repeated questions;
 - start to first answer and resident memory (after load and after the runs).
 
@@ -254,13 +256,15 @@ def start_noop(work: Path, cpu: int | None) -> Running:
 # --- dnsperf ------------------------------------------------------------------------------
 
 def dnsperf(port: int, qfile: Path, seconds: float, clients: int, cpu: int | None,
-            tcp: bool = False) -> tuple[float, int, int]:
-    """(queries per second, lost, sent)."""
+            tcp: bool = False, once: bool = False) -> tuple[float, int, int]:
+    """(queries per second, lost, sent). *once*: each question of *qfile* sent once at most."""
     binary = shutil.which("dnsperf")
     assert binary
     argv = [binary, "-s", HOST, "-p", str(port), "-d", str(qfile), "-l", f"{seconds:g}", "-c", str(clients)]
     if tcp:
         argv += ["-m", "tcp", "-q", "100"]
+    if once:
+        argv += ["-n", "1"]
     res = subprocess.run(pinned(argv, cpu), capture_output=True, text=True, timeout=seconds + 60, check=False)
     qps = re.search(r"Queries per second:\s+([\d.]+)", res.stdout)
     lost = re.search(r"Queries lost:\s+(\d+)", res.stdout)
@@ -379,7 +383,8 @@ def main() -> int:
                         if name != "noop":
                             tests.append(("tcp-pipelined", rep, True))
                         for test, qfile, tcp in tests:
-                            qps, lost, sent = dnsperf(server.port, qfile, args.seconds, args.clients, client_cpu, tcp)
+                            qps, lost, sent = dnsperf(server.port, qfile, args.seconds, args.clients, client_cpu, tcp,
+                                                      once=test == "udp-distinct")
                             results.setdefault((name, test), []).append(qps)
                             print(f"  {label} round {rnd + 1} {name:<7} {test:<14} {qps:>10,.0f} qps "
                                   f"(lost {lost} of {sent})", file=sys.stderr, flush=True)

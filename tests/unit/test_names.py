@@ -10,7 +10,7 @@ import pickle
 import dns.name
 import pytest
 
-from fakens.names import FastName, as_fast, fast_name, forget_hash, hashed_name
+from fakens.names import FastName, as_fast, fast_name, forget_hash, hashed_name, joined_name, suffix_hash
 
 TEXTS = ["www.example.test.", "WWW.Example.TEST.", "example.test.", "test.", ".", "www.example.test",
          "example.test", "www", "a.b.c.d.e.", "*.example.test.", "xn--bcher-kva.test.", "www.example.tesT.",
@@ -50,6 +50,9 @@ def test_a_name_hashed_at_once_or_whose_hash_was_forgotten_hashes_as_dnspython_s
         forget_hash(made)
         assert hash(made) == reference == hash(made)
         assert {made: 1}.get(dns.name.Name(labels)) == 1 and {dns.name.Name(labels): 1}.get(made) == 1
+        if labels:  # made from a first label and a suffix whose part of the hash was kept
+            joined = joined_name(labels[0], labels[1:], *suffix_hash(labels[1:]))
+            assert isinstance(joined, FastName) and joined.labels == labels and hash(joined) == reference
 
 
 def test_parent_is_a_fast_name() -> None:

@@ -85,27 +85,55 @@ def test_everything_else_goes_to_dnspython() -> None:
         assert not exchange(wire).read_plain(), what
 
 
+def _read_as_dnspython(labels: list[bytes]) -> Exchange | None:
+    """A query for *labels*, its question read: None when dnspython refuses the name as too
+    long (and the plain reader refused it too), else the exchange, its name checked against
+    dnspython's: the same labels (case and any byte kept), equal, the same hash and text."""
+    wire = (b"\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+            + b"".join(bytes([len(label)]) + label for label in labels) + b"\x00\x00\x01\x00\x01")
+    x = Exchange.receive(wire, CLIENT, LOCAL, "udp", "ns1", 0.0)
+    assert x is not None
+    try:
+        expected, _ = dns.name.from_wire(wire, 12)
+    except dns.name.NameTooLong:
+        assert not x.read_question()
+        return None
+    assert x.read_question() and x.question is not None
+    name = x.question.name
+    assert (name.labels, name, hash(name), name.to_text()) == \
+        (expected.labels, expected, hash(expected), expected.to_text())
+    return x
+
+
 def test_the_question_name_reads_as_dnspython_reads_it() -> None:
-    """The plain reader's own label walk gives the Name dns.name.from_wire gives: the same
-    labels (case and any byte kept), equal, the same hash and text; 255 octets still read,
-    longer names refused as dnspython refuses them."""
+    """The plain reader's own label walk gives the Name dns.name.from_wire gives; 255 octets
+    still read, longer names refused as dnspython refuses them."""
     rng = random.Random(7)
     checked = 0
     for _ in range(5000):
         labels = [bytes(rng.randrange(256) for _ in range(rng.choice([1, 2, 5, 20, 63])))
                   for _ in range(rng.randrange(0, 6))]
-        wire = (b"\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-                + b"".join(bytes([len(label)]) + label for label in labels) + b"\x00\x00\x01\x00\x01")
-        x = Exchange.receive(wire, CLIENT, LOCAL, "udp", "ns1", 0.0)
-        assert x is not None
-        try:
-            expected, _ = dns.name.from_wire(wire, 12)
-        except dns.name.NameTooLong:
-            assert not x.read_question()
-            continue
-        assert x.read_question() and x.question is not None
-        name = x.question.name
-        assert (name.labels, name, hash(name), name.to_text()) == \
-            (expected.labels, expected, hash(expected), expected.to_text())
-        checked += 1
+        checked += _read_as_dnspython(labels) is not None
     assert checked > 3000
+
+
+def test_names_ending_in_a_suffix_read_before_read_as_dnspython_reads_them() -> None:
+    """What follows the first label is read once and kept by its bytes: names sharing it
+    (first labels of every length, either case, the suffix itself in another case) still read
+    to dnspython's name, and the label starts are where the labels start."""
+    rng = random.Random(11)
+    suffixes = [[b"big", b"test"], [b"BIG", b"Test"], [b"test"], [], [b"a" * 63, b"b" * 63, b"c" * 60]]
+    checked = 0
+    for _ in range(3000):
+        first = bytes(rng.choice(b"aZ09-_*\xff") for _ in range(rng.choice([1, 2, 7, 63])))
+        labels = [first, *rng.choice(suffixes)]
+        x = _read_as_dnspython(labels)
+        if x is None:
+            continue
+        starts, at = [], 0
+        for label in labels:
+            starts.append(at)
+            at += 1 + len(label)
+        assert x.label_starts == tuple(starts)
+        checked += 1
+    assert checked > 2000
