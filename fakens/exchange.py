@@ -83,16 +83,17 @@ class TsigError(Exception):
         self.error = error
 
 
-def _plain_name(wire: bytes, end: int) -> tuple[dns.name.Name, tuple[int, ...]]:
+def _plain_name(wire: bytes, end: int) -> tuple[dns.name.Name, tuple[int, ...], _Suffix | None]:
     """The question's name, written without compression from offset 12 to *end* (its root
     label's end), as ``dns.name.from_wire`` would read it, without its per-label checks
     (:func:`fakens.fastpath.question_end` found the labels; the caller bounded the length),
     and where each of its labels but the root starts, counted from offset 12. What follows
     the first label (the zone's origin, mostly) is read once (:class:`_Suffix`): its labels,
-    its part of the hash and the label starts are kept by its bytes as written."""
+    its part of the hash and the label starts are kept by its bytes as written (and returned:
+    None for the root)."""
     length = wire[12]
     if length == 0:
-        return hashed_name((b"",)), ()
+        return hashed_name((b"",)), (), None
     after = 13 + length
     suffix = wire[after:end]
     known = _SUFFIXES.get(suffix)
@@ -104,16 +105,18 @@ def _plain_name(wire: bytes, end: int) -> tuple[dns.name.Name, tuple[int, ...]]:
     starts = known.starts_after.get(length)
     if starts is None:
         starts = known.starts_after[length] = (0, *(1 + length + at for at in known.starts))
-    return joined_name(wire[13:after], known.labels, known.hash, known.power), starts
+    return joined_name(wire[13:after], known.labels, known.hash, known.power), starts, known
 
 
 class _Suffix:
     """The labels after a question name's first, read from their bytes as written: the labels
     (the root's included), where each but the root starts in them, their part of the name's
     hash (:func:`fakens.names.suffix_hash`), and the label starts of the names they end, by the
-    length of the first label."""
+    length of the first label; ``name`` is they as a name (the question's parent), ``wildcard``
+    the wildcard below it (``*.`` + ``name``), both hashed: an answer that looks for the
+    closest encloser or a wildcard asks for them."""
 
-    __slots__ = ("hash", "labels", "power", "starts", "starts_after")
+    __slots__ = ("hash", "labels", "name", "power", "starts", "starts_after", "wildcard")
 
     def __init__(self, suffix: bytes) -> None:
         labels = []
@@ -129,6 +132,8 @@ class _Suffix:
         self.starts = tuple(starts)
         self.hash, self.power = suffix_hash(self.labels)
         self.starts_after: dict[int, tuple[int, ...]] = {}
+        self.name = hashed_name(self.labels)
+        self.wildcard = hashed_name((b"*", *self.labels))
 
 
 _SUFFIXES: dict[bytes, _Suffix] = {}
@@ -160,6 +165,7 @@ class Exchange:
     matched: list[dict[str, Any]] = field(default_factory=list)  # those that fired and changed nothing
     qend: int = -1  # where the first question ends (0: written with compression; -1: not looked yet)
     label_starts: tuple[int, ...] | None = None  # where the question's labels start, from 12 (a name read without dnspython)
+    suffix: _Suffix | None = None  # what follows its first label (a name read without dnspython, not the root)
 
     @classmethod
     def receive(cls, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
@@ -195,7 +201,7 @@ class Exchange:
         end = self.question_end()
         try:
             if end is not None and end - 16 <= 255:  # uncompressed, not too long: its labels as they are
-                name, self.label_starts = _plain_name(wire, end - 4)
+                name, self.label_starts, self.suffix = _plain_name(wire, end - 4)
                 used = end - 16
             else:
                 name, used = dns.name.from_wire(wire, 12)

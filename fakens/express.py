@@ -190,10 +190,14 @@ class Express:
         if not node:
             if qname in version.names:  # an empty non-terminal
                 return self._write(x, end, lower, starts, _NOERROR, None, tail.negative)
-            encloser = qname.parent()
+            parent = x.suffix  # (the question's parent and the wildcard below it, made once)
+            encloser = parent.name if parent is not None else qname.parent()
             while encloser not in version.names:
                 encloser = encloser.parent()
-            node = version.nodes.get(hashed_name((b"*",) + encloser.labels))
+            if parent is not None and encloser is parent.name:
+                node = version.nodes.get(parent.wildcard)
+            else:
+                node = version.nodes.get(hashed_name((b"*",) + encloser.labels))
             if not node:
                 return self._write(x, end, lower, starts, _NXDOMAIN, None, tail.negative)
         records = node.get((rdtype, _NONE))

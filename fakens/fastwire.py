@@ -212,9 +212,12 @@ class TailTemplate:
     after another question and ANSWER section: most answers of a zone end with the same NS RRset
     and the same addresses, and only the compression pointers into what comes before change.
     Valid where the names before hold the same suffixes the first write found (and none of those
-    it did not find): then dnspython's compression makes these very bytes with the pointers moved."""
+    it did not find): then dnspython's compression makes these very bytes with the pointers moved.
+    The bytes with their pointers set are kept by where they start and where the suffixes are
+    (``MOVED_KEPT`` of them): answers of one shape (distinct names of one length) differ in nothing
+    the tail points to."""
 
-    __slots__ = ("absent", "additional", "authority", "data", "inner", "outer", "rrsets")
+    __slots__ = ("absent", "additional", "authority", "data", "inner", "moved", "outer", "outer_keys", "rrsets")
 
     def __init__(self, rrsets: tuple[dns.rrset.RRset, ...], data: bytes, log: list[tuple[bytes, int, int | None]],
                  authority: int, additional: int) -> None:
@@ -223,8 +226,10 @@ class TailTemplate:
         self.absent = tuple(key for key, at, _ in log if at < 0)
         self.outer = tuple((at, key) for key, at, target in log if at >= 0 and target is None)
         self.inner = tuple((at, target) for _, at, target in log if at >= 0 and target is not None)
+        self.outer_keys = tuple(key for _, key in self.outer)
         self.authority = authority
         self.additional = additional
+        self.moved: dict[tuple[int, tuple[int, ...]], bytes] = {}
 
     def write(self, out: bytearray, compress: dict[bytes, int]) -> bool:
         """Append the sections to *out* if the names before allow it (else False, nothing written)."""
@@ -234,18 +239,27 @@ class TailTemplate:
         for key in self.absent:
             if key in compress:
                 return False
-        targets = []
-        for at, key in self.outer:
-            pos = compress.get(key)
-            if pos is None:
-                return False
-            targets.append((at, pos))
-        out += self.data
-        for at, pos in targets:
-            _POINTER.pack_into(out, start + at, 0xC000 + pos)
-        for at, target in self.inner:
-            _POINTER.pack_into(out, start + at, 0xC000 + start + target)
+        try:
+            positions = tuple([compress[key] for key in self.outer_keys])
+        except KeyError:
+            return False
+        moved = self.moved.get((start, positions))
+        if moved is None:
+            written = bytearray(self.data)
+            for (at, _), pos in zip(self.outer, positions, strict=True):
+                _POINTER.pack_into(written, at, 0xC000 + pos)
+            for at, target in self.inner:
+                _POINTER.pack_into(written, at, 0xC000 + start + target)
+            moved = bytes(written)
+            if len(self.moved) >= MOVED_KEPT:
+                self.moved.clear()
+            self.moved[(start, positions)] = moved
+        out += moved
         return True
+
+
+MOVED_KEPT = 64
+"""How many placements of its bytes a TailTemplate keeps."""
 
 
 MAX_CACHED_TAILS = 4096

@@ -144,15 +144,21 @@ def test_a_reply_past_16_kib_stops_adding_compression_targets_where_dnspython_do
 def test_tails_written_from_templates_are_dnspythons_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     """The AUTHORITY and ADDITIONAL sections written again from a template (pointers moved) are
     the bytes dnspython writes, after questions and answers that hold the tail's names or
-    parts of them (in any case) and after those that do not; the template is used, not just made."""
+    parts of them (in any case) and after those that do not; the template is used, not just made,
+    and its bytes placed with their pointers set are kept and written again."""
     from fakens import fastwire
 
     used = []
+    placed_again = []  # written from a placement kept
+    placements = []  # how many placements the template keeps after each write
     write = fastwire.TailTemplate.write
 
     def counted(self: fastwire.TailTemplate, out: bytearray, compress: dict[bytes, int]) -> bool:
+        kept = len(self.moved)
         done = write(self, out, compress)
         used.append(done)
+        placed_again.append(done and len(self.moved) == kept)
+        placements.append(len(self.moved))
         return done
 
     monkeypatch.setattr(fastwire.TailTemplate, "write", counted)
@@ -178,3 +184,5 @@ def test_tails_written_from_templates_are_dnspythons_bytes(monkeypatch: pytest.M
         assert sent == reference, (question, answer_rrsets)
     assert used.count(True) >= 50, "the templates were not used"
     assert used.count(False) > 0, "no question held a name that makes a template unfit"
+    assert max(placements) > 1, "no template was written at two places"
+    assert placed_again.count(True) > 0, "no placement was written again from what was kept"

@@ -120,7 +120,8 @@ def test_the_question_name_reads_as_dnspython_reads_it() -> None:
 def test_names_ending_in_a_suffix_read_before_read_as_dnspython_reads_them() -> None:
     """What follows the first label is read once and kept by its bytes: names sharing it
     (first labels of every length, either case, the suffix itself in another case) still read
-    to dnspython's name, and the label starts are where the labels start."""
+    to dnspython's name, the label starts are where the labels start, and the parent and the
+    wildcard below it made with the suffix are dnspython's names."""
     rng = random.Random(11)
     suffixes = [[b"big", b"test"], [b"BIG", b"Test"], [b"test"], [], [b"a" * 63, b"b" * 63, b"c" * 60]]
     checked = 0
@@ -135,5 +136,8 @@ def test_names_ending_in_a_suffix_read_before_read_as_dnspython_reads_them() -> 
             starts.append(at)
             at += 1 + len(label)
         assert x.label_starts == tuple(starts)
+        parent, wildcard = dns.name.Name(labels[1:] + [b""]), dns.name.Name([b"*", *labels[1:], b""])
+        assert x.suffix is not None and x.suffix.name.labels == parent.labels and hash(x.suffix.name) == hash(parent)
+        assert x.suffix.wildcard.labels == wildcard.labels and hash(x.suffix.wildcard) == hash(wildcard)
         checked += 1
     assert checked > 2000
