@@ -217,16 +217,17 @@ class TailTemplate:
     (``MOVED_KEPT`` of them): answers of one shape (distinct names of one length) differ in nothing
     the tail points to."""
 
-    __slots__ = ("absent", "additional", "authority", "data", "inner", "moved", "outer", "outer_keys", "rrsets")
+    __slots__ = ("absent", "additional", "authority", "data", "inner", "moved", "outer_at", "outer_keys", "rrsets")
 
     def __init__(self, rrsets: tuple[dns.rrset.RRset, ...], data: bytes, log: list[tuple[bytes, int, int | None]],
                  authority: int, additional: int) -> None:
         self.rrsets = rrsets  # kept alive, so that their ids are not reused while cached
         self.data = data
         self.absent = tuple(key for key, at, _ in log if at < 0)
-        self.outer = tuple((at, key) for key, at, target in log if at >= 0 and target is None)
+        outer = [(at, key) for key, at, target in log if at >= 0 and target is None]
+        self.outer_at = tuple(at for at, _ in outer)  # pointers to names before the tail: where, to which suffix
+        self.outer_keys = tuple(key for _, key in outer)
         self.inner = tuple((at, target) for _, at, target in log if at >= 0 and target is not None)
-        self.outer_keys = tuple(key for _, key in self.outer)
         self.authority = authority
         self.additional = additional
         self.moved: dict[tuple[int, tuple[int, ...]], bytes] = {}
@@ -246,7 +247,7 @@ class TailTemplate:
         moved = self.moved.get((start, positions))
         if moved is None:
             written = bytearray(self.data)
-            for (at, _), pos in zip(self.outer, positions, strict=True):
+            for at, pos in zip(self.outer_at, positions, strict=True):
                 _POINTER.pack_into(written, at, 0xC000 + pos)
             for at, target in self.inner:
                 _POINTER.pack_into(written, at, 0xC000 + start + target)

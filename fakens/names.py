@@ -131,11 +131,7 @@ def joined_name(first: bytes, rest: tuple[bytes, ...], rest_hash: int, power: in
 
 
 def _rest_hash(rest: tuple[bytes, ...]) -> tuple[int, int]:
-    h = 0
-    for label in rest:
-        for c in label.lower():
-            h += (h << 3) + c
-    known = (h, 9 ** sum(len(label) for label in rest))
+    known = suffix_hash(rest)
     if len(_REST_HASHES) >= 10_000:
         _REST_HASHES.clear()
     _REST_HASHES[rest] = known
