@@ -50,7 +50,6 @@ from fakens.zonelines import forget, plain_record
 from fakens.zonenames import origin_from_filename
 from fakens.zoneversion import (
     Name,
-    OneRdata,
     OneRRset,
     RdataType,
     RecordPlaces,
@@ -60,6 +59,7 @@ from fakens.zoneversion import (
     editable_items,
     one_rdata_items,
     place_number,
+    sole_rrset,
 )
 
 __all__ = [
@@ -1164,9 +1164,9 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     places = RecordPlaces(source)
     # each RRset's first record in columns, as RecordPlaces keeps them (its number is its index)
     first_names: list[Name] = []
-    first_types: list[RdataType] = []
+    first_types = array.array("H")
     first_rdatas: list[dns.rdata.Rdata] = []
-    first_lines = array.array("q")  # as loaded.lines: -1 - j for loaded.wheres[j]
+    first_lines = array.array("q")  # as loaded.lines: -1 - j for loaded.wheres[j] (kept as 4-byte items)
     wheres = loaded.wheres
     add_name, add_type, add_rdata, add_line = (first_names.append, first_types.append, first_rdatas.append,
                                                first_lines.append)
@@ -1184,7 +1184,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
     none = dns.rdatatype.NONE
     keys = _KEYS
     covering = _COVERING
-    new_rrset = _rrset
+    new_rrset = sole_rrset
     for name, ttl, rdata, line in zip(loaded.names, loaded.ttls, loaded.rdatas, loaded.lines, strict=True):
         if name is not last_name:
             labels = name.labels
@@ -1238,7 +1238,7 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
                                         "a second SOA record at the apex; the first is served"))
             continue
         size = len(rrset)
-        editable_items(rrset)  # (its first record alone is a OneRdata)
+        editable_items(rrset)  # (its first record alone: a SoleRRset)
         rrset.add(rdata)
         if len(rrset) != size:
             number = here.get(key) if node is here_node else None
@@ -1267,16 +1267,13 @@ def _build(loaded: _Loaded, origin: Name | None, source: str) -> tuple[ZoneVersi
 def _leave(nodes: dict[Name, Mapping[TypeKey, dns.rdataset.Rdataset]], name: Name,
            node: dict[TypeKey, dns.rrset.RRset]) -> None:
     """Keep the node of *name*, which the reader has left, compact: a OneRRset when it holds
-    one RRset, and each RRset of one record with its record as a OneRdata. The name forgets
-    its hash, an int of 36 bytes: the zone's dict keeps it, and a lookup hashes the name asked
-    for, not the owner (one hashed again caches it again)."""
+    one RRset, and each RRset of one record a SoleRRset. The name forgets its hash, an int of
+    36 bytes: the zone's dict keeps it, and a lookup hashes the name asked for, not the owner
+    (one hashed again caches it again)."""
     if len(node) == 1:
         for only_key, only in node.items():
             nodes[name] = OneRRset(only_key, only)
-            items = only.items
-            if len(items) == 1 and type(items) is dict:
-                for rdata in items:
-                    only.items = OneRdata(rdata)  # type: ignore[assignment]
+            one_rdata_items(only)
     else:
         for rrset in node.values():
             one_rdata_items(rrset)
@@ -1302,23 +1299,6 @@ _KEYS: dict[RdataType, TypeKey] = {}
 """The node key of each type (covering no type), made once and shared by every node."""
 _COVERING = frozenset({dns.rdatatype.RRSIG, dns.rdatatype.SIG})
 """The types whose records cover another type (``Rdata.covers()``); every other type's cover NONE."""
-
-
-def _rrset(name: Name, rdclass: dns.rdataclass.RdataClass, rdtype: RdataType, covers: RdataType,
-           ttl: int, first: dns.rdata.Rdata) -> dns.rrset.RRset:
-    """``RRset(name, rdclass, rdtype, covers)`` with TTL *ttl* and its *first* record, made
-    without dnspython's conversions of values already of their types (tests/zones/test_fast_lines.py
-    compares the two); the record held as a OneRdata, so not hashed (most RRsets of a big
-    zone hold one record; :func:`editable_items` makes it a dict to take a second)."""
-    rrset: dns.rrset.RRset = object.__new__(dns.rrset.RRset)
-    rrset.items = OneRdata(first)  # type: ignore[assignment]
-    rrset.rdclass = rdclass
-    rrset.rdtype = rdtype
-    rrset.covers = covers
-    rrset.ttl = ttl
-    rrset.name = name
-    rrset.deleting = None
-    return rrset
 
 
 _RDATA_BOUND = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import array
 import itertools
+import types
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 import dns.rrset
+import dns.set
 
 from fakens.errors import ZoneError
 from fakens.names import as_fast
@@ -81,15 +83,11 @@ class OneRRset(Mapping[TypeKey, dns.rdataset.Rdataset]):
 
 
 class OneRdata:
-    """The records of an RRset that holds one, as dnspython's ``Set.items`` (a dict of the
-    records, to None) but read-only and 48 bytes where the dict takes 224: the zone file
-    reader gives one to each such RRset as it leaves the RRset's name (most RRsets of a
-    big zone hold one record)::
+    """The records of a :class:`SoleRRset` as dnspython's ``Set.items`` (a dict of the
+    records, to None) but read-only: what ``rrset.items`` gives, made when asked for::
 
-        rrset.items = OneRdata(rdata)
-        list(rrset) == [rdata]; rrset[0] is rdata; rdata in rrset      # True, as before
-        copy.copy(rrset).add(other)      # a copy's items are a dict again: it takes more
-        rrset.add(other)                 # TypeError: a stored RRset is read-only
+        rrset.items == {rdata: None}; list(rrset.items) == [rdata]; rdata in rrset.items
+        rrset.items[other] = None        # TypeError: a stored RRset is read-only
 
     It holds what dnspython's Set asks of its items: iteration, ``len``, ``in``, ``keys``
     and lookup (``dict.update`` copies it), and equality with a dict of the same record.
@@ -145,19 +143,92 @@ class OneRdata:
         return f"OneRdata({self.rdata!r})"
 
 
+_RECORDS_SLOT = cast(types.MemberDescriptorType, vars(dns.set.Set)["items"])
+"""The slot where dnspython's Set keeps its dict of records: a SoleRRset keeps its one record there."""
+
+
+class SoleRRset(dns.rrset.RRset):
+    """An RRset of one record as a zone version keeps it: the record in the slot where
+    dnspython keeps the dict of an RRset's records, so it takes no more than the RRset's
+    88 bytes (a dict of one takes 224, a :class:`OneRdata` 48). The zone file reader makes
+    one of each RRset it leaves with one record (most RRsets of a big zone)::
+
+        rrset = sole_rrset(name, dns.rdataclass.IN, dns.rdatatype.A, dns.rdatatype.NONE, 300, rdata)
+        list(rrset) == [rdata]; rrset[0] is rdata; rdata in rrset; len(rrset) == 1   # as an RRset
+        rrset.items == {rdata: None}     # a read-only OneRdata, made when asked for
+        copy.copy(rrset).add(other)      # a copy is a plain RRset, its items a dict
+        rrset.add(other)                 # TypeError: a stored RRset is read-only
+
+    It is an ``isinstance`` of dnspython's RRset and reads, compares, copies, pickles and
+    writes as one; only ``type(rrset)`` differs.
+    """
+
+    __slots__ = ()
+    _clone_class = dns.rrset.RRset  # (dnspython's Set makes copies of this class: editable)
+
+    @property  # type: ignore[override]
+    def items(self) -> OneRdata:
+        """The record as dnspython's ``Set.items`` (read-only)."""
+        return OneRdata(_RECORDS_SLOT.__get__(self))
+
+    @items.setter
+    def items(self, records: object) -> None:  # (unpickled or copied with copy.copy's state)
+        if type(records) is OneRdata:
+            _RECORDS_SLOT.__set__(self, records.rdata)
+        else:  # a dict: a plain RRset from now on
+            self.__class__ = dns.rrset.RRset  # type: ignore[assignment]
+            _RECORDS_SLOT.__set__(self, records)
+
+    def __iter__(self) -> Iterator[dns.rdata.Rdata]:
+        return iter((_RECORDS_SLOT.__get__(self),))
+
+    def __len__(self) -> int:
+        return 1
+
+    def __contains__(self, item: object) -> bool:
+        return bool(item == _RECORDS_SLOT.__get__(self))
+
+    def __getitem__(self, i: int | slice) -> dns.rdata.Rdata | list[dns.rdata.Rdata]:
+        if isinstance(i, slice):
+            return [_RECORDS_SLOT.__get__(self)][i]
+        if i in (0, -1):
+            return cast(dns.rdata.Rdata, _RECORDS_SLOT.__get__(self))
+        raise IndexError
+
+
+def sole_rrset(name: Name, rdclass: dns.rdataclass.RdataClass, rdtype: RdataType, covers: RdataType,
+               ttl: int, rdata: dns.rdata.Rdata) -> SoleRRset:
+    """``RRset(name, rdclass, rdtype, covers)`` with TTL *ttl* and its one record *rdata*, made
+    without dnspython's conversions of values already of their types (tests/zones/test_fast_lines.py
+    compares the two) and without hashing the record."""
+    rrset: SoleRRset = object.__new__(SoleRRset)
+    _RECORDS_SLOT.__set__(rrset, rdata)
+    rrset.rdclass = rdclass
+    rrset.rdtype = rdtype
+    rrset.covers = covers
+    rrset.ttl = ttl
+    rrset.name = name
+    rrset.deleting = None
+    return rrset
+
+
 def one_rdata_items(rrset: dns.rdataset.Rdataset) -> None:
-    """Keep *rrset*'s records as a :class:`OneRdata` when it holds one (its items a dict of one)."""
-    items = rrset.items
-    if type(items) is dict and len(items) == 1:
-        for rdata in items:
-            rrset.items = OneRdata(rdata)  # type: ignore[assignment]
+    """Make *rrset* a :class:`SoleRRset` when it is a plain RRset of one record."""
+    if type(rrset) is dns.rrset.RRset:
+        items = _RECORDS_SLOT.__get__(rrset)
+        if type(items) is dict and len(items) == 1:
+            for rdata in items:
+                rrset.__class__ = SoleRRset
+                _RECORDS_SLOT.__set__(rrset, rdata)
 
 
 def editable_items(rrset: dns.rdataset.Rdataset) -> None:
-    """Make *rrset*'s records a dict again (undoes :func:`one_rdata_items`), so it takes more."""
-    items: object = rrset.items
-    if type(items) is OneRdata:
-        rrset.items = dict.fromkeys(items)
+    """Make a :class:`SoleRRset` a plain RRset again, its records a dict (undoes
+    :func:`one_rdata_items`), so it can take more."""
+    if type(rrset) is SoleRRset:
+        rdata = _RECORDS_SLOT.__get__(rrset)
+        rrset.__class__ = dns.rrset.RRset  # type: ignore[assignment]
+        rrset.items = {rdata: None}
 
 
 def compact(node: Mapping[TypeKey, dns.rdataset.Rdataset]) -> Node:
@@ -210,16 +281,18 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
 
     def __init__(self, source: str = "<zone>") -> None:
         self._source = source
-        # each RRset's first record as four columns (8 bytes each, not a tuple and an int each)
+        # each RRset's first record as four columns (20 bytes a record, not a tuple and an int)
         self._names: list[Name] = []
-        self._types: list[RdataType] = []
+        self._types = array.array("H")
+        """The types as numbers (RdataType when read)."""
         self._rdatas: list[dns.rdata.Rdata] = []
-        self._lines = array.array("q")
-        """The line in *source*, or -1 - i for ``_wheres[i]`` (a record of an included file)."""
+        self._lines = array.array("i")
+        """The line in *source*, or -1 - i for ``_wheres[i]`` (a record of an included file); 8 bytes
+        an item past 2**31 lines."""
         self._wheres: list[Where] = []
         self._more: dict[int, list[tuple[dns.rdata.Rdata, Place]]] = {}
-        self._index: dict[tuple[tuple[bytes, ...], RdataType], list[int]] | None = None
-        """RRset numbers by (owner's labels in lower case, type): a tuple of bytes hashes fast, a Name does
+        self._index: dict[tuple[tuple[bytes, ...], int], list[int]] | None = None
+        """RRset numbers by (owner's labels in lower case, type number): a tuple of bytes hashes fast, a Name does
         not. Made once lookups are many: the first ones scan (a zone of 100,000 names that warns about its
         apex is not indexed for it)."""
         self._scans = 0
@@ -230,15 +303,26 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
         self._names.append(name)
         self._types.append(rdtype)
         self._rdatas.append(rdata)
-        self._lines.append(place_number(where, self._wheres))
+        line = place_number(where, self._wheres)
+        try:
+            self._lines.append(line)
+        except OverflowError:
+            self._lines = array.array("q", self._lines)
+            self._lines.append(line)
         self._index = None
         return len(self._names) - 1
 
-    def set_firsts(self, names: list[Name], types: list[RdataType], rdatas: list[dns.rdata.Rdata],
+    def set_firsts(self, names: list[Name], types: array.array[int], rdatas: list[dns.rdata.Rdata],
                    lines: array.array[int], wheres: list[Where]) -> None:
         """Take the first records of RRsets as columns (what :meth:`new_rrset` would have made
-        of them, in order: RRset *i* is index *i*; ``lines[i]`` is a line of the source, or
-        ``-1 - j`` for ``wheres[j]``), in place of any recorded so far (a zone's loader)."""
+        of them, in order: RRset *i* is index *i*; ``types`` an array of "H"; ``lines[i]`` is a
+        line of the source, or ``-1 - j`` for ``wheres[j]``), in place of any recorded so far (a
+        zone's loader). *lines* is kept as 4-byte items when they fit (a copy: the caller's is freed)."""
+        if lines.typecode != "i":
+            try:
+                lines = array.array("i", lines)
+            except OverflowError:  # (past 2**31 lines: kept as given)
+                pass
         self._names, self._types, self._rdatas, self._lines, self._wheres = names, types, rdatas, lines, wheres
         self._index = None
 
@@ -252,7 +336,7 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
 
     def firsts(self) -> Iterator[tuple[Name, RdataType, dns.rdata.Rdata]]:
         """Each RRset's first record, by RRset number."""
-        return zip(self._names, self._types, self._rdatas, strict=True)
+        return zip(self._names, map(_RDATA_TYPE, self._types), self._rdatas, strict=True)
 
     def add(self, name: Name, rdtype: RdataType, rdata: dns.rdata.Rdata, where: Where) -> None:
         """Record where one record (not yet added) is written."""
@@ -262,9 +346,9 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
         else:
             self.add_to(found[0], rdata, where)
 
-    def _lookup(self) -> dict[tuple[tuple[bytes, ...], RdataType], list[int]]:
+    def _lookup(self) -> dict[tuple[tuple[bytes, ...], int], list[int]]:
         if self._index is None:
-            index: dict[tuple[tuple[bytes, ...], RdataType], list[int]] = {}
+            index: dict[tuple[tuple[bytes, ...], int], list[int]] = {}
             for i, (name, rdtype) in enumerate(zip(self._names, self._types, strict=True)):
                 index.setdefault((_lowered(name), rdtype), []).append(i)
             self._index = index
@@ -308,7 +392,7 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
     def keys_first(self) -> Iterator[tuple[Name, RdataType]]:
         """Each (owner, type) once, as first written."""
         for found in self._lookup().values():
-            yield self._names[found[0]], self._types[found[0]]
+            yield self._names[found[0]], _RDATA_TYPE(self._types[found[0]])
 
     def __iter__(self) -> Iterator[tuple[Name, RdataType, dns.rdata.Rdata]]:
         for name, rdtype in self.keys_first():
@@ -320,6 +404,7 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
 
 
 _SCANS = 16
+_RDATA_TYPE = dns.rdatatype.RdataType
 """Lookups a RecordPlaces answers by scanning before it makes its index."""
 
 

@@ -228,9 +228,8 @@ def test_fast_objects_are_dnspythons_own() -> None:
     import dns.rdtypes.IN.A
     import dns.rrset
 
-    from fakens.zonefile import _rrset
     from fakens.zonelines import _address, owner_name
-    from fakens.zoneversion import OneRdata, editable_items
+    from fakens.zoneversion import OneRdata, SoleRRset, editable_items, sole_rrset
 
     origin = dns.name.from_text("Big.Test.")
     for text in ["h1", "a.B", "x.y.", "*", "_s.x", "a" * 63, "a" * 64, "a..b", ".", ".a", "@",
@@ -265,16 +264,18 @@ def test_fast_objects_are_dnspythons_own() -> None:
             assert pickle.loads(pickle.dumps(made)) == made and copy.copy(made) == made
     name = dns.name.from_text("www.example.test.")
     rrsig = dns.rdata.from_text("IN", "RRSIG", "A 13 3 300 20300101000000 20200101000000 1 example.test. AAAA")
-    made = _rrset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A, 300, rrsig)
+    made = sole_rrset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A, 300, rrsig)
     expected = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.A)
     expected.update_ttl(300)
     expected.add(rrsig)
     slots = [s for cls in type(expected).__mro__ for s in getattr(cls, "__slots__", ())]
     assert set(slots) == {"items", "rdclass", "rdtype", "covers", "ttl", "name", "deleting"}
     assert [getattr(made, s) for s in slots] == [getattr(expected, s) for s in slots]  # (OneRdata == its dict)
-    assert type(made.items) is OneRdata and made == expected and list(made) == [rrsig]
+    assert type(made) is SoleRRset and type(made.items) is OneRdata and made == expected and list(made) == [rrsig]
     editable_items(made)  # what the reader does before a second record
-    assert type(made.items) is type(expected.items) and made == expected
+    assert type(made) is dns.rrset.RRset and type(made.items) is type(expected.items) and made == expected
+    made.add(dns.rdata.from_text("IN", "RRSIG", "A 13 3 300 20300101000000 20200101000000 2 example.test. AAAA"))
+    assert len(made) == 2
 
 
 FAST_LINES = {  # a line of each type the fast reader makes itself, and the class it makes

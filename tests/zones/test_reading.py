@@ -524,6 +524,37 @@ def test_random_input_gives_a_zone_error_or_a_zone() -> None:
             assert re.match(r"<text>:\d+: ", str(e)) and "nothing from this zone was loaded" in str(e), (text, e)
 
 
+def test_record_places_give_types_back_as_rdatatypes_and_keep_lines_past_2_31() -> None:
+    """RecordPlaces keeps each RRset's type as a 2-byte number and its line as a 4-byte one:
+    what it gives back is an RdataType (an unknown type's too), and a line past 2**31 (a file
+    that long) is kept as it is, by new_rrset and by the loader's set_firsts alike."""
+    import array
+
+    import dns.rdata
+
+    from fakens.zoneversion import RecordPlaces, Where
+
+    zone = Zone.from_text("$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+                          "x TYPE65280 \\# 1 00\nx RRSIG A 13 3 300 20300101000000 20200101000000 1 t.test. AAAA\n",
+                          origin="t.test.")
+    types = [rdtype for _, rdtype in zone.current.where]
+    assert [dns.rdatatype.to_text(t) for t in types] == ["SOA", "NS", "A", "TYPE65280", "RRSIG"]
+    assert all(type(t) is dns.rdatatype.RdataType for t in types)
+    assert [type(t) for _, t, _ in zone.current.record_where] == [dns.rdatatype.RdataType] * 5
+    assert str(zone.current.where[(dns.name.from_text("x.t.test."), dns.rdatatype.from_text("TYPE65280"))]) == "<text>:5"
+    a, aaaa = dns.rdata.from_text("IN", "A", "192.0.2.1"), dns.rdata.from_text("IN", "AAAA", "2001:db8::1")
+    owner = dns.name.from_text("a.test.")
+    places = RecordPlaces("big.zone")
+    places.new_rrset(owner, dns.rdatatype.A, a, 5)
+    places.new_rrset(owner, dns.rdatatype.AAAA, aaaa, 2**33)
+    assert places[(owner, dns.rdatatype.A, a)] == Where("big.zone", 5)
+    assert places[(owner, dns.rdatatype.AAAA, aaaa)] == Where("big.zone", 2**33)
+    for lines in ([7, 9], [7, 2**40]):
+        places.set_firsts([owner, owner], array.array("H", [1, 28]), [a, aaaa], array.array("q", lines), [])
+        assert [places[(owner, t, r)].line for t, r in ((dns.rdatatype.A, a), (dns.rdatatype.AAAA, aaaa))] == lines
+        assert [type(t) for _, t, _ in places.firsts()] == [dns.rdatatype.RdataType] * 2
+
+
 def test_every_record_is_placed_at_its_line_when_an_rrset_is_written_in_pieces(tmp_path: Path) -> None:
     """An RRset whose records are spread over the file (another type between, another name
     between, an included file) keeps each record's own file:line, in file order."""
