@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import dns.edns
@@ -114,9 +114,10 @@ class _Suffix:
     hash (:func:`fakens.names.suffix_hash`), and the label starts of the names they end, by the
     length of the first label; ``name`` is they as a name (the question's parent), ``wildcard``
     the wildcard below it (``*.`` + ``name``), both hashed: an answer that looks for the
-    closest encloser or a wildcard asks for them."""
+    closest encloser or a wildcard asks for them. :meth:`compression` gives the suffixes'
+    entries of a reply's compression table."""
 
-    __slots__ = ("hash", "labels", "name", "power", "starts", "starts_after", "wildcard")
+    __slots__ = ("compress_after", "hash", "labels", "lower", "name", "power", "starts", "starts_after", "wildcard")
 
     def __init__(self, suffix: bytes) -> None:
         labels = []
@@ -134,6 +135,21 @@ class _Suffix:
         self.starts_after: dict[int, tuple[int, ...]] = {}
         self.name = hashed_name(self.labels)
         self.wildcard = hashed_name((b"*", *self.labels))
+        self.lower = suffix.lower()  # (ASCII, as DNS compares names)
+        self.compress_after: dict[int, dict[bytes, int]] = {}
+
+    def compression(self, length: int) -> dict[bytes, int]:
+        """The compression table of a reply to a question whose first label of *length* octets
+        these labels follow (the name at offset 12), but for the whole name: each suffix in lower
+        case, to its offset. Shared: the caller copies it before adding to it::
+
+            table = suffix.compression(len(first)).copy(); table[whole_name_lower] = 12
+        """
+        table = self.compress_after.get(length)
+        if table is None:
+            lower, at = self.lower, 13 + length
+            table = self.compress_after[length] = {lower[start:]: at + start for start in self.starts}
+        return table
 
 
 _SUFFIXES: dict[bytes, _Suffix] = {}
@@ -161,8 +177,8 @@ class Exchange:
     ixfr_serial: int | None = None
     note: str = ""
     rcode: int | None = None  # an extended rcode chosen for the reply (else read from the reply's header)
-    faults: list[dict[str, Any]] = field(default_factory=list)  # the faults that changed something
-    matched: list[dict[str, Any]] = field(default_factory=list)  # those that fired and changed nothing
+    faults: list[dict[str, Any]] | None = None  # the faults that changed something (None: none, no list made)
+    matched: list[dict[str, Any]] | None = None  # those that fired and changed nothing
     qend: int = -1  # where the first question ends (0: written with compression; -1: not looked yet)
     label_starts: tuple[int, ...] | None = None  # where the question's labels start, from 12 (a name read without dnspython)
     suffix: _Suffix | None = None  # what follows its first label (a name read without dnspython, not the root)
@@ -304,6 +320,8 @@ class Exchange:
         flags = self.flags
         edns = _edns_record(self.edns) if self.edns is not None else None
         delay = outcome.delay if outcome is not None else 0.0
+        faults = self.faults if self.faults is not None else []
+        matched = self.matched if self.matched is not None else []
         if isinstance(outcome, Reply) and outcome.messages:
             messages = outcome.messages
             _, rflags, qd, an, ns, ar = HEADER.unpack_from(messages[0])
@@ -311,11 +329,11 @@ class Exchange:
             size = len(messages[0]) if len(messages) == 1 else sum(len(m) for m in messages)
             return LogEntry(self.time, self.server, self.client, self.local, self.transport, self.msg_id,
                             qname, qtype, qclass, (flags >> 11) & 0xF, flags & 0x87F0, edns, rcode, rflags & 0x87F0,
-                            (qd, an, ns, ar), size, len(messages), time.perf_counter() - self.started, self.faults,
-                            self.note, self.matched, delay, self.wire, messages)
+                            (qd, an, ns, ar), size, len(messages), time.perf_counter() - self.started, faults,
+                            self.note, matched, delay, self.wire, messages)
         entry = LogEntry(self.time, self.server, self.client, self.local, self.transport, self.msg_id,
                          qname, qtype, qclass, opcode=(flags >> 11) & 0xF, query_flags=flags & 0x87F0, edns=edns,
-                         faults=self.faults, note=self.note, matched=self.matched, delay=delay,
+                         faults=faults, note=self.note, matched=matched, delay=delay,
                          query_bytes=self.wire)
         if isinstance(outcome, Reply):
             entry.reply_bytes = outcome.messages

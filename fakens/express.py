@@ -39,7 +39,7 @@ import dns.rdatatype
 import dns.rrset
 
 from fakens.engine import Engine, _zone_addresses
-from fakens.exchange import Exchange
+from fakens.exchange import _SUFFIXES_KEPT, Exchange, _Suffix
 from fakens.fastwire import (
     _NOT_MIRRORED,
     TailTemplate,
@@ -71,6 +71,7 @@ _ENGINE_TYPES = frozenset({
 # the zone's own), and the field naming them
 _HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
+_UNKNOWN: object = object()
 
 
 def _express_type(rdtype: dns.rdatatype.RdataType) -> bool:
@@ -99,7 +100,7 @@ class _Tail:
     answers' AUTHORITY and ADDITIONAL RRsets, the apex NS answer's ADDITIONAL, and the
     negative answers' SOA."""
 
-    __slots__ = ("apex_ns", "cuts", "dnames", "negative", "ns_hosts", "positive", "present", "version")
+    __slots__ = ("apex_ns", "blocked", "cuts", "dnames", "negative", "ns_hosts", "positive", "present", "version")
 
     def __init__(self, version: ZoneVersion, positive: list[tuple[int, dns.rrset.RRset]],
                  negative: list[tuple[int, dns.rrset.RRset]]) -> None:
@@ -117,6 +118,33 @@ class _Tail:
         # up in them), as lower-case wire forms: the cuts and the DNAME owners
         self.cuts = frozenset(_lower_wire(name) for name in version.cuts)
         self.dnames = frozenset(_lower_wire(name) for name in version.dnames)
+        self.blocked: dict[_Suffix, bool] = {}  # what stops_above found, kept
+
+    def stops_above(self, after: _Suffix) -> bool:
+        """Does the engine's walk from the apex stop at a cut or a DNAME owner among the names
+        *after* makes (what follows a question's first label), above the question? Kept."""
+        lower, cuts, dnames = after.lower, self.cuts, self.dnames
+        blocked = any(lower[at:] in cuts or lower[at:] in dnames for at in after.starts)
+        if len(self.blocked) >= _SUFFIXES_KEPT:
+            self.blocked.clear()
+        self.blocked[after] = blocked
+        return blocked
+
+
+def _find_zone(after: _Suffix, origins: dict[bytes, Zone], found: dict[_Suffix, Zone | None]) -> Zone | None:
+    """The zone of the names *after* ends (the longest of *origins* among its suffixes), kept in *found*."""
+    lower = after.lower
+    zone = None
+    for at in after.starts:
+        zone = origins.get(lower[at:])
+        if zone is not None:
+            break
+    else:
+        zone = origins.get(b"\x00")
+    if len(found) >= _SUFFIXES_KEPT:
+        found.clear()
+    found[after] = zone
+    return zone
 
 
 class Express:
@@ -128,7 +156,9 @@ class Express:
         self._types: dict[dns.rdatatype.RdataType, bool] = {}
         self._tails: dict[tuple[int, bool], _Tail] = {}
         self._zones: dict[Name, Zone] | None = None
-        self._by_wire: dict[bytes, Zone] = {}
+        # the zones by their origin's lower-case wire form, and the zone of the names each _Suffix
+        # (what follows a question's first label) ends, found once: made together, for self._zones
+        self._lookup: tuple[dict[bytes, Zone], dict[_Suffix, Zone | None]] = ({}, {})
         self.answered = 0
 
     def clear(self) -> None:
@@ -162,34 +192,33 @@ class Express:
             return None  # a name read by dnspython: not a plain question
         if not starts:
             return None  # the root: dnspython writes it whole, not as a pointer
-        # the question's name in lower case, and where its labels start (its suffixes are
-        # what the zones' origins, cuts and the compression table are looked up by)
+        # the question's name in lower case, and what follows its first label (a _Suffix: the
+        # zone it falls in and whether the engine's walk stops above it are found once for it)
         end = x.qend - 5  # its root label
         lower = x.wire[12:end + 1].lower()
-        origins = self._origins()
-        zone = None
-        for at in starts:
-            zone = origins.get(lower[at:])
-            if zone is not None:
-                break
-        else:
-            zone = origins.get(b"\x00")
+        after = x.suffix
+        assert after is not None  # (read without dnspython, not the root)
+        origins, zone_of = self._origins()
+        zone = origins.get(lower)  # (asked at an apex)
+        if zone is None:
+            found = zone_of.get(after, _UNKNOWN)
+            zone = _find_zone(after, origins, zone_of) if found is _UNKNOWN else cast("Zone | None", found)
             if zone is None:
                 return None
         if do and zone.signer is not None:
             return None
         version = zone.current
         tail = self._tail(version, do)
-        cuts, dnames = tail.cuts, tail.dnames
-        if cuts or dnames:  # the engine's walk from the apex: a delegation, or a DNAME above the name
-            for at in starts:
-                suffix = lower[at:]
-                if suffix in cuts or (at and suffix in dnames):
-                    return None
+        if tail.cuts or tail.dnames:  # the engine's walk from the apex: a delegation, or a DNAME above the name
+            blocked = tail.blocked.get(after)
+            if blocked is None:
+                blocked = tail.stops_above(after)
+            if blocked or lower in tail.cuts:
+                return None
         node = version.nodes.get(qname)
         if not node:
             if qname in version.names:  # an empty non-terminal
-                return self._write(x, end, lower, starts, _NOERROR, None, tail.negative)
+                return self._write(x, end, lower, _NOERROR, None, tail.negative)
             parent = x.suffix  # (the question's parent and the wildcard below it, made once)
             encloser = parent.name if parent is not None else qname.parent()
             while encloser not in version.names:
@@ -199,12 +228,12 @@ class Express:
             else:
                 node = version.nodes.get(hashed_name((b"*",) + encloser.labels))
             if not node:
-                return self._write(x, end, lower, starts, _NXDOMAIN, None, tail.negative)
+                return self._write(x, end, lower, _NXDOMAIN, None, tail.negative)
         records = node.get((rdtype, _NONE))
         if not records:
             if (_CNAME, _NONE) in node:
                 return None  # a CNAME to follow
-            return self._write(x, end, lower, starts, _NOERROR, None, tail.negative)
+            return self._write(x, end, lower, _NOERROR, None, tail.negative)
         if (qname, rdtype) in tail.present:
             return None
         sections = tail.positive
@@ -215,7 +244,7 @@ class Express:
                 sections = self._with_hosts(tail, records, _HOST_FIELDS[rdtype])
         elif rdtype == _NS:  # at the apex (elsewhere a cut): no AUTHORITY, the hosts' addresses
             sections = tail.apex_ns
-        return self._write(x, end, lower, starts, _NOERROR, records, sections)
+        return self._write(x, end, lower, _NOERROR, records, sections)
 
     def _with_hosts(self, tail: _Tail, records: dns.rdataset.Rdataset, field: str) -> _Sections:
         """The positive answer's sections with the addresses of the hosts *records* name (the
@@ -246,13 +275,14 @@ class Express:
             return tail.positive  # the hosts named are NS hosts too, in the same order
         return _Sections(authority + [(2, r) for r in additional])
 
-    def _origins(self) -> dict[bytes, Zone]:
-        """The served zones of class IN by their origin's wire form in lower case."""
+    def _origins(self) -> tuple[dict[bytes, Zone], dict[_Suffix, Zone | None]]:
+        """The served zones of class IN by their origin's wire form in lower case, and the
+        zones found for suffixes (:func:`_find_zone`) since they were served."""
         zones = self.engine.zones
         if self._zones is not zones:
-            self._by_wire = {_lower_wire(origin): zone for origin, zone in zones.items()}
+            self._lookup = ({_lower_wire(origin): zone for origin, zone in zones.items()}, {})
             self._zones = zones
-        return self._by_wire
+        return self._lookup
 
     def _tail(self, version: ZoneVersion, do: bool) -> _Tail:
         key = (id(version), do)
@@ -268,14 +298,17 @@ class Express:
         self._tails[key] = tail
         return tail
 
-    def _write(self, x: Exchange, end: int, lower: bytes, starts: tuple[int, ...], rcode: int,
+    def _write(self, x: Exchange, end: int, lower: bytes, rcode: int,
                records: dns.rdataset.Rdataset | None, tail: _Sections) -> bytes | None:
         """The reply: header and question as asked (the name ends at *end*), *records* in
         ANSWER, then *tail*; None when it does not fit."""
         wire = x.wire
         out = bytearray(wire[:end + 5])  # the root label, type and class
         # the names the question puts in dnspython's compression table
-        compress = {lower[at:]: 12 + at for at in starts}
+        after = x.suffix
+        assert after is not None
+        compress = after.compression(wire[12]).copy()  # (by the first label's length)
+        compress[lower] = 12
         answers = 0
         if records is not None:
             fixed = b"\xc0\x0c" + struct.pack("!HHI", records.rdtype, records.rdclass, records.ttl)

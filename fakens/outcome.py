@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
-    """Send these messages, in order, after *delay* seconds."""
+    """Send these messages, in order, after *delay* seconds (slotted: one is made for every
+    reply, and the transport reads it at once)."""
 
     messages: list[bytes] = field(default_factory=list)
     delay: float = 0.0

@@ -133,7 +133,25 @@ class Pipeline:
     def handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
         """Turn one received message into an Outcome, logging it first (and, for a public
         server's non-loopback UDP clients, rate-limited and size-capped: :mod:`fakens.guard`)."""
-        outcome = self._handle(wire, client, local, transport)
+        outcome: Outcome | None = None
+        asked: bytes | None = None  # the key the cache was asked with
+        if not self.faults.active:  # no fault to ask: a repeated question is found by its bytes alone
+            started = time.perf_counter()
+            asked = (b"t" if transport == "tcp" else b"u") + wire[2:]
+            hit = self.cache.get(asked, wire)
+            if hit is not None:  # (a key only a plain query's bytes make: no header to read first)
+                known, template = hit
+                outcome = Reply(self.log.append_hit(template, self.clock.now(), client, local,
+                                                    (wire[0] << 8) | wire[1], wire, known,
+                                                    time.perf_counter() - started))
+        if outcome is None:
+            outcome = self._handle(wire, client, local, transport, asked)
+        if self.guard is None:
+            return outcome
+        return self._guarded(outcome, wire, client, transport)
+
+    def _guarded(self, outcome: Outcome, wire: bytes, client: tuple[str, int], transport: str) -> Outcome:
+        """*outcome* as :mod:`fakens.guard` lets it go to a non-loopback UDP client."""
         guard = self.guard
         if guard is None or transport != "udp" or not isinstance(outcome, Reply) or counts_as_loopback(client[0]):
             return outcome
@@ -145,16 +163,10 @@ class Pipeline:
             return Reply([truncated(outcome.messages[0], wire)], outcome.delay)
         return outcome
 
-    def _handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
-        asked: bytes | None = None  # the key the cache was asked with already
-        if not self.faults:  # no fault to ask: a repeated question is found by its bytes alone
-            started = time.perf_counter()
-            asked = (b"t" if transport == "tcp" else b"u") + wire[2:]
-            hit = self.cache.get(asked, wire)
-            if hit is not None:  # (a key only a plain query's bytes make: no header to read first)
-                known, template = hit
-                return Reply(self.log.append_hit(template, self.clock.now(), client, local, (wire[0] << 8) | wire[1],
-                                                 wire, known, time.perf_counter() - started))
+    def _handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
+                asked: bytes | None) -> Outcome:
+        """The outcome of a message not answered from the reply cache (*asked*: the key the
+        cache was asked with, None when faults are set)."""
         x = Exchange.receive(wire, client, local, transport, self.name, self.clock.now())
         if x is None:
             return Drop()  # not even a header: nothing to answer

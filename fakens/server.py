@@ -282,9 +282,10 @@ class Server:
             for host, port in self.listen:
                 udp_sock, tcp_sock = bind_pair(host, port)
                 try:
-                    self._tcp.append(await TcpListener.start(tcp_sock, self.handle, self.options.tcp_limits,
+                    # (the pipeline's handle itself, as Server.handle calls it: one call less a query)
+                    self._tcp.append(await TcpListener.start(tcp_sock, self.pipeline.handle, self.options.tcp_limits,
                                                              self.pipeline.on_connect, self.clock, transfers))
-                    self._udp.append(await UdpEndpoint.start(udp_sock, self.handle, self.clock))
+                    self._udp.append(await UdpEndpoint.start(udp_sock, self.pipeline.handle, self.clock))
                 except BaseException:
                     udp_sock.close()
                     tcp_sock.close()
@@ -375,7 +376,8 @@ class Server:
     # -- queries, edits and NOTIFY ---------------------------------------------------------
 
     def handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
-        """Turn one received message into an Outcome, logging it first (the pipeline's work)."""
+        """Turn one received message into an Outcome, logging it first (the pipeline's work:
+        the server's own sockets call ``self.pipeline.handle`` itself)."""
         return self.pipeline.handle(wire, client, local, transport)
 
     def _zone_changed(self, zone: Zone, old: ZoneVersion, new: ZoneVersion) -> None:

@@ -101,19 +101,21 @@ class FaultChain:
     """An ordered, thread-safe list of faults; empty, it passes every query through."""
 
     def __init__(self, server_name: str = "") -> None:
-        self._faults: tuple[Fault, ...] = ()
+        self.active: tuple[Fault, ...] = ()
+        """The faults, in order: a tuple replaced at every change, never changed in place (a
+        reader that takes it once sees one state; ``if not chain.active`` is the cheapest test)."""
         self._lock = threading.RLock()
         self.server_name = server_name
         self.on_change: list[Callable[[], None]] = []
 
     def __bool__(self) -> bool:
-        return bool(self._faults)
+        return bool(self.active)
 
     def __len__(self) -> int:
-        return len(self._faults)
+        return len(self.active)
 
     def __iter__(self) -> Iterator[Fault]:
-        return iter(self._faults)
+        return iter(self.active)
 
     # -- control -------------------------------------------------------------------
 
@@ -121,27 +123,27 @@ class FaultChain:
         """Add a fault (text spec, table, keyword arguments or a built Fault) at the end."""
         fault = spec if isinstance(spec, Fault) else build(spec, **kwargs)
         with self._lock:
-            if any(f.name == fault.name for f in self._faults):
+            if any(f.name == fault.name for f in self.active):
                 raise ConfigError(f"a fault named {fault.name!r} exists already; remove it or choose another name=")
-            self._faults = self._faults + (fault,)
+            self.active = self.active + (fault,)
         self._changed()
         return fault
 
     def get(self, name: str) -> Fault | None:
         """The fault with this name, or None."""
-        return next((f for f in self._faults if f.name == name), None)
+        return next((f for f in self.active if f.name == name), None)
 
     def find(self, name: str) -> Fault:
         """The fault with this name; raises ConfigError listing the names there are."""
         fault = self.get(name)
         if fault is None:
-            names = ", ".join(f.name for f in self._faults) or "none"
+            names = ", ".join(f.name for f in self.active) or "none"
             raise ConfigError(f"no fault named {name!r} (faults: {names})")
         return fault
 
     def list(self) -> builtins.list[Fault]:
         """The faults, in the order they act."""
-        return list(self._faults)
+        return list(self.active)
 
     def update(self, name: str, **changes: Any) -> Fault:
         """Change a fault's parameters, selector or schedule in place in the chain.
@@ -156,7 +158,7 @@ class FaultChain:
             table.update({k.replace("-", "_"): v for k, v in changes.items()})
             new = build(table)
             new.uid = old.uid  # the same fault for scoped() and for callers holding the old object
-            self._faults = tuple(new if f is old else f for f in self._faults)
+            self.active = tuple(new if f is old else f for f in self.active)
         self._changed()
         return new
 
@@ -164,14 +166,14 @@ class FaultChain:
         """Remove a fault by name; raises ConfigError when there is none."""
         with self._lock:
             fault = self.find(name)
-            self._faults = tuple(f for f in self._faults if f is not fault)
+            self.active = tuple(f for f in self.active if f is not fault)
         self._changed()
         return fault
 
     def reset(self) -> None:
         """Remove every fault."""
         with self._lock:
-            self._faults = ()
+            self.active = ()
         self._changed()
 
     @contextlib.contextmanager
@@ -183,7 +185,7 @@ class FaultChain:
             yield fault
         finally:
             with self._lock:
-                self._faults = tuple(f for f in self._faults if f.uid != fault.uid)
+                self.active = tuple(f for f in self.active if f.uid != fault.uid)
             self._changed()
 
     def _changed(self) -> None:
@@ -194,13 +196,13 @@ class FaultChain:
     def listener_closed(self) -> bool:
         """Does an installed fault keep this server's TCP listener closed?"""
         facts = Facts(transport="tcp", server=self.server_name)
-        return any(f.closes_listener() and f.selector.matches(facts) for f in self._faults)
+        return any(f.closes_listener() and f.selector.matches(facts) for f in self.active)
 
     # -- selection -------------------------------------------------------------------
 
     def begin(self, facts: Facts, now: float) -> Passage:
         """Start one exchange's passage (the faults installed now act on all of it)."""
-        return Passage(facts, self._faults, now)
+        return Passage(facts, self.active, now)
 
     def fires(self, hook: str, passage: Passage, view: View, arg: Any, fault: Fault) -> bool:
         """Does *fault* fire at *hook* for this exchange? (The one selection: counts the
@@ -222,7 +224,7 @@ class FaultChain:
     def could_match(self, facts: Facts) -> bool:
         """Could any fault act on a query with these facts? The selection's own test,
         without counting (facts not known yet, such as EDNS, count as matching)."""
-        return any(fault.selector.matches(facts) for fault in self._faults
+        return any(fault.selector.matches(facts) for fault in self.active
                    if any(fault.uses(hook) for hook in QUERY_HOOKS))
 
     def before(self, passage: Passage, view: View) -> tuple[Outcome | ErrorReply | None, float]:

@@ -51,15 +51,16 @@ class UdpEndpoint:
 
     def _readable(self) -> None:
         held: list[tuple[list[bytes], tuple[str, int]]] = []
+        receive, handler, local = self.sock.recvfrom, self.handler, self.local
         try:
             for _ in range(BATCH):
                 try:
-                    data, addr = self.sock.recvfrom(MAX_DATAGRAM)
+                    data, addr = receive(MAX_DATAGRAM)
                 except (BlockingIOError, InterruptedError):
                     return
                 except OSError:
                     continue  # an ICMP error for an earlier reply: nothing to do
-                outcome = self.handler(data, addr[:2], self.local, "udp")
+                outcome = handler(data, addr[:2], local, "udp")
                 if isinstance(outcome, Reply) and outcome.messages:
                     if outcome.delay > 0:
                         call_later_peer(self.clock, outcome.delay, functools.partial(self._send, outcome.messages, addr), self.loop)

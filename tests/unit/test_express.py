@@ -161,6 +161,71 @@ def test_an_edit_is_answered_at_once_and_a_fault_acts_on_the_next_query() -> Non
     assert [e.faults[0]["name"] for e in served.log.entries() if e.faults] == ["n"]
 
 
+PARENT = """
+$ORIGIN p.test.
+$TTL 60
+@      SOA ns1 h 1 3600 600 86400 30
+@      NS  ns1
+ns1    A   192.0.2.1
+www    A   192.0.2.3
+x.kid  A   192.0.2.10
+x.deep A   192.0.2.11
+"""
+KID = """
+$ORIGIN kid.p.test.
+$TTL 60
+@      SOA ns1 h 1 3600 600 86400 30
+@      NS  ns1
+ns1    A   192.0.2.2
+y      A   192.0.2.20
+"""
+
+
+def test_what_the_express_path_found_for_a_suffix_follows_zones_and_delegations() -> None:
+    """The express path finds a question's zone, and whether a delegation or a DNAME stops the
+    walk above it, once per suffix (what follows the first label): a zone added or removed, or
+    an edit that delegates or adds a DNAME, must act on the very next query of that suffix.
+    Every reply is the reference's (express path off), and the ones the express path may make
+    are its own."""
+    served = Server(zones=[Zone.from_text(PARENT)])
+    reference = Server(zones=[Zone.from_text(PARENT)])
+    reference.pipeline.express.reply = lambda x: None  # type: ignore[method-assign]
+    express = served.pipeline.express
+
+    def ask(name: str, by_express: bool) -> dns.message.Message:
+        served.pipeline.cache.clear()
+        before = express.answered
+        wire = dns.message.make_query(name, "A").to_wire()
+        got = reply_of(served, wire, "udp")
+        assert got == reply_of(reference, wire, "udp"), name
+        assert express.answered == before + by_express, name
+        return dns.message.from_wire(got)
+
+    def addresses(reply: dns.message.Message) -> list[str]:
+        return [r.to_text() for rrset in reply.answer for r in rrset]
+
+    assert addresses(ask("x.kid.p.test.", True)) == ["192.0.2.10"]
+    assert ask("y.kid.p.test.", True).rcode() == dns.rcode.NXDOMAIN  # the same suffix, its zone kept
+    for server in (served, reference):
+        server.add_zone(Zone.from_text(KID))
+    assert addresses(ask("y.kid.p.test.", True)) == ["192.0.2.20"]  # the child zone's now
+    assert ask("x.kid.p.test.", True).rcode() == dns.rcode.NXDOMAIN
+    for server in (served, reference):
+        server.engine.remove_zone(dns.name.from_text("kid.p.test."))
+        server.pipeline.zones_changed()
+    assert addresses(ask("x.kid.p.test.", True)) == ["192.0.2.10"]  # the parent's again
+    for server in (served, reference):
+        server.zone("p.test.").edit(add=["kid 60 NS ns.elsewhere.", "deep 60 DNAME target.test."])
+    referral = ask("x.kid.p.test.", False)  # below a cut now: the engine's referral
+    assert not referral.flags & dns.flags.AA and [r.rdtype for r in referral.authority] == [dns.rdatatype.NS]
+    assert ask("x.deep.p.test.", False).answer[0].rdtype == dns.rdatatype.DNAME  # below a DNAME: rewritten
+    assert addresses(ask("www.p.test.", True)) == ["192.0.2.3"]  # the rest of the zone as before
+    for server in (served, reference):
+        server.zone("p.test.").edit(remove=["kid NS", "deep DNAME"])
+    assert addresses(ask("x.kid.p.test.", True)) == ["192.0.2.10"]
+    assert addresses(ask("x.deep.p.test.", True)) == ["192.0.2.11"]
+
+
 def test_express_log_entries_are_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
     """An express reply's log entry is made from the query's and the reply's bytes when the
     log is read (fakens.exchange.BytesTemplate): it must be the entry the engine's way records
