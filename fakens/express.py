@@ -155,10 +155,10 @@ class Express:
         self.udp_size = udp_size
         self._types: dict[dns.rdatatype.RdataType, bool] = {}
         self._tails: dict[tuple[int, bool], _Tail] = {}
-        self._zones: dict[Name, Zone] | None = None
-        # the zones by their origin's lower-case wire form, and the zone of the names each _Suffix
-        # (what follows a question's first label) ends, found once: made together, for self._zones
-        self._lookup: tuple[dict[bytes, Zone], dict[_Suffix, Zone | None]] = ({}, {})
+        # the engine's zones, they by their origin's lower-case wire form, and the zone of the names
+        # each _Suffix (what follows a question's first label) ends, found once: one tuple, so that
+        # a thread never reads one part made for other zones than the rest
+        self._lookup: tuple[dict[Name, Zone] | None, dict[bytes, Zone], dict[_Suffix, Zone | None]] = (None, {}, {})
         self.answered = 0
 
     def clear(self) -> None:
@@ -279,10 +279,10 @@ class Express:
         """The served zones of class IN by their origin's wire form in lower case, and the
         zones found for suffixes (:func:`_find_zone`) since they were served."""
         zones = self.engine.zones
-        if self._zones is not zones:
-            self._lookup = ({_lower_wire(origin): zone for origin, zone in zones.items()}, {})
-            self._zones = zones
-        return self._lookup
+        lookup = self._lookup
+        if lookup[0] is not zones:
+            lookup = self._lookup = (zones, {_lower_wire(origin): zone for origin, zone in zones.items()}, {})
+        return lookup[1], lookup[2]
 
     def _tail(self, version: ZoneVersion, do: bool) -> _Tail:
         key = (id(version), do)

@@ -377,7 +377,8 @@ class Server:
 
     def handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
         """Turn one received message into an Outcome, logging it first (the pipeline's work:
-        the server's own sockets call ``self.pipeline.handle`` itself)."""
+        the server's own sockets call ``self.pipeline.handle`` itself, so wrapping this method
+        sees only the messages handed to it; to break what the sockets get, add a fault)."""
         return self.pipeline.handle(wire, client, local, transport)
 
     def _zone_changed(self, zone: Zone, old: ZoneVersion, new: ZoneVersion) -> None:

@@ -7,6 +7,7 @@ snapshot to the end (see :mod:`fakens.zones` for the Zone that makes them).
 from __future__ import annotations
 
 import array
+import copy
 import itertools
 import types
 from collections.abc import Iterator, Mapping
@@ -82,6 +83,9 @@ class OneRRset(Mapping[TypeKey, dns.rdataset.Rdataset]):
         return f"OneRRset({{{self.key!r}: {self.rrset!r}}})"
 
 
+_READ_ONLY = "an RRset stored in a zone version is read-only: copy it (copy.copy) to change it"
+
+
 class OneRdata:
     """The records of a :class:`SoleRRset` as dnspython's ``Set.items`` (a dict of the
     records, to None) but read-only: what ``rrset.items`` gives, made when asked for::
@@ -124,7 +128,7 @@ class OneRdata:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, OneRdata):
             return bool(self.rdata == other.rdata)
-        if isinstance(other, dict):
+        if isinstance(other, dict | Mapping):  # (a dns.versioned zone's records: dns.immutable.Dict)
             return len(other) == 1 and self.rdata in other
         return NotImplemented
 
@@ -135,7 +139,7 @@ class OneRdata:
     __hash__ = None  # type: ignore[assignment]  # (as a dict's: not hashable)
 
     def _read_only(self, *args: object) -> None:
-        raise TypeError("an RRset stored in a zone version is read-only: copy it (copy.copy) to change it")
+        raise TypeError(_READ_ONLY)
 
     __setitem__ = __delitem__ = pop = popitem = clear = update = setdefault = _read_only
 
@@ -172,12 +176,31 @@ class SoleRRset(dns.rrset.RRset):
         return OneRdata(_RECORDS_SLOT.__get__(self))
 
     @items.setter
-    def items(self, records: object) -> None:  # (unpickled or copied with copy.copy's state)
+    def items(self, records: object) -> None:  # (unpickled, or made by SoleRRset(...))
         if type(records) is OneRdata:
             _RECORDS_SLOT.__set__(self, records.rdata)
-        else:  # a dict: a plain RRset from now on
+            return
+        try:
+            _RECORDS_SLOT.__get__(self)
+        except AttributeError:  # being made (dnspython's Set.__init__ sets a dict): a plain RRset
             self.__class__ = dns.rrset.RRset  # type: ignore[assignment]
             _RECORDS_SLOT.__set__(self, records)
+            return
+        raise TypeError(_READ_ONLY)
+
+    def update_ttl(self, ttl: int) -> None:
+        """dnspython's: a lower TTL is taken (``add`` and ``update`` ask first); refused here,
+        before anything is changed."""
+        if ttl < self.ttl:
+            raise TypeError(_READ_ONLY)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> dns.rrset.RRset:
+        """A deep copy is made to be changed: a plain RRset, as ``copy.copy`` gives."""
+        copied = dns.rrset.RRset(copy.deepcopy(self.name, memo), self.rdclass, self.rdtype, self.covers,
+                                 copy.deepcopy(self.deleting, memo))
+        copied.update_ttl(self.ttl)
+        copied.add(copy.deepcopy(_RECORDS_SLOT.__get__(self), memo))
+        return copied
 
     def __iter__(self) -> Iterator[dns.rdata.Rdata]:
         return iter((_RECORDS_SLOT.__get__(self),))
@@ -404,8 +427,8 @@ class RecordPlaces(Mapping[tuple[Name, RdataType, dns.rdata.Rdata], Where]):
 
 
 _SCANS = 16
-_RDATA_TYPE = dns.rdatatype.RdataType
 """Lookups a RecordPlaces answers by scanning before it makes its index."""
+_RDATA_TYPE = dns.rdatatype.RdataType
 
 
 def _lowered(name: Name) -> tuple[bytes, ...]:

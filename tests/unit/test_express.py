@@ -168,6 +168,7 @@ $TTL 60
 @      NS  ns1
 ns1    A   192.0.2.1
 www    A   192.0.2.3
+other  NS  ns.elsewhere.
 x.kid  A   192.0.2.10
 x.deep A   192.0.2.11
 """
@@ -186,7 +187,8 @@ def test_what_the_express_path_found_for_a_suffix_follows_zones_and_delegations(
     walk above it, once per suffix (what follows the first label): a zone added or removed, or
     an edit that delegates or adds a DNAME, must act on the very next query of that suffix.
     Every reply is the reference's (express path off), and the ones the express path may make
-    are its own."""
+    are its own. (A delegation elsewhere is there from the start: what was found for a suffix
+    in a version with cuts must not be what a later version's answers go by.)"""
     served = Server(zones=[Zone.from_text(PARENT)])
     reference = Server(zones=[Zone.from_text(PARENT)])
     reference.pipeline.express.reply = lambda x: None  # type: ignore[method-assign]
@@ -219,6 +221,9 @@ def test_what_the_express_path_found_for_a_suffix_follows_zones_and_delegations(
     referral = ask("x.kid.p.test.", False)  # below a cut now: the engine's referral
     assert not referral.flags & dns.flags.AA and [r.rdtype for r in referral.authority] == [dns.rdatatype.NS]
     assert ask("x.deep.p.test.", False).answer[0].rdtype == dns.rdatatype.DNAME  # below a DNAME: rewritten
+    assert ask("kid.p.test.", False).authority[0].rdtype == dns.rdatatype.NS  # the cut itself: a referral
+    no_a = ask("deep.p.test.", True)  # the DNAME's owner has no A: NODATA, from the zone
+    assert no_a.rcode() == dns.rcode.NOERROR and not no_a.answer and no_a.authority[0].rdtype == dns.rdatatype.SOA
     assert addresses(ask("www.p.test.", True)) == ["192.0.2.3"]  # the rest of the zone as before
     for server in (served, reference):
         server.zone("p.test.").edit(remove=["kid NS", "deep DNAME"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import dns.name
 import dns.rdata
 import dns.rdataclass
+import dns.rdataset
 import dns.rdatatype
 import pytest
 
@@ -310,8 +311,13 @@ def test_stored_rrsets_of_one_record_behave_as_dnspython_s_and_refuse_change() -
             (rdata,) = list(rrset)
             reference = dns.rrset.from_rdata_list(owner, rrset.ttl, [rdata])
             assert rrset == reference and reference == rrset and rrset.items == reference.items
-            for again in (pickle.loads(pickle.dumps(rrset)), copy.deepcopy(rrset)):
-                assert type(again) is SoleRRset and again == reference and list(again) == [rdata]
+            frozen = dns.rdataset.ImmutableRdataset(reference)  # (a dns.versioned zone's records)
+            assert rrset == frozen and frozen == rrset and rrset.items == frozen.items
+            again = pickle.loads(pickle.dumps(rrset))  # (a zone version pickled keeps its RRsets' form)
+            assert type(again) is SoleRRset and again == reference and list(again) == [rdata]
+            deep = copy.deepcopy(rrset)  # made to be changed, as copy.copy's
+            assert type(deep) is dns.rrset.RRset and deep == reference and deep.ttl == rrset.ttl
+            assert list(deep) == [rdata] and deep[0] is not rdata and deep.name is not rrset.name
             with pytest.raises(IndexError):
                 rrset[1]
             assert (rrset != reference) is False  # (Set.__ne__ as well as __eq__)
@@ -330,7 +336,22 @@ def test_stored_rrsets_of_one_record_behave_as_dnspython_s_and_refuse_change() -
                 assert len(rrset.union(copied)) == 2 and len(rrset) == 1
                 with pytest.raises(TypeError, match="read-only"):
                     rrset.add(other)
-                assert list(rrset) == [rdata]
+                with pytest.raises(TypeError, match="read-only"):
+                    rrset.add(other, ttl=rrset.ttl - 1)  # (refused before the TTL is lowered)
+                deep.add(other)
+                assert len(deep) == 2 and list(rrset) == [rdata]
+            ttl = rrset.ttl
+            lower = reference.copy()
+            lower.ttl = ttl - 1
+            for method, argument in ((rrset.add, rdata), (rrset.update, lower), (rrset.update_ttl, ttl - 1)):
+                with pytest.raises(TypeError, match="read-only"):  # (a lower TTL: dnspython would take it)
+                    method(argument, **({"ttl": ttl - 1} if method == rrset.add else {}))
+                assert rrset.ttl == ttl and list(rrset) == [rdata]
+            if not dns.rdatatype.is_singleton(rdata.rdtype):  # (dnspython's add empties an SOA's first)
+                rrset.add(rdata, ttl=ttl + 1)  # what dnspython's add leaves as it was is allowed
+            with pytest.raises(TypeError, match="read-only"):
+                rrset.items = {}  # type: ignore[assignment]  # (not turned into an empty, editable RRset)
+            assert type(rrset) is SoleRRset and list(rrset) == [rdata] and rrset.ttl == ttl
             checked += 1
     assert checked >= 6
     with pytest.raises(TypeError, match="read-only"):
