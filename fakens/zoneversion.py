@@ -160,7 +160,7 @@ class SoleRRset(dns.rrset.RRset):
         rrset = sole_rrset(name, dns.rdataclass.IN, dns.rdatatype.A, dns.rdatatype.NONE, 300, rdata)
         list(rrset) == [rdata]; rrset[0] is rdata; rdata in rrset; len(rrset) == 1   # as an RRset
         rrset.items == {rdata: None}     # a read-only OneRdata, made when asked for
-        copy.copy(rrset).add(other)      # a copy is a plain RRset, its items a dict
+        copy.copy(rrset).add(other)      # a copy (a deep one too) is a plain RRset, its items a dict
         rrset.add(other)                 # TypeError: a stored RRset is read-only
 
     It is an ``isinstance`` of dnspython's RRset and reads, compares, copies, pickles and
