@@ -198,6 +198,7 @@ class Server:
         self._loop_thread = 0
         for zone in self.engine.zones.values():
             zone.on_change(self._zone_changed)
+            zone.on_reset(self._zone_reset)
         self._initial_zones = dict(self.engine.zones)
 
     @property
@@ -236,13 +237,14 @@ class Server:
         self.engine.add_zone(loaded)
         self.pipeline.zones_changed()
         loaded.on_change(self._zone_changed)
+        loaded.on_reset(self._zone_reset)
         return loaded
 
     def reset(self) -> None:
         """Back to the state at start: no faults, an empty log, the zones it was
         made with, each as loaded, no NOTIFY records or recorded errors (thread-safe).
-        A Zone object shared with other servers is reset for them too: reset them as well
-        (``Hierarchy.reset()`` does) so that none keeps replies of the edited version."""
+        A Zone object shared with other servers is reset for them too (they forget the replies
+        they kept of the edited version, as after ``zone.reset()``)."""
         self.faults.reset()
         for origin in [o for o in self.engine.zones if o not in self._initial_zones]:
             self.engine.remove_zone(origin)  # zones added during the test go
@@ -380,6 +382,9 @@ class Server:
         the server's own sockets call ``self.pipeline.handle`` itself, so wrapping this method
         sees only the messages handed to it; to break what the sockets get, add a fault)."""
         return self.pipeline.handle(wire, client, local, transport)
+
+    def _zone_reset(self, zone: Zone, old: ZoneVersion, loaded: ZoneVersion) -> None:
+        self.pipeline.zones_changed()  # (replies kept of the edited version go; no NOTIFY)
 
     def _zone_changed(self, zone: Zone, old: ZoneVersion, new: ZoneVersion) -> None:
         self.pipeline.zones_changed()

@@ -91,6 +91,21 @@ _NONE = dns.rdatatype.NONE
 ChangeListener = Callable[["Zone", ZoneVersion, ZoneVersion], None]
 
 
+def _held(listener: ChangeListener) -> Callable[[], ChangeListener | None]:
+    """How a zone holds a listener: a bound method weakly (a server that is gone stops
+    listening by itself), anything else as it is."""
+    if inspect.ismethod(listener):
+        return weakref.WeakMethod(listener)
+    return lambda: listener
+
+
+def _live(held: list[Callable[[], ChangeListener | None]]) -> list[ChangeListener]:
+    """The listeners of *held* still alive; the dead ones are dropped from it (under the zone's lock)."""
+    live = [(ref, ref()) for ref in held]
+    held[:] = [ref for ref, listener in live if listener is not None]
+    return [listener for _, listener in live if listener is not None]
+
+
 REMEMBERED_TEXTS = 64
 MAX_REMEMBERED_TEXT = 64 * 1024
 _READ_TEXTS: OrderedDict[tuple[str, str, tuple[bytes, ...] | None, ZoneLimits | None],
@@ -117,6 +132,7 @@ class Zone:
         self._history: list[ZoneVersion] = [first]
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], ChangeListener | None]] = []  # weak for bound methods
+        self._reset_listeners: list[Callable[[], ChangeListener | None]] = []  # (the same, for reset)
         self.signer: ZoneSigner | None = None
         """The zone's DNSSEC keys and signatures when it is served signed (fakens.dnssec.sign_zone)."""
 
@@ -189,11 +205,16 @@ class Zone:
 
     def reset(self) -> ZoneVersion:
         """Serve the version the zone was loaded with again, forgetting every edit
-        (a session-scoped server between tests). Listeners are not called."""
+        (a session-scoped server between tests). The :meth:`on_change` listeners are not
+        called (no NOTIFY goes); those of :meth:`on_reset` are, when another version was served."""
         with self._lock:
-            first = self._history[0]
+            first, old = self._history[0], self._current
             self._history = [first]
             self._current = first
+            live = _live(self._reset_listeners)
+        if old is not first:
+            for listener in live:
+                listener(self, old, first)
         return first
 
     def set_baseline(self) -> ZoneVersion:
@@ -208,14 +229,18 @@ class Zone:
 
         A bound method is held weakly: a server that is gone stops listening by
         itself, so a Zone shared by many short-lived servers does not keep them."""
-        if inspect.ismethod(listener):
-            self._listeners.append(weakref.WeakMethod(listener))
-        else:
-            self._listeners.append(lambda: listener)
+        self._listeners.append(_held(listener))
+
+    def on_reset(self, listener: ChangeListener) -> None:
+        """Call ``listener(zone, old, loaded)`` after :meth:`reset` puts the version the zone
+        was loaded with back in place of another (a server forgets the replies it kept); held
+        as :meth:`on_change` holds it."""
+        self._reset_listeners.append(_held(listener))
 
     def remove_listener(self, listener: ChangeListener) -> None:
-        """Stop calling a listener added with :meth:`on_change`."""
+        """Stop calling a listener added with :meth:`on_change` or :meth:`on_reset`."""
         self._listeners = [ref for ref in self._listeners if ref() not in (None, listener)]
+        self._reset_listeners = [ref for ref in self._reset_listeners if ref() not in (None, listener)]
 
     def edit(
         self,
@@ -284,11 +309,9 @@ class Zone:
             self._history.append(new)
             del self._history[:-HISTORY_LIMIT]
             self._current = new
-            live = [(ref, ref()) for ref in self._listeners]
-            self._listeners = [ref for ref, listener in live if listener is not None]
-        for _, listener in live:
-            if listener is not None:
-                listener(self, old, new)
+            live = _live(self._listeners)
+        for listener in live:
+            listener(self, old, new)
         return new
 
     def _parse_records(self, items: Iterable[str | dns.rrset.RRset]) -> Iterator[tuple[Name, dns.rdataset.Rdataset]]:

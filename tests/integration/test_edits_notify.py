@@ -18,7 +18,7 @@ import pytest
 
 import fakens
 
-from .conftest import ask_wire, check_wire, nothing_pending, poll, udp_socket
+from .conftest import EXAMPLE_ZONE, ask_wire, check_wire, nothing_pending, poll, udp_socket
 
 ORIGIN = "example.test."
 OLD_SERIAL = 2024010101
@@ -75,6 +75,31 @@ def test_edits_during_a_stream_of_queries(server: fakens.Server) -> None:
         reply, _ = ask_wire(server, f"n{i}.example.test.", "A", transport="tcp" if i % 2 else "udp")
         assert reply.answer[0][0].address == f"192.0.2.{i + 1}"
     assert _soa_serial(server) == OLD_SERIAL + 20
+
+
+def test_a_zone_reset_is_served_at_once_by_every_server_holding_it(
+        make_server: Callable[..., fakens.Server], secondary: socket.socket) -> None:
+    """``zone.reset()`` called directly (not through ``Server.reset``) puts the loaded version
+    back for every server holding the Zone: none answers from replies it kept of the edited
+    version (its reply cache, its express path), over UDP and TCP. No NOTIFY goes: a reset
+    is not an edit."""
+    zone = fakens.Zone.from_file(str(EXAMPLE_ZONE))
+    target = secondary.getsockname()
+    servers = [make_server(zones=[zone], notify=[f"127.0.0.1:{target[1]}"]), make_server(zones=[zone])]
+
+    def addresses(server: fakens.Server, transport: str) -> list[str]:
+        reply, _ = ask_wire(server, "www.example.test.", "A", transport=transport)
+        return [r.address for r in reply.answer[0]]
+
+    zone.edit(replace=["www 300 A 192.0.2.99"])
+    _next_notify(secondary)  # (the edit's)
+    for _ in range(2):  # the second time from what the servers kept
+        assert [addresses(s, t) for s in servers for t in ("udp", "tcp")] == [["192.0.2.99"]] * 4
+        assert [_soa_serial(s, t) for s in servers for t in ("udp", "tcp")] == [OLD_SERIAL + 1] * 4
+    zone.reset()
+    assert [addresses(s, t) for s in servers for t in ("udp", "tcp")] == [["192.0.2.10"]] * 4
+    assert [_soa_serial(s, t) for s in servers for t in ("udp", "tcp")] == [OLD_SERIAL] * 4
+    assert len(servers[0].notifies) == 1 and nothing_pending(secondary) == []
 
 
 # -- NOTIFY out ------------------------------------------------------------------------------------
