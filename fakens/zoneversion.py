@@ -128,7 +128,7 @@ class OneRdata:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, OneRdata):
             return bool(self.rdata == other.rdata)
-        if isinstance(other, dict | Mapping):  # (a dns.versioned zone's records: dns.immutable.Dict)
+        if isinstance(other, Mapping):  # (a dict, or a dns.versioned zone's records: dns.immutable.Dict)
             return len(other) == 1 and self.rdata in other
         return NotImplemented
 

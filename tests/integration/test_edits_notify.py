@@ -83,7 +83,7 @@ def test_a_zone_reset_is_served_at_once_by_every_server_holding_it(
     back for every server holding the Zone: none answers from replies it kept of the edited
     version (its reply cache, its express path), over UDP and TCP. No NOTIFY goes: a reset
     is not an edit."""
-    zone = fakens.Zone.from_file(str(EXAMPLE_ZONE))
+    zone = fakens.Zone.from_file(EXAMPLE_ZONE)
     target = secondary.getsockname()
     servers = [make_server(zones=[zone], notify=[f"127.0.0.1:{target[1]}"]), make_server(zones=[zone])]
 
