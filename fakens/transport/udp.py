@@ -11,6 +11,14 @@ with distinct questions: 25k -> 34k qps on the 100k zone, pinned). A reply the k
 (send buffer full) is dropped, as UDP may drop it anyway; ``dropped`` counts
 them. A delayed reply waits on the server's clock (``clock.call_later_peer``: a LabClock
 lets it elapse in real time while paused) and holds up no other reply.
+
+Where the optional C accelerator ``fakens._udpbatch`` is built (Linux, a C compiler at
+install time), the same loop takes the waiting datagrams with one ``recvmmsg`` and sends
+each run of held replies with one ``sendmmsg``: the per-datagram system calls were about a
+third of the server's time with repeated questions (0.75x -> 0.95x NSD's rate, small
+zone, pinned). ``ACCELERATED`` says whether it is in use; setting
+``UdpEndpoint.accelerated = False`` before ``start`` keeps an endpoint on the pure-Python
+path, which behaves the same.
 """
 
 from __future__ import annotations
@@ -23,6 +31,13 @@ from collections.abc import Callable
 from fakens.clock import Clock, SystemClock, call_later_peer
 from fakens.outcome import Outcome, Reply
 
+try:
+    import fakens._udpbatch as _udpbatch
+except ImportError:  # not built (no C compiler at install time, not Linux): the pure-Python path
+    _udpbatch = None  # type: ignore[assignment]
+ACCELERATED = _udpbatch is not None
+
+Address = tuple[str, int] | tuple[str, int, int, int]  # as socket.recvfrom gives it: IPv4, IPv6
 Handler = Callable[[bytes, tuple[str, int], tuple[str, int], str], Outcome]
 BATCH = 64
 HOLD = 16
@@ -31,6 +46,8 @@ MAX_DATAGRAM = 65535
 
 class UdpEndpoint:
     """A bound UDP socket that hands datagrams to the server's handler."""
+
+    accelerated: bool = ACCELERATED  # recvmmsg/sendmmsg through fakens._udpbatch
 
     def __init__(self, sock: socket.socket, handler: Handler, loop: asyncio.AbstractEventLoop,
                  clock: Clock | None = None) -> None:
@@ -46,8 +63,56 @@ class UdpEndpoint:
     async def start(cls, sock: socket.socket, handler: Handler, clock: Clock | None = None) -> UdpEndpoint:
         """Serve on an already bound, non-blocking socket; delays wait on *clock* (default: real time)."""
         endpoint = cls(sock, handler, asyncio.get_running_loop(), clock)
-        endpoint.loop.add_reader(sock.fileno(), endpoint._readable)
+        readable = endpoint._readable_batched if endpoint.accelerated and _udpbatch is not None else endpoint._readable
+        endpoint.loop.add_reader(sock.fileno(), readable)
         return endpoint
+
+    def _readable_batched(self) -> None:
+        """``_readable`` with one recvmmsg per run of waiting datagrams and one sendmmsg per run of replies."""
+        held: list[tuple[bytes, Address]] = []
+        receive, handler, local, fd = _udpbatch.recv_batch, self.handler, self.local, self.sock.fileno()
+        received = 0
+        failure: Exception | None = None
+        try:
+            while received < BATCH and not self.closed:
+                try:
+                    datagrams = receive(fd, BATCH - received)
+                except OSError:
+                    received += 1
+                    continue  # an ICMP error for an earlier reply: nothing to do
+                for data, addr in datagrams:
+                    try:
+                        outcome = handler(data, addr[:2], local, "udp")
+                    except Exception as error:  # the others read with it are still answered
+                        failure = failure or error
+                        continue
+                    if isinstance(outcome, Reply) and outcome.messages:
+                        if outcome.delay > 0:
+                            call_later_peer(self.clock, outcome.delay, functools.partial(self._send, outcome.messages, addr), self.loop)
+                        else:
+                            for message in outcome.messages:
+                                held.append((message, addr))
+                            if len(held) >= HOLD:
+                                self._send_batch(held)
+                if len(datagrams) < BATCH - received:
+                    break  # the socket is drained
+                received += len(datagrams)
+        finally:
+            self._send_batch(held)
+        if failure is not None:
+            raise failure
+
+    def _send_batch(self, held: list[tuple[bytes, Address]]) -> None:
+        if not self.closed:
+            fd, send, start = self.sock.fileno(), _udpbatch.send_batch, 0
+            while start < len(held):
+                run = held[start:start + BATCH]
+                sent = send(fd, run)
+                start += sent
+                if sent < len(run):
+                    self.dropped += 1  # the kernel refused this one (send buffer full or another failure)
+                    start += 1
+        held.clear()
 
     def _readable(self) -> None:
         held: list[tuple[list[bytes], tuple[str, int]]] = []
@@ -82,7 +147,7 @@ class UdpEndpoint:
                         self.dropped += 1
         held.clear()
 
-    def _send(self, messages: list[bytes], addr: tuple[str, int]) -> None:
+    def _send(self, messages: list[bytes], addr: Address) -> None:
         if self.closed:
             return
         for message in messages:

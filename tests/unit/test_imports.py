@@ -38,6 +38,8 @@ def _module_files() -> dict[str, Path]:
 
 
 MODULES = _module_files()
+# C extensions (fakens/_udpbatch.c): they import nothing of fakens, so no cycle goes through them
+EXTENSIONS = {".".join(path.relative_to(ROOT).with_suffix("").parts) for path in PACKAGE.rglob("*.c")}
 
 
 # -- each module imports alone -----------------------------------------------------------
@@ -114,7 +116,9 @@ def _runtime_imports(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.Import
 
 
 def _known(name: str) -> str | None:
-    """The longest prefix of a dotted name that is a module of the package."""
+    """The longest prefix of a dotted name that is a module of the package (None for a C extension)."""
+    if name in EXTENSIONS:
+        return None
     parts = name.split(".")
     while parts:
         candidate = ".".join(parts)

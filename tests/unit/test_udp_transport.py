@@ -1,43 +1,67 @@
 """The UDP transport over a real loopback socket: datagrams queued before the server reads
 them are answered in one wake-up, the replies held and sent in runs (``HOLD`` at a time),
-none lost, in order, each to its sender."""
+none lost, in order, each to its sender. Every test runs on both reading paths: the
+pure-Python one (recvfrom/sendto) and the C accelerator's (recvmmsg/sendmmsg), which must
+be built under CI=true."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Iterator
 
 import pytest
 
 from fakens.outcome import Outcome, Reply
-from fakens.transport.udp import BATCH, HOLD, UdpEndpoint
+from fakens.transport.udp import ACCELERATED, BATCH, HOLD, UdpEndpoint
 
 
-@pytest.fixture
-def endpoint_and_calls() -> Iterator[tuple[UdpEndpoint, list[bytes]]]:
-    """An endpoint on 127.0.0.1 (not on a running loop: the test calls its reader) whose
-    handler answers b"q..." with b"r..." and nothing to b"drop..."."""
+def test_the_accelerator_is_built_under_ci() -> None:
+    """CI installs a C compiler (scripts/debian-packages.txt): there the accelerator must be in use."""
+    if os.environ.get("CI") != "true" and not ACCELERATED:
+        pytest.skip("fakens._udpbatch is not built here (no C compiler at install time?): the pure-Python path serves")
+    assert ACCELERATED and UdpEndpoint.accelerated
+
+
+@pytest.fixture(params=["python", "batched"])
+def reading_path(request: pytest.FixtureRequest) -> str:
+    if request.param == "batched" and not ACCELERATED:
+        if os.environ.get("CI") == "true":
+            pytest.fail("fakens._udpbatch is not built: pip install -e . needs a C compiler (gcc)")
+        pytest.skip("fakens._udpbatch is not built here")
+    return str(request.param)
+
+
+@pytest.fixture(params=["127.0.0.1", "::1"])
+def endpoint_and_calls(reading_path: str, request: pytest.FixtureRequest) -> Iterator[tuple[UdpEndpoint, list[bytes]]]:
+    """An endpoint on 127.0.0.1 or ::1 (not on a running loop: the test calls its reader,
+    on the path the test runs on) whose handler answers b"q..." with b"r..." and nothing
+    to b"drop..."."""
     loop = asyncio.new_event_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+    family = socket.AF_INET6 if ":" in request.param else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.bind((request.param, 0))
     sock.setblocking(False)
     calls: list[bytes] = []
 
     def handler(data: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
-        assert transport == "udp" and local == sock.getsockname()
+        assert transport == "udp" and local == sock.getsockname()[:2] and len(client) == 2
         calls.append(data)
         return Reply([]) if data.startswith(b"drop") else Reply([b"r" + data[1:]])
 
     endpoint = UdpEndpoint(sock, handler, loop)
+    if reading_path == "batched":
+        endpoint._readable = endpoint._readable_batched  # type: ignore[method-assign]
     yield endpoint, calls
     sock.close()
     loop.close()
 
 
-def _client() -> socket.socket:
-    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    client.bind(("127.0.0.1", 0))
+def _client(endpoint: UdpEndpoint) -> socket.socket:
+    family = socket.AF_INET6 if ":" in endpoint.local[0] else socket.AF_INET
+    client = socket.socket(family, socket.SOCK_DGRAM)
+    client.bind((endpoint.local[0], 0))
     client.settimeout(2.0)
     return client
 
@@ -57,7 +81,7 @@ def _drain(client: socket.socket) -> list[bytes]:
 def test_queued_datagrams_are_all_answered_in_order_when_the_reader_returns(
         endpoint_and_calls: tuple[UdpEndpoint, list[bytes]], count: int) -> None:
     endpoint, calls = endpoint_and_calls
-    with _client() as client:
+    with _client(endpoint) as client:
         for i in range(count):
             client.sendto(b"q%d" % i, endpoint.local)
         endpoint._readable()  # one wake-up reads them all (count <= BATCH)
@@ -68,7 +92,7 @@ def test_queued_datagrams_are_all_answered_in_order_when_the_reader_returns(
 def test_two_clients_interleaved_and_unanswered_queries_get_exactly_their_replies(
         endpoint_and_calls: tuple[UdpEndpoint, list[bytes]]) -> None:
     endpoint, calls = endpoint_and_calls
-    with _client() as one, _client() as two:
+    with _client(endpoint) as one, _client(endpoint) as two:
         for i in range(HOLD + 3):
             one.sendto(b"q1-%d" % i, endpoint.local)
             two.sendto(b"drop%d" % i if i % 3 == 0 else b"q2-%d" % i, endpoint.local)
@@ -81,7 +105,7 @@ def test_two_clients_interleaved_and_unanswered_queries_get_exactly_their_replie
 def test_more_than_a_batch_is_read_over_two_wake_ups_and_nothing_is_lost(
         endpoint_and_calls: tuple[UdpEndpoint, list[bytes]]) -> None:
     endpoint, calls = endpoint_and_calls
-    with _client() as client:
+    with _client(endpoint) as client:
         for i in range(BATCH + 7):
             client.sendto(b"q%d" % i, endpoint.local)
         endpoint._readable()
@@ -103,11 +127,33 @@ def test_held_replies_still_go_out_when_the_handler_fails_midway(
         return answer(data, client, local, transport)
 
     endpoint.handler = failing
-    with _client() as client:
+    with _client(endpoint) as client:
         for i in range(8):
             client.sendto(b"q%d" % i, endpoint.local)
         with pytest.raises(RuntimeError):
             endpoint._readable()
-        assert _drain(client) == [b"r%d" % i for i in range(5)]  # those answered before it
-        endpoint._readable()  # the rest on the next wake-up
-        assert _drain(client) == [b"r6", b"r7"]
+        if endpoint._readable == endpoint._readable_batched:  # read in one call: the others answered at once
+            assert _drain(client) == [b"r%d" % i for i in range(8) if i != 5]
+        else:
+            assert _drain(client) == [b"r%d" % i for i in range(5)]  # those answered before it
+            endpoint._readable()  # the rest on the next wake-up
+            assert _drain(client) == [b"r6", b"r7"]
+
+
+def test_a_reply_the_kernel_refuses_is_counted_and_the_others_still_go(reading_path: str) -> None:
+    """Port 0 cannot be sent to (EINVAL): that reply is dropped and counted, the ones after it sent."""
+    loop = asyncio.new_event_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        endpoint = UdpEndpoint(sock, lambda *args: Reply([]), loop)
+        with _client(endpoint) as client:
+            replies = [b"r%d" % i for i in range(5)]
+            to = client.getsockname()
+            if reading_path == "batched":
+                endpoint._send_batch([(replies[0], to), (replies[1], ("127.0.0.1", 0)), *[(r, to) for r in replies[2:]]])
+            else:
+                endpoint._send_held([([replies[0]], to), ([replies[1]], ("127.0.0.1", 0)), *[([r], to) for r in replies[2:]]])
+            assert endpoint.dropped == 1
+            assert _drain(client) == [b"r0", b"r2", b"r3", b"r4"]
+    loop.close()

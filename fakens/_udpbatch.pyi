@@ -1,0 +1,6 @@
+"""Types of the optional C accelerator fakens/_udpbatch.c (recvmmsg/sendmmsg)."""
+
+MAX_BATCH: int
+
+def recv_batch(fd: int, count: int, /) -> list[tuple[bytes, tuple[str, int] | tuple[str, int, int, int]]]: ...
+def send_batch(fd: int, items: list[tuple[bytes, tuple[str, int] | tuple[str, int, int, int]]], /) -> int: ...
