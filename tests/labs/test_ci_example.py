@@ -17,7 +17,7 @@ from fakens.cli import _parser
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "examples" / "ci"
 ACTIONS = {"actions/checkout", "actions/upload-artifact", "mikepenz/action-junit-report"}
-PYTHON_PACKAGES = {"python3", "python3-venv", "util-linux", "ca-certificates"}
+PYTHON_PACKAGES = {"python3", "python3-venv", "python3-dev", "util-linux", "ca-certificates"}
 
 
 def workflow() -> dict[str, Any]:
