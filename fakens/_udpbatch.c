@@ -85,6 +85,13 @@ static socklen_t fill_address(PyObject *address, struct sockaddr_storage *peer)
     return (socklen_t)-1;
 }
 
+/* Set while a recv_batch call uses the static buffers: building its result can run a garbage
+ * collection, hence Python code and another thread's recv_batch (Python 3.11). That call gets []
+ * (nothing read: its socket stays readable and its reader fires again). */
+static int receiving = 0;
+
+static PyObject *build_datagrams(int received);
+
 static PyObject *recv_batch(PyObject *module, PyObject *args)
 {
     int fd, wanted;
@@ -101,12 +108,22 @@ static PyObject *recv_batch(PyObject *module, PyObject *args)
         headers[i].msg_hdr.msg_name = &peers[i];
         headers[i].msg_hdr.msg_namelen = sizeof peers[i];
     }
+    if (receiving)
+        return PyList_New(0);
     int received = recvmmsg(fd, headers, (unsigned int)wanted, MSG_DONTWAIT, NULL);
     if (received < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             return PyList_New(0);
         return PyErr_SetFromErrno(PyExc_OSError);  /* ECONNREFUSED for an earlier reply, and the like */
     }
+    receiving = 1;
+    PyObject *result = build_datagrams(received);
+    receiving = 0;
+    return result;
+}
+
+static PyObject *build_datagrams(int received)
+{
     PyObject *datagrams = PyList_New(received);
     if (datagrams == NULL)
         return NULL;
