@@ -12,8 +12,9 @@
  *     sent = _udpbatch.send_batch(sock.fileno(), [(reply, addr), ...])
  *
  * Addresses are what socket.recvfrom gives: (host, port) for IPv4 and
- * (host, port, flowinfo, scope_id) for IPv6. The GIL is held throughout (the
- * calls never block: MSG_DONTWAIT), which also guards the static buffers.
+ * (host, port, flowinfo, scope_id) for IPv6. A datagram may be any bytes-like
+ * object. The GIL is held throughout: the calls never block (MSG_DONTWAIT), and
+ * an interrupted system call is made again.
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
@@ -27,27 +28,129 @@
 #define MAX_BATCH 64
 #define MAX_DATAGRAM 65535
 
+/* Only recv_batch's system call and the copying out of its results use these: neither can run
+ * Python code (bytes, str and int objects are not tracked by the garbage collector, so making
+ * them starts no collection), so no other call, from this thread or another, can reach them
+ * meanwhile. The tuples and the list, which can start a collection, are built afterwards from
+ * the copies. send_batch's buffers are on its own stack. */
 static char receive_buffers[MAX_BATCH][MAX_DATAGRAM];
 static struct mmsghdr headers[MAX_BATCH];
 static struct iovec vectors[MAX_BATCH];
 static struct sockaddr_storage peers[MAX_BATCH];
 
-static PyObject *address_tuple(const struct sockaddr_storage *peer)
+/* One datagram copied out of the static buffers: no Python code runs while these are made. */
+struct datagram {
+    PyObject *data, *host, *port, *flowinfo, *scope_id;  /* flowinfo and scope_id: IPv6 only */
+};
+
+static void release_datagram(struct datagram *copy)
+{
+    Py_XDECREF(copy->data);
+    Py_XDECREF(copy->host);
+    Py_XDECREF(copy->port);
+    Py_XDECREF(copy->flowinfo);
+    Py_XDECREF(copy->scope_id);
+}
+
+/* 1: copied; 0: not an IPv4 or IPv6 datagram (skipped); -1: out of memory (exception set). */
+static int copy_datagram(int i, struct datagram *copy)
 {
     char host[INET6_ADDRSTRLEN];
+    const struct sockaddr_storage *peer = &peers[i];
+    memset(copy, 0, sizeof *copy);
     if (peer->ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        return Py_BuildValue("(siII)", host, (int)ntohs(in6->sin6_port),
-                             (unsigned int)ntohl(in6->sin6_flowinfo), (unsigned int)in6->sin6_scope_id);
-    }
-    if (peer->ss_family == AF_INET) {
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host) == NULL)
+            return 0;
+        copy->port = PyLong_FromLong((long)ntohs(in6->sin6_port));
+        copy->flowinfo = PyLong_FromUnsignedLong((unsigned long)ntohl(in6->sin6_flowinfo));
+        copy->scope_id = PyLong_FromUnsignedLong((unsigned long)in6->sin6_scope_id);
+        if (copy->flowinfo == NULL || copy->scope_id == NULL)
+            goto failed;
+    } else if (peer->ss_family == AF_INET) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)peer;
-        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-        return Py_BuildValue("(si)", host, (int)ntohs(in4->sin_port));
+        if (inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host) == NULL)
+            return 0;
+        copy->port = PyLong_FromLong((long)ntohs(in4->sin_port));
+    } else {
+        return 0;  /* no UDP socket fakens makes receives another family */
     }
-    PyErr_Format(PyExc_OSError, "_udpbatch: datagram from address family %d", (int)peer->ss_family);
+    copy->host = PyUnicode_FromString(host);
+    copy->data = PyBytes_FromStringAndSize(receive_buffers[i], (Py_ssize_t)headers[i].msg_len);
+    if (copy->port != NULL && copy->host != NULL && copy->data != NULL)
+        return 1;
+failed:
+    release_datagram(copy);
+    return -1;
+}
+
+/* The copies into [(data, address)]; takes their references, failed or not. */
+static PyObject *build_datagrams(struct datagram *copies, int count)
+{
+    PyObject *datagrams = PyList_New(0);
+    int i = 0;
+    if (datagrams == NULL)
+        goto failed;
+    for (; i < count; i++) {
+        struct datagram *copy = &copies[i];
+        PyObject *address = copy->flowinfo == NULL
+            ? PyTuple_Pack(2, copy->host, copy->port)
+            : PyTuple_Pack(4, copy->host, copy->port, copy->flowinfo, copy->scope_id);
+        PyObject *item = address == NULL ? NULL : PyTuple_Pack(2, copy->data, address);
+        Py_XDECREF(address);
+        release_datagram(copy);
+        if (item == NULL || PyList_Append(datagrams, item) < 0) {
+            Py_XDECREF(item);
+            i++;
+            goto failed;
+        }
+        Py_DECREF(item);
+    }
+    return datagrams;
+failed:
+    for (; i < count; i++)
+        release_datagram(&copies[i]);
+    Py_XDECREF(datagrams);
     return NULL;
+}
+
+static PyObject *recv_batch(PyObject *module, PyObject *args)
+{
+    int fd, wanted;
+    if (!PyArg_ParseTuple(args, "ii", &fd, &wanted))
+        return NULL;
+    if (wanted < 1 || wanted > MAX_BATCH)
+        return PyErr_Format(PyExc_ValueError, "_udpbatch.recv_batch: count %d is not within 1..%d", wanted, MAX_BATCH);
+    for (int i = 0; i < wanted; i++) {
+        vectors[i].iov_base = receive_buffers[i];
+        vectors[i].iov_len = MAX_DATAGRAM;
+        memset(&headers[i].msg_hdr, 0, sizeof headers[i].msg_hdr);
+        headers[i].msg_hdr.msg_iov = &vectors[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+        headers[i].msg_hdr.msg_name = &peers[i];
+        headers[i].msg_hdr.msg_namelen = sizeof peers[i];
+    }
+    int received;
+    do
+        received = recvmmsg(fd, headers, (unsigned int)wanted, MSG_DONTWAIT, NULL);
+    while (received < 0 && errno == EINTR);
+    if (received < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return PyList_New(0);
+        return PyErr_SetFromErrno(PyExc_OSError);  /* ECONNREFUSED for an earlier reply, and the like */
+    }
+    struct datagram copies[MAX_BATCH];
+    int copied = 0;
+    for (int i = 0; i < received; i++) {
+        int outcome = copy_datagram(i, &copies[copied]);
+        if (outcome < 0) {  /* out of memory: what was read is lost, as the kernel would drop it */
+            for (int j = 0; j < copied; j++)
+                release_datagram(&copies[j]);
+            return NULL;
+        }
+        copied += outcome;
+    }
+    return build_datagrams(copies, copied);
 }
 
 /* (host, port) or (host, port, flowinfo, scope_id) into *peer; its length, or -1 with an exception. */
@@ -64,6 +167,10 @@ static socklen_t fill_address(PyObject *address, struct sockaddr_storage *peer)
     }
     if (port < 0 || port > 65535) {
         PyErr_Format(PyExc_ValueError, "_udpbatch: port %d out of range", port);
+        return (socklen_t)-1;
+    }
+    if (flowinfo > 0xfffff) {
+        PyErr_Format(PyExc_OverflowError, "_udpbatch: flowinfo %u out of range (0..0xfffff)", flowinfo);
         return (socklen_t)-1;
     }
     if (PyTuple_GET_SIZE(address) == 2) {
@@ -85,68 +192,6 @@ static socklen_t fill_address(PyObject *address, struct sockaddr_storage *peer)
     return (socklen_t)-1;
 }
 
-/* Set while a recv_batch call uses the static buffers: building its result can run a garbage
- * collection, hence Python code and another thread's recv_batch (Python 3.11). That call gets []
- * (nothing read: its socket stays readable and its reader fires again). */
-static int receiving = 0;
-
-static PyObject *build_datagrams(int received);
-
-static PyObject *recv_batch(PyObject *module, PyObject *args)
-{
-    int fd, wanted;
-    if (!PyArg_ParseTuple(args, "ii", &fd, &wanted))
-        return NULL;
-    if (wanted < 1 || wanted > MAX_BATCH)
-        return PyErr_Format(PyExc_ValueError, "_udpbatch.recv_batch: count %d is not within 1..%d", wanted, MAX_BATCH);
-    for (int i = 0; i < wanted; i++) {
-        vectors[i].iov_base = receive_buffers[i];
-        vectors[i].iov_len = MAX_DATAGRAM;
-        memset(&headers[i].msg_hdr, 0, sizeof headers[i].msg_hdr);
-        headers[i].msg_hdr.msg_iov = &vectors[i];
-        headers[i].msg_hdr.msg_iovlen = 1;
-        headers[i].msg_hdr.msg_name = &peers[i];
-        headers[i].msg_hdr.msg_namelen = sizeof peers[i];
-    }
-    if (receiving)
-        return PyList_New(0);
-    int received = recvmmsg(fd, headers, (unsigned int)wanted, MSG_DONTWAIT, NULL);
-    if (received < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return PyList_New(0);
-        return PyErr_SetFromErrno(PyExc_OSError);  /* ECONNREFUSED for an earlier reply, and the like */
-    }
-    receiving = 1;
-    PyObject *result = build_datagrams(received);
-    receiving = 0;
-    return result;
-}
-
-static PyObject *build_datagrams(int received)
-{
-    PyObject *datagrams = PyList_New(received);
-    if (datagrams == NULL)
-        return NULL;
-    for (int i = 0; i < received; i++) {
-        PyObject *address = address_tuple(&peers[i]);
-        if (address == NULL) {
-            Py_DECREF(datagrams);
-            return NULL;
-        }
-        PyObject *item = Py_BuildValue("(y#N)", receive_buffers[i], (Py_ssize_t)headers[i].msg_len, address);
-        if (item == NULL) {
-            Py_DECREF(datagrams);
-            return NULL;
-        }
-        PyList_SET_ITEM(datagrams, i, item);
-    }
-    return datagrams;
-}
-
-static struct mmsghdr send_headers[MAX_BATCH];
-static struct iovec send_vectors[MAX_BATCH];
-static struct sockaddr_storage send_peers[MAX_BATCH];
-
 static PyObject *send_batch(PyObject *module, PyObject *args)
 {
     int fd;
@@ -156,37 +201,55 @@ static PyObject *send_batch(PyObject *module, PyObject *args)
     Py_ssize_t count = PyList_GET_SIZE(items);
     if (count > MAX_BATCH)
         count = MAX_BATCH;
-    if (count == 0)
-        return PyLong_FromLong(0);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PyList_GET_ITEM(items, i);
-        PyObject *data, *address;
+    /* On this call's stack: parsing an address can run Python code (an __index__), which could
+     * reach another send_batch. */
+    struct mmsghdr send_headers[MAX_BATCH];
+    struct iovec send_vectors[MAX_BATCH];
+    struct sockaddr_storage send_peers[MAX_BATCH];
+    Py_buffer views[MAX_BATCH];
+    PyObject *held = PyList_GetSlice(items, 0, count);  /* the items stay alive whatever the list becomes */
+    PyObject *result = NULL;
+    Py_ssize_t viewed = 0;
+    if (held == NULL)
+        return NULL;
+    for (; viewed < count; viewed++) {
+        PyObject *item = PyList_GET_ITEM(held, viewed);
+        socklen_t length = (socklen_t)-1;
         if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)
-            return PyErr_Format(PyExc_TypeError, "_udpbatch.send_batch: item %zd is not a (bytes, address) pair", i);
-        data = PyTuple_GET_ITEM(item, 0);
-        address = PyTuple_GET_ITEM(item, 1);
-        if (!PyBytes_Check(data))
-            return PyErr_Format(PyExc_TypeError, "_udpbatch.send_batch: item %zd's datagram is not bytes", i);
-        socklen_t length = fill_address(address, &send_peers[i]);
+            PyErr_Format(PyExc_TypeError, "_udpbatch.send_batch: item %zd is not a (datagram, address) pair", viewed);
+        else if ((length = fill_address(PyTuple_GET_ITEM(item, 1), &send_peers[viewed])) != (socklen_t)-1
+                 && PyObject_GetBuffer(PyTuple_GET_ITEM(item, 0), &views[viewed], PyBUF_SIMPLE) < 0)
+            length = (socklen_t)-1;  /* TypeError: not bytes-like */
         if (length == (socklen_t)-1)
-            return NULL;
-        send_vectors[i].iov_base = PyBytes_AS_STRING(data);
-        send_vectors[i].iov_len = (size_t)PyBytes_GET_SIZE(data);
-        memset(&send_headers[i].msg_hdr, 0, sizeof send_headers[i].msg_hdr);
-        send_headers[i].msg_hdr.msg_iov = &send_vectors[i];
-        send_headers[i].msg_hdr.msg_iovlen = 1;
-        send_headers[i].msg_hdr.msg_name = &send_peers[i];
-        send_headers[i].msg_hdr.msg_namelen = length;
+            goto done;  /* nothing of this run is sent */
+        send_vectors[viewed].iov_base = views[viewed].buf;
+        send_vectors[viewed].iov_len = (size_t)views[viewed].len;
+        memset(&send_headers[viewed].msg_hdr, 0, sizeof send_headers[viewed].msg_hdr);
+        send_headers[viewed].msg_hdr.msg_iov = &send_vectors[viewed];
+        send_headers[viewed].msg_hdr.msg_iovlen = 1;
+        send_headers[viewed].msg_hdr.msg_name = &send_peers[viewed];
+        send_headers[viewed].msg_hdr.msg_namelen = length;
     }
-    int sent = sendmmsg(fd, send_headers, (unsigned int)count, MSG_DONTWAIT);
-    return PyLong_FromLong(sent < 0 ? 0 : sent);  /* 0: the first one failed (buffer full, ...) */
+    int sent = 0;
+    if (count > 0) {
+        do
+            sent = sendmmsg(fd, send_headers, (unsigned int)count, MSG_DONTWAIT);
+        while (sent < 0 && errno == EINTR);
+    }
+    result = PyLong_FromLong(sent < 0 ? 0 : sent);  /* 0: the first one failed (buffer full, ...) */
+done:
+    for (Py_ssize_t i = 0; i < viewed; i++)
+        PyBuffer_Release(&views[i]);
+    Py_DECREF(held);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"recv_batch", recv_batch, METH_VARARGS,
      "recv_batch(fd, count) -> [(datagram, address)]: up to count waiting datagrams, [] when none."},
     {"send_batch", send_batch, METH_VARARGS,
-     "send_batch(fd, [(datagram, address)]) -> how many were sent, from the first; the next one failed."},
+     "send_batch(fd, [(datagram, address)]) -> how many were sent, from the first; the next one failed.\n"
+     "Raises TypeError or ValueError, sending none, when an item is not a (bytes-like, numeric address) pair."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -42,6 +42,8 @@ Handler = Callable[[bytes, tuple[str, int], tuple[str, int], str], Outcome]
 BATCH = 64
 HOLD = 16
 MAX_DATAGRAM = 65535
+# datagrams per recvmmsg and per sendmmsg: the accelerator takes at most MAX_BATCH a call
+RECEIVE_RUN = SEND_RUN = min(BATCH, _udpbatch.MAX_BATCH) if _udpbatch is not None else BATCH
 
 
 class UdpEndpoint:
@@ -75,8 +77,9 @@ class UdpEndpoint:
         failure: Exception | None = None
         try:
             while received < BATCH and not self.closed:
+                wanted = min(BATCH - received, RECEIVE_RUN)
                 try:
-                    datagrams = receive(fd, BATCH - received)
+                    datagrams = receive(fd, wanted)
                 except OSError:
                     received += 1
                     continue  # an ICMP error for an earlier reply: nothing to do
@@ -94,7 +97,7 @@ class UdpEndpoint:
                                 held.append((message, addr))
                             if len(held) >= HOLD:
                                 self._send_batch(held)
-                if len(datagrams) < BATCH - received:
+                if len(datagrams) < wanted:
                     break  # the socket is drained
                 received += len(datagrams)
         finally:
@@ -103,16 +106,18 @@ class UdpEndpoint:
             raise failure
 
     def _send_batch(self, held: list[tuple[bytes, Address]]) -> None:
-        if not self.closed:
-            fd, send, start = self.sock.fileno(), _udpbatch.send_batch, 0
-            while start < len(held):
-                run = held[start:start + BATCH]
-                sent = send(fd, run)
-                start += sent
-                if sent < len(run):
-                    self.dropped += 1  # the kernel refused this one (send buffer full or another failure)
-                    start += 1
-        held.clear()
+        try:
+            if not self.closed:
+                fd, send, start = self.sock.fileno(), _udpbatch.send_batch, 0
+                while start < len(held):
+                    run = held[start:start + SEND_RUN]
+                    sent = send(fd, run)
+                    start += sent
+                    if sent < len(run):
+                        self.dropped += 1  # the kernel refused this one (send buffer full or another failure)
+                        start += 1
+        finally:  # held, even when a reply cannot be sent at all (not bytes-like: a bug), is never sent twice
+            held.clear()
 
     def _readable(self) -> None:
         held: list[tuple[list[bytes], tuple[str, int]]] = []

@@ -66,6 +66,14 @@ def _client(endpoint: UdpEndpoint) -> socket.socket:
     return client
 
 
+def _drained(sock: socket.socket) -> bool:
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    return False
+
+
 def _drain(client: socket.socket) -> list[bytes]:
     """What the client has been sent so far (the replies are sent before the reader returns)."""
     got: list[bytes] = []
@@ -157,3 +165,96 @@ def test_a_reply_the_kernel_refuses_is_counted_and_the_others_still_go(reading_p
             assert endpoint.dropped == 1
             assert _drain(client) == [b"r0", b"r2", b"r3", b"r4"]
     loop.close()
+
+
+@pytest.fixture
+def batched_endpoint() -> Iterator[UdpEndpoint]:
+    """An endpoint on 127.0.0.1 for the accelerator's own tests (its handler answers nothing)."""
+    if not ACCELERATED:
+        if os.environ.get("CI") == "true":
+            pytest.fail("fakens._udpbatch is not built: pip install -e . needs a C compiler (gcc)")
+        pytest.skip("fakens._udpbatch is not built here")
+    loop = asyncio.new_event_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        yield UdpEndpoint(sock, lambda *args: Reply([]), loop)
+    loop.close()
+
+
+def test_the_accelerator_sends_any_bytes_like_reply(batched_endpoint: UdpEndpoint) -> None:
+    with _client(batched_endpoint) as client:
+        to = client.getsockname()
+        batched_endpoint._send_batch([(b"r0", to), (bytearray(b"r1"), to), (memoryview(b"xr2")[1:], to)])  # type: ignore[list-item]
+        assert _drain(client) == [b"r0", b"r1", b"r2"] and batched_endpoint.dropped == 0
+
+
+def test_a_reply_that_is_not_bytes_raises_and_nothing_is_sent_twice(batched_endpoint: UdpEndpoint) -> None:
+    """A handler bug (a str for a reply) surfaces as TypeError; the replies sent before it are not sent again."""
+    endpoint = batched_endpoint
+
+    def handler(data: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
+        return Reply(["not bytes"]) if data == b"q%d" % (HOLD + 1) else Reply([b"r" + data[1:]])  # type: ignore[list-item]
+
+    endpoint.handler = handler
+    with _client(endpoint) as client:
+        for i in range(HOLD + 4):
+            client.sendto(b"q%d" % i, endpoint.local)
+        with pytest.raises(TypeError):
+            endpoint._readable_batched()
+        assert _drain(client) == [b"r%d" % i for i in range(HOLD)]  # the first run, once; the failed run is lost
+        client.sendto(b"q-after", endpoint.local)
+        endpoint._readable_batched()
+        assert _drain(client) == [b"r-after"]
+        to = client.getsockname()
+        held = [(b"s%d" % i, to) for i in range(BATCH + 6)]
+        held[BATCH + 2] = ("not bytes", to)  # type: ignore[assignment]
+        with pytest.raises(TypeError):
+            endpoint._send_batch(held)  # the first sendmmsg's run went, the second's did not
+        assert held == [] and _drain(client) == [b"s%d" % i for i in range(BATCH)]
+
+
+def test_the_accelerator_refuses_a_bad_address_with_a_clear_error(batched_endpoint: UdpEndpoint) -> None:
+    from fakens import _udpbatch
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        for address, error in [(("::1", 53, 1 << 20, 0), OverflowError), (("::1", 70000), ValueError),
+                               (("localhost", 53), ValueError), (["::1", 53], TypeError)]:
+            with pytest.raises(error):
+                _udpbatch.send_batch(sock.fileno(), [(b"x", address)])  # type: ignore[list-item]
+        with pytest.raises(ValueError, match=r"1\.\.64"):
+            _udpbatch.recv_batch(sock.fileno(), 65)
+
+
+def test_a_receive_started_by_a_garbage_collection_inside_another_leaves_both_intact(
+        batched_endpoint: UdpEndpoint) -> None:
+    """Building recv_batch's result can start a collection, hence Python code (here a gc callback;
+    on Python 3.11 also another thread) and another recv_batch: each gets its own datagrams."""
+    import gc
+
+    from fakens import _udpbatch
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other, _client(batched_endpoint) as client:
+        other.bind(("127.0.0.1", 0))
+        for i in range(10):
+            client.sendto(b"a%d" % i, batched_endpoint.local)
+            client.sendto(b"b%d" % i, other.getsockname())
+        nested: list[list[tuple[bytes, object]]] = []
+        outer: list[list[tuple[bytes, object]]] = []
+
+        def receive_inside(phase: str, info: dict[str, int]) -> None:
+            if phase == "start" and not nested and not outer and _drained(batched_endpoint.sock):
+                nested.append(_udpbatch.recv_batch(other.fileno(), 64))  # the outer call has read, not returned
+
+        threshold = gc.get_threshold()
+        pairs_kept = [(i, -i) for i in range(5000)]  # empties the free list of pairs: the result's are new
+        gc.callbacks.append(receive_inside)
+        gc.set_threshold(1)
+        try:
+            outer.append(_udpbatch.recv_batch(batched_endpoint.sock.fileno(), 64))
+        finally:
+            gc.set_threshold(*threshold)
+            gc.callbacks.remove(receive_inside)
+            del pairs_kept
+        assert nested, "no collection ran while the result was built"
+        sender = client.getsockname()
+        assert outer[0] == [(b"a%d" % i, sender) for i in range(10)]
+        assert nested[0] == [(b"b%d" % i, sender) for i in range(10)]
