@@ -31,8 +31,10 @@
 /* Only recv_batch's system call and the copying out of its results use these: neither can run
  * Python code (bytes, str and int objects are not tracked by the garbage collector, so making
  * them starts no collection), so no other call, from this thread or another, can reach them
- * meanwhile. The tuples and the list, which can start a collection, are built afterwards from
- * the copies. send_batch's buffers are on its own stack. */
+ * meanwhile. The tuples and the list are built afterwards from the copies: on Python 3.11 making
+ * one can start a collection there, hence Python code (3.12 and later only schedule it). The GIL
+ * is what keeps threads apart: a free-threaded 3.13t turns it back on when this module, which
+ * does not declare Py_mod_gil, is imported. send_batch's buffers are on its own stack. */
 static char receive_buffers[MAX_BATCH][MAX_DATAGRAM];
 static struct mmsghdr headers[MAX_BATCH];
 static struct iovec vectors[MAX_BATCH];
@@ -58,26 +60,27 @@ static int copy_datagram(int i, struct datagram *copy)
     char host[INET6_ADDRSTRLEN];
     const struct sockaddr_storage *peer = &peers[i];
     memset(copy, 0, sizeof *copy);
-    if (peer->ss_family == AF_INET6) {
+    socklen_t length = headers[i].msg_hdr.msg_namelen;
+    if (peer->ss_family == AF_INET6 && length >= sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+        /* (no "%zone" after a link-local host, as recvfrom writes it: fakens serves loopback only) */
         if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host) == NULL)
             return 0;
-        copy->port = PyLong_FromLong((long)ntohs(in6->sin6_port));
-        copy->flowinfo = PyLong_FromUnsignedLong((unsigned long)ntohl(in6->sin6_flowinfo));
-        copy->scope_id = PyLong_FromUnsignedLong((unsigned long)in6->sin6_scope_id);
-        if (copy->flowinfo == NULL || copy->scope_id == NULL)
+        if ((copy->port = PyLong_FromLong((long)ntohs(in6->sin6_port))) == NULL
+            || (copy->flowinfo = PyLong_FromUnsignedLong((unsigned long)ntohl(in6->sin6_flowinfo))) == NULL
+            || (copy->scope_id = PyLong_FromUnsignedLong((unsigned long)in6->sin6_scope_id)) == NULL)
             goto failed;
-    } else if (peer->ss_family == AF_INET) {
+    } else if (peer->ss_family == AF_INET && length >= sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)peer;
         if (inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host) == NULL)
             return 0;
-        copy->port = PyLong_FromLong((long)ntohs(in4->sin_port));
+        if ((copy->port = PyLong_FromLong((long)ntohs(in4->sin_port))) == NULL)
+            goto failed;
     } else {
-        return 0;  /* no UDP socket fakens makes receives another family */
+        return 0;  /* no address, or a family no UDP socket fakens makes receives */
     }
-    copy->host = PyUnicode_FromString(host);
-    copy->data = PyBytes_FromStringAndSize(receive_buffers[i], (Py_ssize_t)headers[i].msg_len);
-    if (copy->port != NULL && copy->host != NULL && copy->data != NULL)
+    if ((copy->host = PyUnicode_FromString(host)) != NULL
+        && (copy->data = PyBytes_FromStringAndSize(receive_buffers[i], (Py_ssize_t)headers[i].msg_len)) != NULL)
         return 1;
 failed:
     release_datagram(copy);

@@ -9,7 +9,8 @@ load the client, woken by the first of a run of replies, is awake for the others
 (waking a sleeping client on each reply cost about a third of the server's time
 with distinct questions: 25k -> 34k qps on the 100k zone, pinned). A reply the kernel cannot take
 (send buffer full) is dropped, as UDP may drop it anyway; ``dropped`` counts
-them. A delayed reply waits on the server's clock (``clock.call_later_peer``: a LabClock
+them, and a reply that is not bytes-like (a bug) too: the others still go, once, and its
+TypeError is raised from the reader for the event loop to report. A delayed reply waits on the server's clock (``clock.call_later_peer``: a LabClock
 lets it elapse in real time while paused) and holds up no other reply.
 
 Where the optional C accelerator ``fakens._udpbatch`` is built (Linux, a C compiler at
@@ -96,31 +97,45 @@ class UdpEndpoint:
                             for message in outcome.messages:
                                 held.append((message, addr))
                             if len(held) >= HOLD:
-                                self._send_batch(held)
+                                unsendable = self._send_batch(held)
+                                failure = failure or unsendable
                 if len(datagrams) < wanted:
                     break  # the socket is drained
                 received += len(datagrams)
         finally:
-            self._send_batch(held)
+            unsendable = self._send_batch(held)
+        failure = failure or unsendable
         if failure is not None:
             raise failure
 
-    def _send_batch(self, held: list[tuple[bytes, Address]]) -> None:
+    def _send_batch(self, held: list[tuple[bytes, Address]]) -> Exception | None:
+        """Send *held* and empty it. A reply that cannot be sent at all (not bytes-like: a bug) is
+        counted in ``dropped``, the others still go, and its error is returned for the caller to raise."""
+        failure: Exception | None = None
         try:
             if not self.closed:
                 fd, send, start = self.sock.fileno(), _udpbatch.send_batch, 0
                 while start < len(held):
                     run = held[start:start + SEND_RUN]
-                    sent = send(fd, run)
+                    try:
+                        sent = send(fd, run)
+                    except (TypeError, ValueError):  # (nothing of the run sent) one at a time, to find it
+                        try:
+                            self._send_held([([message], addr) for message, addr in run])
+                        except (TypeError, ValueError) as error:
+                            failure = failure or error
+                        start += len(run)
+                        continue
                     start += sent
                     if sent < len(run):
                         self.dropped += 1  # the kernel refused this one (send buffer full or another failure)
                         start += 1
-        finally:  # held, even when a reply cannot be sent at all (not bytes-like: a bug), is never sent twice
+        finally:  # never sent twice
             held.clear()
+        return failure
 
     def _readable(self) -> None:
-        held: list[tuple[list[bytes], tuple[str, int]]] = []
+        held: list[tuple[list[bytes], Address]] = []
         receive, handler, local = self.sock.recvfrom, self.handler, self.local
         try:
             for _ in range(BATCH):
@@ -141,16 +156,27 @@ class UdpEndpoint:
         finally:
             self._send_held(held)
 
-    def _send_held(self, held: list[tuple[list[bytes], tuple[str, int]]]) -> None:
-        if not self.closed:  # (what _send does for each, without a call each)
-            sendto = self.sock.sendto
-            for messages, addr in held:
-                for message in messages:
-                    try:
-                        sendto(message, addr)
-                    except OSError:  # the send buffer full (BlockingIOError) or another failure
-                        self.dropped += 1
-        held.clear()
+    def _send_held(self, held: list[tuple[list[bytes], Address]]) -> None:
+        """Send *held* and empty it (what _send does for each, without a call each). A reply that
+        cannot be sent at all (not bytes-like: a bug) is counted in ``dropped``, the others still go,
+        then its error is raised."""
+        failure: Exception | None = None
+        try:
+            if not self.closed:
+                sendto = self.sock.sendto
+                for messages, addr in held:
+                    for message in messages:
+                        try:
+                            sendto(message, addr)
+                        except OSError:  # the send buffer full (BlockingIOError) or another failure
+                            self.dropped += 1
+                        except (TypeError, ValueError) as error:
+                            self.dropped += 1
+                            failure = failure or error
+        finally:  # never sent twice
+            held.clear()
+        if failure is not None:
+            raise failure
 
     def _send(self, messages: list[bytes], addr: Address) -> None:
         if self.closed:

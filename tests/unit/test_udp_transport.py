@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -189,29 +190,38 @@ def test_the_accelerator_sends_any_bytes_like_reply(batched_endpoint: UdpEndpoin
         assert _drain(client) == [b"r0", b"r1", b"r2"] and batched_endpoint.dropped == 0
 
 
-def test_a_reply_that_is_not_bytes_raises_and_nothing_is_sent_twice(batched_endpoint: UdpEndpoint) -> None:
-    """A handler bug (a str for a reply) surfaces as TypeError; the replies sent before it are not sent again."""
-    endpoint = batched_endpoint
+def test_a_reply_that_is_not_bytes_is_dropped_the_others_go_once_and_the_error_surfaces(
+        endpoint_and_calls: tuple[UdpEndpoint, list[bytes]]) -> None:
+    """A handler bug (a str for a reply): counted as dropped, every other reply sent once, then TypeError."""
+    endpoint, _ = endpoint_and_calls
+    answer = endpoint.handler
+    bad = HOLD + 1  # in the second run of replies held
 
     def handler(data: bytes, client: tuple[str, int], local: tuple[str, int], transport: str) -> Outcome:
-        return Reply(["not bytes"]) if data == b"q%d" % (HOLD + 1) else Reply([b"r" + data[1:]])  # type: ignore[list-item]
+        return Reply(["not bytes"]) if data == b"q%d" % bad else answer(data, client, local, transport)  # type: ignore[list-item]
 
     endpoint.handler = handler
     with _client(endpoint) as client:
         for i in range(HOLD + 4):
             client.sendto(b"q%d" % i, endpoint.local)
         with pytest.raises(TypeError):
-            endpoint._readable_batched()
-        assert _drain(client) == [b"r%d" % i for i in range(HOLD)]  # the first run, once; the failed run is lost
+            endpoint._readable()
+        assert _drain(client) == [b"r%d" % i for i in range(HOLD + 4) if i != bad]
+        assert endpoint.dropped == 1
         client.sendto(b"q-after", endpoint.local)
-        endpoint._readable_batched()
+        endpoint._readable()
         assert _drain(client) == [b"r-after"]
+
+
+def test_a_reply_that_is_not_bytes_in_a_long_run_of_the_accelerator(batched_endpoint: UdpEndpoint) -> None:
+    """More than one sendmmsg's worth held: the runs before and after it all go, once."""
+    with _client(batched_endpoint) as client:
         to = client.getsockname()
         held = [(b"s%d" % i, to) for i in range(BATCH + 6)]
         held[BATCH + 2] = ("not bytes", to)  # type: ignore[assignment]
-        with pytest.raises(TypeError):
-            endpoint._send_batch(held)  # the first sendmmsg's run went, the second's did not
-        assert held == [] and _drain(client) == [b"s%d" % i for i in range(BATCH)]
+        failure = batched_endpoint._send_batch(held)
+        assert isinstance(failure, TypeError) and held == [] and batched_endpoint.dropped == 1
+        assert _drain(client) == [b"s%d" % i for i in range(BATCH + 6) if i != BATCH + 2]
 
 
 def test_the_accelerator_refuses_a_bad_address_with_a_clear_error(batched_endpoint: UdpEndpoint) -> None:
@@ -230,6 +240,8 @@ def test_a_receive_started_by_a_garbage_collection_inside_another_leaves_both_in
     """Building recv_batch's result can start a collection, hence Python code (here a gc callback;
     on Python 3.11 also another thread) and another recv_batch: each gets its own datagrams."""
     import gc
+    if sys.version_info >= (3, 12):
+        pytest.skip("Python 3.12 and later only schedule a collection: none starts inside recv_batch")
 
     from fakens import _udpbatch
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other, _client(batched_endpoint) as client:
