@@ -479,6 +479,35 @@ def test_a_reader_holding_the_old_version_sees_old_data() -> None:
     assert texts(zone.current, "www", "A") == ["198.51.100.80"]
 
 
+def test_an_edit_shares_the_nodes_it_leaves_alone_and_changes_none_of_the_old_version() -> None:
+    """A kept version costs its dict of names: the untouched nodes are the old version's own
+    objects, and every kind of change (add, replace, a type, a record, a whole name, the SOA
+    serial) leaves the old version's data as it was."""
+    zone = Zone.from_text(BASIC + "multi A 192.0.2.9\nmulti AAAA 2001:db8::9\nmulti TXT \"t\"\n"
+                          "two A 192.0.2.10\ntwo A 192.0.2.11\n")
+    old = zone.current
+
+    def snapshot(version: ZoneVersion) -> dict[str, list[str]]:
+        return {f"{owner} {key}": sorted(r.to_text() for r in rrset)
+                for owner, node in version.nodes.items() for key, rrset in node.items()}
+
+    before = snapshot(old)
+    new = zone.edit(add=["multi MX 10 ns1", "www A 192.0.2.81"], replace=["ns1 A 198.51.100.1"],
+                    remove=["multi TXT", "two A 192.0.2.10", "ns2"])
+    assert snapshot(old) == before and old.serial == 1
+    assert new.serial == 2 and texts(new, "multi", "MX") == ["10 ns1.example.test."]
+    assert texts(new, "multi", "TXT") == [] and texts(new, "multi", "AAAA") == ["2001:db8::9"]
+    assert texts(new, "www", "A") == ["192.0.2.80", "192.0.2.81"] and texts(new, "ns1", "A") == ["198.51.100.1"]
+    assert texts(new, "two", "A") == ["192.0.2.11"] and name("ns2") not in new.nodes and name("ns2") not in new.names
+    changed = {name(n) for n in ("@", "multi", "www", "ns1", "two", "ns2")}
+    assert [owner for owner in old.nodes if owner not in changed and new.nodes[owner] is not old.nodes[owner]] == []
+    assert all(new.nodes[owner] is not old.nodes[owner] for owner in changed - {name("ns2")})
+    for owner, node in new.nodes.items():  # every RRset owned by its name, as the engine serves it
+        assert all(rrset.name == owner for rrset in node.values())
+    assert zone.edit(remove=["multi"]).get(name("multi"), dns.rdatatype.A) is None
+    assert texts(new, "multi", "A") == ["192.0.2.9"]
+
+
 def test_listeners_are_called_with_old_and_new() -> None:
     zone = Zone.from_text(BASIC)
     seen: list[tuple[int, int]] = []
