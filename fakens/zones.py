@@ -38,7 +38,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping
 from typing import TYPE_CHECKING, cast
 
 import dns.exception
@@ -302,7 +302,10 @@ class Zone:
                 new_soa = dns.rdataset.Rdataset(soa_set.rdclass, dns.rdatatype.SOA, ttl=soa_set.ttl)
                 new_soa.add(soa.replace(serial=new_serial))
                 draft.writable(self.origin)[(dns.rdatatype.SOA, _NONE)] = new_soa
-            new = ZoneVersion(self.origin, draft.finished(), old.rdclass, old.where, old.record_where, copy=False)
+            # (a version's names are its nodes' keys unless it has empty nodes or empty non-terminals)
+            every_empty = not isinstance(old.names, KeysView)
+            new = ZoneVersion(self.origin, draft.finished(every_empty), old.rdclass, old.where, old.record_where,
+                              copy=False)
             self._history.append(new)
             del self._history[:-HISTORY_LIMIT]
             self._current = new
@@ -409,17 +412,24 @@ class _Draft:
         """The node at *name*, this edit's own copy (made empty when there was none)."""
         node = self.changed.get(name)
         if node is None:
-            node = self.changed[name] = dict(self.nodes.get(name) or {})
+            stored = self.nodes.get(name)
+            if stored:  # an edit writing the name in another case: the zone's spelling stays
+                name = cast(dns.rrset.RRset, next(iter(stored.values()))).name  # (stored RRsets are owned)
+            node = self.changed[name] = dict(stored or {})
         return node
 
-    def finished(self) -> dict[Name, Node]:
-        """The new version's nodes: each changed one's RRsets owned by its name, empty ones gone."""
+    def finished(self, every_empty: bool = False) -> dict[Name, Node]:
+        """The new version's nodes: each changed one's RRsets owned by its name, empty ones gone
+        (*every_empty*: the old version's too, when it may have some)."""
         nodes = self.nodes
         for name, node in self.changed.items():
             if node:
                 nodes[name] = compact({key: to_rrset(name, rdataset) for key, rdataset in node.items()})
             else:
                 nodes.pop(name, None)
+        if every_empty:
+            for name in [owner for owner, node in nodes.items() if not node]:
+                del nodes[name]
         return nodes
 
 

@@ -502,10 +502,41 @@ def test_an_edit_shares_the_nodes_it_leaves_alone_and_changes_none_of_the_old_ve
     changed = {name(n) for n in ("@", "multi", "www", "ns1", "two", "ns2")}
     assert [owner for owner in old.nodes if owner not in changed and new.nodes[owner] is not old.nodes[owner]] == []
     assert all(new.nodes[owner] is not old.nodes[owner] for owner in changed - {name("ns2")})
-    for owner, node in new.nodes.items():  # every RRset owned by its name, as the engine serves it
-        assert all(rrset.name == owner for rrset in node.values())
+    for owner, node in new.nodes.items():  # every RRset owned by its name as the zone spells it
+        assert all(rrset.name.labels == owner.labels for rrset in node.values())
+    assert new.get(name("multi"), dns.rdatatype.AAAA) is old.get(name("multi"), dns.rdatatype.AAAA)
     assert zone.edit(remove=["multi"]).get(name("multi"), dns.rdatatype.A) is None
-    assert texts(new, "multi", "A") == ["192.0.2.9"]
+    assert texts(new, "multi", "A") == ["192.0.2.9"] and snapshot(old) == before
+
+
+def test_an_edit_spelling_a_name_in_another_case_keeps_the_zones_spelling_and_shares_the_rest() -> None:
+    zone = Zone.from_text(BASIC + "www AAAA 2001:db8::80\n")
+    old = zone.current
+    new = zone.edit(add=["WWW A 192.0.2.81"], bump_serial=False)
+    www = name("www")
+    assert [r.name.labels for r in new.nodes[www].values()] == [(b"www", b"example", b"test", b"")] * 2
+    assert new.get(www, dns.rdatatype.AAAA) is old.get(www, dns.rdatatype.AAAA)
+    assert new.nodes[name("@")] is old.nodes[name("@")]  # the serial kept: the apex shared too
+    assert texts(new, "www", "A") == ["192.0.2.80", "192.0.2.81"] and texts(old, "www", "A") == ["192.0.2.80"]
+
+
+def test_zones_of_the_same_text_share_a_first_version_that_edits_of_either_leave_alone() -> None:
+    one, two = Zone.from_text(BASIC), Zone.from_text(BASIC)
+    for i in range(3):
+        one.edit(add=[f"www A 192.0.2.{90 + i}"], remove=["ns2 A"])
+    with pytest.raises(ZoneError):
+        one.edit(add=["www A 192.0.2.99"], remove=["@ SOA"])
+    assert texts(one.current, "www", "A") == ["192.0.2.80", "192.0.2.90", "192.0.2.91", "192.0.2.92"]
+    for version in (one.history[0], two.current):
+        assert texts(version, "www", "A") == ["192.0.2.80"] and texts(version, "ns2", "A") == ["192.0.2.2"]
+
+
+def test_an_edit_of_a_version_with_empty_nodes_drops_them_as_before() -> None:
+    zone = Zone.from_text(BASIC)
+    emptied = ZoneVersion(zone.origin, {**zone.current.nodes, name("gone"): {}}, copy=False)
+    assert name("gone") in emptied.nodes and name("gone") not in emptied.names
+    edited = Zone(emptied).edit(add=["www TXT \"x\""])
+    assert name("gone") not in edited.nodes and name("gone") not in edited.names
 
 
 def test_listeners_are_called_with_old_and_new() -> None:
