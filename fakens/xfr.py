@@ -140,8 +140,9 @@ def ixfr_stream(zone: ZoneHistory, client_serial: int, version: ZoneVersion | No
     old = zone.version_with_serial(client_serial)
     if old is None or old.number > current.number:
         return axfr_stream(current)
-    old_records = old.records()
-    new_records = current.records()
+    owners = current.owners_changed_since(old)  # (the nodes an edit leaves alone are shared)
+    old_records = old.records(owners)
+    new_records = current.records(owners)
     deleted = [r for r in old_records - new_records if r[2].rdtype != dns.rdatatype.SOA]
     added = [r for r in new_records - old_records if r[2].rdtype != dns.rdatatype.SOA]
     out = [soa, to_rrset(old.origin, old.soa)]
