@@ -182,15 +182,15 @@ static socklen_t fill_address(PyObject *address, struct sockaddr_storage *peer)
         in4->sin_port = htons((uint16_t)port);
         if (inet_pton(AF_INET, host, &in4->sin_addr) == 1)
             return sizeof *in4;
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)peer;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        in6->sin6_flowinfo = htonl(flowinfo);
-        in6->sin6_scope_id = scope_id;
-        if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1)
-            return sizeof *in6;
+        memset(peer, 0, sizeof *peer);  /* ("::1", 53): IPv6, as socket.sendto takes it */
     }
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)peer;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    in6->sin6_flowinfo = htonl(flowinfo);
+    in6->sin6_scope_id = scope_id;
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1)
+        return sizeof *in6;
     PyErr_Format(PyExc_ValueError, "_udpbatch: %R is not a numeric address", address);
     return (socklen_t)-1;
 }

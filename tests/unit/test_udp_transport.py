@@ -233,6 +233,12 @@ def test_the_accelerator_refuses_a_bad_address_with_a_clear_error(batched_endpoi
                 _udpbatch.send_batch(sock.fileno(), [(b"x", address)])  # type: ignore[list-item]
         with pytest.raises(ValueError, match=r"1\.\.64"):
             _udpbatch.recv_batch(sock.fileno(), 65)
+        sock.bind(("::1", 0))
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as client:
+            client.bind(("::1", 0))
+            client.settimeout(2.0)
+            assert _udpbatch.send_batch(sock.fileno(), [(b"two", client.getsockname()[:2])]) == 1  # as sendto takes it
+            assert client.recv(10) == b"two"
 
 
 def test_a_receive_started_by_a_garbage_collection_inside_another_leaves_both_intact(
