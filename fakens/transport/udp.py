@@ -44,7 +44,7 @@ BATCH = 64
 HOLD = 16
 MAX_DATAGRAM = 65535
 # datagrams per recvmmsg and per sendmmsg: the accelerator takes at most MAX_BATCH a call
-RECEIVE_RUN = SEND_RUN = min(BATCH, _udpbatch.MAX_BATCH) if _udpbatch is not None else BATCH
+RUN = min(BATCH, _udpbatch.MAX_BATCH) if _udpbatch is not None else BATCH
 
 
 class UdpEndpoint:
@@ -78,7 +78,7 @@ class UdpEndpoint:
         failure: Exception | None = None
         try:
             while received < BATCH and not self.closed:
-                wanted = min(BATCH - received, RECEIVE_RUN)
+                wanted = min(BATCH - received, RUN)
                 try:
                     datagrams = receive(fd, wanted)
                 except OSError:
@@ -116,7 +116,7 @@ class UdpEndpoint:
             if not self.closed:
                 fd, send, start = self.sock.fileno(), _udpbatch.send_batch, 0
                 while start < len(held):
-                    run = held[start:start + SEND_RUN]
+                    run = held[start:start + RUN]
                     try:
                         sent = send(fd, run)
                     except (TypeError, ValueError):  # (nothing of the run sent) one at a time, to find it
