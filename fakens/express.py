@@ -19,16 +19,23 @@ answer of the zone (its NS and their addresses, found once per zone version by a
 engine for the apex SOA; an apex NS answer has only the addresses; an MX or SRV answer adds
 its hosts' addresses, every A before every AAAA) or the negative answer's SOA, written by
 :mod:`fakens.fastwire` with the same compression.
-The pipeline takes it only when no fault could act on the query; ``tests/unit/test_express.py``
-holds every reply to the engine's and the reference encoder's::
+The pipeline takes it only when no fault could act on the query: with no fault set it reads
+the query's bytes alone (:meth:`Express.reply_to`: no Exchange is made, as nothing else would
+read it; that was a fifth of the time of a question not asked before), else the Exchange's
+question once no fault could match it (:meth:`Express.reply`); both read what
+:meth:`~fakens.exchange.Exchange.read_plain` reads and answer the same queries with the same
+bytes. ``tests/unit/test_express.py`` holds every reply to the engine's and the reference
+encoder's::
 
     express = Express(engine, udp_size=1232)
-    wire = express.reply(x)     # None: not such a query, the engine answers
-    express.clear()             # a zone changed
+    wire = express.reply_to(query_bytes, "udp")   # None: not such a query, the engine answers
+    wire = express.reply(x)                       # the same, from an Exchange
+    express.clear()                               # a zone changed
 """
 
 from __future__ import annotations
 
+import socket
 import struct
 from typing import cast
 
@@ -39,7 +46,8 @@ import dns.rdatatype
 import dns.rrset
 
 from fakens.engine import Engine, _zone_addresses
-from fakens.exchange import _SUFFIXES_KEPT, Exchange, _Suffix
+from fakens.exchange import _SUFFIXES_KEPT, Exchange, _plain_name, _Suffix
+from fakens.fastpath import question_end
 from fakens.fastwire import (
     _NOT_MIRRORED,
     TailTemplate,
@@ -54,12 +62,15 @@ from fakens.zones import Zone
 from fakens.zoneversion import Name, ZoneVersion
 
 _HEADER_TAIL = struct.Struct("!HHHHH")  # flags and the four counts
+_ANSWER_FIXED = struct.Struct("!HHHI")  # an ANSWER record's owner (a pointer), type, class and TTL
 _OPT = struct.Struct("!BHHIH")
 _NONE = dns.rdatatype.NONE
 _CNAME = dns.rdatatype.CNAME
 _NS = dns.rdatatype.NS
 _A, _AAAA = dns.rdatatype.A, dns.rdatatype.AAAA
 _IN = dns.rdataclass.IN
+_inet_pton = socket.inet_pton
+_AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 _NOERROR, _NXDOMAIN = 0, 3
 # asked types the engine treats otherwise (chains, parent-side data, ANY, signatures, the meta
 # types, data whose names dnspython compresses in ways not mirrored)
@@ -72,6 +83,13 @@ _ENGINE_TYPES = frozenset({
 _HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
 _UNKNOWN: object = object()
+_OPT_TYPE = dns.rdatatype.OPT
+_OPT_FIXED = struct.Struct("!HHIH")  # an OPT record after its owner: type, payload, TTL, RDLENGTH
+_QUESTION_TAIL = struct.Struct("!HH")
+_Asked = tuple[bytes, str, int, int, bytes, _Suffix, int, bool]
+"""A plain query as the writer reads it: its bytes, transport, flags, where its name's root
+label is, the name in lower case, what follows its first label, its EDNS payload (-1: no
+EDNS) and DO bit."""
 
 
 def _express_type(rdtype: dns.rdatatype.RdataType) -> bool:
@@ -153,7 +171,7 @@ class Express:
     def __init__(self, engine: Engine, udp_size: int) -> None:
         self.engine = engine
         self.udp_size = udp_size
-        self._types: dict[dns.rdatatype.RdataType, bool] = {}
+        self._types: dict[int, dns.rdatatype.RdataType | None] = {}
         self._tails: dict[tuple[int, bool], _Tail] = {}
         # the engine's zones, they by their origin's lower-case wire form, and the zone of the names
         # each _Suffix (what follows a question's first label) ends, found once: one tuple, so that
@@ -171,33 +189,64 @@ class Express:
         if not x.read_plain() or "answer" in self.engine.__dict__:
             return None  # (an engine whose answer is wrapped, as tests break it, answers everything)
         edns = x.edns
+        payload = -1
         do = False
         if edns is not None:
             if edns.version or edns.options:
                 return None
+            payload = edns.payload
             do = bool(edns.flags & 0x8000)
         question = x.question
         assert question is not None
-        rdtype = question.rdtype
-        if question.rdclass != _IN:
+        if question.rdclass != _IN or x.label_starts is None or x.suffix is None:
+            return None  # (a name read by dnspython, or the root: dnspython writes it whole, not as a pointer)
+        return self._answer(x.wire, x.transport, x.flags, x.qend - 5, question.name, question.rdtype, x.suffix,
+                            payload, do)
+
+    def reply_to(self, wire: bytes, transport: str) -> bytes | None:
+        """:meth:`reply` read from the query's bytes alone (no Exchange): a plain query
+        without EDNS options, as :meth:`~fakens.exchange.Exchange.read_plain` reads it."""
+        if (len(wire) < 17 or wire[2] & 0xF8 or wire[4:10] != b"\x00\x01\x00\x00\x00\x00" or wire[10]
+                or "answer" in self.engine.__dict__):
+            return None  # a response, not QUERY, not one question alone; or an engine tests break
+        end = question_end(wire)
+        if end is None or end > 271 or wire[12] == 0:  # compressed, too long, or the root
             return None
-        allowed = self._types.get(rdtype)
-        if allowed is None:
-            allowed = self._types[rdtype] = _express_type(rdtype)
-        if not allowed:
+        size = len(wire)
+        payload = -1
+        do = False
+        arcount = wire[11]
+        if arcount == 0:
+            if size != end:
+                return None
+        elif arcount == 1 and size == end + 11 and wire[end] == 0:
+            rdtype, payload, ttl, rdlen = _OPT_FIXED.unpack_from(wire, end + 1)
+            if rdtype != _OPT_TYPE or rdlen or ttl & 0xFF0000:  # an option, or a version but 0
+                return None
+            do = bool(ttl & 0x8000)
+        else:
             return None
-        qname = question.name
-        starts = x.label_starts  # (set with a FastName question, read without dnspython)
-        if starts is None:
-            return None  # a name read by dnspython: not a plain question
-        if not starts:
-            return None  # the root: dnspython writes it whole, not as a pointer
+        rdtype, rdclass = _QUESTION_TAIL.unpack_from(wire, end - 4)
+        if rdclass != _IN:
+            return None
+        qname, _, after = _plain_name(wire, end - 4)
+        assert after is not None  # (not the root)
+        return self._answer(wire, transport, (wire[2] << 8) | wire[3], end - 5, qname, rdtype, after, payload, do)
+
+    def _answer(self, wire: bytes, transport: str, flags: int, end: int, qname: Name, rdtype: int,
+                after: _Suffix, payload: int, do: bool) -> bytes | None:
+        """The reply to a plain query of class IN for *qname* (written to *end*, its root label;
+        *after*: what follows its first label) and *rdtype*; *payload* -1 without EDNS."""
+        qtype = self._types.get(rdtype, _UNKNOWN)  # the type, or None when not the express path's
+        if qtype is _UNKNOWN:
+            made = dns.rdatatype.RdataType.make(rdtype)
+            qtype = self._types[rdtype] = made if _express_type(made) else None
+        if qtype is None:
+            return None
+        rdtype = cast(dns.rdatatype.RdataType, qtype)
         # the question's name in lower case, and what follows its first label (a _Suffix: the
         # zone it falls in and whether the engine's walk stops above it are found once for it)
-        end = x.qend - 5  # its root label
-        lower = x.wire[12:end + 1].lower()
-        after = x.suffix
-        assert after is not None  # (read without dnspython, not the root)
+        lower = wire[12:end + 1].lower()
         origins, zone_of = self._origins()
         zone = origins.get(lower)  # (asked at an apex)
         if zone is None:
@@ -215,25 +264,25 @@ class Express:
                 blocked = tail.stops_above(after)
             if blocked or lower in tail.cuts:
                 return None
+        asked = (wire, transport, flags, end, lower, after, payload, do)
         node = version.nodes.get(qname)
         if not node:
             if qname in version.names:  # an empty non-terminal
-                return self._write(x, end, lower, _NOERROR, None, tail.negative)
-            parent = x.suffix  # (the question's parent and the wildcard below it, made once)
-            encloser = parent.name if parent is not None else qname.parent()
+                return self._write(asked, _NOERROR, None, tail.negative)
+            encloser = after.name  # (the question's parent and the wildcard below it, made once)
             while encloser not in version.names:
                 encloser = encloser.parent()
-            if parent is not None and encloser is parent.name:
-                node = version.nodes.get(parent.wildcard)
+            if encloser is after.name:
+                node = version.nodes.get(after.wildcard)
             else:
                 node = version.nodes.get(hashed_name((b"*",) + encloser.labels))
             if not node:
-                return self._write(x, end, lower, _NXDOMAIN, None, tail.negative)
+                return self._write(asked, _NXDOMAIN, None, tail.negative)
         records = node.get((rdtype, _NONE))
         if not records:
             if (_CNAME, _NONE) in node:
                 return None  # a CNAME to follow
-            return self._write(x, end, lower, _NOERROR, None, tail.negative)
+            return self._write(asked, _NOERROR, None, tail.negative)
         if (qname, rdtype) in tail.present:
             return None
         sections = tail.positive
@@ -244,7 +293,7 @@ class Express:
                 sections = self._with_hosts(tail, records, _HOST_FIELDS[rdtype])
         elif rdtype == _NS:  # at the apex (elsewhere a cut): no AUTHORITY, the hosts' addresses
             sections = tail.apex_ns
-        return self._write(x, end, lower, _NOERROR, records, sections)
+        return self._write(asked, _NOERROR, records, sections)
 
     def _with_hosts(self, tail: _Tail, records: dns.rdataset.Rdataset, field: str) -> _Sections:
         """The positive answer's sections with the addresses of the hosts *records* name (the
@@ -298,27 +347,32 @@ class Express:
         self._tails[key] = tail
         return tail
 
-    def _write(self, x: Exchange, end: int, lower: bytes, rcode: int,
-               records: dns.rdataset.Rdataset | None, tail: _Sections) -> bytes | None:
-        """The reply: header and question as asked (the name ends at *end*), *records* in
-        ANSWER, then *tail*; None when it does not fit."""
-        wire = x.wire
+    def _write(self, asked: _Asked, rcode: int, records: dns.rdataset.Rdataset | None,
+               tail: _Sections) -> bytes | None:
+        """The reply: header and question as *asked*, *records* in ANSWER, then *tail*; None
+        when it does not fit."""
+        wire, transport, flags, end, lower, after, payload, do = asked
         out = bytearray(wire[:end + 5])  # the root label, type and class
         # the names the question puts in dnspython's compression table
-        after = x.suffix
-        assert after is not None
         compress = after.compression(wire[12]).copy()  # (by the first label's length)
         compress[lower] = 12
         answers = 0
-        if records is not None:
-            fixed = b"\xc0\x0c" + struct.pack("!HHI", records.rdtype, records.rdclass, records.ttl)
-            for rdata in records:
-                pieces = _pieces(rdata)
-                if pieces is None:
-                    return None
-                out += fixed
-                write_data(out, compress, pieces)
-                answers += 1
+        if records is not None:  # each owned by a pointer to the question
+            rdtype = records.rdtype
+            fixed = _ANSWER_FIXED.pack(0xC00C, rdtype, records.rdclass, records.ttl)
+            if rdtype in (_A, _AAAA):  # (the commonest: their data as _pieces has it, written at once)
+                family, fixed = (_AF_INET, fixed + b"\x00\x04") if rdtype == _A else (_AF_INET6, fixed + b"\x00\x10")
+                for rdata in records:
+                    out += fixed
+                    out += _inet_pton(family, rdata.address)
+            else:
+                for rdata in records:
+                    pieces = _pieces(rdata)
+                    if pieces is None:
+                        return None
+                    out += fixed
+                    write_data(out, compress, pieces)
+            answers = len(records)
         template = tail.template
         if template is not None and template.write(out, compress):
             authority, additional = template.authority, template.additional
@@ -329,16 +383,15 @@ class Express:
             authority, additional = counts
             if template is None:
                 tail.template = tail_template(tail.rrsets)
-        edns = x.edns
-        if edns is None:
-            limit = MIN_UDP if x.transport == "udp" else MAX_TCP
+        if payload < 0:
+            limit = MIN_UDP if transport == "udp" else MAX_TCP
         else:
-            limit = MAX_TCP if x.transport != "udp" else max(MIN_UDP, min(edns.payload, self.udp_size))
-            out += _OPT.pack(0, dns.rdatatype.OPT, self.udp_size, edns.flags & 0x8000, 0)
+            limit = MAX_TCP if transport != "udp" else max(MIN_UDP, min(payload, self.udp_size))
+            out += _OPT.pack(0, dns.rdatatype.OPT, self.udp_size, 0x8000 if do else 0, 0)
             additional += 1
         if len(out) > limit:
             return None  # the reference encoder decides what goes
-        flags = 0x8400 | (x.flags & 0x0110) | rcode  # QR, AA, the query's RD and CD
+        flags = 0x8400 | (flags & 0x0110) | rcode  # QR, AA, the query's RD and CD
         _HEADER_TAIL.pack_into(out, 2, flags, 1, answers, authority, additional)
         self.answered += 1
         return bytes(out)

@@ -144,11 +144,31 @@ class Pipeline:
                 outcome = Reply(self.log.append_hit(template, self.clock.now(), client, local,
                                                     (wire[0] << 8) | wire[1], wire, known,
                                                     time.perf_counter() - started))
+            else:
+                outcome = self._express(wire, client, local, transport, asked, started)
         if outcome is None:
             outcome = self._handle(wire, client, local, transport, asked)
         if self.guard is None:
             return outcome
         return self._guarded(outcome, wire, client, transport)
+
+    def _express(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
+                 key: bytes, started: float) -> Reply | None:
+        """The express answer to a plain query read from its bytes alone (no fault is set: no
+        Exchange to make), logged and kept; None when the Exchange's way must answer it."""
+        generation = self._generation
+        now = self.clock.now()
+        try:
+            express = self.express.reply_to(wire, transport)
+        except Exception as e:  # a bug of the express path: kept and printed, the engine's way answers
+            x = Exchange.receive(wire, client, local, transport, self.name, now)
+            if x is not None:
+                x.read_question()
+            self.report(e, _cause(x) if x is not None else f"{transport} query from {client[0]}#{client[1]}")
+            return None
+        if express is None:
+            return None
+        return self._logged(transport, now, client, local, wire, started, key, generation, express)
 
     def _guarded(self, outcome: Outcome, wire: bytes, client: tuple[str, int], transport: str) -> Outcome:
         """*outcome* as :mod:`fakens.guard` lets it go to a non-loopback UDP client."""
@@ -177,19 +197,20 @@ class Pipeline:
         key = self.cache.key(wire, transport, x.question_end())
         if key is not None and (not self.faults or (x.read_question()
                                                     and not self.faults.could_match(x.facts(known_edns=False)))):
-            if asked is None:
+            if asked is None:  # (else the cache and the express path were asked before the Exchange)
                 cached = self._cached(key, x)
                 if cached is not None:
                     return cached
+                try:
+                    express = self.express.reply(x)  # no fault could act on it: straight from the zone
+                except Exception as e:  # a bug of the express path: kept and printed, the engine's way answers
+                    self.report(e, _cause(x))
+                    express = None
+                if express is not None:
+                    return self._logged(x.transport, x.time, x.client, x.local, x.wire, x.started, key, generation,
+                                        express)
             else:
                 key = asked  # the same bytes (its hash kept), not found above
-            try:
-                express = self.express.reply(x)  # no fault could act on it: straight from the zone
-            except Exception as e:  # a bug of the express path: kept and printed, the engine's way answers
-                self.report(e, _cause(x))
-                express = None
-            if express is not None:
-                return self._logged(x, key, generation, express)
         reply = _Replier(self, x)
         try:
             outcome = self._answer(x, reply)
@@ -216,15 +237,16 @@ class Pipeline:
                     self.cache.put(key, outcome.messages[0], entry)
         return outcome
 
-    def _logged(self, x: Exchange, key: bytes, generation: int, express: bytes) -> Reply:
+    def _logged(self, transport: str, now: float, client: tuple[str, int], local: tuple[str, int], wire: bytes,
+                started: float, key: bytes, generation: int, express: bytes) -> Reply:
         """An express reply logged and kept for the fast path (unless a zone changed meanwhile).
         Its log entry is made from the bytes when the log is read (a BytesTemplate): the
         query and the reply hold all of it."""
-        template = self._templates.get(x.transport)
+        template = self._templates.get(transport)
         if template is None:
-            template = self._templates[x.transport] = BytesTemplate(self.name, x.transport)
-        messages = self.log.append_hit(template, x.time, x.client, x.local, x.msg_id, x.wire, express,
-                                       time.perf_counter() - x.started)
+            template = self._templates[transport] = BytesTemplate(self.name, transport)
+        messages = self.log.append_hit(template, now, client, local, (wire[0] << 8) | wire[1], wire, express,
+                                       time.perf_counter() - started)
         with self._lock:
             if generation == self._generation:
                 self.cache.put(key, express, template)

@@ -25,6 +25,7 @@ import pytest
 from helpers.every_type import EVERY_TYPE_ZONE as ZONE
 
 from fakens import LogEntry, Server, Zone
+from fakens.exchange import Exchange
 from fakens.outcome import Reply
 
 SIBLING = r"""
@@ -48,8 +49,14 @@ def servers(**options: object) -> tuple[Server, Server]:
     zones = [Zone.from_text(ZONE), Zone.from_text(SIBLING)]
     served = Server(zones=zones, **options)  # type: ignore[arg-type]
     reference = Server(zones=[Zone.from_text(ZONE), Zone.from_text(SIBLING)], **options)  # type: ignore[arg-type]
-    reference.pipeline.express.reply = lambda x: None  # type: ignore[method-assign]
-    return served, reference
+    return served, without_express(reference)
+
+
+def without_express(server: Server) -> Server:
+    """*server* with its express path off: the Exchange's and the bytes' way in."""
+    server.pipeline.express.reply = lambda x: None  # type: ignore[method-assign]
+    server.pipeline.express.reply_to = lambda wire, transport: None  # type: ignore[method-assign]
+    return server
 
 
 def questions() -> list[str]:
@@ -87,12 +94,18 @@ def reply_of(server: Server, wire: bytes, transport: str) -> bytes:
     return outcome.messages[0]
 
 
+@pytest.mark.parametrize("fault", [None, "nxdomain qname=never.invalid."], ids=["no-fault", "unmatched-fault"])
 @pytest.mark.parametrize("options", [{}, {"minimal_responses": True}, {"additional_from": "server"},
                                      {"udp_size": 512}], ids=["default", "minimal", "additional-from-server",
                                                               "udp-512"])
-def test_express_replies_are_the_engines_rendered_by_dnspython(options: dict[str, object],
+def test_express_replies_are_the_engines_rendered_by_dnspython(options: dict[str, object], fault: str | None,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no fault set, the express path reads the query's bytes alone; with a fault that
+    cannot match, it reads the Exchange's: both must send the reference's bytes."""
     served, reference = servers(**options)
+    if fault is not None:
+        for server in (served, reference):
+            server.faults.add(fault)
     asked = queries()
     express_before = served.pipeline.express.answered
     mine = [reply_of(served, wire, transport) for wire, transport in asked]
@@ -104,6 +117,41 @@ def test_express_replies_are_the_engines_rendered_by_dnspython(options: dict[str
     answered = served.pipeline.express.answered - express_before
     assert answered > len(asked) // 4, f"express answered only {answered} of {len(asked)}"
     assert reference.pipeline.express.answered == 0
+    assert not any(e.faults for e in served.log.entries())
+
+
+def test_the_bytes_and_the_exchange_make_the_same_express_reply() -> None:
+    """``Express.reply_to`` (a query's bytes, no fault set) answers exactly the queries
+    ``Express.reply`` (an Exchange, faults that cannot match) answers, with the same bytes, and
+    leaves the same ones to the engine: every query of the corpus, and messages read_plain
+    refuses or the express path leaves (a response, NOTIFY, two questions, a compressed name,
+    trailing bytes, EDNS version 1, an option, a truncated OPT, class CH)."""
+    served, _ = servers()
+    express = served.pipeline.express
+    odd: list[tuple[bytes, str]] = []
+    plain = dns.message.make_query("web.wire.test.", "A", use_edns=0).to_wire()
+    bare = dns.message.make_query("web.wire.test.", "A").to_wire()
+    odd.append((bare[:2] + bytes([bare[2] | 0x80]) + bare[3:], "udp"))  # QR set
+    odd.append((bare[:2] + bytes([bare[2] | 0x20]) + bare[3:], "udp"))  # opcode NOTIFY
+    odd.append((bare[:4] + b"\x00\x02" + bare[6:] + bare[12:], "udp"))  # two questions
+    odd.append((bare[:4] + b"\x00\x01\x00\x01" + bare[8:], "udp"))  # an answer count
+    odd.append((bare[:12] + b"\x03web\xc0\x0c" + bare[-4:], "udp"))  # compression
+    odd.append((bare + b"\x00", "udp"))  # a trailing byte
+    odd.append((plain[:-5] + b"\x01" + plain[-4:], "udp"))  # EDNS version 1
+    odd.append((plain[:-2] + b"\x00\x04\x00\x0a\x00\x00", "udp"))  # an empty COOKIE option
+    odd.append((plain[:-1], "udp"))  # the OPT record cut short
+    odd.append((dns.message.make_query("web.wire.test.", "A", rdclass="CH").to_wire(), "tcp"))
+    odd.append((dns.message.make_query(".", "NS").to_wire(), "udp"))  # the root
+    odd.append((b"\x00" * 11, "udp"))  # no header
+    made = 0
+    for wire, transport in queries() + odd:
+        x = Exchange.receive(wire, CLIENT, LOCAL, transport, "fakens", 0.0)
+        by_exchange = express.reply(x) if x is not None else None
+        by_bytes = express.reply_to(wire, transport)
+        assert by_bytes == by_exchange, (wire, transport)
+        made += by_bytes is not None
+    assert made > len(queries()) // 4
+    assert all(express.reply_to(wire, transport) is None for wire, transport in odd)
 
 
 def test_express_answers_the_common_cases_and_leaves_the_rest() -> None:
@@ -190,8 +238,7 @@ def test_what_the_express_path_found_for_a_suffix_follows_zones_and_delegations(
     are its own. (A delegation elsewhere is there from the start: what was found for a suffix
     in a version with cuts must not be what a later version's answers go by.)"""
     served = Server(zones=[Zone.from_text(PARENT)])
-    reference = Server(zones=[Zone.from_text(PARENT)])
-    reference.pipeline.express.reply = lambda x: None  # type: ignore[method-assign]
+    reference = without_express(Server(zones=[Zone.from_text(PARENT)]))
     express = served.pipeline.express
 
     def ask(name: str, by_express: bool) -> dns.message.Message:
@@ -258,6 +305,7 @@ def test_express_log_entries_are_the_engines(monkeypatch: pytest.MonkeyPatch) ->
     assert told == mine[40:] and all(a is b for a, b in zip(told, mine[40:], strict=True))
     assert all(a is b for a, b in zip(mine, served.log, strict=True))  # made once
     assert served.pipeline.express.answered > len(asked) // 4
+    assert reference.pipeline.express.answered == 0
 
 
 def test_an_express_reply_leaves_few_objects_for_the_collector() -> None:
