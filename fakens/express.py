@@ -247,7 +247,10 @@ class Express:
         # the question's name in lower case, and what follows its first label (a _Suffix: the
         # zone it falls in and whether the engine's walk stops above it are found once for it)
         lower = wire[12:end + 1].lower()
-        origins, zone_of = self._origins()
+        lookup = self._lookup
+        if lookup[0] is not self.engine.zones:
+            lookup = self._origins()
+        _, origins, zone_of = lookup
         zone = origins.get(lower)  # (asked at an apex)
         if zone is None:
             found = zone_of.get(after, _UNKNOWN)
@@ -257,7 +260,9 @@ class Express:
         if do and zone.signer is not None:
             return None
         version = zone.current
-        tail = self._tail(version, do)
+        tail = self._tails.get((id(version), do))
+        if tail is None or tail.version is not version:
+            tail = self._tail(version, do)
         if tail.cuts or tail.dnames:  # the engine's walk from the apex: a delegation, or a DNAME above the name
             blocked = tail.blocked.get(after)
             if blocked is None:
@@ -324,20 +329,19 @@ class Express:
             return tail.positive  # the hosts named are NS hosts too, in the same order
         return _Sections(authority + [(2, r) for r in additional])
 
-    def _origins(self) -> tuple[dict[bytes, Zone], dict[_Suffix, Zone | None]]:
-        """The served zones of class IN by their origin's wire form in lower case, and the
-        zones found for suffixes (:func:`_find_zone`) since they were served."""
+    def _origins(self) -> tuple[dict[Name, Zone] | None, dict[bytes, Zone], dict[_Suffix, Zone | None]]:
+        """The engine's zones, the served zones of class IN by their origin's wire form in lower
+        case, and the zones found for suffixes (:func:`_find_zone`) since they were served
+        (made again when the engine's zones changed)."""
         zones = self.engine.zones
         lookup = self._lookup
         if lookup[0] is not zones:
             lookup = self._lookup = (zones, {_lower_wire(origin): zone for origin, zone in zones.items()}, {})
-        return lookup[1], lookup[2]
+        return lookup
 
     def _tail(self, version: ZoneVersion, do: bool) -> _Tail:
+        """What follows the ANSWER records of *version*'s answers (made once per version and DO bit)."""
         key = (id(version), do)
-        tail = self._tails.get(key)
-        if tail is not None and tail.version is version:
-            return tail
         engine = self.engine
         apex = engine.answer(version.origin, dns.rdatatype.SOA, dnssec_ok=do, versions={version.origin: version})
         positive = [(1, r) for r in apex.authority] + [(2, r) for r in apex.glue + apex.additional]

@@ -20,9 +20,11 @@ every answer), and compression keys are lower-cased wire suffixes rather than
 
 from __future__ import annotations
 
+import operator
 import socket
 import struct
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import dns.name
 import dns.rdata
@@ -217,7 +219,8 @@ class TailTemplate:
     (``MOVED_KEPT`` of them): answers of one shape (distinct names of one length) differ in nothing
     the tail points to."""
 
-    __slots__ = ("absent", "additional", "authority", "data", "inner", "moved", "outer_at", "outer_keys", "rrsets")
+    __slots__ = ("_positions", "absent", "additional", "authority", "data", "inner", "moved", "outer_at", "outer_keys",
+                 "rrsets")
 
     def __init__(self, rrsets: tuple[dns.rrset.RRset, ...], data: bytes, log: list[tuple[bytes, int, int | None]],
                  authority: int, additional: int) -> None:
@@ -227,6 +230,7 @@ class TailTemplate:
         outer = [(at, key) for key, at, target in log if at >= 0 and target is None]
         self.outer_at = tuple(at for at, _ in outer)  # pointers to names before the tail: where, to which suffix
         self.outer_keys = tuple(key for _, key in outer)
+        self._positions = _positions_of(self.outer_keys)
         self.inner = tuple((at, target) for _, at, target in log if at >= 0 and target is not None)
         self.authority = authority
         self.additional = additional
@@ -241,7 +245,7 @@ class TailTemplate:
             if key in compress:
                 return False
         try:
-            positions = tuple([compress[key] for key in self.outer_keys])
+            positions = self._positions(compress)
         except KeyError:
             return False
         moved = self.moved.get((start, positions))
@@ -257,6 +261,17 @@ class TailTemplate:
             self.moved[(start, positions)] = moved
         out += moved
         return True
+
+
+def _positions_of(keys: tuple[bytes, ...]) -> Callable[[dict[bytes, int]], tuple[int, ...]]:
+    """A function giving *keys*' positions in a compression table as a tuple (KeyError when
+    one is not there): ``operator.itemgetter``, which gives a single key's bare."""
+    if len(keys) > 1:
+        return cast("Callable[[dict[bytes, int]], tuple[int, ...]]", operator.itemgetter(*keys))
+    if keys:
+        key = keys[0]
+        return lambda table: (table[key],)
+    return lambda table: ()
 
 
 MOVED_KEPT = 64

@@ -329,3 +329,30 @@ def test_an_express_reply_leaves_few_objects_for_the_collector() -> None:
     kept = (len(gc.get_objects()) - before) / 2000
     assert served.pipeline.express.answered - answered == 2000
     assert kept <= 3.5, f"{kept} objects tracked by the collector a query"
+
+
+@pytest.mark.parametrize("fault", [None, "nxdomain qname=never.invalid."], ids=["no-fault", "unmatched-fault"])
+def test_a_bug_of_the_express_path_is_reported_once_and_the_engine_answers(
+        fault: str | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An exception in the express path (read from the bytes or from the Exchange) is kept on
+    ``server.errors`` and printed once with the query it came from, and the engine's way
+    answers: the reply is the reference's, and the server answers the next query too."""
+    served, reference = servers()
+    if fault is not None:
+        for server in (served, reference):
+            server.faults.add(fault)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("express broke")
+
+    monkeypatch.setattr(served.pipeline.express, "_answer", broken)
+    for name in ("web.wire.test.", "mail.wire.test."):
+        query = dns.message.make_query(name, "A", use_edns=0)
+        query.id = 4242
+        assert reply_of(served, query.to_wire(), "udp") == reply_of(reference, query.to_wire(), "udp")
+    assert [str(e) for e in served.errors] == ["express broke", "express broke"]
+    printed = capsys.readouterr().err.splitlines()
+    said = [line for line in printed if "internal error" in line]
+    assert len(said) == 2, printed
+    assert "RuntimeError: express broke" in said[0] and "udp query id 4242 from 127.0.0.1#40000: web.wire.test. A" in said[0]
+    assert served.pipeline.express.answered == 0
