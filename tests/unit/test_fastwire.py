@@ -186,3 +186,36 @@ def test_tails_written_from_templates_are_dnspythons_bytes(monkeypatch: pytest.M
     assert used.count(False) > 0, "no question held a name that makes a template unfit"
     assert max(placements) > 1, "no template was written at two places"
     assert placed_again.count(True) > 0, "no placement was written again from what was kept"
+
+
+def test_signed_answers_are_dnspythons_bytes_each_time_their_signatures_are_copied() -> None:
+    """A DO=1 answer of a signed zone carries RRSIG RRsets copied for it (``rrsig_rrset``),
+    owned by the name served (a wildcard's expansion) with the served TTL; the fast encoder
+    keeps each signature record's bytes and writes them again for the next copy. Every answer,
+    asked twice (the second written from the kept bytes) and in another case, is the bytes
+    dnspython writes: positive, wildcard, NXDOMAIN, NODATA, referral-free apex answers and
+    the DNSKEY set."""
+    from fakens import fastwire
+    from fakens.dnssec import sign_zone
+    from fakens.engine import Engine
+
+    zone = Zone.from_text(ZONE)
+    sign_zone(zone)
+    engine = Engine([zone])
+    fastwire._signatures.clear()
+    asked = [("web.wire.test.", "A"), ("x.wild.wire.test.", "A"), ("y.z.wild.wire.test.", "MX"),
+             ("nx.wire.test.", "A"), ("web.wire.test.", "TXT"), ("wire.test.", "NS"), ("wire.test.", "DNSKEY"),
+             ("wire.test.", "SOA"), ("mail.wire.test.", "MX"), ("srv.wire.test.", "SRV")]
+    signed_answers = 0
+    for name, qtype in asked * 2:
+        for spelled in (name, name.upper()):
+            qname = dns.name.from_text(spelled)
+            rdtype = dns.rdatatype.from_text(qtype)
+            answer = engine.answer(qname, rdtype, dnssec_ok=True)
+            sections = answer.answer + answer.authority + answer.additional
+            signed_answers += any(r.rdtype == dns.rdatatype.RRSIG for r in sections)
+            sent, reference = both(Question(qname, rdtype, dns.rdataclass.IN), answer, 65535, Opt(1232, do=True))
+            assert sent == reference, (spelled, qtype)
+            assert dns.message.from_wire(sent).flags & dns.flags.QR
+    assert signed_answers == len(asked) * 4
+    assert fastwire._signatures, "no signature's bytes were kept"
