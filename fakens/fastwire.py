@@ -101,13 +101,11 @@ def owner_parts(name: dns.name.Name) -> NameParts:
     """*name*'s parts, kept by its labels (:data:`MAX_CACHED_OWNERS` of them): the RRsets a
     DO=1 answer gets are made for it (its RRSIGs are copies), and their owners are the
     zone's few names of the answer, its NS hosts and the apex."""
-    labels = name.labels
-    found = _owners.get(labels)
+    found = _owners.get(name.labels)
     if found is None:
-        found = NameParts(name)
         if len(_owners) >= MAX_CACHED_OWNERS:
             _owners.clear()
-        _owners[labels] = found
+        found = _owners[name.labels] = NameParts(name)
     return found
 
 
