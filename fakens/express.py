@@ -165,12 +165,22 @@ def _find_zone(after: _Suffix, origins: dict[bytes, Zone], found: dict[_Suffix, 
     return zone
 
 
+def _with_question(suffixes: dict[bytes, int], lower: bytes) -> dict[bytes, int]:
+    """A reply's compression table after its question: the suffixes' entries and the question's
+    whole name (*lower*) at offset 12."""
+    table = suffixes.copy()
+    table[lower] = 12
+    return table
+
+
 class Express:
     """Express answers for one server's engine; see the module docstring."""
 
     def __init__(self, engine: Engine, udp_size: int) -> None:
         self.engine = engine
         self.udp_size = udp_size
+        # the reply's OPT record, without and with DO (the server's payload size, no options)
+        self._opts = (_OPT.pack(0, dns.rdatatype.OPT, udp_size, 0, 0), _OPT.pack(0, dns.rdatatype.OPT, udp_size, 0x8000, 0))
         self._types: dict[int, dns.rdatatype.RdataType | None] = {}
         self._tails: dict[tuple[int, bool], _Tail] = {}
         # the engine's zones, they by their origin's lower-case wire form, and the zone of the names
@@ -357,9 +367,11 @@ class Express:
         when it does not fit."""
         wire, transport, flags, end, lower, after, payload, do = asked
         out = bytearray(wire[:end + 5])  # the root label, type and class
-        # the names the question puts in dnspython's compression table
-        compress = after.compression(wire[12]).copy()  # (by the first label's length)
-        compress[lower] = 12
+        # the names the question puts in dnspython's compression table: its suffixes' entries
+        # (shared by the questions of that suffix and first-label length) and its own name's;
+        # copied only when a name is to be added (the data's names, a tail written anew)
+        suffixes = after.compression(wire[12])
+        compress: dict[bytes, int] | None = None
         answers = 0
         if records is not None:  # each owned by a pointer to the question
             rdtype = records.rdtype
@@ -370,6 +382,8 @@ class Express:
                     out += fixed
                     out += _inet_pton(family, rdata.address)
             else:
+                compress = suffixes.copy()
+                compress[lower] = 12
                 for rdata in records:
                     pieces = _pieces(rdata)
                     if pieces is None:
@@ -378,9 +392,19 @@ class Express:
                     write_data(out, compress, pieces)
             answers = len(records)
         template = tail.template
-        if template is not None and template.write(out, compress):
+        written = False
+        if template is not None:
+            if compress is None and lower not in template.keys:
+                written = template.write(out, suffixes)  # (it looks up no entry but the suffixes')
+            else:
+                compress = compress if compress is not None else _with_question(suffixes, lower)
+                written = template.write(out, compress)
+        if written:
+            assert template is not None
             authority, additional = template.authority, template.additional
         else:
+            if compress is None:
+                compress = _with_question(suffixes, lower)
             counts = _write_tail(out, compress, tail.rrsets, None)
             if counts is None:
                 return None
@@ -391,7 +415,7 @@ class Express:
             limit = MIN_UDP if transport == "udp" else MAX_TCP
         else:
             limit = MAX_TCP if transport != "udp" else max(MIN_UDP, min(payload, self.udp_size))
-            out += _OPT.pack(0, dns.rdatatype.OPT, self.udp_size, 0x8000 if do else 0, 0)
+            out += self._opts[do]
             additional += 1
         if len(out) > limit:
             return None  # the reference encoder decides what goes

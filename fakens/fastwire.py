@@ -254,8 +254,8 @@ class TailTemplate:
     (``MOVED_KEPT`` of them): answers of one shape (distinct names of one length) differ in nothing
     the tail points to."""
 
-    __slots__ = ("_positions", "absent", "additional", "authority", "data", "inner", "moved", "outer_at", "outer_keys",
-                 "rrsets")
+    __slots__ = ("_positions", "absent", "additional", "authority", "data", "inner", "keys", "moved", "outer_at",
+                 "outer_keys", "rrsets")
 
     def __init__(self, rrsets: tuple[dns.rrset.RRset, ...], data: bytes, log: list[tuple[bytes, int, int | None]],
                  authority: int, additional: int) -> None:
@@ -265,6 +265,7 @@ class TailTemplate:
         outer = [(at, key) for key, at, target in log if at >= 0 and target is None]
         self.outer_at = tuple(at for at, _ in outer)  # pointers to names before the tail: where, to which suffix
         self.outer_keys = tuple(key for _, key in outer)
+        self.keys = frozenset(self.absent) | frozenset(self.outer_keys)  # every name the write looks up
         self._positions = _positions_of(self.outer_keys)
         self.inner = tuple((at, target) for _, at, target in log if at >= 0 and target is not None)
         self.authority = authority

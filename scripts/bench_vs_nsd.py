@@ -15,12 +15,20 @@ installed, the figures the targets are about, and on plain asyncio, ``--loop asy
 - ``tcp-pipelined``: dnsperf ``-m tcp -q 100`` with the repeated questions;
 - start to first answer and resident memory (after load and after the runs).
 
+``--sizes signed`` (not in the default) is the small zone signed (algorithm 13, KSK and ZSK,
+NSEC) and every query DO=1 (``dnsperf -D``): NSD serves the zone as fakens signed it
+(written out with its RRSIG, NSEC and DNSKEY records), ``fakens serve --dnssec`` signs the
+unsigned file itself with the same policy; the distinct questions are wildcard names, whose
+answers carry the wildcard's signature and an NSEC proof. DO=1 answers of a signed zone go the
+engine's way (the express path answers unsigned zones only).
+
 Servers are pinned to CPU 0 and dnsperf to CPU 1 with taskset when there are two
 CPUs (``--no-pin`` to turn off). When the do-nothing endpoint does not clearly
 outrun NSD, the UDP ratios measure the client, not the servers: the script says so.
 Prints per test both figures, the ratio fakens/NSD and the range over rounds.
 
     python scripts/bench_vs_nsd.py [--sizes small,100k] [--seconds 5] [--rounds 2]
+    python scripts/bench_vs_nsd.py --sizes signed            # DO=1, a signed small zone
     python scripts/bench_vs_nsd.py --lifecycle-only     # fixture and lab start only
 """
 
@@ -50,7 +58,7 @@ from fakens.testing import find_tool, free_port  # noqa: E402
 
 HOST = "127.0.0.1"  # loopback only
 SMALL_ZONE = ROOT / "zones" / "example.test.zone"
-SIZES = {"small": 0, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SIZES = {"small": 0, "signed": 0, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 
 
 def big_zone(path: Path, records: int) -> list[tuple[str, str]]:
@@ -85,20 +93,36 @@ class Zone:
     records: int
     repeated: list[tuple[str, str]]
     distinct: list[tuple[str, str]]
+    signed: Path | None = None  # the zone as fakens signed it, for NSD (fakens serve --dnssec signs *path*)
 
 
 def make_zone(label: str, work: Path) -> Zone:
-    if label == "small":
+    if label in ("small", "signed"):
         names = ["www", "mail", "ns1", "exact.wild", "example.test."]
         repeated = [(f"{n}.example.test." if not n.endswith(".") else n, t)
                     for n in names for t in ("A", "AAAA", "MX", "TXT")][:20] * 5
         distinct = [(f"n{i}.wild.example.test.", "A") for i in range(300_000)]
-        return Zone(label, "example.test.", SMALL_ZONE, 0, repeated, distinct)
+        zone = Zone(label, "example.test.", SMALL_ZONE, 0, repeated, distinct)
+        if label == "signed":
+            zone.signed = signed_copy(SMALL_ZONE, work / "signed.example.test.zone")
+        return zone
     (work / label).mkdir()
     path = work / label / "big.test.zone"  # the origin from the file name, as fakens serve reads it
     questions = big_zone(path, SIZES[label])
     step = max(1, len(questions) // 100)
     return Zone(label, "big.test.", path, SIZES[label], questions[::step][:100], questions)
+
+
+def signed_copy(path: Path, out: Path) -> Path:
+    """*path* signed as ``fakens serve --dnssec`` signs it, written to *out* (for NSD)."""
+    from fakens import Zone as FZone
+    from fakens.dnssec import sign_zone
+
+    zone = FZone.from_file(str(path))
+    signer = sign_zone(zone)
+    rrsets = signer.signed_rrsets(zone.current)
+    out.write_text("".join(rrset.to_text() + "\n" for rrset in rrsets))
+    return out
 
 
 def write_questions(path: Path, questions: list[tuple[str, str]]) -> Path:
@@ -211,7 +235,7 @@ def start_nsd(zone: Zone, work: Path, cpu: int | None) -> Running:
     port = free_port(HOST)
     d = work / f"nsd-{port}"
     d.mkdir()
-    conf = nsd_config(d, port, zone.origin, zone.path)
+    conf = nsd_config(d, port, zone.origin, zone.signed or zone.path)
     nsd = find_tool("nsd")
     assert nsd
     # -d: stay in the foreground; NSD forks xfrd, the serving process is the child
@@ -221,7 +245,7 @@ def start_nsd(zone: Zone, work: Path, cpu: int | None) -> Running:
 def start_fakens(zone: Zone, work: Path, cpu: int | None, loop: str = "auto") -> Running:
     port = free_port(HOST)
     argv = [sys.executable, "-m", "fakens", "serve", str(zone.path), "--listen", f"{HOST}:{port}", "--quiet",
-            "--loop", loop]
+            "--loop", loop] + (["--dnssec"] if zone.signed is not None else [])
     return start("fakens", pinned(argv, cpu), port, zone.origin, work, 600)
 
 
@@ -256,8 +280,9 @@ def start_noop(work: Path, cpu: int | None) -> Running:
 # --- dnsperf ------------------------------------------------------------------------------
 
 def dnsperf(port: int, qfile: Path, seconds: float, clients: int, cpu: int | None,
-            tcp: bool = False, once: bool = False) -> tuple[float, int, int]:
-    """(queries per second, lost, sent). *once*: each question of *qfile* sent once at most."""
+            tcp: bool = False, once: bool = False, do: bool = False) -> tuple[float, int, int]:
+    """(queries per second, lost, sent). *once*: each question of *qfile* sent once at most;
+    *do*: every query with the DO bit."""
     binary = shutil.which("dnsperf")
     assert binary
     argv = [binary, "-s", HOST, "-p", str(port), "-d", str(qfile), "-l", f"{seconds:g}", "-c", str(clients)]
@@ -265,6 +290,8 @@ def dnsperf(port: int, qfile: Path, seconds: float, clients: int, cpu: int | Non
         argv += ["-m", "tcp", "-q", "100"]
     if once:
         argv += ["-n", "1"]
+    if do:
+        argv += ["-D"]
     res = subprocess.run(pinned(argv, cpu), capture_output=True, text=True, timeout=seconds + 60, check=False)
     qps = re.search(r"Queries per second:\s+([\d.]+)", res.stdout)
     lost = re.search(r"Queries lost:\s+(\d+)", res.stdout)
@@ -324,7 +351,7 @@ def ratio_span(a: list[float], b: list[float]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="small,100k", help="zones: small, 10k, 100k, 1m (comma list)")
+    ap.add_argument("--sizes", default="small,100k", help="zones: small, signed, 10k, 100k, 1m (comma list)")
     ap.add_argument("--seconds", type=float, default=5.0, help="dnsperf run length per test (-l)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating runs per server and test")
     ap.add_argument("--clients", type=int, default=4, help="dnsperf clients (-c)")
@@ -384,7 +411,7 @@ def main() -> int:
                             tests.append(("tcp-pipelined", rep, True))
                         for test, qfile, tcp in tests:
                             qps, lost, sent = dnsperf(server.port, qfile, args.seconds, args.clients, client_cpu, tcp,
-                                                      once=test == "udp-distinct")
+                                                      once=test == "udp-distinct", do=zone.signed is not None)
                             results.setdefault((name, test), []).append(qps)
                             print(f"  {label} round {rnd + 1} {name:<7} {test:<14} {qps:>10,.0f} qps "
                                   f"(lost {lost} of {sent})", file=sys.stderr, flush=True)
@@ -392,7 +419,7 @@ def main() -> int:
                     finally:
                         server.stop()
             print(f"\nzone {label} ({zone.records:,} generated records)" if zone.records else
-                  f"\nzone {label} ({SMALL_ZONE.name})")
+                  f"\nzone {label} ({SMALL_ZONE.name}{', signed, every query DO=1' if zone.signed else ''})")
             from fakens.loops import loop_name
 
             print(f"  fakens on {loop_name('auto')}; 'asyncio' is fakens serve --loop asyncio")
