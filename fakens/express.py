@@ -62,6 +62,7 @@ from fakens.zones import Zone
 from fakens.zoneversion import Name, ZoneVersion
 
 _HEADER_TAIL = struct.Struct("!HHHHH")  # flags and the four counts
+_RDLENGTH = struct.Struct("!H")
 _ANSWER_FIXED = struct.Struct("!HHHI")  # an ANSWER record's owner (a pointer), type, class and TTL
 _OPT = struct.Struct("!BHHIH")
 _NONE = dns.rdatatype.NONE
@@ -382,13 +383,17 @@ class Express:
                     out += fixed
                     out += _inet_pton(family, rdata.address)
             else:
-                compress = suffixes.copy()
-                compress[lower] = 12
                 for rdata in records:
                     pieces = _pieces(rdata)
                     if pieces is None:
                         return None
                     out += fixed
+                    if len(pieces) == 1 and type(pieces[0]) is bytes:  # data without a name to compress (TXT)
+                        out += _RDLENGTH.pack(len(pieces[0]))
+                        out += pieces[0]
+                        continue
+                    if compress is None:
+                        compress = _with_question(suffixes, lower)
                     write_data(out, compress, pieces)
             answers = len(records)
         template = tail.template
