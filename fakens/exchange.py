@@ -83,6 +83,23 @@ class TsigError(Exception):
         self.error = error
 
 
+MAX_PLAIN_QUESTION_END = 12 + 255 + 4
+"""Where a question read without dnspython ends at most: a name of at most 255 octets after
+the header, then its type and class."""
+
+
+def opt_head(wire: bytes, end: int) -> tuple[int, int, int] | None:
+    """The OPT record a plain query ends with after its question (which ends at *end*): its
+    payload size, its TTL field (extended rcode, version, flags) and its RDLENGTH; None when
+    what follows is not one OPT record owned by the root that ends the message."""
+    if len(wire) < end + 11 or wire[end] != 0:
+        return None
+    rdtype, payload, ttl, rdlen = _OPT_FIXED.unpack_from(wire, end + 1)
+    if rdtype != dns.rdatatype.OPT or end + 11 + rdlen != len(wire):
+        return None
+    return payload, ttl, rdlen
+
+
 def _plain_name(wire: bytes, end: int) -> tuple[dns.name.Name, tuple[int, ...], _Suffix | None]:
     """The question's name, written without compression from offset 12 to *end* (its root
     label's end), as ``dns.name.from_wire`` would read it, without its per-label checks
@@ -216,7 +233,7 @@ class Exchange:
         wire = self.wire
         end = self.question_end()
         try:
-            if end is not None and end - 16 <= 255:  # uncompressed, not too long: its labels as they are
+            if end is not None and end <= MAX_PLAIN_QUESTION_END:  # uncompressed, not too long: its labels as they are
                 name, self.label_starts, self.suffix = _plain_name(wire, end - 4)
                 used = end - 16
             else:
@@ -275,12 +292,11 @@ class Exchange:
         size = len(wire)
         if arcount == 0:
             return size == end
-        if size < end + 11 or wire[end] != 0:
+        head = opt_head(wire, end)
+        if head is None:
             return False
-        rdtype, payload, ttl, rdlen = _OPT_FIXED.unpack_from(wire, end + 1)
+        payload, ttl, _ = head
         at = end + 11
-        if rdtype != dns.rdatatype.OPT or at + rdlen != size:
-            return False
         options: list[tuple[int, bytes]] = []
         while at < size:
             if at + 4 > size:

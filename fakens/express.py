@@ -46,7 +46,7 @@ import dns.rdatatype
 import dns.rrset
 
 from fakens.engine import Engine, _zone_addresses
-from fakens.exchange import _SUFFIXES_KEPT, Exchange, _plain_name, _Suffix
+from fakens.exchange import _SUFFIXES_KEPT, MAX_PLAIN_QUESTION_END, Exchange, _plain_name, _Suffix, opt_head
 from fakens.fastpath import question_end
 from fakens.fastwire import (
     _NOT_MIRRORED,
@@ -84,8 +84,6 @@ _ENGINE_TYPES = frozenset({
 _HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
 _UNKNOWN: object = object()
-_OPT_TYPE = dns.rdatatype.OPT
-_OPT_FIXED = struct.Struct("!HHIH")  # an OPT record after its owner: type, payload, TTL, RDLENGTH
 _QUESTION_TAIL = struct.Struct("!HH")
 _Asked = tuple[bytes, str, int, int, bytes, _Suffix, int, bool]
 """A plain query as the writer reads it: its bytes, transport, flags, where its name's root
@@ -221,19 +219,19 @@ class Express:
                 or "answer" in self.engine.__dict__):
             return None  # a response, not QUERY, not one question alone; or an engine tests break
         end = question_end(wire)
-        if end is None or end > 271 or wire[12] == 0:  # compressed, too long, or the root
+        if end is None or end > MAX_PLAIN_QUESTION_END or wire[12] == 0:  # compressed, too long, or the root
             return None
-        size = len(wire)
         payload = -1
         do = False
         arcount = wire[11]
         if arcount == 0:
-            if size != end:
+            if len(wire) != end:
                 return None
-        elif arcount == 1 and size == end + 11 and wire[end] == 0:
-            rdtype, payload, ttl, rdlen = _OPT_FIXED.unpack_from(wire, end + 1)
-            if rdtype != _OPT_TYPE or rdlen or ttl & 0xFF0000:  # an option, or a version but 0
+        elif arcount == 1:
+            head = opt_head(wire, end)
+            if head is None or head[2] or head[1] & 0xFF0000:  # not OPT alone, an option, a version but 0
                 return None
+            payload, ttl, _ = head
             do = bool(ttl & 0x8000)
         else:
             return None

@@ -14,8 +14,10 @@ offsets), so the rest of fakens cannot tell which encoder ran; the test
 
 What makes it fast: each RRset's records are turned once into byte pieces and names
 (kept by the RRset's identity: the zones' stored RRsets are read-only and shared by
-every answer), and compression keys are lower-cased wire suffixes rather than
-``dns.name.Name`` objects, whose hashing is most of dnspython's rendering cost.
+every answer; the RRSIG RRsets of a DO=1 answer, copies made for it, are not kept, but
+each signature record's bytes are, by the record's identity), and compression keys are
+lower-cased wire suffixes rather than ``dns.name.Name`` objects, whose hashing is most of
+dnspython's rendering cost.
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 _NOT_MIRRORED = frozenset({dns.rdatatype.AMTRELAY, dns.rdatatype.IPSECKEY})
 
 MAX_CACHED_RRSETS = 4096
-_parts: dict[int, RecordsParts] = {}
+_parts: dict[int, RecordsParts] = {}  # RRsets written more than once
+_new_parts: dict[int, RecordsParts] = {}  # RRsets written once so far
 MAX_CACHED_OWNERS = 4096
 _owners: dict[tuple[bytes, ...], NameParts] = {}
 MAX_CACHED_SIGNATURES = 8192
@@ -171,9 +174,20 @@ def _signature_pieces(rdata: dns.rdata.Rdata) -> tuple[Piece, ...] | None:
 
 
 def rrset_parts(rrset: dns.rrset.RRset) -> RecordsParts | None:
-    """*rrset* ready to write (made once per RRset object), or None when it is not mirrored."""
-    found = _parts.get(id(rrset))
+    """*rrset* ready to write, or None when it is not mirrored. Kept by the RRset's identity
+    (a zone's RRsets are read-only and shared by every answer), first among the new ones, then,
+    once asked again, among those kept: an RRset made for one answer (a wildcard's expansion, an
+    RRset a fault made) is never asked again, and a stream of them empties only the new ones.
+    RRSIG RRsets are copies made for each answer: not kept, their records' bytes are."""
+    key = id(rrset)
+    found = _parts.get(key)
     if found is not None and found.rrset is rrset:
+        return found
+    found = _new_parts.get(key)
+    if found is not None and found.rrset is rrset:
+        if len(_parts) >= MAX_CACHED_RRSETS:
+            _parts.clear()
+        _parts[key] = found
         return found
     if len(rrset) == 0 or not rrset.name.is_absolute():
         return None
@@ -188,9 +202,9 @@ def rrset_parts(rrset: dns.rrset.RRset) -> RecordsParts | None:
     made = RecordsParts(rrset, records)
     if signatures:
         return made  # (a copy made for one answer: its records' pieces are kept instead)
-    if len(_parts) >= MAX_CACHED_RRSETS:
-        _parts.clear()
-    _parts[id(rrset)] = made
+    if len(_new_parts) >= MAX_CACHED_RRSETS:
+        _new_parts.clear()
+    _new_parts[key] = made
     return made
 
 
@@ -321,8 +335,9 @@ _tails: dict[tuple[int, ...], TailTemplate] = {}
 def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int, dns.rrset.RRset]],
                 question: NameParts | None) -> tuple[int, int] | None:
     """Write the AUTHORITY and ADDITIONAL RRsets *tail* ((section, RRset) in order): from its
-    template when one fits, else written and made a template. The records of each section, or
-    None when an RRset is not mirrored here."""
+    template when one fits, else written and made a template (unless it holds RRSIG RRsets:
+    copies made for one answer). The records of each section, or None when an RRset is not
+    mirrored here."""
     key = tuple([id(rrset) for _, rrset in tail])
     template = _tails.get(key)
     if (template is not None and all(a is b for a, (_, b) in zip(template.rrsets, tail, strict=True))

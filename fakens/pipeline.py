@@ -3,12 +3,17 @@
     pipeline = Pipeline("ns1", options, engine, faults, log, clock, notifier)
     outcome = pipeline.handle(wire, client=("127.0.0.1", 40000), local=("127.0.0.1", 53), transport="udp")
 
-The stages, each reading the :class:`~fakens.exchange.Exchange` and none the
+With no fault set, two stages come before any Exchange is made, reading the bytes alone
+(no stage after them would read an Exchange: their log entries are made from the bytes):
+the reply cache asked with the query's bytes (a repeated question), then the express path
+(:meth:`fakens.express.Express.reply_to`: a plain query answered straight from the zone).
+Then the stages, each reading the :class:`~fakens.exchange.Exchange` and none the
 bytes again (docs/architecture.md walks one UDP query, one TCP AXFR and one
 fault added at run time through them):
 
 1. receive: the header; responses go to the NOTIFY sender, never answered;
-2. fast path: a reply cached for this exact query, when no fault could match it;
+2. fast path: a reply cached for this exact query, or the express path's answer, when no
+   fault could match it (faults are set, none could);
 3. parse: the rest of the message (OPT, TSIG), errors answered FORMERR/NOTIMP/NOTAUTH;
 4. ``before`` faults: may end the query (an rcode, a drop, a closed connection) or delay it;
 5. dispatch: NOTIFY received, transfer (policy and RRsets in :mod:`fakens.xfr`), or the
@@ -135,29 +140,30 @@ class Pipeline:
         server's non-loopback UDP clients, rate-limited and size-capped: :mod:`fakens.guard`)."""
         outcome: Outcome | None = None
         asked: bytes | None = None  # the key the cache was asked with
+        received: tuple[float, float] | None = None  # (the clock's time, perf_counter) when asked
         if not self.faults.active:  # no fault to ask: a repeated question is found by its bytes alone
-            started = time.perf_counter()
+            received = (self.clock.now(), time.perf_counter())
             asked = (b"t" if transport == "tcp" else b"u") + wire[2:]
             hit = self.cache.get(asked, wire)
             if hit is not None:  # (a key only a plain query's bytes make: no header to read first)
                 known, template = hit
-                outcome = Reply(self.log.append_hit(template, self.clock.now(), client, local,
+                outcome = Reply(self.log.append_hit(template, received[0], client, local,
                                                     (wire[0] << 8) | wire[1], wire, known,
-                                                    time.perf_counter() - started))
+                                                    time.perf_counter() - received[1]))
             else:
-                outcome = self._express(wire, client, local, transport, asked, started)
+                outcome = self._express_from_bytes(wire, client, local, transport, asked, received)
         if outcome is None:
-            outcome = self._handle(wire, client, local, transport, asked)
+            outcome = self._handle(wire, client, local, transport, asked, received)
         if self.guard is None:
             return outcome
         return self._guarded(outcome, wire, client, transport)
 
-    def _express(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
-                 key: bytes, started: float) -> Reply | None:
+    def _express_from_bytes(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
+                            key: bytes, received: tuple[float, float]) -> Reply | None:
         """The express answer to a plain query read from its bytes alone (no fault is set: no
         Exchange to make), logged and kept; None when the Exchange's way must answer it."""
         generation = self._generation
-        now = self.clock.now()
+        now, started = received
         try:
             express = self.express.reply_to(wire, transport)
         except Exception as e:  # a bug of the express path: kept and printed, the engine's way answers
@@ -184,12 +190,16 @@ class Pipeline:
         return outcome
 
     def _handle(self, wire: bytes, client: tuple[str, int], local: tuple[str, int], transport: str,
-                asked: bytes | None) -> Outcome:
-        """The outcome of a message not answered from the reply cache (*asked*: the key the
-        cache was asked with, None when faults are set)."""
-        x = Exchange.receive(wire, client, local, transport, self.name, self.clock.now())
+                asked: bytes | None, received: tuple[float, float] | None = None) -> Outcome:
+        """The outcome of a message not answered from the reply cache or the bytes' express path
+        (*asked*: the key the cache was asked with, None when faults are set; *received*: the
+        clock's time and perf_counter when it was, the log entry's time and its duration's start)."""
+        x = Exchange.receive(wire, client, local, transport, self.name,
+                             self.clock.now() if received is None else received[0])
         if x is None:
             return Drop()  # not even a header: nothing to answer
+        if received is not None:
+            x.started = received[1]
         if x.is_response:
             self.notifier.acknowledge(x.msg_id, x.flags, client)
             return Drop()  # never answer a response (two servers would bounce errors)

@@ -76,7 +76,7 @@ class ZoneSigner:
         self._window_made = -1.0
         self.signed = 0
         """How many RRsets this signer has signed (cache misses), for tests and benchmarks."""
-        self._facts: dict[int, tuple[int, bytes]] = {}  # id(key) -> (key tag, signer name's wire form)
+        self._facts: dict[int, tuple[SigningKey, int, bytes]] = {}  # id(key) -> (key, its tag, signer name's wire form)
         self.rollover: object | None = None
         """The :class:`~fakens.dnssec.rollover.Rollover` a lab's timeline moves this zone through, if any."""
 
@@ -182,12 +182,14 @@ class ZoneSigner:
         return labels, b"".join([head, signer_wire, *(fixed + _LENGTH.pack(len(r)) + r for r in records)])
 
     def _key_facts(self, key: SigningKey) -> tuple[int, bytes]:
+        """*key*'s tag and the signer name's wire form, found once per key (the key kept with
+        them: a key dropped by a rollover may be freed, and another made at its address)."""
         found = self._facts.get(id(key))
-        if found is None:
+        if found is None or found[0] is not key:
             wire = self.origin.canonicalize().to_wire()
             assert wire is not None
-            found = self._facts[id(key)] = (key.key_tag, wire)
-        return found
+            found = self._facts[id(key)] = (key, key.key_tag, wire)
+        return found[1], found[2]
 
     def signatures(self, owner: Name, rdataset: dns.rdataset.Rdataset) -> list[RRSIG]:
         """The signatures of the RRset *rdataset* owned by *owner* (cached by its content)."""

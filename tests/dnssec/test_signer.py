@@ -6,6 +6,7 @@ from __future__ import annotations
 import dns.dnssec
 import dns.name
 import dns.rdatatype
+import dns.rrset
 import pytest
 
 import fakens
@@ -83,3 +84,24 @@ def test_rrsig_rrsets_are_made_once_per_rrset_and_handed_out_as_copies() -> None
     assert served.name.to_text() == "WwW.example.test." and served.covers == dns.rdatatype.AAAA
     again = signer.rrsig_rrset(owner, rdataset)
     assert again.ttl == rdataset.ttl and again.name == owner and list(again) == list(served)
+
+
+def test_a_key_made_where_a_dropped_one_was_gets_its_own_tag() -> None:
+    """The signer keeps each key's tag by the key's address: a key dropped by a rollover may be
+    freed and a new one made at its address, whose RRSIGs must carry the new key's tag (found
+    again, not the dropped key's), and validate."""
+    from fakens.dnssec.keys import generate_key
+
+    zone = fakens.Zone.from_file(ZONE)
+    signer = sign_zone(zone)
+    old, new = signer.zsks[0], generate_key(13, ksk=False)
+    assert old.key_tag != new.key_tag
+    signer._key_facts(old)
+    signer._facts[id(new)] = signer._facts.pop(id(old))  # what the dropped key left at the new one's address
+    signer.use_keys(signer.keys + [new], signer.ksks, [new])
+    rrset = zone.current.rrset(dns.name.from_text("www.example.test."), dns.rdatatype.A)
+    assert rrset is not None
+    rrsigs = signer.rrsig_rrset(rrset.name, rrset)
+    assert [r.key_tag for r in rrsigs] == [new.key_tag]
+    keyring = {zone.origin: dns.rrset.from_rdata_list(zone.origin, 3600, [k.dnskey for k in signer.keys])}
+    dns.dnssec.validate(rrset, rrsigs, keyring, policy=dns.dnssec.allow_all_policy)

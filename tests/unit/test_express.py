@@ -120,13 +120,15 @@ def test_express_replies_are_the_engines_rendered_by_dnspython(options: dict[str
     assert not any(e.faults for e in served.log.entries())
 
 
-def test_the_bytes_and_the_exchange_make_the_same_express_reply() -> None:
+def test_the_bytes_and_the_exchange_make_the_same_express_reply(monkeypatch: pytest.MonkeyPatch) -> None:
     """``Express.reply_to`` (a query's bytes, no fault set) answers exactly the queries
     ``Express.reply`` (an Exchange, faults that cannot match) answers, with the same bytes, and
     leaves the same ones to the engine: every query of the corpus, and messages read_plain
     refuses or the express path leaves (a response, NOTIFY, two questions, a compressed name,
-    trailing bytes, EDNS version 1, an option, a truncated OPT, class CH)."""
-    served, _ = servers()
+    trailing bytes, EDNS version 1, an option, a truncated OPT, class CH, an OPT not owned by the
+    root or not of type OPT, ARCOUNT 256); and either way alike an extended rcode in the OPT,
+    names of 253-256 octets and the edge types and classes."""
+    served, reference = servers()
     express = served.pipeline.express
     odd: list[tuple[bytes, str]] = []
     plain = dns.message.make_query("web.wire.test.", "A", use_edns=0).to_wire()
@@ -143,8 +145,22 @@ def test_the_bytes_and_the_exchange_make_the_same_express_reply() -> None:
     odd.append((dns.message.make_query("web.wire.test.", "A", rdclass="CH").to_wire(), "tcp"))
     odd.append((dns.message.make_query(".", "NS").to_wire(), "udp"))  # the root
     odd.append((b"\x00" * 11, "udp"))  # no header
+    odd.append((plain[:-11] + b"\x03www\x00" + plain[-10:], "udp"))  # an OPT record not owned by the root
+    odd.append((plain[:-10] + b"\x00\x10" + plain[-8:], "udp"))  # a TXT record where the OPT goes
+    odd.append((plain[:10] + b"\x01\x00" + plain[12:], "udp"))  # ARCOUNT 256
+    # answered or not, the same either way: an extended rcode in the query's OPT, names of 253 to
+    # 256 octets, the edge types and classes
+    edge = [(plain[:-7] + b"\x05" + plain[-6:], "udp")]
+    for size in (253, 254, 255, 256):
+        labels = [b"a" * 63] * ((size - 11) // 64) + [b"b" * ((size - 11) % 64 - 1 or 1)]
+        name = b"".join(bytes([len(label)]) + label for label in labels) + b"\x04wire\x04test\x00"
+        edge.append((bare[:12] + name + bare[-4:], "udp"))
+    for qtype in (0, 128, 255, 65535):
+        edge.append((bare[:-4] + qtype.to_bytes(2, "big") + bare[-2:], "udp"))
+    for qclass in (0, 255):
+        edge.append((plain[:-13] + qclass.to_bytes(2, "big") + plain[-11:], "udp"))
     made = 0
-    for wire, transport in queries() + odd:
+    for wire, transport in queries() + odd + edge:
         x = Exchange.receive(wire, CLIENT, LOCAL, transport, "fakens", 0.0)
         by_exchange = express.reply(x) if x is not None else None
         by_bytes = express.reply_to(wire, transport)
@@ -152,6 +168,10 @@ def test_the_bytes_and_the_exchange_make_the_same_express_reply() -> None:
         made += by_bytes is not None
     assert made > len(queries()) // 4
     assert all(express.reply_to(wire, transport) is None for wire, transport in odd)
+    assert sum(express.reply_to(wire, transport) is not None for wire, transport in edge) >= 5
+    mine = [reply_of(served, wire, transport) for wire, transport in edge]
+    monkeypatch.setattr("fakens.wire.encode_fast", lambda *args: None)
+    assert mine == [reply_of(reference, wire, transport) for wire, transport in edge]
 
 
 def test_express_answers_the_common_cases_and_leaves_the_rest() -> None:

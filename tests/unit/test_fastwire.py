@@ -219,3 +219,30 @@ def test_signed_answers_are_dnspythons_bytes_each_time_their_signatures_are_copi
             assert dns.message.from_wire(sent).flags & dns.flags.QR
     assert signed_answers == len(asked) * 4
     assert fastwire._signatures, "no signature's bytes were kept"
+
+
+def test_rrsets_made_for_one_answer_do_not_push_out_the_zones_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream of distinct wildcard DO=1 answers (each expansion a new RRset, each RRSIG RRset
+    a copy) fills only the parts of RRsets written once: the zone's own RRsets written again and
+    again (the apex NS) stay kept, and what is kept stays bounded; every reply is dnspython's."""
+    from fakens import fastwire
+    from fakens.dnssec import sign_zone
+    from fakens.engine import Engine
+
+    monkeypatch.setattr(fastwire, "MAX_CACHED_RRSETS", 16)
+    fastwire._parts.clear()
+    fastwire._new_parts.clear()
+    zone = Zone.from_text(ZONE)
+    sign_zone(zone)
+    engine = Engine([zone])
+    apex_ns = zone.current.get(zone.origin, dns.rdatatype.NS)
+    for i in range(200):
+        qname = dns.name.from_text(f"n{i}.wild.wire.test.")
+        answer = engine.answer(qname, dns.rdatatype.A, dnssec_ok=True)
+        assert any(r is apex_ns for r in answer.authority)
+        sent, reference = both(Question(qname, dns.rdatatype.A, dns.rdataclass.IN), answer, 65535, Opt(1232, do=True))
+        assert sent == reference
+        if i == 1:
+            kept = fastwire._parts[id(apex_ns)]
+    assert fastwire._parts[id(apex_ns)] is kept  # (the same parts since the second answer)
+    assert len(fastwire._parts) <= 16 and len(fastwire._new_parts) <= 16
