@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import socket
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -73,6 +75,34 @@ def _drained(sock: socket.socket) -> bool:
     except BlockingIOError:
         return True
     return False
+
+
+def _queued_bytes(sock: socket.socket) -> int:
+    """What the kernel holds for the IPv4 UDP socket *sock* (its rx_queue in /proc/net/udp:
+    the same for each datagram of one size)."""
+    port = f":{sock.getsockname()[1]:04X}"
+    with open("/proc/net/udp") as table:
+        for line in table.read().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(port):
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"{sock.getsockname()} not in /proc/net/udp")
+
+
+def _wait_queued(sock: socket.socket, count: int, data: bytes = b"xx") -> None:
+    """Wait (polling, 10 s at most) until *count* datagrams of *data*'s size are queued on
+    *sock*: what one such datagram holds is measured on a socket of its own first."""
+    deadline = time.monotonic() + 10
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as scratch:
+        scratch.bind(("127.0.0.1", 0))
+        scratch.sendto(data, scratch.getsockname())
+        while _drained(scratch) and time.monotonic() < deadline:
+            select.select([scratch], [], [], 0.1)
+        one = _queued_bytes(scratch)
+    while _queued_bytes(sock) < count * one:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{count} datagrams not queued on {sock.getsockname()} within 10 s")
+        select.select([], [], [], 0.01)
 
 
 def _drain(client: socket.socket) -> list[bytes]:
@@ -252,9 +282,13 @@ def test_a_receive_started_by_a_garbage_collection_inside_another_leaves_both_in
     from fakens import _udpbatch
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other, _client(batched_endpoint) as client:
         other.bind(("127.0.0.1", 0))
+        # every datagram seen queued before the reads: under load the kernel may deliver a loopback
+        # datagram after sendto returns, and a read that misses one proves nothing here
         for i in range(10):
             client.sendto(b"a%d" % i, batched_endpoint.local)
             client.sendto(b"b%d" % i, other.getsockname())
+        _wait_queued(batched_endpoint.sock, 10)
+        _wait_queued(other, 10)
         nested: list[list[tuple[bytes, object]]] = []
         outer: list[list[tuple[bytes, object]]] = []
 
@@ -263,14 +297,18 @@ def test_a_receive_started_by_a_garbage_collection_inside_another_leaves_both_in
                 nested.append(_udpbatch.recv_batch(other.fileno(), 64))  # the outer call has read, not returned
 
         threshold = gc.get_threshold()
+        enabled = gc.isenabled()  # (a zone loaded in another thread pauses the collector for the process)
         pairs_kept = [(i, -i) for i in range(5000)]  # empties the free list of pairs: the result's are new
         gc.callbacks.append(receive_inside)
         gc.set_threshold(1)
+        gc.enable()
         try:
             outer.append(_udpbatch.recv_batch(batched_endpoint.sock.fileno(), 64))
         finally:
             gc.set_threshold(*threshold)
             gc.callbacks.remove(receive_inside)
+            if not enabled:
+                gc.disable()
             del pairs_kept
         assert nested, "no collection ran while the result was built"
         sender = client.getsockname()
