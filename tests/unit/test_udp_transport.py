@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import socket
+import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -75,34 +74,6 @@ def _drained(sock: socket.socket) -> bool:
     except BlockingIOError:
         return True
     return False
-
-
-def _queued_bytes(sock: socket.socket) -> int:
-    """What the kernel holds for the IPv4 UDP socket *sock* (its rx_queue in /proc/net/udp:
-    the same for each datagram of one size)."""
-    port = f":{sock.getsockname()[1]:04X}"
-    with open("/proc/net/udp") as table:
-        for line in table.read().splitlines()[1:]:
-            fields = line.split()
-            if fields[1].endswith(port):
-                return int(fields[4].split(":")[1], 16)
-    raise AssertionError(f"{sock.getsockname()} not in /proc/net/udp")
-
-
-def _wait_queued(sock: socket.socket, count: int, data: bytes = b"xx") -> None:
-    """Wait (polling, 10 s at most) until *count* datagrams of *data*'s size are queued on
-    *sock*: what one such datagram holds is measured on a socket of its own first."""
-    deadline = time.monotonic() + 10
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as scratch:
-        scratch.bind(("127.0.0.1", 0))
-        scratch.sendto(data, scratch.getsockname())
-        while _drained(scratch) and time.monotonic() < deadline:
-            select.select([scratch], [], [], 0.1)
-        one = _queued_bytes(scratch)
-    while _queued_bytes(sock) < count * one:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{count} datagrams not queued on {sock.getsockname()} within 10 s")
-        select.select([], [], [], 0.01)
 
 
 def _drain(client: socket.socket) -> list[bytes]:
@@ -271,46 +242,72 @@ def test_the_accelerator_refuses_a_bad_address_with_a_clear_error(batched_endpoi
             assert client.recv(10) == b"two"
 
 
+GC_REENTRY = r"""
+import gc, select, socket, sys, time
+from fakens import _udpbatch
+
+def drained(sock):
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    return False
+
+def queued(sock):  # the kernel's rx_queue for the socket (the same for each datagram of one size)
+    port = f":{sock.getsockname()[1]:04X}"
+    for line in open("/proc/net/udp").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(port):
+            return int(fields[4].split(":")[1], 16)
+    raise AssertionError("socket not in /proc/net/udp")
+
+def wait_queued(sock, count, one):
+    deadline = time.monotonic() + 10
+    while queued(sock) < count * one:
+        assert time.monotonic() < deadline, f"{count} datagrams not queued within 10 s"
+        select.select([], [], [], 0.01)
+
+mine, other, client, scratch = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4))
+for sock in (mine, other, client, scratch):
+    sock.bind(("127.0.0.1", 0))
+mine.setblocking(False)
+scratch.sendto(b"xx", scratch.getsockname())
+select.select([scratch], [], [], 10)
+one = queued(scratch)  # what one datagram of two octets holds
+for i in range(10):
+    client.sendto(b"a%d" % i, mine.getsockname())
+    client.sendto(b"b%d" % i, other.getsockname())
+wait_queued(mine, 10, one)
+wait_queued(other, 10, one)
+nested, outer = [], []
+
+def receive_inside(phase, info):
+    if phase == "start" and not nested and not outer and drained(mine):
+        nested.append(_udpbatch.recv_batch(other.fileno(), 64))  # the outer call has read, not returned
+
+pairs_kept = [(i, -i) for i in range(5000)]  # empties the free list of pairs: the result's are new
+gc.callbacks.append(receive_inside)
+gc.set_threshold(1)
+outer.append(_udpbatch.recv_batch(mine.fileno(), 64))
+gc.set_threshold(700)
+gc.callbacks.remove(receive_inside)
+assert nested, "no collection ran while the result was built"
+sender = client.getsockname()
+assert outer[0] == [(b"a%d" % i, sender) for i in range(10)], outer
+assert nested[0] == [(b"b%d" % i, sender) for i in range(10)], nested
+print("both intact")
+"""
+
+
 def test_a_receive_started_by_a_garbage_collection_inside_another_leaves_both_intact(
         batched_endpoint: UdpEndpoint) -> None:
     """Building recv_batch's result can start a collection, hence Python code (here a gc callback;
-    on Python 3.11 also another thread) and another recv_batch: each gets its own datagrams."""
-    import gc
+    on Python 3.11 also another thread) and another recv_batch: each gets its own datagrams.
+    Run in an interpreter of its own: in the test process another thread (a server left by an
+    earlier test) may be collecting, released from the GIL in a callback, and then no collection
+    starts inside this one's read (the collector runs one collection at a time)."""
     if sys.version_info >= (3, 12):
         pytest.skip("Python 3.12 and later only schedule a collection: none starts inside recv_batch")
-
-    from fakens import _udpbatch
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other, _client(batched_endpoint) as client:
-        other.bind(("127.0.0.1", 0))
-        # every datagram seen queued before the reads: under load the kernel may deliver a loopback
-        # datagram after sendto returns, and a read that misses one proves nothing here
-        for i in range(10):
-            client.sendto(b"a%d" % i, batched_endpoint.local)
-            client.sendto(b"b%d" % i, other.getsockname())
-        _wait_queued(batched_endpoint.sock, 10)
-        _wait_queued(other, 10)
-        nested: list[list[tuple[bytes, object]]] = []
-        outer: list[list[tuple[bytes, object]]] = []
-
-        def receive_inside(phase: str, info: dict[str, int]) -> None:
-            if phase == "start" and not nested and not outer and _drained(batched_endpoint.sock):
-                nested.append(_udpbatch.recv_batch(other.fileno(), 64))  # the outer call has read, not returned
-
-        threshold = gc.get_threshold()
-        enabled = gc.isenabled()  # (a zone loaded in another thread pauses the collector for the process)
-        pairs_kept = [(i, -i) for i in range(5000)]  # empties the free list of pairs: the result's are new
-        gc.callbacks.append(receive_inside)
-        gc.set_threshold(1)
-        gc.enable()
-        try:
-            outer.append(_udpbatch.recv_batch(batched_endpoint.sock.fileno(), 64))
-        finally:
-            gc.set_threshold(*threshold)
-            gc.callbacks.remove(receive_inside)
-            if not enabled:
-                gc.disable()
-            del pairs_kept
-        assert nested, "no collection ran while the result was built"
-        sender = client.getsockname()
-        assert outer[0] == [(b"a%d" % i, sender) for i in range(10)]
-        assert nested[0] == [(b"b%d" % i, sender) for i in range(10)]
+    done = subprocess.run([sys.executable, "-c", GC_REENTRY], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0 and done.stdout == "both intact\n", done.stdout + done.stderr
