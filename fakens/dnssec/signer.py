@@ -74,6 +74,7 @@ class ZoneSigner:
         self._chains: OrderedDict[int, Chain] = OrderedDict()
         self._window: tuple[int, int] = (0, 0)
         self._window_made = -1.0
+        self._round = 0  # counts the times the signatures were made anew (a new window, new keys)
         self.signed = 0
         """How many RRsets this signer has signed (cache misses), for tests and benchmarks."""
         self._facts: dict[int, tuple[SigningKey, int, bytes]] = {}  # id(key) -> (key, its tag, signer name's wire form)
@@ -115,6 +116,7 @@ class ZoneSigner:
         with :meth:`apex_rrsets` (``Rollover.move`` does)."""
         with self._lock:
             self.keys, self.ksks, self.zsks = list(keys), list(ksks), list(zsks) or list(ksks)
+            self._round += 1
             self._signatures.clear()
             self._by_identity.clear()
             self._chains_signed.clear()
@@ -144,10 +146,23 @@ class ZoneSigner:
             with self._lock:
                 self._window_made = now
                 self._window = (int(now) + self.policy.inception_offset, int(now) + self.policy.lifetime)
+                self._round += 1
                 self._signatures.clear()
                 self._by_identity.clear()
                 self._chains_signed.clear()
         return self._window
+
+    def signing_round(self) -> int:
+        """Which signatures this signer makes now: a number that changes when they are made anew
+        (the window renewed, as :meth:`window` does once half the lifetime has passed, or new
+        keys). A reply kept with signatures of an older round must be made again::
+
+            kept = signer.signing_round()
+            ...
+            if signer.signing_round() != kept:   # the window moved on: what was kept is stale
+        """
+        self.window()
+        return self._round
 
     def keys_for(self, rdtype: int) -> list[SigningKey]:
         """The keys that sign an RRset of *rdtype*: the KSKs for DNSKEY, CDS and CDNSKEY, else the ZSKs."""

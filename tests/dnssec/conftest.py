@@ -45,19 +45,21 @@ def ask(server: fakens.Server, qname: str, rdtype: str, do: bool = True, tcp: bo
     return dns.query.udp(query, host, port=port, timeout=3, ignore_trailing=False)
 
 
-def dnskeys(server: fakens.Server, origin: dns.name.Name = ORIGIN) -> dict[dns.name.Name, dns.rrset.RRset]:
-    """The served DNSKEY set, checked against its own RRSIG (the KSK's), as a validator's keyring."""
+def dnskeys(server: fakens.Server, origin: dns.name.Name = ORIGIN,
+            now: float | None = None) -> dict[dns.name.Name, dns.rrset.RRset]:
+    """The served DNSKEY set, checked against its own RRSIG (the KSK's) at *now* (default:
+    the real time), as a validator's keyring."""
     reply = ask(server, origin.to_text(), "DNSKEY", tcp=True)
     keys = reply.find_rrset(reply.answer, origin, dns.rdataclass.IN, dns.rdatatype.DNSKEY)
     sig = reply.find_rrset(reply.answer, origin, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.DNSKEY)
-    dns.dnssec.validate(keys, sig, {origin: keys})
+    dns.dnssec.validate(keys, sig, {origin: keys}, now=now)
     return {origin: keys}
 
 
 def validate_section(section: list[dns.rrset.RRset], keyring: dict[dns.name.Name, dns.rrset.RRset],
-                     unsigned: tuple[int, ...] = ()) -> list[dns.rrset.RRset]:
-    """Validate every RRset of *section* with its RRSIG; types in *unsigned* may come without one
-    (a referral's NS, glue). The RRsets validated."""
+                     unsigned: tuple[int, ...] = (), now: float | None = None) -> list[dns.rrset.RRset]:
+    """Validate every RRset of *section* with its RRSIG (at *now*, default the real time);
+    types in *unsigned* may come without one (a referral's NS, glue). The RRsets validated."""
     sigs = {(r.name, r.covers): r for r in section if r.rdtype == dns.rdatatype.RRSIG}
     done = []
     for rrset in section:
@@ -67,7 +69,7 @@ def validate_section(section: list[dns.rrset.RRset], keyring: dict[dns.name.Name
         if sig is None:
             assert rrset.rdtype in unsigned, f"no RRSIG for {rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}"
             continue
-        dns.dnssec.validate(rrset, sig, keyring)
+        dns.dnssec.validate(rrset, sig, keyring, now=now)
         done.append(rrset)
     return done
 

@@ -5,6 +5,7 @@ referrals, NSEC and NSEC3 proofs for NXDOMAIN, NODATA and wildcards (the hashes 
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 
 import dns.dnssec
@@ -232,3 +233,45 @@ def test_server_dnssec_option_signs_and_links_parent(make_server: Make) -> None:
     keyring = dnskeys(server, _name("test."))
     validate_section(reply.answer, keyring)
     assert reply.answer[0][0] == child.signer.ds_rdatas()[0]
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_kept_replies_never_outlive_the_signature_window(signed_server: Make, tcp: bool) -> None:
+    # the signatures' window is real time (a validator's clock): the signer's clock is moved
+    # here instead. A repeated DO=1 question is answered from the reply cache; once half the
+    # lifetime has passed the engine signs anew, and the cache must not go on serving the old
+    # signatures (which, past the lifetime, would have expired)
+    lifetime = 1000
+    server = signed_server(DnssecPolicy(lifetime=lifetime, inception_offset=-60))
+    signer = server.engine.zones[ORIGIN].signer
+    assert signer is not None
+    now = [time.time()]
+    signer.now = lambda: now[0]
+    questions = [("www.example.test.", "A"), ("nothere.example.test.", "A"), ("www.example.test.", "TXT")]
+
+    def windows(expected_start: float) -> None:
+        for qname, rdtype in questions:
+            for _ in range(2):  # the second from the cache
+                reply = ask(server, qname, rdtype, tcp=tcp)
+                sigs = rrsigs(reply)
+                assert sigs, (qname, rdtype)
+                for rrsig in (r for rrset in sigs for r in rrset):
+                    assert (rrsig.inception, rrsig.expiration) == (int(expected_start) - 60, int(expected_start) + lifetime)
+                keyring = dnskeys(server, now=now[0])
+                for section in (reply.answer, reply.authority):
+                    validate_section(section, keyring, now=now[0])
+
+    start = now[0]
+    windows(start)
+    hits = server.pipeline.cache.hits
+    assert hits >= len(questions)  # (the second asking of each was a kept reply)
+    now[0] += lifetime * 0.4  # under half the lifetime: the same window, still from the cache
+    windows(start)
+    assert server.pipeline.cache.hits > hits
+    now[0] += lifetime * 0.2  # past half: signed anew
+    windows(now[0])
+    now[0] += lifetime * 1.5  # past the first window's end (and the second's half)
+    windows(now[0])
+    hits = server.pipeline.cache.hits
+    windows(now[0])  # the renewal is found once: the cache serves the new replies again
+    assert server.pipeline.cache.hits >= hits + len(questions) * 2
