@@ -9,8 +9,17 @@ name owns the type (or a wildcard does), is absent (NXDOMAIN) or owns no record 
 and no CNAME (NODATA). Not for CNAME, DNAME, DS, ANY, RRSIG and the meta types, nor NS below
 the apex (a referral); MX and SRV answers only with ``additional_from="zone"`` (their hosts'
 addresses are looked up in the zone, as the engine does). Anything else, and a reply that would
-not fit, goes the engine's way. A query with DO=1 takes it only for a zone fakens does not sign
-(signed zones' answers carry RRSIGs and proofs: engine).
+not fit, goes the engine's way.
+
+A DO=1 query of a zone fakens signs takes it too, as :func:`fakens.dnssec.answers.add_dnssec`
+signs the engine's answer: the ANSWER records followed by their RRSIGs (a wildcard's for a
+name synthesized from it), the sections found once per version asked with DO=1 (so the NS,
+the SOA and the addresses come with theirs), and for NXDOMAIN, NODATA, an empty non-terminal,
+a wildcard answer or a wildcard NODATA the NSEC or NSEC3 records of the engine's proof
+(:class:`~fakens.answer.Proof`, given to the signer's chain) and their RRSIGs at the end of
+AUTHORITY; the sections with a proof are kept by the proving records, so that the names of one
+span share them. MX and SRV answers naming hosts of the zone (whose addresses would be signed
+one by one) go the engine's way.
 
 The reply is the query's header and question as written, the ANSWER records with their
 owner a pointer to the question and the names in their data compressed (as dnspython
@@ -37,7 +46,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import dns.rdata
 import dns.rdataclass
@@ -45,6 +54,8 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 
+from fakens.answer import Kind, Proof
+from fakens.dnssec.answers import proof_rrsets, rrsig_of
 from fakens.engine import Engine, _zone_addresses
 from fakens.exchange import _SUFFIXES_KEPT, MAX_PLAIN_QUESTION_END, Exchange, _plain_name, _Suffix, opt_head
 from fakens.fastpath import question_end
@@ -52,6 +63,7 @@ from fakens.fastwire import (
     _NOT_MIRRORED,
     TailTemplate,
     _pieces,
+    _signature_pieces,
     _write_tail,
     tail_template,
     write_data,
@@ -61,6 +73,9 @@ from fakens.wire import MAX_TCP, MIN_UDP
 from fakens.zones import Zone
 from fakens.zoneversion import Name, ZoneVersion
 
+if TYPE_CHECKING:
+    from fakens.dnssec.signer import ZoneSigner
+
 _HEADER_TAIL = struct.Struct("!HHHHH")  # flags and the four counts
 _RDLENGTH = struct.Struct("!H")
 _ANSWER_FIXED = struct.Struct("!HHHI")  # an ANSWER record's owner (a pointer), type, class and TTL
@@ -69,6 +84,7 @@ _NONE = dns.rdatatype.NONE
 _CNAME = dns.rdatatype.CNAME
 _NS = dns.rdatatype.NS
 _A, _AAAA = dns.rdatatype.A, dns.rdatatype.AAAA
+_RRSIG = dns.rdatatype.RRSIG
 _IN = dns.rdataclass.IN
 _inet_pton = socket.inet_pton
 _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
@@ -83,6 +99,7 @@ _ENGINE_TYPES = frozenset({
 # the zone's own), and the field naming them
 _HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
+_PROOFS_KEPT = 1024  # a version's signed sections with their proofs, by the proving records
 _UNKNOWN: object = object()
 _QUESTION_TAIL = struct.Struct("!HH")
 _Asked = tuple[bytes, str, int, int, bytes, _Suffix, int, bool]
@@ -117,7 +134,8 @@ class _Tail:
     answers' AUTHORITY and ADDITIONAL RRsets, the apex NS answer's ADDITIONAL, and the
     negative answers' SOA."""
 
-    __slots__ = ("apex_ns", "blocked", "cuts", "dnames", "negative", "ns_hosts", "positive", "present", "version")
+    __slots__ = ("apex_ns", "blocked", "cuts", "dnames", "negative", "ns_hosts", "positive", "present", "proven",
+                 "version")
 
     def __init__(self, version: ZoneVersion, positive: list[tuple[int, dns.rrset.RRset]],
                  negative: list[tuple[int, dns.rrset.RRset]]) -> None:
@@ -136,6 +154,9 @@ class _Tail:
         self.cuts = frozenset(_lower_wire(name) for name in version.cuts)
         self.dnames = frozenset(_lower_wire(name) for name in version.dnames)
         self.blocked: dict[_Suffix, bool] = {}  # what stops_above found, kept
+        # a signed zone's sections with the NSEC or NSEC3 records of a proof and their RRSIGs,
+        # by the sections and those records (:meth:`Express._proven`)
+        self.proven: dict[tuple[int, ...], _Sections] = {}
 
     def stops_above(self, after: _Suffix) -> bool:
         """Does the engine's walk from the apex stop at a cut or a DNAME owner among the names
@@ -266,8 +287,7 @@ class Express:
             zone = _find_zone(after, origins, zone_of) if found is _UNKNOWN else cast("Zone | None", found)
             if zone is None:
                 return None
-        if do and zone.signer is not None:
-            return None
+        signer = zone.signer if do else None  # a DO=1 answer of a signed zone: with RRSIGs and proofs
         version = zone.current
         tail = self._tails.get((id(version), do))
         if tail is None or tail.version is not version:
@@ -280,22 +300,27 @@ class Express:
                 return None
         asked = (wire, transport, flags, end, lower, after, payload, do)
         node = version.nodes.get(qname)
+        source: Name | None = None  # the wildcard the answer is synthesized from
         if not node:
             if qname in version.names:  # an empty non-terminal
+                if signer is not None:
+                    return self._denied(asked, _NOERROR, tail, signer, Proof(version, qname, Kind.NODATA))
                 return self._write(asked, _NOERROR, None, tail.negative)
             encloser = after.name  # (the question's parent and the wildcard below it, made once)
             while encloser not in version.names:
                 encloser = encloser.parent()
-            if encloser is after.name:
-                node = version.nodes.get(after.wildcard)
-            else:
-                node = version.nodes.get(hashed_name((b"*",) + encloser.labels))
+            source = after.wildcard if encloser is after.name else hashed_name((b"*",) + encloser.labels)
+            node = version.nodes.get(source)
             if not node:
+                if signer is not None:
+                    return self._denied(asked, _NXDOMAIN, tail, signer, Proof(version, qname, Kind.NXDOMAIN))
                 return self._write(asked, _NXDOMAIN, None, tail.negative)
         records = node.get((rdtype, _NONE))
         if not records:
             if (_CNAME, _NONE) in node:
                 return None  # a CNAME to follow
+            if signer is not None:  # (a wildcard NODATA proves the name absent too)
+                return self._denied(asked, _NOERROR, tail, signer, Proof(version, qname, Kind.NODATA, source))
             return self._write(asked, _NOERROR, None, tail.negative)
         if (qname, rdtype) in tail.present:
             return None
@@ -305,9 +330,40 @@ class Express:
                 return None  # the hosts' addresses from any zone: the engine's
             if tail.positive.rrsets:  # (not minimal responses)
                 sections = self._with_hosts(tail, records, _HOST_FIELDS[rdtype])
+                if signer is not None and sections is not tail.positive:
+                    return None  # hosts' addresses of the zone, each to be signed: the engine's
         elif rdtype == _NS:  # at the apex (elsewhere a cut): no AUTHORITY, the hosts' addresses
             sections = tail.apex_ns
-        return self._write(asked, _NOERROR, records, sections)
+        if signer is None:
+            return self._write(asked, _NOERROR, records, sections)
+        # the records' signatures (a wildcard's, whose label count tells the validator), and the
+        # proof that the name itself does not exist for a wildcard answer (RFC 4035 3.1.3.3)
+        signatures = signer.shared_rrsig_rrset(qname if source is None else source, records)
+        if source is not None:
+            sections = self._proven(tail, sections, signer, Proof(version, qname, Kind.ANSWER, source))
+        return self._write(asked, _NOERROR, records, sections, signatures)
+
+    def _denied(self, asked: _Asked, rcode: int, tail: _Tail, signer: ZoneSigner, proof: Proof) -> bytes | None:
+        """A negative answer of a signed zone to a DO=1 query: the SOA and its RRSIG, then the
+        records proving *proof*, signed."""
+        return self._write(asked, rcode, None, self._proven(tail, tail.negative, signer, proof))
+
+    def _proven(self, tail: _Tail, sections: _Sections, signer: ZoneSigner, proof: Proof) -> _Sections:
+        """*sections* (of *tail*'s signed zone, their RRSIGs in them) with the NSEC or NSEC3
+        records proving *proof* and their RRSIGs at the end of AUTHORITY, as
+        :func:`~fakens.dnssec.answers.add_dnssec` puts them. Kept by the records of the proof:
+        the names of one span (distinct names below a wildcard, or absent) share them."""
+        records = signer.chain(proof.version).proof(proof)
+        key = (id(sections), *[id(r) for r in records])
+        found = tail.proven.get(key)
+        if found is None:
+            denial = [(1, r) for r in proof_rrsets([proof], self.engine.zones)]  # (the same records, signed)
+            rrsets = sections.rrsets
+            found = _Sections([item for item in rrsets if item[0] == 1] + denial + [item for item in rrsets if item[0] != 1])
+            if len(tail.proven) >= _PROOFS_KEPT:
+                tail.proven.clear()
+            tail.proven[key] = found  # (it holds the records, so their ids are not reused while kept)
+        return found
 
     def _with_hosts(self, tail: _Tail, records: dns.rdataset.Rdataset, field: str) -> _Sections:
         """The positive answer's sections with the addresses of the hosts *records* name (the
@@ -354,16 +410,22 @@ class Express:
         engine = self.engine
         apex = engine.answer(version.origin, dns.rdatatype.SOA, dnssec_ok=do, versions={version.origin: version})
         positive = [(1, r) for r in apex.authority] + [(2, r) for r in apex.glue + apex.additional]
-        tail = _Tail(version, positive, [(1, engine.negative_soa(version))])
+        negative = [(1, engine.negative_soa(version))]
+        if do:  # the SOA's RRSIG (the zone's, whatever SOA the negative answers carry) when signed
+            rrsig = rrsig_of(negative[0][1], lambda zone: version if zone.origin == version.origin else zone.current,
+                             engine.find_zone, {})
+            if rrsig is not None:
+                negative.append((1, rrsig))
+        tail = _Tail(version, positive, negative)
         if len(self._tails) >= _TAILS_KEPT:
             self._tails.clear()
         self._tails[key] = tail
         return tail
 
     def _write(self, asked: _Asked, rcode: int, records: dns.rdataset.Rdataset | None,
-               tail: _Sections) -> bytes | None:
-        """The reply: header and question as *asked*, *records* in ANSWER, then *tail*; None
-        when it does not fit."""
+               tail: _Sections, signatures: dns.rrset.RRset | None = None) -> bytes | None:
+        """The reply: header and question as *asked*, *records* in ANSWER (and their
+        *signatures*, the RRSIG records alone read), then *tail*; None when it does not fit."""
         wire, transport, flags, end, lower, after, payload, do = asked
         out = bytearray(wire[:end + 5])  # the root label, type and class
         # the names the question puts in dnspython's compression table: its suffixes' entries
@@ -394,6 +456,16 @@ class Express:
                         compress = _with_question(suffixes, lower)
                     write_data(out, compress, pieces)
             answers = len(records)
+            if signatures is not None:  # owned by the question too; no name compressed in an RRSIG
+                fixed = _ANSWER_FIXED.pack(0xC00C, _RRSIG, records.rdclass, records.ttl)
+                for rdata in signatures:
+                    pieces = _signature_pieces(rdata)
+                    if pieces is None or len(pieces) != 1 or type(pieces[0]) is not bytes:
+                        return None
+                    out += fixed
+                    out += _RDLENGTH.pack(len(pieces[0]))
+                    out += pieces[0]
+                answers += len(signatures)
         template = tail.template
         written = False
         if template is not None:
@@ -408,7 +480,7 @@ class Express:
         else:
             if compress is None:
                 compress = _with_question(suffixes, lower)
-            counts = _write_tail(out, compress, tail.rrsets, None)
+            counts = _write_tail(out, compress, tail.rrsets, None, held=True)
             if counts is None:
                 return None
             authority, additional = counts

@@ -333,11 +333,12 @@ _tails: dict[tuple[int, ...], TailTemplate] = {}
 
 
 def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int, dns.rrset.RRset]],
-                question: NameParts | None) -> tuple[int, int] | None:
+                question: NameParts | None, held: bool = False) -> tuple[int, int] | None:
     """Write the AUTHORITY and ADDITIONAL RRsets *tail* ((section, RRset) in order): from its
-    template when one fits, else written and made a template (unless it holds RRSIG RRsets:
-    copies made for one answer). The records of each section, or None when an RRset is not
-    mirrored here."""
+    template when one fits, else written and made a template (unless it holds RRSIG RRsets,
+    copies made for one answer, and is not *held*: kept by the caller to be written again, as
+    the express path keeps its tails). The records of each section, or None when an RRset is
+    not mirrored here."""
     key = tuple([id(rrset) for _, rrset in tail])
     template = _tails.get(key)
     if (template is not None and all(a is b for a, (_, b) in zip(template.rrsets, tail, strict=True))
@@ -347,7 +348,7 @@ def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int
     # no template of a tail with signatures: they are copies made for each answer (rrsig_rrset),
     # so the next tail is made of other objects and would not find it
     log: list[tuple[bytes, int, int | None]] | None = (
-        None if any(rrset.rdtype == _RRSIG for _, rrset in tail) else [])
+        None if not held and any(rrset.rdtype == _RRSIG for _, rrset in tail) else [])
     counts = [0, 0, 0]
     for section, rrset in tail:
         parts = rrset_parts(rrset)

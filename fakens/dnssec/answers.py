@@ -49,7 +49,7 @@ def add_dnssec(result: Answer, zones: Mapping[Name, Zone],
         out: list[dns.rrset.RRset] = []
         for rrset in section:
             out.append(rrset)
-            rrsig = _rrsig_of(rrset, result, find_zone, wildcards)
+            rrsig = rrsig_of(rrset, result.version_of, find_zone, wildcards)
             if rrsig is not None:
                 out.append(rrsig)
         return out
@@ -87,16 +87,18 @@ class ZoneLike(Protocol):
     def signer(self) -> ZoneSigner | None: ...
 
 
-def _rrsig_of(rrset: dns.rrset.RRset, result: Answer, find_zone: Callable[[Name, dns.rdatatype.RdataType], Zone | None],
-              wildcards: Mapping[Name, Proof]) -> dns.rrset.RRset | None:
-    """The RRSIG RRset that goes with *rrset* of *result*, or None (unsigned zone, not
-    authoritative data, not data of the zone: a synthesized CNAME)."""
+def rrsig_of(rrset: dns.rrset.RRset, version_of: Callable[[Zone], ZoneVersion],
+             find_zone: Callable[[Name, dns.rdatatype.RdataType], Zone | None],
+             wildcards: Mapping[Name, Proof]) -> dns.rrset.RRset | None:
+    """The RRSIG RRset that goes with *rrset* of an answer made from the versions *version_of*
+    gives (``Answer.version_of``) whose wildcard proofs by name are *wildcards*, or None
+    (unsigned zone, not authoritative data, not data of the zone: a synthesized CNAME)."""
     if rrset.rdtype == _RRSIG:
         return None
     zone = find_zone(rrset.name, rrset.rdtype)
     if zone is None or zone.signer is None:
         return None
-    version = result.version_of(zone)
+    version = version_of(zone)
     if occluded(version, rrset.name, rrset.rdtype):
         return None
     owner = rrset.name

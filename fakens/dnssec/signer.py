@@ -271,6 +271,16 @@ class ZoneSigner:
         """The RRSIG RRset of *rdataset* at *owner*, as served: owned by *served_as* (a name
         synthesized from a wildcard), with *ttl* (the served RRset's). A new RRset each time
         (the caller may change it), copied from one made once per signed RRset."""
+        template = self.shared_rrsig_rrset(owner, rdataset)
+        rrset: dns.rrset.RRset = template.copy()  # the records' hashes copied, not computed again
+        rrset.name = served_as or owner
+        rrset.ttl = rdataset.ttl if ttl is None else ttl
+        return rrset
+
+    def shared_rrsig_rrset(self, owner: Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
+        """The RRSIG RRset of *rdataset* at *owner* that :meth:`rrsig_rrset` copies, made once
+        per signed RRset: shared, so read-only, and its owner and TTL are its first asker's
+        (what reads its records alone, as :mod:`fakens.express` writes them, needs no copy)."""
         signed = self._signed(owner, rdataset)
         template = signed.rrset
         if template is None:
@@ -278,10 +288,7 @@ class ZoneSigner:
             for rrsig in signed.made.rrsigs():
                 template.add(rrsig)
             signed.rrset = template
-        rrset: dns.rrset.RRset = template.copy()  # the records' hashes copied, not computed again
-        rrset.name = served_as or owner
-        rrset.ttl = rdataset.ttl if ttl is None else ttl
-        return rrset
+        return template
 
     # -- denial of existence ----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import pytest
 from helpers.every_type import EVERY_TYPE_ZONE as ZONE
 
 from fakens import LogEntry, Server, Zone
+from fakens.dnssec import DnssecPolicy, Nsec3Params, sign_zones
 from fakens.exchange import Exchange
 from fakens.outcome import Reply
 
@@ -118,6 +119,72 @@ def test_express_replies_are_the_engines_rendered_by_dnspython(options: dict[str
     assert answered > len(asked) // 4, f"express answered only {answered} of {len(asked)}"
     assert reference.pipeline.express.answered == 0
     assert not any(e.faults for e in served.log.entries())
+
+
+SIGNED_POLICIES = {
+    "nsec": DnssecPolicy(),
+    "nsec3": DnssecPolicy(nsec3=Nsec3Params(iterations=0, salt=b"")),
+    "nsec3-salt-optout-csk-15": DnssecPolicy(algorithm=15, csk=True,
+                                             nsec3=Nsec3Params(iterations=2, salt=b"\xaa\xbb", opt_out=True)),
+}
+
+
+def signed_servers(policy: DnssecPolicy, **options: object) -> tuple[Server, Server]:
+    """:func:`servers` with the zones signed with *policy*: both serve the same signed Zone
+    objects, so that the signatures (made once, cached by content) are the same."""
+    zones = [Zone.from_text(ZONE), Zone.from_text(SIBLING)]
+    sign_zones(zones, policy)
+    served = Server(zones=zones, **options)  # type: ignore[arg-type]
+    return served, without_express(Server(zones=zones, **options))  # type: ignore[arg-type]
+
+
+def signed_queries() -> list[tuple[bytes, str]]:
+    """Every name and type asked with DO=1 (a validating resolver's queries), as written and
+    in mixed case, over UDP (payload 1232, 512 for every other name: more not fitting) and TCP."""
+    made: list[tuple[bytes, str]] = []
+    for n, name in enumerate(questions()):
+        for spelled in spellings(name)[::2]:
+            for qtype in QTYPES:
+                query = dns.message.make_query(spelled, qtype, use_edns=0, payload=512 if n % 2 else 1232,
+                                               want_dnssec=True)
+                query.id = len(made) & 0xFFFF
+                made.append((query.to_wire(), "udp"))
+                made.append((made[-1][0], "tcp"))
+    return made
+
+
+@pytest.mark.parametrize(("policy", "options"), [
+    (SIGNED_POLICIES["nsec"], {}), (SIGNED_POLICIES["nsec3"], {}), (SIGNED_POLICIES["nsec3-salt-optout-csk-15"], {}),
+    (SIGNED_POLICIES["nsec"], {"minimal_responses": True}), (SIGNED_POLICIES["nsec3"], {"additional_from": "server"}),
+    (SIGNED_POLICIES["nsec"], {"negative_soa": "wire.test. 120 SOA ns1.wire.test. other.wire.test. 99 1 2 3 4"}),
+], ids=["nsec", "nsec3", "nsec3-salt-optout-csk-15", "nsec-minimal", "nsec3-additional-from-server",
+        "nsec-negative-soa-given"])
+def test_signed_zones_express_replies_are_the_engines(policy: DnssecPolicy, options: dict[str, object],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """DO=1 answers of signed zones (NSEC, NSEC3, NSEC3 opt-out with salt and iterations): the
+    records with their RRSIGs (a wildcard's for a synthesized name), the NS, SOA and addresses
+    signed, and the NSEC or NSEC3 proofs of NXDOMAIN, NODATA, empty non-terminals, wildcard
+    answers and wildcard NODATA, signed: the reference's bytes, the first time, from the reply
+    cache and again from the sections the express path kept."""
+    served, reference = signed_servers(policy, **options)
+    asked = signed_queries()
+    before = served.pipeline.express.answered
+    mine = [reply_of(served, wire, transport) for wire, transport in asked]
+    answered = served.pipeline.express.answered - before
+    again = [reply_of(served, wire, transport) for wire, transport in asked]  # from the reply cache
+    served.pipeline.cache.clear()
+    third = [reply_of(served, wire, transport) for wire, transport in asked]  # the express path's kept sections
+    monkeypatch.setattr("fakens.wire.encode_fast", lambda *args: None)  # the reference: dnspython renders
+    theirs = [reply_of(reference, wire, transport) for wire, transport in asked]
+    for got in (mine, again, third):
+        differ = [(dns.message.from_wire(wire).question[0], transport)
+                  for (wire, transport), a, b in zip(asked, got, theirs, strict=True) if a != b]
+        assert differ == []
+    assert answered > len(asked) // 3, f"express answered only {answered} of {len(asked)}"
+    signed = sum(1 for wire in theirs if any(r.rdtype == dns.rdatatype.RRSIG
+                                             for r in dns.message.from_wire(wire).authority))
+    assert signed > len(asked) // 2  # (the replies are signed: else the test would prove nothing of them)
+    assert reference.pipeline.express.answered == 0
 
 
 def test_the_bytes_and_the_exchange_make_the_same_express_reply(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -298,13 +365,15 @@ def test_what_the_express_path_found_for_a_suffix_follows_zones_and_delegations(
     assert addresses(ask("x.deep.p.test.", True)) == ["192.0.2.11"]
 
 
-def test_express_log_entries_are_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed-do1"])
+def test_express_log_entries_are_the_engines(signed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """An express reply's log entry is made from the query's and the reply's bytes when the
     log is read (fakens.exchange.BytesTemplate): it must be the entry the engine's way records
-    as it answers, field for field (but when and how long), for every query of the corpus;
-    and one made for a watcher at once is the same as one made later."""
-    served, reference = servers()
-    asked = queries()
+    as it answers, field for field (but when and how long), for every query of the corpus (and
+    for DO=1 queries of signed zones); and one made for a watcher at once is the same as one
+    made later."""
+    served, reference = signed_servers(SIGNED_POLICIES["nsec3"]) if signed else servers()
+    asked = signed_queries() if signed else queries()
     told: list[LogEntry] = []
     for wire, transport in asked[:40]:
         reply_of(served, wire, transport)
