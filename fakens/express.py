@@ -333,6 +333,8 @@ class Express:
                 if signer is not None and sections is not tail.positive:
                     return None  # hosts' addresses of the zone, each to be signed: the engine's
         elif rdtype == _NS:  # at the apex (elsewhere a cut): no AUTHORITY, the hosts' addresses
+            if source is not None:
+                return None  # a wildcard's NS (a cut at the wildcard): the engine's, with the zone's NS
             sections = tail.apex_ns
         if signer is None:
             return self._write(asked, _NOERROR, records, sections)

@@ -187,6 +187,41 @@ def test_signed_zones_express_replies_are_the_engines(policy: DnssecPolicy, opti
     assert reference.pipeline.express.answered == 0
 
 
+WILDCARD_CUT = r"""
+$ORIGIN w.test.
+$TTL 60
+@       SOA ns1 h 1 3600 600 86400 30
+@       NS  ns1
+ns1     A   192.0.2.1
+*.wild  NS  ns1.w.test.
+*.wild  A   192.0.2.5
+wild    TXT "x"
+"""
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_a_wildcard_owning_ns_is_answered_as_the_engine_answers(signed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wildcard that owns NS records (a cut at ``*.wild``): the NS synthesized for a name
+    below it is not the apex's, so the engine adds the zone's NS in AUTHORITY (and a signed
+    zone's NSEC proof, with no signature of the NS: not authoritative data). The express path
+    answered it once as the apex NS answer (no AUTHORITY): found by comparing with the engine."""
+    zone = Zone.from_text(WILDCARD_CUT)
+    if signed:
+        sign_zones([zone], DnssecPolicy())
+    served = Server(zones=[zone])
+    reference = without_express(Server(zones=[zone]))
+    asked = [(dns.message.make_query(name, qtype, use_edns=0, want_dnssec=do).to_wire(), "udp")
+             for name in ("x.wild.w.test.", "A.b.wild.w.test.") for qtype in ("NS", "A", "TXT") for do in (False, True)]
+    mine = [reply_of(served, wire, transport) for wire, transport in asked]
+    monkeypatch.setattr("fakens.wire.encode_fast", lambda *args: None)
+    theirs = [reply_of(reference, wire, transport) for wire, transport in asked]
+    assert [dns.message.from_wire(a) for a in mine] == [dns.message.from_wire(b) for b in theirs]
+    assert mine == theirs
+    ns = dns.message.from_wire(mine[0])
+    assert [r.rdtype for r in ns.authority] == [dns.rdatatype.NS]
+    assert served.pipeline.express.answered >= 4  # (the A and TXT questions)
+
+
 def test_the_bytes_and_the_exchange_make_the_same_express_reply(monkeypatch: pytest.MonkeyPatch) -> None:
     """``Express.reply_to`` (a query's bytes, no fault set) answers exactly the queries
     ``Express.reply`` (an Exchange, faults that cannot match) answers, with the same bytes, and
