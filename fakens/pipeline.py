@@ -3,6 +3,9 @@
     pipeline = Pipeline("ns1", options, engine, faults, log, clock, notifier)
     outcome = pipeline.handle(wire, client=("127.0.0.1", 40000), local=("127.0.0.1", 53), transport="udp")
 
+First, if a served zone's signer made its signatures anew since the reply cache was emptied
+(a renewed window, new keys), the cache and the express path's tails are emptied: a kept
+reply never carries signatures the engine no longer gives.
 With no fault set, two stages come before any Exchange is made, reading the bytes alone
 (no stage after them would read an Exchange: their log entries are made from the bytes):
 the reply cache asked with the query's bytes (a repeated question), then the express path
