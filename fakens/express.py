@@ -99,7 +99,8 @@ _ENGINE_TYPES = frozenset({
 # the zone's own), and the field naming them
 _HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
-_PROOFS_KEPT = 1024  # a version's signed sections with their proofs, by the proving records
+_PROOFS_KEPT = 1024
+_HOSTS_KEPT = 1024  # a version's signed sections with their proofs, by the proving records
 _UNKNOWN: object = object()
 _QUESTION_TAIL = struct.Struct("!HH")
 _Asked = tuple[bytes, str, int, int, bytes, _Suffix, int, bool]
@@ -134,12 +135,13 @@ class _Tail:
     answers' AUTHORITY and ADDITIONAL RRsets, the apex NS answer's ADDITIONAL, and the
     negative answers' SOA."""
 
-    __slots__ = ("apex_ns", "blocked", "cuts", "dnames", "negative", "ns_hosts", "positive", "present", "proven",
-                 "version")
+    __slots__ = ("apex_ns", "blocked", "cuts", "dnames", "dnssec", "hosts", "negative", "ns_hosts", "positive",
+                 "present", "proven", "version")
 
     def __init__(self, version: ZoneVersion, positive: list[tuple[int, dns.rrset.RRset]],
-                 negative: list[tuple[int, dns.rrset.RRset]]) -> None:
+                 negative: list[tuple[int, dns.rrset.RRset]], dnssec: bool) -> None:
         self.version = version  # kept alive, so that its id is not reused while remembered
+        self.dnssec = dnssec  # the answers' of DO=1 queries (their RRsets signed when the zone is)
         self.positive = _Sections(positive)
         self.apex_ns = _Sections([(section, r) for section, r in positive if section == 2])
         self.negative = _Sections(negative)
@@ -157,6 +159,12 @@ class _Tail:
         # a signed zone's sections with the NSEC or NSEC3 records of a proof and their RRSIGs,
         # by the sections and those records (:meth:`Express._proven`)
         self.proven: dict[tuple[int, ...], _Sections] = {}
+        # an MX or SRV answer's sections with its hosts' addresses, by its RRset (kept with them)
+        self.hosts: dict[int, tuple[dns.rdataset.Rdataset, _Sections]] = {}
+
+    def version_of(self, zone: Zone) -> ZoneVersion:
+        """The version of *zone* the answers are made from (``Answer.version_of``): this one for its zone."""
+        return self.version if zone.origin == self.version.origin else zone.current
 
     def stops_above(self, after: _Suffix) -> bool:
         """Does the engine's walk from the apex stop at a cut or a DNAME owner among the names
@@ -330,8 +338,6 @@ class Express:
                 return None  # the hosts' addresses from any zone: the engine's
             if tail.positive.rrsets:  # (not minimal responses)
                 sections = self._with_hosts(tail, records, _HOST_FIELDS[rdtype])
-                if signer is not None and sections is not tail.positive:
-                    return None  # hosts' addresses of the zone, each to be signed: the engine's
         elif rdtype == _NS:  # at the apex (elsewhere a cut): no AUTHORITY, the hosts' addresses
             if source is not None:
                 return None  # a wildcard's NS (a cut at the wildcard): the engine's, with the zone's NS
@@ -371,7 +377,19 @@ class Express:
         """The positive answer's sections with the addresses of the hosts *records* name (the
         engine's :meth:`~fakens.engine.Engine._add_additional` with ``additional_from="zone"``):
         every host in the order named, the MX or SRV hosts first, then the NS hosts; those in the
-        zone give their addresses (NS hosts their glue too), every A before every AAAA."""
+        zone give their addresses (NS hosts their glue too), every A before every AAAA; for a
+        DO=1 answer each followed by its RRSIG when signed. Found once per version and RRset."""
+        found = tail.hosts.get(id(records))
+        if found is not None and found[0] is records:
+            return found[1]
+        sections = self._hosts_sections(tail, records, field)
+        if len(tail.hosts) >= _HOSTS_KEPT:
+            tail.hosts.clear()
+        tail.hosts[id(records)] = (records, sections)  # (the records kept, so that their id is not reused)
+        return sections
+
+    def _hosts_sections(self, tail: _Tail, records: dns.rdataset.Rdataset, field: str) -> _Sections:
+        """:meth:`_with_hosts`, made."""
         version = tail.version
         nodes = version.nodes
         hosts: dict[Name, bool] = {}  # host -> is an NS host (whose glue may be sent)
@@ -388,13 +406,19 @@ class Express:
         for host, is_ns in hosts.items():
             if is_ns is False or host.is_subdomain(origin):
                 found.extend(_zone_addresses(version, host, is_ns))
-        additional = [r for r in found if r.rdtype == _A] + [r for r in found if r.rdtype == _AAAA]
+        additional: list[tuple[int, dns.rrset.RRset]] = []
+        for rrset in [r for r in found if r.rdtype == _A] + [r for r in found if r.rdtype == _AAAA]:
+            additional.append((2, rrset))
+            if tail.dnssec:  # its signature, as add_dnssec gives it (None: not signed, or glue)
+                rrsig = rrsig_of(rrset, tail.version_of, self.engine.find_zone, {})
+                if rrsig is not None:
+                    additional.append((2, rrsig))
         positive = tail.positive.rrsets
         authority = [(section, r) for section, r in positive if section == 1]
         if len(authority) + len(additional) == len(positive) and all(
-                a is b for a, (_, b) in zip(additional, positive[len(authority):], strict=True)):
+                a is b for (_, a), (_, b) in zip(additional, positive[len(authority):], strict=True)):
             return tail.positive  # the hosts named are NS hosts too, in the same order
-        return _Sections(authority + [(2, r) for r in additional])
+        return _Sections(authority + additional)
 
     def _origins(self) -> tuple[dict[Name, Zone] | None, dict[bytes, Zone], dict[_Suffix, Zone | None]]:
         """The engine's zones, the served zones of class IN by their origin's wire form in lower
@@ -413,12 +437,11 @@ class Express:
         apex = engine.answer(version.origin, dns.rdatatype.SOA, dnssec_ok=do, versions={version.origin: version})
         positive = [(1, r) for r in apex.authority] + [(2, r) for r in apex.glue + apex.additional]
         negative = [(1, engine.negative_soa(version))]
+        tail = _Tail(version, positive, negative, do)
         if do:  # the SOA's RRSIG (the zone's, whatever SOA the negative answers carry) when signed
-            rrsig = rrsig_of(negative[0][1], lambda zone: version if zone.origin == version.origin else zone.current,
-                             engine.find_zone, {})
+            rrsig = rrsig_of(negative[0][1], tail.version_of, engine.find_zone, {})
             if rrsig is not None:
-                negative.append((1, rrsig))
-        tail = _Tail(version, positive, negative)
+                tail.negative = _Sections([*negative, (1, rrsig)])
         if len(self._tails) >= _TAILS_KEPT:
             self._tails.clear()
         self._tails[key] = tail

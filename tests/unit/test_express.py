@@ -187,6 +187,28 @@ def test_signed_zones_express_replies_are_the_engines(policy: DnssecPolicy, opti
     assert reference.pipeline.express.answered == 0
 
 
+def test_signed_answers_the_express_path_takes_and_leaves() -> None:
+    """DO=1 questions of a signed zone the express path answers (the differential test above
+    holds their bytes), and those it leaves to the engine."""
+    served, _ = signed_servers(SIGNED_POLICIES["nsec"])
+    express = served.pipeline.express
+
+    def took(name: str, qtype: str) -> bool:
+        before = express.answered
+        reply_of(served, dns.message.make_query(name, qtype, use_edns=0, want_dnssec=True).to_wire(), "tcp")
+        served.pipeline.cache.clear()
+        return express.answered > before
+
+    for name, qtype in [("web.wire.test.", "A"), ("x.wild.wire.test.", "A"), ("nx.wire.test.", "A"),
+                        ("web.wire.test.", "TXT"), ("wire.test.", "DNSKEY"), ("wire.test.", "NS"),
+                        ("mail.wire.test.", "MX"), ("x.wild.wire.test.", "MX"), ("srv.wire.test.", "SRV"),
+                        ("host.sub.wire.test.", "A")]:
+        assert took(name, qtype), (name, qtype)
+    for name, qtype in [("www.wire.test.", "A"), ("below.ds.wire.test.", "A"), ("a.dname.wire.test.", "A"),
+                        ("ds.wire.test.", "DS"), ("wire.test.", "ANY")]:
+        assert not took(name, qtype), (name, qtype)
+
+
 WILDCARD_CUT = r"""
 $ORIGIN w.test.
 $TTL 60
