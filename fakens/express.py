@@ -18,8 +18,7 @@ the SOA and the addresses come with theirs), and for NXDOMAIN, NODATA, an empty 
 a wildcard answer or a wildcard NODATA the NSEC or NSEC3 records of the engine's proof
 (:class:`~fakens.answer.Proof`, given to the signer's chain) and their RRSIGs at the end of
 AUTHORITY; the sections with a proof are kept by the proving records, so that the names of one
-span share them. MX and SRV answers naming hosts of the zone (whose addresses would be signed
-one by one) go the engine's way.
+span share them; an MX or SRV answer's hosts' addresses come with their RRSIGs.
 
 The reply is the query's header and question as written, the ANSWER records with their
 owner a pointer to the question and the names in their data compressed (as dnspython
