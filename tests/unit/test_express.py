@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import subprocess
+import sys
+from pathlib import Path
 
 import dns.edns
 import dns.flags
@@ -502,3 +505,16 @@ def test_a_bug_of_the_express_path_is_reported_once_and_the_engine_answers(
     assert len(said) == 2, printed
     assert "RuntimeError: express broke" in said[0] and "udp query id 4242 from 127.0.0.1#40000: web.wire.test. A" in said[0]
     assert served.pipeline.express.answered == 0
+
+
+def test_the_random_zone_campaign_finds_no_difference() -> None:
+    """A short run of scripts/express_campaign.py (random zones and questions, the express path
+    against the engine; long runs are the campaign's): it exits 0 and says what it compared."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "express_campaign.py"
+    run = subprocess.run([sys.executable, str(script), "--zones", "40", "--questions", "100", "--seed", "7"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    done = run.stdout.strip().splitlines()[-1]
+    assert done.startswith("done: 40 zones (seed 7), 4000 questions,") and "no reply differed" in done
+    answered = int(done.split(", ")[2].split()[0])
+    assert answered > 1000, done
