@@ -4,12 +4,14 @@ engine and :func:`fakens.wire.encode` would answer it.
 
 A plain query (read by :meth:`fakens.exchange.Exchange.read_plain`: QUERY, one question, at
 most an OPT record without options, EDNS version 0) of class IN, asked of a zone the server
-holds, where the walk from the apex meets no delegation and no DNAME: answered here when the
-name owns the type (or a wildcard does), is absent (NXDOMAIN) or owns no record of the type
-and no CNAME (NODATA). Not for CNAME, DNAME, DS, ANY, RRSIG and the meta types, nor NS below
-the apex (a referral); MX and SRV answers only with ``additional_from="zone"`` (their hosts'
-addresses are looked up in the zone, as the engine does). Anything else, and a reply that would
-not fit, goes the engine's way.
+holds: answered here when the walk from the apex meets no DNAME and the name owns the type
+(or a wildcard does), is absent (NXDOMAIN) or owns no record of the type and no CNAME (NODATA);
+and when the walk meets a cut, at or above the name, the referral (the sections the engine
+gives a question at the highest cut: its NS, the glue, for DO=1 the DS or the proof of none;
+found once per cut). Not for CNAME, DNAME, DS, ANY, RRSIG and the meta types, nor the NS a
+wildcard owns (a cut at the wildcard: the engine adds the zone's NS); MX and SRV answers only
+with ``additional_from="zone"`` (their hosts' addresses are looked up in the zone, as the
+engine does). Anything else, and a reply that would not fit, goes the engine's way.
 
 A DO=1 query of a zone fakens signs takes it too, as :func:`fakens.dnssec.answers.add_dnssec`
 signs the engine's answer: the ANSWER records followed by their RRSIGs (a wildcard's for a
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 from typing import TYPE_CHECKING, cast
 
 import dns.rdata
@@ -130,12 +133,14 @@ class _Sections:
 
 
 class _Tail:
-    """What follows the ANSWER records of one zone version's answers: the positive
-    answers' AUTHORITY and ADDITIONAL RRsets, the apex NS answer's ADDITIONAL, and the
-    negative answers' SOA."""
+    """What follows the ANSWER records of one zone version's answers (to DO=0 or to DO=1
+    queries, as the engine gives them at the time it is made: for DO=1 the signing round's
+    RRSIGs, :meth:`Express.clear` forgets it): the positive answers' AUTHORITY and ADDITIONAL
+    RRsets, the apex NS answer's ADDITIONAL, the negative answers' SOA, and what was found
+    per suffix, cut, proof and MX or SRV RRset."""
 
-    __slots__ = ("apex_ns", "blocked", "cuts", "dnames", "dnssec", "hosts", "negative", "ns_hosts", "positive",
-                 "present", "proven", "version")
+    __slots__ = ("apex_ns", "cuts", "dnames", "dnssec", "hosts", "negative", "ns_hosts", "positive", "present",
+                 "proven", "referrals", "stops", "version")
 
     def __init__(self, version: ZoneVersion, positive: list[tuple[int, dns.rrset.RRset]],
                  negative: list[tuple[int, dns.rrset.RRset]], dnssec: bool) -> None:
@@ -151,10 +156,12 @@ class _Tail:
         self.ns_hosts: list[Name] = [cast(Name, rdata.target) for section, r in positive
                                      if section == 1 and r.rdtype == _NS for rdata in r]
         # the names the engine's walk from the apex stops at (a question's suffixes are looked
-        # up in them), as lower-case wire forms: the cuts and the DNAME owners
-        self.cuts = frozenset(_lower_wire(name) for name in version.cuts)
+        # up in them), as lower-case wire forms: the cuts (to their names) and the DNAME owners
+        self.cuts = {_lower_wire(name): name for name in version.cuts}
         self.dnames = frozenset(_lower_wire(name) for name in version.dnames)
-        self.blocked: dict[_Suffix, bool] = {}  # what stops_above found, kept
+        self.stops: dict[_Suffix, bytes | None] = {}  # what stop_above found, kept
+        # a referral's sections by its cut (lower-case wire form), as the engine gives them
+        self.referrals: dict[bytes, _Sections | None] = {}
         # a signed zone's sections with the NSEC or NSEC3 records of a proof and their RRSIGs,
         # by the sections and those records (:meth:`Express._proven`)
         self.proven: dict[tuple[int, ...], _Sections] = {}
@@ -165,15 +172,25 @@ class _Tail:
         """The version of *zone* the answers are made from (``Answer.version_of``): this one for its zone."""
         return self.version if zone.origin == self.version.origin else zone.current
 
-    def stops_above(self, after: _Suffix) -> bool:
-        """Does the engine's walk from the apex stop at a cut or a DNAME owner among the names
-        *after* makes (what follows a question's first label), above the question? Kept."""
+    def stop_above(self, after: _Suffix) -> bytes | None:
+        """Where the engine's walk from the apex stops among the names *after* makes (what
+        follows a question's first label), above the question: at the highest cut (its
+        lower-case wire form: a referral), at a DNAME owner (``b""``: a rewrite), or nowhere
+        (None: it goes down to the question). At each name a cut comes before a DNAME. Kept."""
         lower, cuts, dnames = after.lower, self.cuts, self.dnames
-        blocked = any(lower[at:] in cuts or lower[at:] in dnames for at in after.starts)
-        if len(self.blocked) >= _SUFFIXES_KEPT:
-            self.blocked.clear()
-        self.blocked[after] = blocked
-        return blocked
+        stop = None
+        for at in reversed(after.starts):  # from the top down
+            suffix = lower[at:]
+            if suffix in cuts:
+                stop = suffix
+                break
+            if suffix in dnames:
+                stop = b""
+                break
+        if len(self.stops) >= _SUFFIXES_KEPT:
+            self.stops.clear()
+        self.stops[after] = stop
+        return stop
 
 
 def _find_zone(after: _Suffix, origins: dict[bytes, Zone], found: dict[_Suffix, Zone | None]) -> Zone | None:
@@ -215,11 +232,17 @@ class Express:
         # a thread never reads one part made for other zones than the rest
         self._lookup: tuple[dict[Name, Zone] | None, dict[bytes, Zone], dict[_Suffix, Zone | None]] = (None, {}, {})
         self.answered = 0
+        self._epoch = 0  # counts clear(): a tail made across one is not kept
+        self._lock = threading.Lock()  # (clear, and a tail's keeping)
 
     def clear(self) -> None:
-        """A zone was edited, added or removed: forget what was found of the old versions
-        (with ``additional_from="server"`` another zone's addresses may have changed)."""
-        self._tails.clear()
+        """A zone was edited, added or removed, or a signer made its signatures anew: forget
+        every tail (a DO=1 tail holds the signing round's RRSIGs, and with
+        ``additional_from="server"`` or a given negative SOA a tail holds another zone's data).
+        A tail being made meanwhile is not kept."""
+        with self._lock:
+            self._epoch += 1
+            self._tails.clear()
 
     def reply(self, x: Exchange) -> bytes | None:
         """The reply to *x*, or None when the engine must answer it (see the module docstring)."""
@@ -299,13 +322,15 @@ class Express:
         tail = self._tails.get((id(version), do))
         if tail is None or tail.version is not version:
             tail = self._tail(version, do)
-        if tail.cuts or tail.dnames:  # the engine's walk from the apex: a delegation, or a DNAME above the name
-            blocked = tail.blocked.get(after)
-            if blocked is None:
-                blocked = tail.stops_above(after)
-            if blocked or lower in tail.cuts:
-                return None
         asked = (wire, transport, flags, end, lower, after, payload, do)
+        if tail.cuts or tail.dnames:  # the engine's walk from the apex: a delegation, or a DNAME above the name
+            stop = tail.stops.get(after, _UNKNOWN)
+            if stop is _UNKNOWN:
+                stop = tail.stop_above(after)
+            if stop is None and lower in tail.cuts:
+                stop = lower  # (the cut itself: a referral too, but for DS, the engine's)
+            if stop is not None:
+                return self._referral(asked, tail, cast(bytes, stop)) if stop else None  # (b"": a DNAME)
         node = version.nodes.get(qname)
         source: Name | None = None  # the wildcard the answer is synthesized from
         if not node:
@@ -349,6 +374,25 @@ class Express:
         if source is not None:
             sections = self._proven(tail, sections, signer, Proof(version, qname, Kind.ANSWER, source))
         return self._write(asked, _NOERROR, records, sections, signatures)
+
+    def _referral(self, asked: _Asked, tail: _Tail, cut: bytes) -> bytes | None:
+        """The referral to the cut *cut* (its lower-case wire form) of *tail*'s version: no
+        ANSWER, AA clear, the sections the engine gives a question at the cut (its NS, for DO=1
+        its DS signed or the proof of none, the glue), found once per cut."""
+        sections = tail.referrals.get(cut, _UNKNOWN)
+        if sections is _UNKNOWN:
+            version = tail.version
+            answer = self.engine.answer(tail.cuts[cut], _A, dnssec_ok=tail.dnssec, versions={version.origin: version})
+            sections = None  # (not a referral after all: the engine's, each time)
+            if answer.kind is Kind.DELEGATION and not answer.answer and answer.rcode == _NOERROR and not answer.aa:
+                sections = _Sections([(1, r) for r in answer.authority]
+                                     + [(2, r) for r in answer.glue + answer.additional])
+            if len(tail.referrals) >= _SUFFIXES_KEPT:
+                tail.referrals.clear()
+            tail.referrals[cut] = sections
+        if sections is None:
+            return None
+        return self._write(asked, _NOERROR, None, cast(_Sections, sections), authoritative=False)
 
     def _denied(self, asked: _Asked, rcode: int, tail: _Tail, signer: ZoneSigner, proof: Proof) -> bytes | None:
         """A negative answer of a signed zone to a DO=1 query: the SOA and its RRSIG, then the
@@ -433,6 +477,7 @@ class Express:
         """What follows the ANSWER records of *version*'s answers (made once per version and DO bit)."""
         key = (id(version), do)
         engine = self.engine
+        epoch = self._epoch
         apex = engine.answer(version.origin, dns.rdatatype.SOA, dnssec_ok=do, versions={version.origin: version})
         positive = [(1, r) for r in apex.authority] + [(2, r) for r in apex.glue + apex.additional]
         negative = [(1, engine.negative_soa(version))]
@@ -441,15 +486,19 @@ class Express:
             rrsig = rrsig_of(negative[0][1], tail.version_of, engine.find_zone, {})
             if rrsig is not None:
                 tail.negative = _Sections([*negative, (1, rrsig)])
-        if len(self._tails) >= _TAILS_KEPT:
-            self._tails.clear()
-        self._tails[key] = tail
+        with self._lock:
+            if self._epoch != epoch:
+                return tail  # (cleared meanwhile, in another thread: made from what may be stale, not kept)
+            if len(self._tails) >= _TAILS_KEPT:
+                self._tails.clear()
+            self._tails[key] = tail
         return tail
 
     def _write(self, asked: _Asked, rcode: int, records: dns.rdataset.Rdataset | None,
-               tail: _Sections, signatures: dns.rrset.RRset | None = None) -> bytes | None:
+               tail: _Sections, signatures: dns.rrset.RRset | None = None, authoritative: bool = True) -> bytes | None:
         """The reply: header and question as *asked*, *records* in ANSWER (and their
-        *signatures*, the RRSIG records alone read), then *tail*; None when it does not fit."""
+        *signatures*, the RRSIG records alone read), then *tail*, AA set when *authoritative*;
+        None when it does not fit."""
         wire, transport, flags, end, lower, after, payload, do = asked
         out = bytearray(wire[:end + 5])  # the root label, type and class
         # the names the question puts in dnspython's compression table: its suffixes' entries
@@ -518,7 +567,7 @@ class Express:
             additional += 1
         if len(out) > limit:
             return None  # the reference encoder decides what goes
-        flags = 0x8400 | (flags & 0x0110) | rcode  # QR, AA, the query's RD and CD
+        flags = (0x8400 if authoritative else 0x8000) | (flags & 0x0110) | rcode  # QR, AA, the query's RD and CD
         _HEADER_TAIL.pack_into(out, 2, flags, 1, answers, authority, additional)
         self.answered += 1
         return bytes(out)

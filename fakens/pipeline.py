@@ -32,7 +32,6 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
 
 import dns.edns
 import dns.exception
@@ -49,6 +48,7 @@ import dns.tsig
 from fakens import internalerrors
 from fakens.answer import Answer, Kind
 from fakens.clock import Clock
+from fakens.dnssec.rounds import Watch
 from fakens.engine import Engine
 from fakens.exchange import HEADER, BytesTemplate, Exchange, TsigError
 from fakens.express import Express
@@ -75,9 +75,6 @@ from fakens.wire import (
 )
 from fakens.xfr import transfer_refusal, transfer_stream
 from fakens.zones import Name, ZoneVersion
-
-if TYPE_CHECKING:
-    from fakens.dnssec.signer import ZoneSigner
 
 _XFR_TYPES = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
 _NSID = dns.edns.OptionType.NSID
@@ -128,7 +125,7 @@ class Pipeline:
         self._generation = 0  # counts zone changes: a reply computed across one is not cached
         # the served zones' signers and their signing rounds when the cache was last emptied
         # (None: to be found at the next message, as after a zone change)
-        self._signing: list[tuple[ZoneSigner, int]] | None = None
+        self._signing: Watch | None = None
         self._lock = threading.Lock()
         self.guard: PublicGuard | None = None  # set by a server bound publicly (fakens.guard)
 
@@ -144,28 +141,21 @@ class Pipeline:
             self.express.clear()
             self._signing = None  # (a zone may have been signed, or another added: found again)
 
-    def _signatures_current(self, signing: list[tuple[ZoneSigner, int]] | None) -> None:
+    def _signatures_current(self) -> None:
         """Kept replies (and the express path's tails) may carry signatures of the signed zones
-        served. When a signer has made its signatures anew since the cache was emptied (its
-        window renewed once half the lifetime passed, in real time:
-        :meth:`~fakens.dnssec.signer.ZoneSigner.signing_round`), they are forgotten as after
-        an edit, so that a reply kept for long never carries signatures the engine no longer
-        gives (nor, past the lifetime, expired ones). *signing*: ``self._signing`` as read."""
-        if signing is not None:
-            for signer, kept in signing:
-                if signer.signing_round() != kept:
-                    break
-            else:
-                return
+        served. A signer has made its signatures anew since the cache was emptied (its window
+        renewed once half the lifetime passed, in real time, or new keys:
+        :class:`fakens.dnssec.rounds.Watch`), or the zones changed: they are forgotten as after
+        an edit, so that a kept reply does not carry signatures the engine no longer gives
+        (nor, past the lifetime, expired ones)."""
         # the rounds read first: a reply begun after the generation changes below is signed in
         # them or a later one (which the next message finds)
-        rounds = [(zone.signer, zone.signer.signing_round()) for zone in list(self.engine.zones.values())
-                  if zone.signer is not None]
+        watch = Watch([zone.signer for zone in list(self.engine.zones.values()) if zone.signer is not None])
         with self._lock:
             self._generation += 1
             self.cache.clear()
             self.express.clear()
-            self._signing = rounds
+            self._signing = watch
 
     # -- one query ---------------------------------------------------------------------
 
@@ -176,8 +166,8 @@ class Pipeline:
         asked: bytes | None = None  # the key the cache was asked with
         received: tuple[float, float] | None = None  # (the clock's time, perf_counter) when asked
         signing = self._signing
-        if signing is None or signing:  # (no signed zone: nothing to look at)
-            self._signatures_current(signing)
+        if signing is None or (signing.signers and signing.moved()):  # (no signed zone: nothing to look at)
+            self._signatures_current()
         if not self.faults.active:  # no fault to ask: a repeated question is found by its bytes alone
             received = (self.clock.now(), time.perf_counter())
             asked = (b"t" if transport == "tcp" else b"u") + wire[2:]

@@ -32,7 +32,7 @@ import dns.rdtypes.ANY.NSEC3PARAM
 import dns.rdtypes.ANY.RRSIG
 import dns.rrset
 
-from fakens.dnssec import bulk
+from fakens.dnssec import bulk, rounds
 from fakens.dnssec.denial import Chain, Nsec3Chain, NsecChain, occluded
 from fakens.dnssec.keys import SigningKey, generate_keys, load_keys, published_as
 from fakens.dnssec.policy import DnssecPolicy
@@ -117,6 +117,7 @@ class ZoneSigner:
         with self._lock:
             self.keys, self.ksks, self.zsks = list(keys), list(ksks), list(zsks) or list(ksks)
             self._round += 1
+            rounds.begun += 1
             self._signatures.clear()
             self._by_identity.clear()
             self._chains_signed.clear()
@@ -132,10 +133,10 @@ class ZoneSigner:
         ttl = self.policy.dnskey_ttl if self.policy.dnskey_ttl is not None else version.soa.ttl
         fresh = len(zone.history) == 1
         remove = [f"@ {t}" for t in _APEX_TYPES if version.get(version.origin, dns.rdatatype.from_text(t)) is not None]
+        zone.signer = self  # (first: a server told of the edit finds the zone signed)
         zone.edit(remove=remove, add=self.apex_rrsets(ttl), bump_serial=False)
         if fresh:
             zone.set_baseline()
-        zone.signer = self
 
     # -- signatures -----------------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class ZoneSigner:
                 self._window_made = now
                 self._window = (int(now) + self.policy.inception_offset, int(now) + self.policy.lifetime)
                 self._round += 1
+                rounds.begun += 1
                 self._signatures.clear()
                 self._by_identity.clear()
                 self._chains_signed.clear()
@@ -163,6 +165,11 @@ class ZoneSigner:
         """
         self.window()
         return self._round
+
+    def renews_at(self) -> float:
+        """When (on :attr:`now`'s clock) the window is next made anew: once half the lifetime
+        has passed since it was made (:class:`fakens.dnssec.rounds.Watch` looks then)."""
+        return self._window_made + self.policy.lifetime / 2
 
     def keys_for(self, rdtype: int) -> list[SigningKey]:
         """The keys that sign an RRset of *rdtype*: the KSKs for DNSKEY, CDS and CDNSKEY, else the ZSKs."""
@@ -234,6 +241,7 @@ class ZoneSigner:
         """Sign the RRsets *todo* describes ((cache key, class, owner) each) with the zone's keys and
         window, cache and return their signatures; a big batch in worker processes (bulk)."""
         start, end = self._window
+        round_ = self._round
         keys = list({id(k): k for k in self.ksks + self.zsks}.values())  # the signing keys (published or not)
         index = {id(k): i for i, k in enumerate(keys)}
         plans = [(owner, wire, rdtype, ttl, rdclass, records, self.keys_for(rdtype))
@@ -261,7 +269,8 @@ class ZoneSigner:
                 _, _, rdtype, ttl, _, _, signing = plan
                 made = _Made(rdclass, rdtype, count, ttl, start, end, self.origin,
                              [(k, next(signatures)) for k in signing])
-                self._signatures[key] = made
+                if self._round == round_:  # (else made in the round before: not kept in this one's cache)
+                    self._signatures[key] = made
                 out.append(made)
             self.signed += len(out)
         return out

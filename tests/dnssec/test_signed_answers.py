@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 
 import dns.dnssec
+import dns.message
 import dns.name
+import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.rdtypes.ANY.NSEC
@@ -17,7 +19,7 @@ import dns.rdtypes.ANY.NSEC3
 import pytest
 
 import fakens
-from fakens.dnssec import DnssecPolicy, Nsec3Params
+from fakens.dnssec import DnssecPolicy, Nsec3Params, sign_zone
 
 from .conftest import ORIGIN, ZONE, ask, dnskeys, rrsigs, validate_section
 
@@ -275,3 +277,41 @@ def test_kept_replies_never_outlive_the_signature_window(signed_server: Make, tc
     hits = server.pipeline.cache.hits
     windows(now[0])  # the renewal is found once: the cache serves the new replies again
     assert server.pipeline.cache.hits >= hits + len(questions) * 2
+
+
+def test_new_keys_without_an_edit_are_not_hidden_by_kept_replies(signed_server: Make) -> None:
+    # a signer given other keys (ZoneSigner.use_keys) signs anew at once, edit or not: a
+    # repeated question must not go on getting the old key's signatures from the reply cache
+    server = signed_server(DnssecPolicy())
+    signer = server.engine.zones[ORIGIN].signer
+    assert signer is not None
+    ksk, zsk = signer.ksks[0], signer.zsks[0]
+
+    def tags() -> set[int]:
+        reply = ask(server, "www.example.test.", "A")
+        return {r.key_tag for rrset in rrsigs(reply) for r in rrset}
+
+    assert tags() == tags() == {zsk.key_tag}  # (the second from the cache)
+    signer.use_keys(signer.keys, [ksk], [ksk])  # the KSK signs everything now
+    assert tags() == tags() == {ksk.key_tag}
+
+
+def test_a_zone_signed_while_served_is_watched_from_the_first_message(make_server: Make) -> None:
+    # sign_zone edits the zone (its keys published): a message the server answers while that
+    # edit is told (here: a query sent by a listener of the edit) must already see the zone
+    # signed, or the server would never look at its signer's window again
+    zone = fakens.Zone.from_file(ZONE)
+    server = make_server([zone])
+    host, port = server.addresses[0]
+    answered: list[int] = []
+    zone.on_change(lambda z, old, new: answered.append(
+        dns.query.udp(dns.message.make_query("example.test.", "SOA"), host, port=port, timeout=3).rcode()))
+    lifetime = 1000
+    signer = sign_zone(zone, DnssecPolicy(lifetime=lifetime, inception_offset=0))
+    assert answered == [dns.rcode.NOERROR]
+    now = [time.time()]
+    signer.now = lambda: now[0]
+    first = {r.expiration for rrset in rrsigs(ask(server, "www.example.test.", "A")) for r in rrset}
+    now[0] += lifetime * 2  # past the first signatures' end
+    later = {r.expiration for rrset in rrsigs(ask(server, "www.example.test.", "A")) for r in rrset}
+    assert later != first and min(later) > now[0]

@@ -11,6 +11,7 @@ import pytest
 
 import fakens
 from fakens.dnssec import ALGORITHMS, DnssecPolicy, ZoneSigner, sign_zone
+from fakens.dnssec.rounds import Watch
 
 from .conftest import ZONE
 
@@ -105,3 +106,25 @@ def test_a_key_made_where_a_dropped_one_was_gets_its_own_tag() -> None:
     assert [r.key_tag for r in rrsigs] == [new.key_tag]
     keyring = {zone.origin: dns.rrset.from_rdata_list(zone.origin, 3600, [k.dnskey for k in signer.keys])}
     dns.dnssec.validate(rrset, rrsigs, keyring, policy=dns.dnssec.allow_all_policy)
+
+
+def test_a_watch_sees_a_signers_new_round_and_only_that() -> None:
+    policy = DnssecPolicy(lifetime=1000, inception_offset=-60)
+    clocks = [[1_800_000_000.0], [1_800_000_000.0]]
+    first, second, other = (ZoneSigner(dns.name.from_text(f"z{i}.test."), policy, now=lambda c=c: c[0])
+                            for i, c in enumerate([clocks[0], clocks[1], clocks[1]]))
+    watch = Watch([first, second])
+    assert not watch.moved()
+    clocks[0][0] += 400  # under half the lifetime on the first's clock
+    assert not watch.moved()
+    other.use_keys(other.keys, other.ksks, other.zsks)  # a signer not watched begins a round
+    assert not watch.moved()
+    clocks[0][0] += 200  # past half: the first's window is renewed as the watch looks
+    window = first._window
+    assert watch.moved()
+    assert first._window != window and first.window() == (1_800_000_600 - 60, 1_800_000_600 + 1000)
+    watch = Watch([first, second])
+    assert not watch.moved()
+    second.use_keys(second.keys, second.ksks, second.ksks)  # new keys, no time passed
+    assert watch.moved()
+    assert Watch([]).moved() is False

@@ -29,6 +29,7 @@ from helpers.every_type import EVERY_TYPE_ZONE as ZONE
 
 from fakens import LogEntry, Server, Zone
 from fakens.dnssec import DnssecPolicy, Nsec3Params, sign_zones
+from fakens.engine import Engine
 from fakens.exchange import Exchange
 from fakens.outcome import Reply
 
@@ -39,6 +40,10 @@ $TTL 60
 @      NS  ns1
 ns1    A   192.0.2.99
 host   A   192.0.2.100
+kid    NS  ns1.kid
+kid    NS  ns1
+ns1.kid A  192.0.2.101
+away   NS  ns.elsewhere.test.
 """
 
 QTYPES = ["A", "AAAA", "TXT", "MX", "NS", "SOA", "CNAME", "DS", "DNSKEY", "CAA", "TLSA", "SSHFP", "HTTPS",
@@ -67,6 +72,7 @@ def questions() -> list[str]:
     names = {r.name.to_text() for r in Zone.from_text(ZONE).current.rrsets()}
     names |= {"nx.wire.test.", "deep.nx.wire.test.", "x.wild.wire.test.", "y.z.wild.wire.test.", "wild.wire.test.",
               "a.dname.wire.test.", "below.ds.wire.test.", "host.sub.wire.test.", "nx.sub.wire.test.",
+              "kid.sub.wire.test.", "x.kid.sub.wire.test.", "ns1.kid.sub.wire.test.", "y.away.sub.wire.test.",
               "sub.wire.test.", "elsewhere.test.", "."}
     return sorted(names)
 
@@ -205,9 +211,9 @@ def test_signed_answers_the_express_path_takes_and_leaves() -> None:
     for name, qtype in [("web.wire.test.", "A"), ("x.wild.wire.test.", "A"), ("nx.wire.test.", "A"),
                         ("web.wire.test.", "TXT"), ("wire.test.", "DNSKEY"), ("wire.test.", "NS"),
                         ("mail.wire.test.", "MX"), ("x.wild.wire.test.", "MX"), ("srv.wire.test.", "SRV"),
-                        ("host.sub.wire.test.", "A")]:
+                        ("host.sub.wire.test.", "A"), ("below.ds.wire.test.", "A")]:  # (a referral, its DS signed)
         assert took(name, qtype), (name, qtype)
-    for name, qtype in [("www.wire.test.", "A"), ("below.ds.wire.test.", "A"), ("a.dname.wire.test.", "A"),
+    for name, qtype in [("www.wire.test.", "A"), ("a.dname.wire.test.", "A"),
                         ("ds.wire.test.", "DS"), ("wire.test.", "ANY")]:
         assert not took(name, qtype), (name, qtype)
 
@@ -327,7 +333,9 @@ def test_express_answers_the_common_cases_and_leaves_the_rest() -> None:
     assert took("wire.test.", "SOA")
     assert took("ptr.wire.test.", "PTR")
     assert not took("www.wire.test.", "A")  # a CNAME to follow
-    assert not took("below.ds.wire.test.", "A")  # a referral
+    assert took("below.ds.wire.test.", "A")  # a referral
+    assert took("ds.wire.test.", "TXT")  # a referral at the cut itself
+    assert not took("ds.wire.test.", "DS")  # the parent's answer: the engine's
     assert not took("a.dname.wire.test.", "A")  # a DNAME rewrite
     assert not took("web.wire.test.", "A", use_edns=0, options=[dns.edns.GenericOption(10, b"12345678")])
     assert not took("web.wire.test.", "TXT", rdclass="CH")  # class CH
@@ -412,10 +420,19 @@ def test_what_the_express_path_found_for_a_suffix_follows_zones_and_delegations(
     assert addresses(ask("x.kid.p.test.", True)) == ["192.0.2.10"]  # the parent's again
     for server in (served, reference):
         server.zone("p.test.").edit(add=["kid 60 NS ns.elsewhere.", "deep 60 DNAME target.test."])
-    referral = ask("x.kid.p.test.", False)  # below a cut now: the engine's referral
+    referral = ask("x.kid.p.test.", True)  # below a cut now: a referral, as the engine gives it
     assert not referral.flags & dns.flags.AA and [r.rdtype for r in referral.authority] == [dns.rdatatype.NS]
     assert ask("x.deep.p.test.", False).answer[0].rdtype == dns.rdatatype.DNAME  # below a DNAME: rewritten
-    assert ask("kid.p.test.", False).authority[0].rdtype == dns.rdatatype.NS  # the cut itself: a referral
+    assert ask("kid.p.test.", True).authority[0].rdtype == dns.rdatatype.NS  # the cut itself: a referral
+    for server in (served, reference):  # a DNAME above the cut: the walk stops at the DNAME first
+        server.zone("p.test.").edit(add=["x.kid 60 NS ns.elsewhere."])
+    assert [r.rdtype for r in ask("y.x.kid.p.test.", True).authority] == [dns.rdatatype.NS]  # the highest cut
+    assert ask("y.x.kid.p.test.", True).authority[0].name == dns.name.from_text("kid.p.test.")
+    for server in (served, reference):
+        server.zone("p.test.").edit(remove=["x.kid NS"], add=["x.deep 60 NS ns.elsewhere."])
+    assert ask("y.x.deep.p.test.", False).answer[0].rdtype == dns.rdatatype.DNAME  # the DNAME above the cut
+    for server in (served, reference):
+        server.zone("p.test.").edit(remove=["x.deep NS"])
     no_a = ask("deep.p.test.", True)  # the DNAME's owner has no A: NODATA, from the zone
     assert no_a.rcode() == dns.rcode.NOERROR and not no_a.answer and no_a.authority[0].rdtype == dns.rdatatype.SOA
     assert addresses(ask("www.p.test.", True)) == ["192.0.2.3"]  # the rest of the zone as before
@@ -518,3 +535,30 @@ def test_the_random_zone_campaign_finds_no_difference() -> None:
     assert done.startswith("done: 40 zones (seed 7), 4000 questions,") and "no reply differed" in done
     answered = int(done.split(", ")[2].split()[0])
     assert answered > 1000, done
+
+
+def test_a_tail_made_while_the_express_path_is_cleared_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The express path asks the engine for a version's sections; if another thread clears it
+    meanwhile (a signer's new round, an edit), what was made may hold the old round's RRSIGs and
+    must not be kept for the answers to come (only this one answer is made from it)."""
+    served, _ = signed_servers(SIGNED_POLICIES["nsec"])
+    express = served.pipeline.express
+    engine_answer = Engine.answer
+    cleared: list[bool] = []
+
+    def answer(self: Engine, *args: object, **kwargs: object) -> object:
+        made = engine_answer(self, *args, **kwargs)  # type: ignore[arg-type]
+        if not cleared:
+            cleared.append(True)
+            express.clear()  # what another thread's message does at that moment
+        return made
+
+    monkeypatch.setattr(Engine, "answer", answer)  # (on the class: the express path answers)
+    query = dns.message.make_query("web.wire.test.", "A", use_edns=0, want_dnssec=True).to_wire()
+    before = express.answered
+    first = reply_of(served, query, "udp")
+    assert express.answered == before + 1 and cleared
+    assert express._tails == {}  # made across a clear: not kept
+    served.pipeline.cache.clear()
+    assert reply_of(served, query, "udp") == first  # made again (this time kept)
+    assert len(express._tails) == 1 and express.answered == before + 2
