@@ -27,8 +27,9 @@ owner a pointer to the question and the names in their data compressed (as dnspy
 compresses them), and the AUTHORITY and ADDITIONAL sections the engine gives every positive
 answer of the zone (its NS and their addresses, found once per zone version by asking the
 engine for the apex SOA; an apex NS answer has only the addresses; an MX or SRV answer adds
-its hosts' addresses, every A before every AAAA) or the negative answer's SOA, written by
-:mod:`fakens.fastwire` with the same compression.
+its hosts' addresses, every A before every AAAA), the negative answer's SOA, or a referral's
+AUTHORITY and ADDITIONAL (no ANSWER, AA clear), written by :mod:`fakens.fastwire` with the
+same compression.
 The pipeline takes it only when no fault could act on the query: with no fault set it reads
 the query's bytes alone (:meth:`Express.reply_to`: no Exchange is made, as nothing else would
 read it; that was a fifth of the time of a question not asked before), else the Exchange's
@@ -101,8 +102,8 @@ _ENGINE_TYPES = frozenset({
 # the zone's own), and the field naming them
 _HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
-_PROOFS_KEPT = 1024
-_HOSTS_KEPT = 1024  # a version's signed sections with their proofs, by the proving records
+_PROOFS_KEPT = 1024  # a version's signed sections with their proofs, by the proving records
+_HOSTS_KEPT = 1024  # a version's MX and SRV answers' sections with their hosts' addresses
 _UNKNOWN: object = object()
 _QUESTION_TAIL = struct.Struct("!HH")
 _Asked = tuple[bytes, str, int, int, bytes, _Suffix, int, bool]

@@ -144,18 +144,20 @@ class Pipeline:
     def _signatures_current(self) -> None:
         """Kept replies (and the express path's tails) may carry signatures of the signed zones
         served. A signer has made its signatures anew since the cache was emptied (its window
-        renewed once half the lifetime passed, in real time, or new keys:
+        renewed once half the lifetime passed on its clock, real time by default, or new keys:
         :class:`fakens.dnssec.rounds.Watch`), or the zones changed: they are forgotten as after
         an edit, so that a kept reply does not carry signatures the engine no longer gives
         (nor, past the lifetime, expired ones)."""
         # the rounds read first: a reply begun after the generation changes below is signed in
         # them or a later one (which the next message finds)
+        generation = self._generation
         watch = Watch([zone.signer for zone in list(self.engine.zones.values()) if zone.signer is not None])
         with self._lock:
+            changed = self._generation != generation  # (the zones changed meanwhile: found again)
             self._generation += 1
             self.cache.clear()
             self.express.clear()
-            self._signing = watch
+            self._signing = None if changed else watch
 
     # -- one query ---------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ asked: :meth:`~fakens.dnssec.signer.ZoneSigner.signing_round`). A server that ke
 (the reply cache, the express path's tails) must then forget them. Asking every signer at every
 message costs a call per signed zone (a server of 1,000 signed zones: some 170 µs a message);
 a :class:`Watch` reads one counter (:data:`begun`, every signer's new rounds) and one clock
-per clock the signers use, against the earliest renewal due on it::
+per clock the signers use (one for signers on the default ``time.time``), against the earliest
+renewal due on it::
 
     watch = Watch(signers)
     if watch.moved():          # a signer began a new round since: forget what was kept
@@ -17,6 +18,7 @@ Importing this module loads no cryptography (a server of unsigned zones watches 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -24,8 +26,17 @@ if TYPE_CHECKING:
     from fakens.dnssec.signer import ZoneSigner
 
 begun = 0
-"""Signing rounds begun by every signer of the process (new keys, a renewed window); bumped
-by :class:`~fakens.dnssec.signer.ZoneSigner` (a lost increment between threads still changes it)."""
+"""Signing rounds begun by every signer of the process (new keys, a renewed window, another
+clock): counted by :func:`begin`."""
+_counting = threading.Lock()
+
+
+def begin() -> None:
+    """Count a signing round begun (or a signer's clock changed): every :class:`Watch` looks
+    again at its next :meth:`~Watch.moved`. Under a lock, so that no increment is lost."""
+    global begun
+    with _counting:
+        begun += 1
 
 
 class Watch:

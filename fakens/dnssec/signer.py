@@ -64,7 +64,7 @@ class ZoneSigner:
         self.keys: list[SigningKey] = list(keys)
         self.ksks = [k for k in self.keys if k.is_ksk]
         self.zsks = [k for k in self.keys if not k.is_ksk] or self.ksks  # a CSK signs everything
-        self.now = now
+        self._now = now
         self._lock = threading.Lock()
         self._signatures: dict[_SigKey, _Made] = {}
         self._chains_signed: set[int] = set()  # the versions whose chain is signed in this window
@@ -117,7 +117,7 @@ class ZoneSigner:
         with self._lock:
             self.keys, self.ksks, self.zsks = list(keys), list(ksks), list(zsks) or list(ksks)
             self._round += 1
-            rounds.begun += 1
+            rounds.begin()
             self._signatures.clear()
             self._by_identity.clear()
             self._chains_signed.clear()
@@ -148,7 +148,7 @@ class ZoneSigner:
                 self._window_made = now
                 self._window = (int(now) + self.policy.inception_offset, int(now) + self.policy.lifetime)
                 self._round += 1
-                rounds.begun += 1
+                rounds.begin()
                 self._signatures.clear()
                 self._by_identity.clear()
                 self._chains_signed.clear()
@@ -165,6 +165,21 @@ class ZoneSigner:
         """
         self.window()
         return self._round
+
+    @property
+    def now(self) -> Callable[[], float]:
+        """The signer's clock, seconds since the epoch (``time.time`` by default: validators
+        check signatures against their own clocks). Given another (a test moving time), the
+        watches of kept replies look again (:func:`fakens.dnssec.rounds.begin`)::
+
+            signer.now = lambda: moved[0]
+        """
+        return self._now
+
+    @now.setter
+    def now(self, clock: Callable[[], float]) -> None:
+        self._now = clock
+        rounds.begin()
 
     def renews_at(self) -> float:
         """When (on :attr:`now`'s clock) the window is next made anew: once half the lifetime

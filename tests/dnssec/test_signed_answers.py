@@ -315,3 +315,25 @@ def test_a_zone_signed_while_served_is_watched_from_the_first_message(make_serve
     now[0] += lifetime * 2  # past the first signatures' end
     later = {r.expiration for rrset in rrsigs(ask(server, "www.example.test.", "A")) for r in rrset}
     assert later != first and min(later) > now[0]
+
+
+def test_a_signer_given_another_clock_after_answering_signs_anew_for_kept_replies(make_server: Make) -> None:
+    # the watch of kept replies knows each signer's clock: a test that moves a signer's clock
+    # once the server has answered (here: referrals to a signed cut, kept per cut, and a
+    # repeated question, kept in the reply cache) must see new signatures past the lifetime,
+    # for new names below the cut as for the repeated one
+    zone = fakens.Zone.from_text("$ORIGIN p.test.\n$TTL 60\n@ SOA ns1 h 1 3600 600 86400 30\n@ NS ns1\n"
+                                 "ns1 A 192.0.2.1\nwww A 192.0.2.2\nkid NS ns1.kid\nns1.kid A 192.0.2.3\n"
+                                 "kid DS 12345 13 2 " + "ab" * 32 + "\n")
+    lifetime = 1000
+    signer = sign_zone(zone, DnssecPolicy(lifetime=lifetime, inception_offset=0))
+    server = make_server([zone])
+    for qname in ("p.test.", "a.kid.p.test.", "www.p.test.", "www.p.test."):
+        ask(server, qname, "A")
+    now = [time.time()]
+    signer.now = lambda: now[0]
+    now[0] += lifetime * 5
+    for qname in ("n0.kid.p.test.", "n1.kid.p.test.", "www.p.test."):
+        reply = ask(server, qname, "A")
+        expirations = [r.expiration for rrset in rrsigs(reply) for r in rrset]
+        assert expirations and min(expirations) > now[0], (qname, expirations, now[0])

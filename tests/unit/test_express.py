@@ -424,12 +424,12 @@ def test_what_the_express_path_found_for_a_suffix_follows_zones_and_delegations(
     assert not referral.flags & dns.flags.AA and [r.rdtype for r in referral.authority] == [dns.rdatatype.NS]
     assert ask("x.deep.p.test.", False).answer[0].rdtype == dns.rdatatype.DNAME  # below a DNAME: rewritten
     assert ask("kid.p.test.", True).authority[0].rdtype == dns.rdatatype.NS  # the cut itself: a referral
-    for server in (served, reference):  # a DNAME above the cut: the walk stops at the DNAME first
+    for server in (served, reference):  # a cut below a cut: the walk stops at the highest
         server.zone("p.test.").edit(add=["x.kid 60 NS ns.elsewhere."])
     assert [r.rdtype for r in ask("y.x.kid.p.test.", True).authority] == [dns.rdatatype.NS]  # the highest cut
     assert ask("y.x.kid.p.test.", True).authority[0].name == dns.name.from_text("kid.p.test.")
     for server in (served, reference):
-        server.zone("p.test.").edit(remove=["x.kid NS"], add=["x.deep 60 NS ns.elsewhere."])
+        server.zone("p.test.").edit(remove=["x.kid NS"], add=["x.deep 60 NS ns.elsewhere."])  # a DNAME above a cut
     assert ask("y.x.deep.p.test.", False).answer[0].rdtype == dns.rdatatype.DNAME  # the DNAME above the cut
     for server in (served, reference):
         server.zone("p.test.").edit(remove=["x.deep NS"])
