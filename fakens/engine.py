@@ -192,6 +192,30 @@ class Engine:
             add_dnssec(result, self.zones, self.find_zone)  # RRSIGs and proofs of signed zones
         return result
 
+    def chain_after(self, version: ZoneVersion, target: Name, rdtype: dns.rdatatype.RdataType,
+                    dnssec_ok: bool = False) -> tuple[Answer, int]:
+        """What :meth:`answer` gives a question of *version*'s zone after its first CNAME, whose
+        target is *target*: the rest of the chain (its ANSWER RRsets after that CNAME), the
+        AUTHORITY and ADDITIONAL, the rcode; and how many CNAMEs and DNAMEs the rest followed
+        (the express path keeps it for every question whose CNAME names *target*, unless the
+        rest comes back to the question or its length would reach :data:`MAX_CHAIN`)::
+
+            rest, followed = engine.chain_after(version, target, dns.rdatatype.A)
+        """
+        result = Answer(Kind.ANSWER, aa=True, zone=version.origin, dnssec_ok=dnssec_ok)
+        result.version = version
+        seen: list[Name] = []
+        zone = self.find_zone(target, rdtype)
+        if zone is None:
+            result.kind = Kind.CNAME  # out of the server's data (as _follow finds it)
+        else:
+            self._resolve(result, result.version_of(zone), target, rdtype, seen, first=False)
+        if result.kind is Kind.ANSWER or result.kind is Kind.CNAME:
+            self._add_additional(result)
+        if dnssec_ok:
+            add_dnssec(result, self.zones, self.find_zone)
+        return result, len(seen)
+
     def _resolve(self, result: Answer, version: ZoneVersion, qname: Name,
                  rdtype: dns.rdatatype.RdataType, seen: list[Name], first: bool) -> None:
         origin = version.origin

@@ -6,9 +6,13 @@ A plain query (read by :meth:`fakens.exchange.Exchange.read_plain`: QUERY, one q
 most an OPT record without options, EDNS version 0) of class IN, asked of a zone the server
 holds: answered here when the walk from the apex meets no DNAME and the name owns the type
 (or a wildcard does), is absent (NXDOMAIN) or owns no record of the type and no CNAME (NODATA);
-and when the walk meets a cut, at or above the name, the referral (the sections the engine
+when the walk meets a cut, at or above the name, the referral (the sections the engine
 gives a question at the highest cut: its NS, the glue, for DO=1 the DS or the proof of none;
-found once per cut). Not for CNAME, DNAME, DS, ANY, RRSIG and the meta types, nor the NS a
+found once per cut); and when the name owns a CNAME and not the type, the CNAME followed by
+what the engine gives after it (the rest of the chain through any of the server's zones, its
+sections and rcode: :meth:`~fakens.engine.Engine.chain_after`, asked once per target, type
+and DO bit; the engine's when the rest comes back to the name, when it is as long as the
+engine follows, and a signed wildcard's CNAME). Not for DNAME, DS, ANY, RRSIG and the meta types, nor the NS a
 wildcard owns (a cut at the wildcard: the engine adds the zone's NS); MX and SRV answers only
 with ``additional_from="zone"`` (their hosts' addresses are looked up in the zone, as the
 engine does). Anything else, and a reply that would not fit, goes the engine's way.
@@ -57,9 +61,9 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 
-from fakens.answer import Kind, Proof
+from fakens.answer import Answer, Kind, Proof
 from fakens.dnssec.answers import proof_rrsets, rrsig_of
-from fakens.engine import Engine, _zone_addresses
+from fakens.engine import MAX_CHAIN, Engine, _zone_addresses
 from fakens.exchange import _SUFFIXES_KEPT, MAX_PLAIN_QUESTION_END, Exchange, _plain_name, _Suffix, opt_head
 from fakens.fastpath import question_end
 from fakens.fastwire import (
@@ -95,13 +99,14 @@ _NOERROR, _NXDOMAIN = 0, 3
 # asked types the engine treats otherwise (chains, parent-side data, ANY, signatures, the meta
 # types, data whose names dnspython compresses in ways not mirrored)
 _ENGINE_TYPES = frozenset({
-    dns.rdatatype.CNAME, dns.rdatatype.DNAME, dns.rdatatype.DS, dns.rdatatype.ANY, dns.rdatatype.OPT,
+    dns.rdatatype.DNAME, dns.rdatatype.DS, dns.rdatatype.ANY, dns.rdatatype.OPT,
     dns.rdatatype.TSIG, dns.rdatatype.TKEY, dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatype.RRSIG,
 }) | _NOT_MIRRORED
 # the types whose answers name hosts whose addresses go in ADDITIONAL (NS aside: its hosts are
 # the zone's own), and the field naming them
 _HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
+_CHAINS_KEPT = 4096  # the rests of CNAME chains, by target and type asked
 _PROOFS_KEPT = 1024  # a version's signed sections with their proofs, by the proving records
 _HOSTS_KEPT = 1024  # a version's MX and SRV answers' sections with their hosts' addresses
 _UNKNOWN: object = object()
@@ -194,6 +199,25 @@ class _Tail:
         return stop
 
 
+class _Chain:
+    """What follows a question's first CNAME record (:meth:`Express._chained`): the rest of the
+    ANSWER section and the AUTHORITY and ADDITIONAL RRsets (in one :class:`_Sections`, the
+    ANSWER RRsets as section 0), how many records each section holds, the rcode, and the owners
+    of the ANSWER RRsets (lower-case wire forms: a question among them is the engine's)."""
+
+    __slots__ = ("counts", "owners", "rcode", "sections")
+
+    def __init__(self, rest: Answer) -> None:
+        self.sections = _Sections([(0, r) for r in rest.answer] + [(1, r) for r in rest.authority]
+                                  + [(2, r) for r in rest.glue + rest.additional])
+        # the records of each section (a template of the same RRsets in other sections, as the
+        # apex NS answer's, counts them otherwise: the bytes are the same)
+        self.counts = (sum(len(r) for r in rest.answer), sum(len(r) for r in rest.authority),
+                       sum(len(r) for r in rest.glue + rest.additional))
+        self.rcode = int(rest.rcode)
+        self.owners = frozenset(_lower_wire(r.name) for r in rest.answer)
+
+
 def _find_zone(after: _Suffix, origins: dict[bytes, Zone], found: dict[_Suffix, Zone | None]) -> Zone | None:
     """The zone of the names *after* ends (the longest of *origins* among its suffixes), kept in *found*."""
     lower = after.lower
@@ -228,6 +252,7 @@ class Express:
         self._opts = (_OPT.pack(0, dns.rdatatype.OPT, udp_size, 0, 0), _OPT.pack(0, dns.rdatatype.OPT, udp_size, 0x8000, 0))
         self._types: dict[int, dns.rdatatype.RdataType | None] = {}
         self._tails: dict[tuple[int, bool], _Tail] = {}
+        self._chains: dict[tuple[Name, dns.rdatatype.RdataType, bool], _Chain | None] = {}
         # the engine's zones, they by their origin's lower-case wire form, and the zone of the names
         # each _Suffix (what follows a question's first label) ends, found once: one tuple, so that
         # a thread never reads one part made for other zones than the rest
@@ -244,6 +269,7 @@ class Express:
         with self._lock:
             self._epoch += 1
             self._tails.clear()
+            self._chains.clear()
 
     def reply(self, x: Exchange) -> bytes | None:
         """The reply to *x*, or None when the engine must answer it (see the module docstring)."""
@@ -350,8 +376,13 @@ class Express:
                 return self._write(asked, _NXDOMAIN, None, tail.negative)
         records = node.get((rdtype, _NONE))
         if not records:
-            if (_CNAME, _NONE) in node:
-                return None  # a CNAME to follow
+            cname = node.get((_CNAME, _NONE))
+            if cname:  # a CNAME to follow: the rest of the chain, kept by its target
+                if signer is None:
+                    return self._chained(asked, rdtype, cname, version, None)
+                if source is not None:
+                    return None  # a wildcard's, signed: the proof that the name does not exist first, the engine's
+                return self._chained(asked, rdtype, cname, version, signer.shared_rrsig_rrset(qname, cname))
             if signer is not None:  # (a wildcard NODATA proves the name absent too)
                 return self._denied(asked, _NOERROR, tail, signer, Proof(version, qname, Kind.NODATA, source))
             return self._write(asked, _NOERROR, None, tail.negative)
@@ -375,6 +406,44 @@ class Express:
         if source is not None:
             sections = self._proven(tail, sections, signer, Proof(version, qname, Kind.ANSWER, source))
         return self._write(asked, _NOERROR, records, sections, signatures)
+
+    def _chained(self, asked: _Asked, rdtype: dns.rdatatype.RdataType, cname: dns.rdataset.Rdataset,
+                 version: ZoneVersion, signatures: dns.rrset.RRset | None) -> bytes | None:
+        """The answer of a name owning the CNAME RRset *cname* (and not the type asked): the
+        CNAME (and its *signatures* for a DO=1 query of a signed zone), then what the engine
+        gives after it (:meth:`~fakens.engine.Engine.chain_after`: the rest of the chain, its
+        sections and rcode, for DO=1 signed where the zones are, as
+        :func:`~fakens.dnssec.answers.add_dnssec` signs them), kept by the target, the type
+        asked and the DO bit (the names of a wildcard CNAME, or many CNAMEs naming one host,
+        share it). The engine's when the rest comes back to the question's name, or is too long
+        to follow from here."""
+        key = (cast(Name, cname[0].target), rdtype, asked[7])
+        rest = self._chains.get(key, _UNKNOWN)
+        if rest is _UNKNOWN:
+            rest = self._rest_of_chain(key, version)
+        if rest is None:
+            return None
+        chain = cast(_Chain, rest)
+        if asked[4] in chain.owners:
+            return None  # the chain comes back to the question: the engine stops it one step before
+        return self._write(asked, chain.rcode, cname, chain.sections, signatures, chained=chain.counts)
+
+    def _rest_of_chain(self, key: tuple[Name, dns.rdatatype.RdataType, bool], version: ZoneVersion) -> _Chain | None:
+        """:meth:`_chained`'s rest of a chain, made and kept (None: the engine's); *version*:
+        the question's zone's (it only decides which version's address memo the engine uses)."""
+        target, rdtype, do = key
+        engine = self.engine
+        epoch = self._epoch
+        chain: _Chain | None = None
+        rest, followed = engine.chain_after(version, target, rdtype, dnssec_ok=do)
+        if followed < MAX_CHAIN - 1:  # (else the question's own CNAME would make it stop sooner)
+            chain = _Chain(rest)
+        with self._lock:
+            if self._epoch == epoch:  # (cleared meanwhile, in another thread: not kept)
+                if len(self._chains) >= _CHAINS_KEPT:
+                    self._chains.clear()
+                self._chains[key] = chain
+        return chain
 
     def _referral(self, asked: _Asked, tail: _Tail, cut: bytes) -> bytes | None:
         """The referral to the cut *cut* (its lower-case wire form) of *tail*'s version: no
@@ -496,10 +565,12 @@ class Express:
         return tail
 
     def _write(self, asked: _Asked, rcode: int, records: dns.rdataset.Rdataset | None,
-               tail: _Sections, signatures: dns.rrset.RRset | None = None, authoritative: bool = True) -> bytes | None:
+               tail: _Sections, signatures: dns.rrset.RRset | None = None, authoritative: bool = True,
+               chained: tuple[int, int, int] | None = None) -> bytes | None:
         """The reply: header and question as *asked*, *records* in ANSWER (and their
-        *signatures*, the RRSIG records alone read), then *tail*, AA set when *authoritative*;
-        None when it does not fit."""
+        *signatures*, the RRSIG records alone read), then *tail* (with *chained*, the records
+        of each of its sections: the rest of a CNAME chain, its section 0 RRsets in ANSWER too),
+        AA set when *authoritative*; None when it does not fit."""
         wire, transport, flags, end, lower, after, payload, do = asked
         out = bytearray(wire[:end + 5])  # the root label, type and class
         # the names the question puts in dnspython's compression table: its suffixes' entries
@@ -560,6 +631,9 @@ class Express:
             authority, additional = counts
             if template is None:
                 tail.template = tail_template(tail.rrsets)
+        if chained is not None:
+            answers += chained[0]
+            authority, additional = chained[1], chained[2]
         if payload < 0:
             limit = MIN_UDP if transport == "udp" else MAX_TCP
         else:

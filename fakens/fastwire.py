@@ -332,6 +332,13 @@ MAX_CACHED_TAILS = 4096
 _tails: dict[tuple[int, ...], TailTemplate] = {}
 
 
+def _tail_key(tail: list[tuple[int, dns.rrset.RRset]]) -> tuple[int, ...]:
+    """The key of *tail*'s template: each RRset's identity and section (the same RRsets in other
+    sections, an apex NS answer's NS in ANSWER or AUTHORITY, write the same bytes but not the
+    same counts)."""
+    return tuple([id(rrset) << 2 | section for section, rrset in tail])
+
+
 def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int, dns.rrset.RRset]],
                 question: NameParts | None, held: bool = False) -> tuple[int, int] | None:
     """Write the AUTHORITY and ADDITIONAL RRsets *tail* ((section, RRset) in order): from its
@@ -339,7 +346,7 @@ def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int
     copies made for one answer, and is not *held*: kept by the caller to be written again, as
     the express path keeps its tails). The records of each section, or None when an RRset is
     not mirrored here."""
-    key = tuple([id(rrset) for _, rrset in tail])
+    key = _tail_key(tail)
     template = _tails.get(key)
     if (template is not None and all(a is b for a, (_, b) in zip(template.rrsets, tail, strict=True))
             and template.write(out, compress)):
@@ -364,7 +371,7 @@ def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int
 
 def tail_template(tail: list[tuple[int, dns.rrset.RRset]]) -> TailTemplate | None:
     """The template :func:`_write_tail` made when it last wrote *tail*, if it still holds it."""
-    template = _tails.get(tuple([id(rrset) for _, rrset in tail]))
+    template = _tails.get(_tail_key(tail))
     if template is not None and all(a is b for a, (_, b) in zip(template.rrsets, tail, strict=True)):
         return template
     return None

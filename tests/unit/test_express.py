@@ -211,9 +211,10 @@ def test_signed_answers_the_express_path_takes_and_leaves() -> None:
     for name, qtype in [("web.wire.test.", "A"), ("x.wild.wire.test.", "A"), ("nx.wire.test.", "A"),
                         ("web.wire.test.", "TXT"), ("wire.test.", "DNSKEY"), ("wire.test.", "NS"),
                         ("mail.wire.test.", "MX"), ("x.wild.wire.test.", "MX"), ("srv.wire.test.", "SRV"),
-                        ("host.sub.wire.test.", "A"), ("below.ds.wire.test.", "A")]:  # (a referral, its DS signed)
+                        ("host.sub.wire.test.", "A"), ("below.ds.wire.test.", "A"),  # (a referral, its DS signed)
+                        ("www.wire.test.", "A"), ("www.wire.test.", "CNAME")]:  # a CNAME chain, the CNAME itself
         assert took(name, qtype), (name, qtype)
-    for name, qtype in [("www.wire.test.", "A"), ("a.dname.wire.test.", "A"),
+    for name, qtype in [("a.dname.wire.test.", "A"),
                         ("ds.wire.test.", "DS"), ("wire.test.", "ANY")]:
         assert not took(name, qtype), (name, qtype)
 
@@ -332,7 +333,7 @@ def test_express_answers_the_common_cases_and_leaves_the_rest() -> None:
     assert took("wire.test.", "NS")  # the apex: no AUTHORITY
     assert took("wire.test.", "SOA")
     assert took("ptr.wire.test.", "PTR")
-    assert not took("www.wire.test.", "A")  # a CNAME to follow
+    assert took("www.wire.test.", "A")  # a CNAME followed (test_cname_chains_the_express_path_takes_and_leaves)
     assert took("below.ds.wire.test.", "A")  # a referral
     assert took("ds.wire.test.", "TXT")  # a referral at the cut itself
     assert not took("ds.wire.test.", "DS")  # the parent's answer: the engine's
@@ -562,3 +563,181 @@ def test_a_tail_made_while_the_express_path_is_cleared_is_not_kept(monkeypatch: 
     served.pipeline.cache.clear()
     assert reply_of(served, query, "udp") == first  # made again (this time kept)
     assert len(express._tails) == 1 and express.answered == before + 2
+
+
+CHAINS = """
+$ORIGIN c.test.
+$TTL 60
+@       SOA ns1 h 1 3600 600 86400 30
+@       NS  ns1
+@       MX  10 mail
+ns1     A   192.0.2.1
+ns1     AAAA 2001:db8::1
+mail    A   192.0.2.25
+web     A   192.0.2.80
+web     A   192.0.2.81
+www     CNAME web
+WWW2    CNAME Web.C.Test.
+two     CNAME www
+apex    CNAME @
+mx      CNAME mail
+mailer  MX  5 mail
+mx2     CNAME mailer
+nx      CNAME missing
+ent     CNAME a.b
+x.a.b   A   192.0.2.9
+wild    CNAME q.w
+*.w     TXT "wild"
+*.cw    CNAME web
+out     CNAME target.elsewhere.test.
+cut     CNAME host.sub
+sub     NS  ns1.sub
+ns1.sub A   192.0.2.53
+dn      DNAME kid.c.test.
+viadn   CNAME www.dn
+kidcn   CNAME www.kid
+kidnx   CNAME nx.kid
+loop1   CNAME loop2
+loop2   CNAME loop1
+back    CNAME fwd
+fwd     CNAME back
+both    CNAME web
+both    TXT "and data"
+"""
+CHAINS_KID = """
+$ORIGIN kid.c.test.
+$TTL 120
+@       SOA ns1 h 5 3600 600 86400 30
+@       NS  ns1
+ns1     A   192.0.2.77
+www     A   192.0.2.78
+www     MX  1 ns1
+"""
+LONG = "".join(f"long{i} CNAME long{i + 1}\n" for i in range(17)) + "long17 A 192.0.2.17\n"
+
+
+def chain_servers(policy: DnssecPolicy | None = None, kid_only: bool = False, **options: object) -> tuple[Server, Server]:
+    """Servers of the chains' zones (:func:`servers`), both signed with *policy*, or the child alone."""
+    zones = [Zone.from_text(CHAINS + LONG), Zone.from_text(CHAINS_KID)]
+    if policy is not None:
+        sign_zones(zones[1:] if kid_only else zones, policy)
+    served = Server(zones=zones, **options)  # type: ignore[arg-type]
+    return served, without_express(Server(zones=zones, **options))  # type: ignore[arg-type]
+
+
+def chain_queries() -> list[tuple[bytes, str]]:
+    names = {r.name.to_text() for r in Zone.from_text(CHAINS + LONG).current.rrsets()}
+    names |= {"a.cw.c.test.", "b.c.cw.c.test.", "Q.CW.c.test."}
+    made: list[tuple[bytes, str]] = []
+    for name in sorted(names):
+        for spelled in spellings(name)[:2]:
+            for qtype in ("A", "AAAA", "MX", "TXT", "NS", "SOA", "CNAME", "DS", "ANY"):
+                for edns in ({"use_edns": False}, {"use_edns": 0, "payload": 1232, "want_dnssec": True}):
+                    query = dns.message.make_query(spelled, qtype, **edns)  # type: ignore[arg-type]
+                    query.id = len(made) & 0xFFFF
+                    made.append((query.to_wire(), "udp"))
+                made.append((made[-1][0], "tcp"))
+    return made
+
+
+@pytest.mark.parametrize(("policy", "options"), [
+    (None, {}), (None, {"minimal_responses": True}), (None, {"additional_from": "server"}), (None, {"udp_size": 512}),
+    (SIGNED_POLICIES["nsec"], {}), (SIGNED_POLICIES["nsec3"], {}), (SIGNED_POLICIES["nsec"], {"kid_only": True}),
+], ids=["unsigned", "minimal", "additional-from-server", "udp-512", "nsec", "nsec3", "nsec-child-only"])
+def test_cname_chains_on_the_express_path_are_the_engines(policy: DnssecPolicy | None, options: dict[str, object],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name owning a CNAME (and not the type asked) is answered with the CNAME and what the
+    engine gives after it, kept by the target: chains in the zone, into a served child, through
+    a DNAME, to a cut, out of the server's data, to NXDOMAIN, NODATA and wildcards, loops, a
+    chain longer than the engine follows, unsigned and signed (DO=1: every RRset with its RRSIGs,
+    the proofs of the last name); the same bytes as the engine's rendered by dnspython."""
+    served, reference = chain_servers(policy, **options)
+    asked = chain_queries()
+    before = served.pipeline.express.answered
+    mine = [reply_of(served, wire, transport) for wire, transport in asked]
+    monkeypatch.setattr("fakens.wire.encode_fast", lambda *args: None)
+    theirs = [reply_of(reference, wire, transport) for wire, transport in asked]
+    differ = [(dns.message.from_wire(wire).question[0], transport)
+              for (wire, transport), a, b in zip(asked, mine, theirs, strict=True) if a != b]
+    assert differ == []
+    assert served.pipeline.express.answered - before > len(asked) // 4
+
+
+def test_cname_chains_the_express_path_takes_and_leaves() -> None:
+    served, _ = chain_servers()
+    express = served.pipeline.express
+
+    def took(name: str, qtype: str = "A", **edns: object) -> dns.message.Message | None:
+        before = express.answered
+        reply = dns.message.from_wire(reply_of(served, dns.message.make_query(name, qtype, **edns).to_wire(),  # type: ignore[arg-type]
+                                               "udp"))
+        served.pipeline.cache.clear()
+        return reply if express.answered > before else None
+
+    def owners(reply: dns.message.Message | None) -> list[str]:
+        assert reply is not None
+        return [rrset.name.to_text() for rrset in reply.answer]
+
+    assert owners(took("www.c.test.")) == ["www.c.test.", "web.c.test."]
+    assert owners(took("two.c.test.")) == ["two.c.test.", "www.c.test.", "web.c.test."]
+    assert owners(took("kidcn.c.test.", "MX")) == ["kidcn.c.test.", "www.kid.c.test."]  # into the child zone
+    reply = took("kidnx.c.test.")
+    assert reply is not None and reply.rcode() == dns.rcode.NXDOMAIN  # RFC 6604: the last name's rcode
+    assert reply.authority[0].name == dns.name.from_text("kid.c.test.")  # the child's SOA
+    reply = took("cut.c.test.")
+    assert reply is not None and reply.flags & dns.flags.AA and reply.authority[0].rdtype == dns.rdatatype.NS
+    reply = took("out.c.test.")
+    assert reply is not None and owners(reply) == ["out.c.test."] and not reply.authority
+    assert owners(took("viadn.c.test.")) == ["viadn.c.test.", "dn.c.test.", "www.dn.c.test.", "www.kid.c.test."]
+    assert owners(took("both.c.test.", "TXT")) == ["both.c.test."]  # the type asked: no chain
+    assert owners(took("both.c.test.")) == ["both.c.test.", "web.c.test."]
+    assert took("loop1.c.test.") is None  # the rest comes back to the question: the engine stops it
+    assert took("long0.c.test.") is None  # longer than the engine follows from here
+    assert owners(took("long3.c.test."))[-1] == "long17.c.test."  # 15 CNAMEs: the whole chain
+    assert owners(took("www.c.test.", "CNAME")) == ["www.c.test."]  # asked for the CNAME itself: no chain
+    # the names of a wildcard CNAME share the rest of their chain, with www's (one target)
+    chains = len(express._chains)
+    for name in ("a.cw.c.test.", "b.cw.c.test.", "c.d.cw.c.test."):
+        assert owners(took(name)) == [name, "web.c.test."]
+    assert len(express._chains) == chains and (dns.name.from_text("web.c.test."), dns.rdatatype.A, False) in express._chains
+    # an edit of the target, in this zone or in another, is answered at once
+    served.zone("c.test.").edit(replace=["web 60 A 192.0.2.99"])
+    reply = took("a.cw.c.test.")
+    assert reply is not None and reply.answer[1][0].to_text() == "192.0.2.99"
+    served.zone("kid.c.test.").edit(replace=["www 120 A 192.0.2.98"])
+    reply = took("kidcn.c.test.")
+    assert reply is not None and reply.answer[1][0].to_text() == "192.0.2.98"
+
+
+def test_a_signed_zones_cname_chain_with_do_is_signed_and_a_wildcards_is_the_engines() -> None:
+    served, _ = chain_servers(SIGNED_POLICIES["nsec"])
+    express = served.pipeline.express
+
+    def ask(name: str, do: bool) -> tuple[bool, dns.message.Message]:
+        before = express.answered
+        reply = dns.message.from_wire(reply_of(served, dns.message.make_query(
+            name, "A", use_edns=0, want_dnssec=do).to_wire(), "udp"))
+        return express.answered > before, reply
+
+    for do in (False, True):
+        took, reply = ask("two.c.test.", do)
+        assert took
+        signed = [rrset.covers for rrset in reply.answer if rrset.rdtype == dns.rdatatype.RRSIG]
+        assert signed == ([dns.rdatatype.CNAME, dns.rdatatype.CNAME, dns.rdatatype.A] if do else [])
+    took, reply = ask("a.cw.c.test.", True)  # a wildcard's CNAME: the proof of no a.cw first, the engine's
+    assert not took and [r.rdtype for r in reply.authority][-2:] == [dns.rdatatype.NSEC, dns.rdatatype.RRSIG]
+    assert ask("a.cw.c.test.", False)[0]
+
+
+def test_a_chains_rrsets_in_answer_do_not_change_what_another_reply_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rest of a chain to the apex asked for NS holds the zone's NS in ANSWER; an ANY answer
+    holds the same RRsets with the NS in AUTHORITY. The encoder's templates of written sections
+    (kept by their RRsets) must keep them apart: the same bytes, not the same counts."""
+    served, reference = chain_servers()
+    asked = [dns.message.make_query(name, qtype).to_wire() for name, qtype in
+             (("apex.c.test.", "NS"), ("web.c.test.", "ANY"), ("www.c.test.", "A"), ("apex.c.test.", "NS"))]
+    mine = [reply_of(served, wire, "udp") for wire in asked]
+    monkeypatch.setattr("fakens.wire.encode_fast", lambda *args: None)
+    assert mine == [reply_of(reference, wire, "udp") for wire in asked]
+    counts = [(len(m.answer), len(m.authority)) for m in map(dns.message.from_wire, mine)]
+    assert counts == [(2, 0), (1, 1), (2, 1), (2, 0)]
