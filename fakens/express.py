@@ -111,6 +111,8 @@ _PROOFS_KEPT = 1024  # a version's signed sections with their proofs, by the pro
 _HOSTS_KEPT = 1024  # a version's MX and SRV answers' sections with their hosts' addresses
 _UNKNOWN: object = object()
 _QUESTION_TAIL = struct.Struct("!HH")
+_ChainKey = tuple[tuple[bytes, ...], dns.rdatatype.RdataType, bool]
+"""What the rest of a CNAME chain is kept by: the target's labels as spelled, the type asked, DO."""
 _Asked = tuple[bytes, str, int, int, bytes, _Suffix, int, bool]
 """A plain query as the writer reads it: its bytes, transport, flags, where its name's root
 label is, the name in lower case, what follows its first label, its EDNS payload (-1: no
@@ -252,7 +254,7 @@ class Express:
         self._opts = (_OPT.pack(0, dns.rdatatype.OPT, udp_size, 0, 0), _OPT.pack(0, dns.rdatatype.OPT, udp_size, 0x8000, 0))
         self._types: dict[int, dns.rdatatype.RdataType | None] = {}
         self._tails: dict[tuple[int, bool], _Tail] = {}
-        self._chains: dict[tuple[Name, dns.rdatatype.RdataType, bool], _Chain | None] = {}
+        self._chains: dict[_ChainKey, _Chain | None] = {}
         # the engine's zones, they by their origin's lower-case wire form, and the zone of the names
         # each _Suffix (what follows a question's first label) ends, found once: one tuple, so that
         # a thread never reads one part made for other zones than the rest
@@ -413,14 +415,16 @@ class Express:
         CNAME (and its *signatures* for a DO=1 query of a signed zone), then what the engine
         gives after it (:meth:`~fakens.engine.Engine.chain_after`: the rest of the chain, its
         sections and rcode, for DO=1 signed where the zones are, as
-        :func:`~fakens.dnssec.answers.add_dnssec` signs them), kept by the target, the type
-        asked and the DO bit (the names of a wildcard CNAME, or many CNAMEs naming one host,
-        share it). The engine's when the rest comes back to the question's name, or is too long
-        to follow from here."""
-        key = (cast(Name, cname[0].target), rdtype, asked[7])
+        :func:`~fakens.dnssec.answers.add_dnssec` signs them), kept by the target as spelled, the
+        type asked and the DO bit (the names of a wildcard CNAME, or many CNAMEs naming one host,
+        share it). The engine's when the rest comes back to the question's name, is too long
+        to follow from here, or is an error (YXDOMAIN)."""
+        target = cast(Name, cname[0].target)
+        # (by the target as spelled: what the rest writes of it, a DNAME's rewrite of it, keeps its case)
+        key = (target.labels, rdtype, asked[7])
         rest = self._chains.get(key, _UNKNOWN)
         if rest is _UNKNOWN:
-            rest = self._rest_of_chain(key, version)
+            rest = self._rest_of_chain(key, target, version)
         if rest is None:
             return None
         chain = cast(_Chain, rest)
@@ -428,15 +432,18 @@ class Express:
             return None  # the chain comes back to the question: the engine stops it one step before
         return self._write(asked, chain.rcode, cname, chain.sections, signatures, chained=chain.counts)
 
-    def _rest_of_chain(self, key: tuple[Name, dns.rdatatype.RdataType, bool], version: ZoneVersion) -> _Chain | None:
-        """:meth:`_chained`'s rest of a chain, made and kept (None: the engine's); *version*:
-        the question's zone's (it only decides which version's address memo the engine uses)."""
-        target, rdtype, do = key
+    def _rest_of_chain(self, key: _ChainKey, target: Name, version: ZoneVersion) -> _Chain | None:
+        """:meth:`_chained`'s rest of a chain to *target*, made and kept (None: the engine's);
+        *version*: the question's zone's (it only decides which version's address memo the
+        engine uses)."""
+        _, rdtype, do = key
         engine = self.engine
         epoch = self._epoch
         chain: _Chain | None = None
         rest, followed = engine.chain_after(version, target, rdtype, dnssec_ok=do)
-        if followed < MAX_CHAIN - 1:  # (else the question's own CNAME would make it stop sooner)
+        # not when the question's own CNAME would make the engine stop sooner, nor an error
+        # (a DNAME's rewrite too long: YXDOMAIN, whose answer the engine does not sign)
+        if followed < MAX_CHAIN - 1 and rest.kind is not Kind.ERROR:
             chain = _Chain(rest)
         with self._lock:
             if self._epoch == epoch:  # (cleared meanwhile, in another thread: not kept)

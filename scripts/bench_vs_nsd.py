@@ -15,6 +15,10 @@ installed, the figures the targets are about, and on plain asyncio, ``--loop asy
 - ``tcp-pipelined``: dnsperf ``-m tcp -q 100`` with the repeated questions;
 - start to first answer and resident memory (after load and after the runs).
 
+``--sizes cname`` (not in the default) is 100,000 CNAMEs naming 1,000 hosts, every question
+one of them asked for A (the answer: the CNAME and the host's address; since stop 31 the
+express path answers them, before, the engine did).
+
 ``--sizes signed`` (not in the default) is the small zone signed (algorithm 13, KSK and ZSK,
 NSEC) and every query DO=1 (``dnsperf -D``): NSD serves the zone as fakens signed it
 (written out with its RRSIG, NSEC and DNSKEY records), ``fakens serve --dnssec`` signs the
@@ -29,6 +33,7 @@ Prints per test both figures, the ratio fakens/NSD and the range over rounds.
 
     python scripts/bench_vs_nsd.py [--sizes small,100k] [--seconds 5] [--rounds 2]
     python scripts/bench_vs_nsd.py --sizes signed            # DO=1, a signed small zone
+    python scripts/bench_vs_nsd.py --sizes cname             # CNAME chains
     python scripts/bench_vs_nsd.py --lifecycle-only     # fixture and lab start only
 """
 
@@ -58,7 +63,7 @@ from fakens.testing import find_tool, free_port  # noqa: E402
 
 HOST = "127.0.0.1"  # loopback only
 SMALL_ZONE = ROOT / "zones" / "example.test.zone"
-SIZES = {"small": 0, "signed": 0, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SIZES = {"small": 0, "signed": 0, "cname": 100_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 
 
 def big_zone(path: Path, records: int) -> list[tuple[str, str]]:
@@ -85,6 +90,17 @@ def big_zone(path: Path, records: int) -> list[tuple[str, str]]:
     return questions
 
 
+def cname_zone(path: Path, records: int) -> list[tuple[str, str]]:
+    """Write a zone of *records* CNAMEs under big.test., each naming one of 1,000 hosts with an
+    A record; return (owner, A) of every CNAME (each answer the CNAME and the host's A)."""
+    with open(path, "w") as out:
+        out.write("$TTL 3600\n$ORIGIN big.test.\n@ IN SOA ns1 hostmaster 1 7200 900 1209600 300\n"
+                  "@ IN NS ns1\nns1 IN A 127.0.0.1\n")
+        out.writelines(f"host{j} IN A 10.0.{j >> 8}.{j & 255}\n" for j in range(1000))
+        out.writelines(f"c{i} IN CNAME host{i % 1000}\n" for i in range(records))
+    return [(f"c{i}.big.test.", "A") for i in range(records)]
+
+
 @dataclass
 class Zone:
     label: str
@@ -108,7 +124,7 @@ def make_zone(label: str, work: Path) -> Zone:
         return zone
     (work / label).mkdir()
     path = work / label / "big.test.zone"  # the origin from the file name, as fakens serve reads it
-    questions = big_zone(path, SIZES[label])
+    questions = (cname_zone if label == "cname" else big_zone)(path, SIZES[label])
     step = max(1, len(questions) // 100)
     return Zone(label, "big.test.", path, SIZES[label], questions[::step][:100], questions)
 
@@ -351,7 +367,7 @@ def ratio_span(a: list[float], b: list[float]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="small,100k", help="zones: small, signed, 10k, 100k, 1m (comma list)")
+    ap.add_argument("--sizes", default="small,100k", help="zones: small, signed, cname, 10k, 100k, 1m (comma list)")
     ap.add_argument("--seconds", type=float, default=5.0, help="dnsperf run length per test (-l)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating runs per server and test")
     ap.add_argument("--clients", type=int, default=4, help="dnsperf clients (-c)")
