@@ -196,9 +196,11 @@ class Engine:
                     dnssec_ok: bool = False) -> tuple[Answer, int]:
         """What :meth:`answer` gives a question of *version*'s zone after its first CNAME, whose
         target is *target*: the rest of the chain (its ANSWER RRsets after that CNAME), the
-        AUTHORITY and ADDITIONAL, the rcode; and how many CNAMEs and DNAMEs the rest followed
-        (the express path keeps it for every question whose CNAME names *target*, unless the
-        rest comes back to the question or its length would reach :data:`MAX_CHAIN`)::
+        AUTHORITY and ADDITIONAL, the rcode; and how many times the rest went on to a target
+        (each CNAME or DNAME followed, a stop at a loop or at :data:`MAX_CHAIN` included: the
+        length of the engine's ``seen``). The express path keeps it for every question whose
+        CNAME names *target*, unless the rest comes back to the question or the question's own
+        CNAME would make the engine stop it sooner::
 
             rest, followed = engine.chain_after(version, target, dns.rdatatype.A)
         """

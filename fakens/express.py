@@ -71,9 +71,8 @@ from fakens.fastwire import (
     TailTemplate,
     _pieces,
     _signature_pieces,
-    _write_tail,
-    tail_template,
     write_data,
+    write_sections,
 )
 from fakens.names import hashed_name
 from fakens.wire import MAX_TCP, MIN_UDP
@@ -106,7 +105,7 @@ _ENGINE_TYPES = frozenset({
 # the zone's own), and the field naming them
 _HOST_FIELDS = {dns.rdatatype.MX: "exchange", dns.rdatatype.SRV: "target"}
 _TAILS_KEPT = 1024
-_CHAINS_KEPT = 4096  # the rests of CNAME chains, by target and type asked
+_CHAINS_KEPT = 1024  # the rests of CNAME chains, by target, type asked and DO (each with its template's placements)
 _PROOFS_KEPT = 1024  # a version's signed sections with their proofs, by the proving records
 _HOSTS_KEPT = 1024  # a version's MX and SRV answers' sections with their hosts' addresses
 _UNKNOWN: object = object()
@@ -266,8 +265,8 @@ class Express:
     def clear(self) -> None:
         """A zone was edited, added or removed, or a signer made its signatures anew: forget
         every tail (a DO=1 tail holds the signing round's RRSIGs, and with
-        ``additional_from="server"`` or a given negative SOA a tail holds another zone's data).
-        A tail being made meanwhile is not kept."""
+        ``additional_from="server"`` or a given negative SOA a tail holds another zone's data)
+        and every rest of a CNAME chain (from any of the zones). One being made meanwhile is not kept."""
         with self._lock:
             self._epoch += 1
             self._tails.clear()
@@ -632,12 +631,12 @@ class Express:
         else:
             if compress is None:
                 compress = _with_question(suffixes, lower)
-            counts = _write_tail(out, compress, tail.rrsets, None, held=True)
-            if counts is None:
+            sections = write_sections(out, compress, tail.rrsets, None, template is None)
+            if sections is None:
                 return None
-            authority, additional = counts
-            if template is None:
-                tail.template = tail_template(tail.rrsets)
+            authority, additional, made = sections
+            if made is not None:  # (the sections' own: it goes with them, as they are forgotten)
+                tail.template = made
         if chained is not None:
             answers += chained[0]
             authority, additional = chained[1], chained[2]

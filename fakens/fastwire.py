@@ -340,41 +340,49 @@ def _tail_key(tail: list[tuple[int, dns.rrset.RRset]]) -> tuple[int, ...]:
 
 
 def _write_tail(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int, dns.rrset.RRset]],
-                question: NameParts | None, held: bool = False) -> tuple[int, int] | None:
+                question: NameParts | None) -> tuple[int, int] | None:
     """Write the AUTHORITY and ADDITIONAL RRsets *tail* ((section, RRset) in order): from its
-    template when one fits, else written and made a template (unless it holds RRSIG RRsets,
-    copies made for one answer, and is not *held*: kept by the caller to be written again, as
-    the express path keeps its tails). The records of each section, or None when an RRset is
-    not mirrored here."""
+    template when one fits, else written and made a template, kept here (unless it holds RRSIG
+    RRsets, copies made for one answer: the next tail is made of other objects and would not
+    find it). The records of each section, or None when an RRset is not mirrored here."""
     key = _tail_key(tail)
     template = _tails.get(key)
     if (template is not None and all(a is b for a, (_, b) in zip(template.rrsets, tail, strict=True))
             and template.write(out, compress)):
         return template.authority, template.additional
+    written = write_sections(out, compress, tail, question, not any(rrset.rdtype == _RRSIG for _, rrset in tail))
+    if written is None:
+        return None
+    authority, additional, made = written
+    if made is not None:
+        if len(_tails) >= MAX_CACHED_TAILS:
+            _tails.clear()
+        _tails[key] = made
+    return authority, additional
+
+
+def write_sections(out: bytearray, compress: dict[bytes, int], tail: list[tuple[int, dns.rrset.RRset]],
+                   question: NameParts | None = None, template: bool = True) -> tuple[int, int, TailTemplate | None] | None:
+    """Write the RRsets *tail* ((section, RRset) in order; section 0 is ANSWER), and with
+    *template* make their template, for the caller to keep (the express path keeps its sections'
+    own, so that they go with them). The records of AUTHORITY and of ADDITIONAL and the template
+    (None when not asked for, or when it would not hold), or None when an RRset is not mirrored
+    here::
+
+        authority, additional, made = write_sections(out, compress, [(1, ns), (2, glue)])
+    """
     start = len(out)
-    # no template of a tail with signatures: they are copies made for each answer (rrsig_rrset),
-    # so the next tail is made of other objects and would not find it
-    log: list[tuple[bytes, int, int | None]] | None = (
-        None if not held and any(rrset.rdtype == _RRSIG for _, rrset in tail) else [])
+    log: list[tuple[bytes, int, int | None]] | None = [] if template else None
     counts = [0, 0, 0]
     for section, rrset in tail:
         parts = rrset_parts(rrset)
         if parts is None:
             return None
         counts[section] += _write_rrset(out, compress, parts, question, start, log)
+    made = None
     if log is not None and len(out) <= 0x3FFF:  # every name missed was added to the table: the template holds
-        if len(_tails) >= MAX_CACHED_TAILS:
-            _tails.clear()
-        _tails[key] = TailTemplate(tuple(rrset for _, rrset in tail), bytes(out[start:]), log, counts[1], counts[2])
-    return counts[1], counts[2]
-
-
-def tail_template(tail: list[tuple[int, dns.rrset.RRset]]) -> TailTemplate | None:
-    """The template :func:`_write_tail` made when it last wrote *tail*, if it still holds it."""
-    template = _tails.get(_tail_key(tail))
-    if template is not None and all(a is b for a, (_, b) in zip(template.rrsets, tail, strict=True)):
-        return template
-    return None
+        made = TailTemplate(tuple(rrset for _, rrset in tail), bytes(out[start:]), log, counts[1], counts[2])
+    return counts[1], counts[2], made
 
 
 def _opt_wire(opt: Opt, rcode: int) -> bytes:
