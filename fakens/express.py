@@ -129,8 +129,9 @@ def _lower_wire(name: Name) -> bytes:
 
 
 class _Sections:
-    """The AUTHORITY and ADDITIONAL RRsets of an answer ((section, RRset) in order), and
-    their template once written (:class:`fakens.fastwire.TailTemplate`)."""
+    """The AUTHORITY and ADDITIONAL RRsets of an answer ((section, RRset) in order; a CNAME
+    chain's rest has ANSWER RRsets too, as section 0), and their own template once written
+    (:class:`fakens.fastwire.TailTemplate`, made by :func:`fakens.fastwire.write_sections`)."""
 
     __slots__ = ("rrsets", "template")
 
@@ -211,8 +212,7 @@ class _Chain:
     def __init__(self, rest: Answer) -> None:
         self.sections = _Sections([(0, r) for r in rest.answer] + [(1, r) for r in rest.authority]
                                   + [(2, r) for r in rest.glue + rest.additional])
-        # the records of each section (a template of the same RRsets in other sections, as the
-        # apex NS answer's, counts them otherwise: the bytes are the same)
+        # the records of each section (a template counts those of AUTHORITY and ADDITIONAL alone)
         self.counts = (sum(len(r) for r in rest.answer), sum(len(r) for r in rest.authority),
                        sum(len(r) for r in rest.glue + rest.additional))
         self.rcode = int(rest.rcode)
